@@ -1,0 +1,106 @@
+"""The client: build protocol v1 requests, send them with NATS request-reply."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import nats
+from nats.aio.client import Client
+from nats.errors import NoRespondersError, TimeoutError
+
+COMPILER_SUBJECT = "compiler.execute.request"
+PROBLEMS_SUBJECT = "problems.execute.request"
+DEFAULT_TIMEOUT_S = 60.0
+
+
+class EngineClientError(Exception):
+    """The request could not be delivered or no reply came back in time."""
+
+
+def _b64(data: str | bytes) -> str:
+    raw = data.encode() if isinstance(data, str) else data
+    return base64.b64encode(raw).decode()
+
+
+def build_request(
+    language: str,
+    code: str | bytes,
+    *,
+    stdin: str | bytes = b"",
+    args: list[str] | None = None,
+    request_id: str | None = None,
+    timeout_ms: int | None = None,
+    memory_mb: int | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A protocol v1 request object (code and stdin base64-encoded)."""
+    request: dict[str, Any] = {"language": language, "code": _b64(code)}
+    if stdin:
+        request["stdin"] = _b64(stdin)
+    if args:
+        request["args"] = list(args)
+    if request_id is not None:
+        request["id"] = request_id
+    if timeout_ms is not None:
+        request["timeout_ms"] = timeout_ms
+    if memory_mb is not None:
+        request["memory_mb"] = memory_mb
+    request.update(extra)
+    return request
+
+
+class EngineClient:
+    def __init__(self, nc: Client, *, subject: str = COMPILER_SUBJECT) -> None:
+        self.nc = nc
+        self.subject = subject
+
+    @classmethod
+    async def connect(cls, url: str = "nats://127.0.0.1:4222", **kwargs: Any) -> EngineClient:
+        try:
+            nc = await nats.connect(servers=[url], connect_timeout=5, max_reconnect_attempts=3)
+        except Exception as exc:  # nats-py raises several unrelated types
+            raise EngineClientError(f"cannot connect to NATS at {url}: {exc!r}") from exc
+        return cls(nc, **kwargs)
+
+    async def __aenter__(self) -> EngineClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self.nc.close()
+
+    async def send(
+        self,
+        request: dict[str, Any] | bytes,
+        *,
+        subject: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT_S,
+    ) -> dict[str, Any]:
+        """Send a request object (or raw bytes) and return the decoded reply."""
+        payload = request if isinstance(request, bytes) else json.dumps(request).encode()
+        try:
+            msg = await self.nc.request(subject or self.subject, payload, timeout=timeout)
+        except NoRespondersError:
+            raise EngineClientError("no code-engine is listening on that subject") from None
+        except TimeoutError:
+            raise EngineClientError(f"no reply within {timeout} s") from None
+        reply: dict[str, Any] = json.loads(msg.data)
+        return reply
+
+    async def execute(
+        self,
+        language: str,
+        code: str | bytes,
+        *,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        subject: str | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """Run code and return the reply (``status``, ``output``, ``error``, ...)."""
+        return await self.send(
+            build_request(language, code, **fields), subject=subject, timeout=timeout
+        )

@@ -1,0 +1,126 @@
+"""The host's end of the agent protocol, spoken over a container's attach stream.
+
+The agent (``worker/agent.py``) is the container's main process. It reads
+newline-delimited JSON on its stdin and writes newline-delimited JSON on its
+stdout; Docker multiplexes the container's stdout and stderr into frames on the
+attach stream. This module turns that into ``send(message)`` / ``receive()``.
+The agent's stderr carries its own diagnostics and is logged, never parsed.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+import msgspec
+
+from .errors import AgentError
+
+log = logging.getLogger(__name__)
+
+STDOUT = 1
+STDERR = 2
+_MAX_LINE = 256 << 20  # a result is bounded by the output caps; this is a safety net
+
+
+class FrameStream(Protocol):
+    """What the link needs from :class:`docker_api.AttachStream` (and its fakes)."""
+
+    async def send(self, data: bytes) -> None: ...
+
+    async def receive(self) -> tuple[int, bytes]: ...
+
+    async def aclose(self) -> None: ...
+
+
+_encoder = msgspec.json.Encoder()
+
+
+class AgentLink:
+    """One agent's message channel.
+
+    Not safe for concurrent use: a container serves one job at a time, and the
+    pool hands a container (and so its link) to one worker at a time.
+    """
+
+    def __init__(self, stream: FrameStream, container_id: str) -> None:
+        self._stream = stream
+        self._container_id = container_id
+        self._buffer = bytearray()
+        self._stderr = bytearray()
+
+    async def send(self, message: dict[str, Any]) -> None:
+        """Send one message.
+
+        Raises:
+            AgentError: the stream is gone.
+        """
+        try:
+            await self._stream.send(_encoder.encode(message) + b"\n")
+        except Exception as exc:  # the stream's own error tree; all mean "gone"
+            raise AgentError(self._container_id, f"send failed: {exc!r}") from exc
+
+    async def receive(self) -> dict[str, Any]:
+        """The next message from the agent.
+
+        Raises:
+            AgentError: the stream closed, or the agent wrote something that is not
+                a JSON object.
+        On cancellation nothing is lost that a later call could use: a partial
+        line stays buffered (the caller replaces the container anyway).
+        """
+        while True:
+            end = self._buffer.find(b"\n")
+            if end >= 0:
+                line = bytes(self._buffer[:end])
+                del self._buffer[: end + 1]
+                if not line.strip():
+                    continue
+                return self._decode(line)
+            if len(self._buffer) > _MAX_LINE:
+                raise AgentError(self._container_id, "message larger than the line limit")
+            try:
+                kind, payload = await self._stream.receive()
+            except Exception as exc:  # StreamClosed and transport failures
+                raise AgentError(self._container_id, f"stream ended: {exc!r}") from exc
+            if kind == STDERR:
+                self._log_stderr(payload)
+            else:
+                self._buffer += payload
+
+    async def request(self, message: dict[str, Any], expect: str) -> dict[str, Any]:
+        """Send ``message`` and return the first reply of type ``expect``.
+
+        Raises:
+            AgentError: the stream ended, or the agent answered with an error.
+        """
+        await self.send(message)
+        while True:
+            reply = await self.receive()
+            kind = reply.get("type")
+            if kind == expect:
+                return reply
+            if kind == "error":
+                raise AgentError(self._container_id, f"agent refused: {reply.get('message')}")
+            log.debug("agent %s: skipping %s message", self._container_id[:12], kind)
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+    def _decode(self, line: bytes) -> dict[str, Any]:
+        try:
+            message = msgspec.json.decode(line)
+        except msgspec.DecodeError:
+            raise AgentError(self._container_id, f"unparseable line {line[:80]!r}") from None
+        if not isinstance(message, dict):
+            raise AgentError(self._container_id, "message is not an object")
+        return message
+
+    def _log_stderr(self, payload: bytes) -> None:
+        self._stderr += payload
+        while (end := self._stderr.find(b"\n")) >= 0:
+            line = self._stderr[:end].decode("utf-8", "replace")
+            del self._stderr[: end + 1]
+            log.info("agent %s: %s", self._container_id[:12], line[:500])
+        if len(self._stderr) > 4096:
+            del self._stderr[:]

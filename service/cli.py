@@ -1,0 +1,177 @@
+"""``code-engine``: serve, run a file, build the worker image, watch the dashboard."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+import trio
+
+from .config import Settings, describe
+from .errors import EngineError
+from .languages import guess_from_filename, lookup, supported
+
+log = logging.getLogger("code-engine")
+
+
+def _settings_epilog() -> str:
+    rows = describe()
+    width = max(len(env) for env, _, _ in rows)
+    lines = ["configuration (environment variables, default in brackets):"]
+    for env, default, meaning in rows:
+        lines.append(f"  {env:<{width}}  {meaning} [{default}]")
+    return "\n".join(lines)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="code-engine",
+        description="Run untrusted code snippets in pre-warmed, hardened Docker containers.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the daemon",
+        description="Run the daemon: take requests from NATS, run them, reply.",
+        epilog=_settings_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument("--nats", help="NATS URL (overrides NATSURL)")
+    serve.add_argument("--instance-id", help="instance id (overrides CODE_ENGINE_INSTANCE_ID)")
+
+    run = commands.add_parser(
+        "run",
+        help="run a source file through the engine",
+        description="Send FILE to a running engine, print its stdout and stderr, and exit "
+        "with the program's exit code (125 when it did not run).",
+    )
+    run.add_argument("file", type=Path)
+    run.add_argument("args", nargs="*", help="arguments passed to the program")
+    run.add_argument("--lang", help=f"language (default: from the extension); {supported()}")
+    run.add_argument("--stdin", type=Path, help="file to feed on stdin")
+    run.add_argument("--timeout-ms", type=int)
+    run.add_argument("--memory-mb", type=int)
+    run.add_argument("--problems", action="store_true", help="use the problems subject")
+    run.add_argument("--nats", help="NATS URL (default: NATSURL or nats://127.0.0.1:4222)")
+    run.add_argument("--json", action="store_true", help="print the whole reply as JSON")
+
+    build = commands.add_parser("build-image", help="build the worker image (no registry needed)")
+    build.add_argument("--force", action="store_true", help="rebuild even when up to date")
+    build.add_argument("--tag", help="image tag (default: CODE_ENGINE_IMAGE)")
+
+    tui = commands.add_parser("tui", help="live dashboard of running engines")
+    tui.add_argument("--nats", help="NATS URL (default: NATSURL or nats://127.0.0.1:4222)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "run":
+            return _run(args)
+        if args.command == "build-image":
+            return _build_image(args)
+        if args.command == "tui":
+            return _tui(args)
+    except EngineError as exc:
+        print(f"code-engine: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .engine import serve
+    from .logs import configure
+
+    settings = Settings.from_env(nats_url=args.nats, instance_id=args.instance_id)
+    configure(production=settings.production, level=settings.log_level)
+    trio.run(serve, settings)
+    return 0
+
+
+def _build_image(args: argparse.Namespace) -> int:
+    from docker_api import DockerClient
+
+    from .image import build_worker_image
+
+    settings = Settings.from_env()
+
+    async def build() -> None:
+        async with DockerClient(socket_path=settings.docker_socket) as docker:
+            await build_worker_image(docker, args.tag or settings.image, force=args.force)
+
+    trio.run(build)
+    return 0
+
+
+def _nats_url(flag: str | None) -> str:
+    return flag or os.environ.get("NATSURL") or "nats://127.0.0.1:4222"
+
+
+def _run(args: argparse.Namespace) -> int:
+    from engine_client import EngineClient, EngineClientError
+    from engine_client.client import PROBLEMS_SUBJECT
+
+    language = lookup(args.lang) if args.lang else guess_from_filename(args.file.name)
+    if language is None:
+        print(
+            f"code-engine: cannot tell the language of {args.file}; use --lang ({supported()})",
+            file=sys.stderr,
+        )
+        return 125
+    code = args.file.read_bytes()
+    stdin = args.stdin.read_bytes() if args.stdin else b""
+
+    async def send() -> dict:
+        async with await EngineClient.connect(_nats_url(args.nats)) as engine:
+            return await engine.execute(
+                language.name,
+                code,
+                stdin=stdin,
+                args=args.args,
+                timeout_ms=args.timeout_ms,
+                memory_mb=args.memory_mb,
+                subject=PROBLEMS_SUBJECT if args.problems else None,
+            )
+
+    try:
+        reply = asyncio.run(send())
+    except EngineClientError as exc:
+        print(f"code-engine: {exc}", file=sys.stderr)
+        return 125
+    if args.json:
+        import json
+
+        print(json.dumps(reply, indent=2))
+    else:
+        sys.stdout.write(reply.get("output", ""))
+        sys.stdout.flush()
+        if reply.get("error"):
+            sys.stderr.write(reply["error"].rstrip("\n") + "\n")
+        if reply.get("status") not in ("ok", "runtime_error"):
+            print(f"[{reply.get('status')}]", file=sys.stderr)
+    exit_code = reply.get("exit_code")
+    if reply.get("status") == "ok":
+        return 0
+    if isinstance(exit_code, int) and exit_code != 0:
+        return exit_code
+    return 125 if reply.get("status") in ("invalid_request", "busy", "internal_error") else 1
+
+
+def _tui(args: argparse.Namespace) -> int:
+    from tui.app import run_dashboard
+
+    return run_dashboard(_nats_url(args.nats))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,217 @@
+"""The daemon's configuration: one typed object, built from the environment in one place.
+
+Every setting has an environment variable and a documented default; ``code-engine
+serve --help`` prints this table (see :func:`describe`), and so does the README.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from .errors import ConfigError
+
+
+def _setting(env: str, default: Any, help: str) -> Any:
+    return field(default=default, metadata={"env": env, "help": help})
+
+
+def _default_instance_id() -> str:
+    return f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    # Connections and logging.
+    nats_url: str | None = _setting(
+        "NATSURL", None, "NATS server; unset: nats://127.0.0.1:4222, embedded when nothing listens"
+    )
+    environment: str = _setting(
+        "ENVIRONMENT", "development", "'production' gives JSON logs, anything else console logs"
+    )
+    betterstack_url: str | None = _setting(
+        "BETTERSTACKUPLOADURL", None, "BetterStack HTTP ingestion URL (with the token: ship logs)"
+    )
+    betterstack_token: str | None = _setting(
+        "BETTERSTACKSOURCETOKEN", None, "BetterStack source token, sent as bearer"
+    )
+    instance_id: str = _setting(
+        "CODE_ENGINE_INSTANCE_ID", "", "this instance's id (labels, stats); default: host-random"
+    )
+    log_level: str = _setting("CODE_ENGINE_LOG_LEVEL", "INFO", "log level")
+
+    # Subjects.
+    compiler_subject: str = _setting(
+        "CODE_ENGINE_COMPILER_SUBJECT", "compiler.execute.request", "subject for compiler requests"
+    )
+    problems_subject: str = _setting(
+        "CODE_ENGINE_PROBLEMS_SUBJECT", "problems.execute.request", "subject for problems requests"
+    )
+    queue_group: str = _setting(
+        "CODE_ENGINE_QUEUE_GROUP", "code-engine", "NATS queue group shared by all instances"
+    )
+
+    # Pool and scheduling.
+    image: str = _setting("CODE_ENGINE_IMAGE", "code-engine-worker:latest", "worker image")
+    workers: int = _setting(
+        "CODE_ENGINE_WORKERS", 2, "warm containers the pool keeps ready (the pool size)"
+    )
+    concurrency: int = _setting(
+        "CODE_ENGINE_CONCURRENCY", 3, "jobs run at once; the pool grows to this on demand"
+    )
+    queue_capacity: int = _setting(
+        "CODE_ENGINE_QUEUE_CAPACITY", 64, "accepted jobs waiting for a worker; beyond: 'busy'"
+    )
+    recycle_after: int = _setting(
+        "CODE_ENGINE_RECYCLE_AFTER", 500, "jobs per container before it is replaced (1: single-use)"
+    )
+    health_interval_ms: int = _setting(
+        "CODE_ENGINE_HEALTH_INTERVAL_MS", 1000, "pool health check period"
+    )
+    idle_shrink_s: float = _setting(
+        "CODE_ENGINE_IDLE_SHRINK_S", 30.0, "idle time after which containers above the pool size go"
+    )
+    docker_host: str | None = _setting(
+        "DOCKER_HOST", None, "Docker socket as unix:///path; default /var/run/docker.sock"
+    )
+
+    # Limits per container and per job.
+    memory_mb: int = _setting(
+        "CODE_ENGINE_MEMORY_MB", 400, "memory per container = default and maximum per job (no swap)"
+    )
+    cpus: float = _setting("CODE_ENGINE_CPUS", 0.5, "CPUs per container")
+    cpu_period_ms: int = _setting(
+        "CODE_ENGINE_CPU_PERIOD_MS", 1000, "CFS period: a long period lets short programs burst"
+    )
+    pids_limit: int = _setting("CODE_ENGINE_PIDS_LIMIT", 128, "processes and threads per container")
+    timeout_ms: int = _setting(
+        "CODE_ENGINE_TIMEOUT_MS", 10_000, "wall-clock limit per run = default and maximum"
+    )
+    compile_timeout_ms: int = _setting(
+        "CODE_ENGINE_COMPILE_TIMEOUT_MS", 20_000, "wall-clock limit per compile step"
+    )
+    grace_ms: int = _setting(
+        "CODE_ENGINE_GRACE_MS", 2_000, "host-side slack past the job's limits before it kills"
+    )
+    output_limit: int = _setting(
+        "CODE_ENGINE_OUTPUT_LIMIT", 65_536, "bytes kept per stream (stdout, stderr) per run"
+    )
+    compile_output_limit: int = _setting(
+        "CODE_ENGINE_COMPILE_OUTPUT_LIMIT", 65_536, "bytes of compiler diagnostics kept"
+    )
+    file_size_limit: int = _setting(
+        "CODE_ENGINE_FILE_SIZE_LIMIT", 16 << 20, "largest file a job may write (bytes)"
+    )
+    scratch_mb: int = _setting("CODE_ENGINE_SCRATCH_MB", 256, "size of the job's /work tmpfs")
+    max_code_bytes: int = _setting(
+        "CODE_ENGINE_MAX_CODE_BYTES", 64 << 10, "largest source on compiler requests (decoded)"
+    )
+    max_stdin_bytes: int = _setting(
+        "CODE_ENGINE_MAX_STDIN_BYTES", 1 << 20, "largest stdin on compiler requests (decoded)"
+    )
+    problems_max_code_bytes: int = _setting(
+        "CODE_ENGINE_PROBLEMS_MAX_CODE_BYTES", 512 << 10, "largest source on problems requests"
+    )
+    problems_max_stdin_bytes: int = _setting(
+        "CODE_ENGINE_PROBLEMS_MAX_STDIN_BYTES", 4 << 20, "largest stdin on problems requests"
+    )
+    problems_output_limit: int = _setting(
+        "CODE_ENGINE_PROBLEMS_OUTPUT_LIMIT", 1 << 20, "bytes kept per stream on problems requests"
+    )
+    problems_max_tests: int = _setting(
+        "CODE_ENGINE_PROBLEMS_MAX_TESTS", 100, "most test cases in one problems request"
+    )
+    max_args: int = _setting("CODE_ENGINE_MAX_ARGS", 64, "most program arguments per request")
+    nats_max_payload: int = _setting(
+        "CODE_ENGINE_NATS_MAX_PAYLOAD", 8 << 20, "max_payload of the embedded nats-server"
+    )
+    shutdown_grace_s: float = _setting(
+        "CODE_ENGINE_SHUTDOWN_GRACE_S", 15.0, "time in-flight jobs get to finish on SIGTERM"
+    )
+
+    @property
+    def production(self) -> bool:
+        return self.environment.strip().lower() == "production"
+
+    @property
+    def effective_nats_url(self) -> str:
+        return self.nats_url or "nats://127.0.0.1:4222"
+
+    @property
+    def docker_socket(self) -> str:
+        host = self.docker_host or "unix:///var/run/docker.sock"
+        if not host.startswith("unix://"):
+            raise ConfigError(f"DOCKER_HOST must be unix:///path, got {host!r}")
+        return host.removeprefix("unix://")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from ``environ`` (default ``os.environ``), then ``overrides``.
+
+        Raises:
+            ConfigError: a variable does not parse or a value is out of range.
+        """
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = environ.get(f.metadata["env"])
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _parse(f.metadata["env"], raw, f.default)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        if not settings.instance_id:
+            settings = replace(settings, instance_id=_default_instance_id())
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        positive = (
+            "workers concurrency queue_capacity recycle_after health_interval_ms memory_mb "
+            "pids_limit timeout_ms compile_timeout_ms output_limit compile_output_limit "
+            "file_size_limit scratch_mb max_code_bytes max_stdin_bytes problems_max_code_bytes "
+            "problems_max_stdin_bytes problems_output_limit nats_max_payload problems_max_tests"
+        ).split()
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{_env_of(name)} must be positive, got {getattr(self, name)}")
+        if self.cpus <= 0:
+            raise ConfigError(f"CODE_ENGINE_CPUS must be positive, got {self.cpus}")
+        if self.concurrency < self.workers:
+            raise ConfigError(
+                f"CODE_ENGINE_CONCURRENCY ({self.concurrency}) must be at least "
+                f"CODE_ENGINE_WORKERS ({self.workers})"
+            )
+        if self.memory_mb < 32:
+            raise ConfigError("CODE_ENGINE_MEMORY_MB must be at least 32")
+        self.docker_socket  # noqa: B018  (validates DOCKER_HOST)
+
+
+def _env_of(name: str) -> str:
+    return next(f.metadata["env"] for f in fields(Settings) if f.name == name)
+
+
+def _parse(env: str, raw: str, default: Any) -> Any:
+    try:
+        if isinstance(default, bool):
+            return raw.strip().lower() in {"1", "true", "yes", "on"}
+        if isinstance(default, int):
+            return int(raw.replace("_", ""))
+        if isinstance(default, float):
+            return float(raw)
+    except ValueError:
+        raise ConfigError(f"{env}={raw!r} is not a {type(default).__name__}") from None
+    return raw
+
+
+def describe() -> list[tuple[str, str, str]]:
+    """(variable, default, meaning) for every setting, in declaration order."""
+    rows = []
+    for f in fields(Settings):
+        default = "unset" if f.default in (None, "") else str(f.default)
+        rows.append((f.metadata["env"], default, f.metadata["help"]))
+    return rows

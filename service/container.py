@@ -1,0 +1,102 @@
+"""One worker container: created hardened, attached, started, and its agent ready."""
+
+from __future__ import annotations
+
+import enum
+import logging
+from dataclasses import dataclass, field
+
+import trio
+
+from docker_api import DockerClient, DockerError, NotFound
+
+from .agent_link import AgentLink
+from .config import Settings
+from .errors import AgentError, PoolUnavailable
+from .sandbox import container_config
+
+log = logging.getLogger(__name__)
+
+READY_TIMEOUT_S = 30.0
+
+
+class State(enum.StrEnum):
+    WARMING = "warming"
+    IDLE = "idle"
+    BUSY = "busy"
+    RECYCLING = "recycling"
+
+
+@dataclass(eq=False)
+class CurrentJob:
+    id: str
+    language: str
+    started: float
+
+
+@dataclass(eq=False)
+class WorkerContainer:
+    """A running worker container and the link to its agent."""
+
+    id: str
+    link: AgentLink
+    memory_mb: int
+    state: State = State.IDLE
+    jobs_served: int = 0
+    created: float = field(default_factory=trio.current_time)
+    last_used: float = field(default_factory=trio.current_time)
+    current: CurrentJob | None = None
+    dead: bool = False  # set by the pool monitor when Docker says it is gone
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+
+async def start_container(docker: DockerClient, settings: Settings) -> WorkerContainer:
+    """Create, attach and start a worker container, and wait for its agent.
+
+    Returns a container whose agent has said it is ready.
+
+    Raises:
+        PoolUnavailable: the image is missing or Docker refused.
+        AgentError: the agent did not become ready in time (the container is removed).
+    On cancellation the half-made container is removed (shielded).
+    """
+    try:
+        container_id = await docker.containers.create(container_config(settings))
+    except NotFound:
+        raise PoolUnavailable(
+            f"worker image {settings.image!r} not found; run `code-engine build-image`"
+        ) from None
+    except DockerError as exc:
+        raise PoolUnavailable(f"cannot create a worker container: {exc}") from exc
+    try:
+        # Attach before start so no byte of the agent's output is missed.
+        stream = await docker.containers.attach(container_id)
+        link = AgentLink(stream, container_id)
+        await docker.containers.start(container_id)
+        with trio.fail_after(READY_TIMEOUT_S):
+            hello = await link.receive()
+        if hello.get("type") != "ready":
+            raise AgentError(container_id, f"expected a ready message, got {hello!r:.200}")
+    except BaseException as exc:
+        with trio.CancelScope(shield=True):
+            await remove_container(docker, container_id)
+        if isinstance(exc, trio.TooSlowError):
+            raise AgentError(container_id, "agent not ready in time") from None
+        if isinstance(exc, DockerError):
+            raise PoolUnavailable(f"cannot start a worker container: {exc}") from exc
+        raise
+    log.debug("container %s ready", container_id[:12])
+    return WorkerContainer(id=container_id, link=link, memory_mb=settings.memory_mb)
+
+
+async def remove_container(docker: DockerClient, container_id: str) -> None:
+    """Force-remove a container; a container already gone is fine. Never raises DockerError."""
+    try:
+        await docker.containers.remove(container_id, force=True)
+    except NotFound:
+        pass
+    except DockerError as exc:
+        log.warning("could not remove container %s: %s", container_id[:12], exc)

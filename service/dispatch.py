@@ -1,0 +1,124 @@
+"""The bounded job queue and the worker tasks that drain it.
+
+``submit`` never waits: a full queue is answered ``busy`` at once by the caller.
+``concurrency`` worker tasks each take one job at a time, run it through the
+:class:`Executor`, and publish the reply.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+
+from .metrics import Metrics
+from .protocol import ExecuteRequest, Status, refuse
+
+log = logging.getLogger(__name__)
+
+Reply = Any  # protocol.Reply, or problems.ProblemReply for requests with tests
+Respond = Callable[[Reply], None]
+Execute = Callable[[ExecuteRequest], Awaitable[Reply]]
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    request: ExecuteRequest
+    respond: Respond
+    accepted: float  # trio.current_time() when it was queued
+
+
+class Dispatcher:
+    def __init__(
+        self, execute: Execute, *, concurrency: int, capacity: int, metrics: Metrics | None = None
+    ) -> None:
+        self._execute = execute
+        self._concurrency = concurrency
+        self._send, self._receive = trio.open_memory_channel[Job](capacity)
+        self.capacity = capacity
+        self.metrics = metrics or Metrics()
+        self.in_flight = 0
+        self._idle = trio.Event()
+        self._idle.set()
+        self._scope = trio.CancelScope()
+        self.stopped = trio.Event()
+
+    @property
+    def queued(self) -> int:
+        return self._send.statistics().current_buffer_used
+
+    def submit(self, request: ExecuteRequest, respond: Respond) -> bool:
+        """Queue a job; False when the queue is full (the caller answers ``busy``)."""
+        try:
+            self._send.send_nowait(Job(request, respond, trio.current_time()))
+        except trio.WouldBlock:
+            self.metrics.rejected += 1
+            return False
+        self.metrics.accepted += 1
+        self._idle = trio.Event() if self._idle.is_set() else self._idle
+        return True
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Run the worker tasks until cancelled or :meth:`cancel` is called."""
+        try:
+            with self._scope:
+                async with trio.open_nursery() as nursery:
+                    for index in range(self._concurrency):
+                        nursery.start_soon(self._worker, index)
+                    task_status.started()
+        finally:
+            self.stopped.set()
+
+    def cancel(self) -> None:
+        """Cut running jobs short; each is answered ``internal_error`` (shutting down)."""
+        self._scope.cancel()
+
+    async def drain(self) -> None:
+        """Wait until the queue is empty and no job is running."""
+        while self.queued or self.in_flight:
+            await self._idle.wait()
+
+    def abandon_queued(self, reason: str) -> int:
+        """Answer every queued job with ``internal_error`` (used when shutdown is cut short)."""
+        count = 0
+        while True:
+            try:
+                job = self._receive.receive_nowait()
+            except trio.WouldBlock:
+                return count
+            self._finish(job, refuse(job.request, Status.INTERNAL_ERROR, reason))
+            count += 1
+
+    async def _worker(self, index: int) -> None:
+        async for job in self._receive:
+            self.in_flight += 1
+            try:
+                reply = await self._run(job)
+            finally:
+                self.in_flight -= 1
+            self._finish(job, reply)
+            if not self.queued and not self.in_flight:
+                self._idle.set()
+
+    async def _run(self, job: Job) -> Reply:
+        try:
+            return await self._execute(job.request)
+        except trio.Cancelled:
+            # Shutdown cut the job short: the client still gets an answer.
+            reason = "the engine is shutting down"
+            self._finish(job, refuse(job.request, Status.INTERNAL_ERROR, reason))
+            raise
+        except Exception:
+            log.exception("job %s failed unexpectedly", job.request.id)
+            return refuse(job.request, Status.INTERNAL_ERROR, "unexpected engine error")
+
+    def _finish(self, job: Job, reply: Reply) -> None:
+        total_ms = (trio.current_time() - job.accepted) * 1000
+        self.metrics.record(reply.id, reply.language, str(reply.status), total_ms)
+        try:
+            job.respond(reply)
+        except Exception:
+            log.exception("could not send the reply to job %s", reply.id)

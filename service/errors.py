@@ -1,0 +1,48 @@
+"""The engine's exceptions. Everything the service raises on purpose derives from one root::
+
+    EngineError
+    ├── ConfigError          a setting does not parse or is out of range
+    ├── InvalidRequest       a request broke the protocol (the reply says what)
+    ├── AgentError           the in-container agent broke its protocol or went away
+    │   └── AgentTimeout     no result arrived by the host-side deadline
+    ├── PoolUnavailable      no container could be started (image missing, daemon down)
+    └── ImageBuildError      the worker image could not be built
+
+Docker-level failures keep their own root (:class:`docker_api.DockerError`) and are
+translated where the service meets them.
+"""
+
+from __future__ import annotations
+
+
+class EngineError(Exception):
+    """Root of the service's exceptions."""
+
+
+class ConfigError(EngineError):
+    """A setting does not parse or is out of range."""
+
+
+class InvalidRequest(EngineError):
+    """A request broke the protocol; ``str(exc)`` is the reason sent back to the client."""
+
+
+class AgentError(EngineError):
+    """The agent inside a container broke its protocol or went away."""
+
+    def __init__(self, container_id: str, reason: str) -> None:
+        super().__init__(f"agent in {container_id[:12]}: {reason}")
+        self.container_id = container_id
+        self.reason = reason
+
+
+class AgentTimeout(AgentError):
+    """No result arrived from the agent by the host-side deadline."""
+
+
+class PoolUnavailable(EngineError):
+    """No container could be started (image missing, Docker daemon down)."""
+
+
+class ImageBuildError(EngineError):
+    """The worker image could not be built."""

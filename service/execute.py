@@ -1,0 +1,202 @@
+"""Running one request on a pool container, with a host-side deadline.
+
+The agent enforces each step's limits itself, but the host never trusts it to:
+the whole exchange runs inside a cancel scope whose deadline is the job's limits
+plus a grace period. If no result arrives by then, the container is killed and
+replaced and the reply says ``timeout``.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import trio
+
+from docker_api import DockerClient, DockerError
+
+from .config import Settings
+from .container import CurrentJob, WorkerContainer
+from .errors import AgentError, AgentTimeout, PoolUnavailable
+from .languages import Language
+from .outcome import StepResult, compile_failure, compiled_ok, run_reply
+from .pool import Pool
+from .protocol import ExecuteRequest, Reply, Status, refusal
+
+log = logging.getLogger(__name__)
+
+ACQUIRE_TIMEOUT_S = 60.0
+
+
+def agent_job(request: ExecuteRequest, settings: Settings) -> dict[str, Any]:
+    """The agent's ``job`` message for a request: files, compile step, one run."""
+    language = request.language
+    return {
+        "type": "job",
+        "id": request.id,
+        "files": {language.source_file: base64.b64encode(request.code).decode()},
+        "compile": compile_step(language, settings),
+        "runs": [
+            {
+                "argv": [*language.run_argv, *request.args],
+                "env": language.run_environment(),
+                "stdin": base64.b64encode(request.stdin).decode(),
+                "timeout_ms": request.timeout_ms,
+                "output_limit": request.output_limit,
+                "file_size_limit": settings.file_size_limit,
+            }
+        ],
+        "finish": True,
+    }
+
+
+def compile_step(language: Language, settings: Settings) -> dict[str, Any] | None:
+    if language.compile_argv is None:
+        return None
+    return {
+        "argv": list(language.compile_argv),
+        "env": language.compile_environment(),
+        "timeout_ms": settings.compile_timeout_ms,
+        "output_limit": settings.compile_output_limit,
+        "file_size_limit": max(settings.file_size_limit, 64 << 20),
+    }
+
+
+def deadline_s(request: ExecuteRequest, settings: Settings) -> float:
+    compile_ms = settings.compile_timeout_ms if request.language.compiled else 0
+    return (compile_ms + request.timeout_ms + settings.grace_ms) / 1000
+
+
+class Lease:
+    """A container borrowed from the pool for one request; returned by :meth:`Executor.lease`."""
+
+    def __init__(self, container: WorkerContainer) -> None:
+        self.container = container
+        self.reusable = False
+
+
+class Executor:
+    """Runs requests on the pool's containers."""
+
+    def __init__(self, docker: DockerClient, pool: Pool, settings: Settings) -> None:
+        self._docker = docker
+        self._pool = pool
+        self._settings = settings
+
+    @contextlib.asynccontextmanager
+    async def lease(self, request: ExecuteRequest) -> AsyncIterator[Lease]:
+        """Borrow a container for ``request``; it goes back (or is replaced) on exit.
+
+        Raises:
+            PoolUnavailable: no container became available within the acquire timeout.
+        """
+        container: WorkerContainer | None = None
+        with trio.move_on_after(ACQUIRE_TIMEOUT_S):
+            container = await self._pool.acquire()
+        if container is None:
+            raise PoolUnavailable(self._pool.last_error or "no worker container became available")
+        container.current = CurrentJob(request.id, request.language.name, trio.current_time())
+        lease = Lease(container)
+        try:
+            await self._fit_memory(container, request.memory_mb)
+            yield lease
+        finally:
+            self._pool.release(container, reusable=lease.reusable)
+
+    async def exchange(
+        self,
+        container: WorkerContainer,
+        message: dict[str, Any],
+        limit_s: float,
+        expect: str = "result",
+    ) -> dict[str, Any]:
+        """Send one message to the agent and wait, at most ``limit_s``, for its answer.
+
+        Raises:
+            AgentTimeout: nothing came back in time; the container has been killed.
+            AgentError: the agent went away or reported an internal error.
+        """
+        with trio.move_on_after(limit_s) as scope:
+            raw = await container.link.request(message, expect)
+        if scope.cancelled_caught:
+            await self.kill(container)
+            raise AgentTimeout(container.id, f"no answer within {limit_s:.1f} s")
+        if raw.get("error"):
+            raise AgentError(container.id, f"agent error: {raw['error']}")
+        return raw
+
+    async def execute(self, request: ExecuteRequest) -> Reply:
+        """Run a request and return its reply; never raises for a job's misdeeds.
+
+        On cancellation (shutdown) the container is killed and replaced.
+        """
+        started = trio.current_time()
+        try:
+            async with self.lease(request) as lease:
+                try:
+                    raw = await self.exchange(
+                        lease.container,
+                        agent_job(request, self._settings),
+                        deadline_s(request, self._settings),
+                    )
+                except BaseException:
+                    await self.kill(lease.container)
+                    raise
+                reply, lease.reusable = self._reply_from(request, raw)
+                return reply
+        except AgentTimeout as exc:
+            log.warning("job %s: %s; container replaced", request.id, exc)
+            elapsed_ms = (trio.current_time() - started) * 1000
+            return Reply(
+                id=request.id,
+                language=request.language.name,
+                success=False,
+                status=Status.TIMEOUT,
+                error=f"time limit exceeded ({request.timeout_ms} ms); the sandbox was replaced",
+                execution_time_ms=round(elapsed_ms, 3),
+            )
+        except AgentError as exc:
+            log.warning("job %s lost its container: %s", request.id, exc)
+            return internal(request, "the sandbox failed while running the job")
+        except PoolUnavailable as exc:
+            return internal(request, str(exc))
+        except DockerError as exc:
+            log.warning("job %s: Docker failed: %s", request.id, exc)
+            return internal(request, "the sandbox could not be prepared")
+
+    def _reply_from(self, request: ExecuteRequest, raw: dict[str, Any]) -> tuple[Reply, bool]:
+        clean = bool(raw.get("clean"))
+        compile_raw = raw.get("compile")
+        compile = StepResult.from_agent(compile_raw) if compile_raw else None
+        if compile is not None and not compiled_ok(compile):
+            return compile_failure(request, compile), clean and not compile.misbehaved
+        runs = raw.get("runs") or []
+        if not runs:
+            return internal(request, "the sandbox returned no run result"), False
+        run = StepResult.from_agent(runs[0])
+        return run_reply(request, run, compile), clean and not run.misbehaved
+
+    async def _fit_memory(self, container: WorkerContainer, memory_mb: int) -> None:
+        # The container's cgroup is the memory limit; a request asking for less
+        # gets it lowered for its run (and raised again by the next request).
+        if memory_mb == container.memory_mb:
+            return
+        size = memory_mb << 20
+        await self._docker.containers.update(container.id, {"Memory": size, "MemorySwap": size})
+        container.memory_mb = memory_mb
+
+    async def kill(self, container: WorkerContainer) -> None:
+        """Kill a container at once (shielded); the pool replaces it on release."""
+        container.dead = True
+        with trio.CancelScope(shield=True), trio.move_on_after(10):
+            try:
+                await self._docker.containers.kill(container.id)
+            except DockerError:
+                pass
+
+
+def internal(request: ExecuteRequest, reason: str) -> Reply:
+    return refusal(request.id, request.language.name, Status.INTERNAL_ERROR, reason)

@@ -1,0 +1,122 @@
+"""The language table: aliases, the file a job's source goes in, and how to build and run it.
+
+The agent knows nothing of languages: the host turns a request into argv, env and
+limits here. Paths are the agent's fixed layout (sources and artifacts in
+``/work/build``, locked read-only before any run; runs happen in a fresh
+``/work/run``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+BUILD_DIR = "/work/build"
+RUN_DIR = "/work/run"
+
+_BASE_ENV = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "LC_ALL": "C.UTF-8",
+    "HOME": RUN_DIR,
+    "TMPDIR": "/tmp",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Language:
+    name: str
+    aliases: tuple[str, ...]
+    source_file: str
+    run_argv: tuple[str, ...]
+    compile_argv: tuple[str, ...] | None = None
+    compile_env: dict[str, str] = field(default_factory=dict)
+    run_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def compiled(self) -> bool:
+        return self.compile_argv is not None
+
+    def compile_environment(self) -> dict[str, str]:
+        return {**_BASE_ENV, "HOME": BUILD_DIR, **self.compile_env}
+
+    def run_environment(self) -> dict[str, str]:
+        return {**_BASE_ENV, **self.run_env}
+
+
+LANGUAGES: tuple[Language, ...] = (
+    Language(
+        name="python",
+        aliases=("python", "py", "python3"),
+        source_file="main.py",
+        # -I: ignore PYTHON* variables and the user site directory, so nothing a
+        # job leaves behind (usercustomize, .pth files) can reach another job.
+        run_argv=("python3", "-I", f"{BUILD_DIR}/main.py"),
+        run_env={"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"},
+    ),
+    Language(
+        name="javascript",
+        aliases=("javascript", "js", "node", "nodejs"),
+        source_file="main.js",
+        run_argv=("node", f"{BUILD_DIR}/main.js"),
+    ),
+    Language(
+        name="go",
+        aliases=("go", "golang"),
+        source_file="main.go",
+        compile_argv=("go", "build", "-o", f"{BUILD_DIR}/main", f"{BUILD_DIR}/main.go"),
+        # A fresh cache per job: Debian's Go ships the standard library precompiled,
+        # so nothing is rebuilt, and no job can poison a cache another job reads.
+        compile_env={
+            "GOCACHE": f"{BUILD_DIR}/.cache/go-build",
+            "GOPATH": f"{BUILD_DIR}/.cache/gopath",
+            "GO111MODULE": "off",
+            "GOFLAGS": "-buildvcs=false",
+            "GOTOOLCHAIN": "local",
+            "CGO_ENABLED": "0",
+        },
+        run_argv=(f"{BUILD_DIR}/main",),
+    ),
+    Language(
+        name="cpp",
+        aliases=("cpp", "c++", "cxx", "cc"),
+        source_file="main.cpp",
+        compile_argv=(
+            "g++",
+            "-std=c++17",
+            "-O2",
+            "-pipe",
+            "-o",
+            f"{BUILD_DIR}/main",
+            f"{BUILD_DIR}/main.cpp",
+        ),
+        run_argv=(f"{BUILD_DIR}/main",),
+    ),
+)
+
+_BY_ALIAS = {alias: lang for lang in LANGUAGES for alias in lang.aliases}
+
+
+def lookup(name: str) -> Language | None:
+    """The language for a name or alias (case-insensitive), or None."""
+    return _BY_ALIAS.get(name.strip().lower())
+
+
+def supported() -> str:
+    return ", ".join(f"{lang.name} ({'/'.join(lang.aliases)})" for lang in LANGUAGES)
+
+
+def guess_from_filename(filename: str) -> Language | None:
+    """The language of a source file by its extension (for the CLI's ``run``)."""
+    ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    by_ext = {
+        "py": "python",
+        "js": "javascript",
+        "mjs": "javascript",
+        "cjs": "javascript",
+        "go": "go",
+        "cpp": "cpp",
+        "cc": "cpp",
+        "cxx": "cpp",
+        "c++": "cpp",
+    }
+    return lookup(by_ext[ext]) if ext in by_ext else None

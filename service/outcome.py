@@ -1,0 +1,148 @@
+"""From what the agent measured to the reply a client reads.
+
+The agent reports facts (exit status, signal, timed out, output exceeded, OOM kill,
+times, peak memory); the verdict is decided here, in one pure function per step,
+so it is easy to test and the same for every request kind.
+"""
+
+from __future__ import annotations
+
+import base64
+import signal as signals
+from dataclasses import dataclass
+from typing import Any
+
+from .protocol import ExecuteRequest, Reply, Status
+
+SIGXFSZ = int(signals.SIGXFSZ)
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    """One step (compile or run) as the agent reported it."""
+
+    exit_code: int | None
+    signal: int | None
+    stdout: bytes
+    stderr: bytes
+    stdout_truncated: bool
+    stderr_truncated: bool
+    timed_out: bool
+    output_exceeded: bool
+    oom_killed: bool
+    wall_ms: float
+    cpu_ms: float
+    memory_kb: int | None
+
+    @classmethod
+    def from_agent(cls, raw: dict[str, Any]) -> StepResult:
+        return cls(
+            exit_code=raw.get("exit_code"),
+            signal=raw.get("signal"),
+            stdout=base64.b64decode(raw.get("stdout") or ""),
+            stderr=base64.b64decode(raw.get("stderr") or ""),
+            stdout_truncated=bool(raw.get("stdout_truncated")),
+            stderr_truncated=bool(raw.get("stderr_truncated")),
+            timed_out=bool(raw.get("timed_out")),
+            output_exceeded=bool(raw.get("output_exceeded")),
+            oom_killed=bool(raw.get("oom_killed")),
+            wall_ms=float(raw.get("wall_ms") or 0.0),
+            cpu_ms=float(raw.get("cpu_ms") or 0.0),
+            memory_kb=raw.get("memory_kb"),
+        )
+
+    @property
+    def truncated(self) -> bool:
+        return self.stdout_truncated or self.stderr_truncated
+
+    @property
+    def signal_name(self) -> str | None:
+        if self.signal is None:
+            return None
+        try:
+            return signals.Signals(self.signal).name
+        except ValueError:
+            return f"SIG{self.signal}"
+
+    @property
+    def misbehaved(self) -> bool:
+        """A limit was hit: the container is replaced rather than trusted again."""
+        return self.timed_out or self.output_exceeded or self.oom_killed
+
+
+def verdict(step: StepResult) -> Status:
+    """The status of one run step."""
+    if step.timed_out:
+        return Status.TIMEOUT
+    if step.oom_killed:
+        return Status.MEMORY_LIMIT
+    if step.output_exceeded:
+        return Status.OUTPUT_LIMIT
+    if step.exit_code == 0 and step.signal is None:
+        return Status.OK
+    return Status.RUNTIME_ERROR
+
+
+def explain(step: StepResult, status: Status, request: ExecuteRequest) -> str:
+    """A line appended to the job's stderr saying why it was stopped, when it was."""
+    if status is Status.TIMEOUT:
+        return f"time limit exceeded ({request.timeout_ms} ms)"
+    if status is Status.MEMORY_LIMIT:
+        return f"memory limit exceeded ({request.memory_mb} MB)"
+    if status is Status.OUTPUT_LIMIT:
+        return f"output limit exceeded ({request.output_limit} bytes per stream)"
+    if step.signal == SIGXFSZ:
+        return "file size limit exceeded"
+    return ""
+
+
+def text(data: bytes) -> str:
+    return data.decode("utf-8", "replace")
+
+
+def compile_failure(request: ExecuteRequest, step: StepResult) -> Reply:
+    diagnostics = text(step.stderr) + text(step.stdout)
+    if step.timed_out:
+        diagnostics += "\ncompilation exceeded its time limit"
+    elif step.oom_killed:
+        diagnostics += "\ncompilation exceeded the memory limit"
+    elif step.output_exceeded:
+        diagnostics += "\ncompiler output exceeded its limit"
+    return Reply(
+        id=request.id,
+        language=request.language.name,
+        success=False,
+        status=Status.COMPILE_ERROR,
+        error=diagnostics.strip(),
+        exit_code=step.exit_code,
+        signal=step.signal_name,
+        compile_time_ms=round(step.wall_ms, 3),
+        memory_kb=step.memory_kb,
+        truncated=step.truncated,
+    )
+
+
+def compiled_ok(step: StepResult | None) -> bool:
+    return step is None or (verdict(step) is Status.OK)
+
+
+def run_reply(request: ExecuteRequest, run: StepResult, compile: StepResult | None) -> Reply:
+    status = verdict(run)
+    error = text(run.stderr)
+    reason = explain(run, status, request)
+    if reason:
+        error = f"{error}\n{reason}" if error else reason
+    return Reply(
+        id=request.id,
+        language=request.language.name,
+        success=status is Status.OK,
+        status=status,
+        output=text(run.stdout),
+        error=error,
+        exit_code=run.exit_code,
+        signal=run.signal_name,
+        execution_time_ms=round(run.wall_ms, 3),
+        compile_time_ms=round(compile.wall_ms, 3) if compile else None,
+        memory_kb=run.memory_kb,
+        truncated=run.truncated,
+    )

@@ -1,0 +1,243 @@
+"""The pool of warm worker containers.
+
+The pool keeps ``workers`` idle containers ready beyond those that are busy, never
+more than ``concurrency`` in all: with the defaults (2 and 3) two containers wait
+at rest, and a third is warmed as soon as one is taken. Extra idle containers go
+after ``idle_shrink_s``. A container whose job misbehaved, whose cleanup could not
+be verified, that served ``recycle_after`` jobs, or that Docker reports gone, is
+removed and replaced.
+
+``run()`` is the pool's task: it clears leftovers of an earlier run of this
+instance, fills the pool, reports ready, then monitors health every
+``health_interval_ms``. When it is cancelled it removes every container it made.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Awaitable, Callable
+
+import trio
+
+from docker_api import DaemonUnavailable, DockerClient, DockerError
+
+from .config import Settings
+from .container import State, WorkerContainer, remove_container, start_container
+from .errors import AgentError, PoolUnavailable
+from .sandbox import instance_filter
+
+log = logging.getLogger(__name__)
+
+Starter = Callable[[DockerClient, Settings], Awaitable[WorkerContainer]]
+
+
+class Pool:
+    def __init__(
+        self, docker: DockerClient, settings: Settings, *, starter: Starter = start_container
+    ) -> None:
+        self._docker = docker
+        self._settings = settings
+        self._starter = starter
+        self._containers: dict[str, WorkerContainer] = {}
+        self._idle_send, self._idle_recv = trio.open_memory_channel[WorkerContainer](math.inf)
+        self._starting = 0
+        self._nursery: trio.Nursery | None = None
+        self._filled = trio.Event()
+        self.docker_ok = True
+        self.last_error: str | None = None
+        self.replaced = 0
+
+    # -- the pool's task -------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[Pool] = trio.TASK_STATUS_IGNORED) -> None:
+        """Fill the pool, report ready, then watch it until cancelled.
+
+        Raises:
+            PoolUnavailable: the worker image is missing or Docker does not answer
+                while the pool is first filled.
+        """
+        await self._check_image()
+        await self._remove_leftovers()
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                self._top_up()
+                await self._filled.wait()
+                log.info("pool ready: %d warm containers", len(self._containers))
+                task_status.started(self)
+                await self._monitor()
+        finally:
+            self._nursery = None
+            with trio.CancelScope(shield=True), trio.move_on_after(30):
+                await self.remove_all()
+
+    async def _check_image(self) -> None:
+        try:
+            if not await self._docker.images.exists(self._settings.image):
+                raise PoolUnavailable(
+                    f"worker image {self._settings.image!r} not found; "
+                    "run `code-engine build-image` (make run does it for you)"
+                )
+        except DockerError as exc:
+            raise PoolUnavailable(f"Docker does not answer: {exc}") from exc
+
+    async def _remove_leftovers(self) -> None:
+        found = await self._docker.containers.list(
+            all=True, filters=instance_filter(self._settings.instance_id)
+        )
+        for item in found:
+            log.info("removing leftover container %s", item["Id"][:12])
+            await remove_container(self._docker, item["Id"])
+
+    # -- handing containers to workers -------------------------------------------
+
+    async def acquire(self) -> WorkerContainer:
+        """Take an idle container, waiting for one to be warmed when none is free.
+
+        On cancellation nothing is taken.
+        """
+        while True:
+            try:
+                container = self._idle_recv.receive_nowait()
+            except trio.WouldBlock:
+                self._top_up()
+                container = await self._idle_recv.receive()
+            if container.dead or container.id not in self._containers:
+                continue
+            container.state = State.BUSY
+            self._top_up()
+            return container
+
+    def release(self, container: WorkerContainer, *, reusable: bool) -> None:
+        """Give a container back after a job; it is replaced unless ``reusable``."""
+        container.current = None
+        container.jobs_served += 1
+        container.last_used = trio.current_time()
+        if not reusable or container.dead or container.jobs_served >= self._settings.recycle_after:
+            self.retire(container)
+        else:
+            container.state = State.IDLE
+            self._idle_send.send_nowait(container)
+        self._top_up()
+
+    def retire(self, container: WorkerContainer) -> None:
+        """Remove a container in the background; the pool warms a replacement."""
+        if self._containers.pop(container.id, None) is None:
+            return
+        container.state = State.RECYCLING
+        self.replaced += 1
+        if self._nursery is not None:
+            self._nursery.start_soon(self._remove, container)
+        self._top_up()
+
+    # -- sizing ----------------------------------------------------------------
+
+    @property
+    def containers(self) -> list[WorkerContainer]:
+        return list(self._containers.values())
+
+    @property
+    def busy(self) -> int:
+        return sum(1 for c in self._containers.values() if c.state is State.BUSY)
+
+    @property
+    def idle(self) -> int:
+        return sum(1 for c in self._containers.values() if c.state is State.IDLE)
+
+    @property
+    def starting(self) -> int:
+        return self._starting
+
+    def _wanted(self) -> int:
+        return min(self._settings.concurrency, self.busy + self._settings.workers)
+
+    def _top_up(self) -> None:
+        if self._nursery is None:
+            return
+        while len(self._containers) + self._starting < self._wanted():
+            self._starting += 1
+            self._nursery.start_soon(self._spawn)
+
+    async def _spawn(self) -> None:
+        delay = 0.5
+        try:
+            while True:
+                try:
+                    container = await self._starter(self._docker, self._settings)
+                    break
+                except (PoolUnavailable, AgentError) as exc:
+                    self.last_error = str(exc)
+                    log.warning("could not warm a container (retry in %.1f s): %s", delay, exc)
+                    await trio.sleep(delay)
+                    delay = min(delay * 2, 10.0)
+        finally:
+            self._starting -= 1
+        self.last_error = None
+        self._containers[container.id] = container
+        container.state = State.IDLE
+        self._idle_send.send_nowait(container)
+        if self.idle >= self._settings.workers:
+            self._filled.set()
+
+    async def _remove(self, container: WorkerContainer) -> None:
+        with trio.CancelScope(shield=True):
+            await container.link.aclose()
+            await remove_container(self._docker, container.id)
+
+    async def remove_all(self) -> None:
+        """Remove every container of the pool (used on shutdown)."""
+        containers = list(self._containers.values())
+        self._containers.clear()
+        async with trio.open_nursery() as nursery:
+            for container in containers:
+                nursery.start_soon(self._remove, container)
+        if containers:
+            log.info("removed %d pool containers", len(containers))
+
+    # -- health ----------------------------------------------------------------
+
+    async def _monitor(self) -> None:
+        interval = self._settings.health_interval_ms / 1000
+        while True:
+            await trio.sleep(interval)
+            await self.check_health()
+
+    async def check_health(self) -> None:
+        """One health pass: find containers Docker no longer runs, shrink idle extras."""
+        try:
+            listed = await self._docker.containers.list(
+                all=True, filters=instance_filter(self._settings.instance_id)
+            )
+        except DaemonUnavailable as exc:
+            if self.docker_ok:
+                log.error("Docker daemon unavailable: %s", exc)
+            self.docker_ok = False
+            return
+        except DockerError as exc:
+            log.warning("health check failed: %s", exc)
+            return
+        if not self.docker_ok:
+            log.info("Docker daemon answers again")
+        self.docker_ok = True
+        running = {item["Id"] for item in listed if item.get("State") == "running"}
+        for container in list(self._containers.values()):
+            if container.id not in running:
+                log.warning("container %s is gone; replacing it", container.short_id)
+                container.dead = True
+                if container.state is State.IDLE:
+                    self.retire(container)
+        self._shrink()
+        self._top_up()
+
+    def _shrink(self) -> None:
+        now = trio.current_time()
+        idle = [c for c in self._containers.values() if c.state is State.IDLE]
+        extra = len(self._containers) - self._wanted()
+        for container in sorted(idle, key=lambda c: c.last_used):
+            if extra <= 0:
+                break
+            if now - container.last_used >= self._settings.idle_shrink_s:
+                container.dead = True  # still queued in the idle channel: acquire skips it
+                self.retire(container)
+                extra -= 1

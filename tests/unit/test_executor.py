@@ -1,0 +1,162 @@
+"""Host-side deadlines, container replacement and the busy path, on Trio's mock clock."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+import trio
+
+from docker_api.testing import FakeDockerEngine
+from service.config import Settings
+from service.dispatch import Dispatcher
+from service.engine import Engine, limits_for
+from service.execute import Executor, deadline_s
+from service.intake import Incoming
+from service.pool import Pool
+from service.protocol import Kind, Reply, Status, parse_request
+from service.testing import FakeAgent, answer, never_answer
+
+SETTINGS = Settings.from_env({}, instance_id="unit", workers=2, concurrency=3)
+
+
+def make_request(language: str = "python", **fields):
+    body = {"language": language, "code": base64.b64encode(b"print(1)").decode(), **fields}
+    return parse_request(json.dumps(body).encode(), Kind.COMPILER,
+                         limits_for(Kind.COMPILER, SETTINGS))
+
+
+async def start_pool(nursery, agent: FakeAgent, settings: Settings = SETTINGS):
+    fake = FakeDockerEngine(images=[settings.image])
+    fake.on_attach = lambda peer: nursery.start_soon(agent.serve, peer)
+    docker = fake.client()
+    await docker.__aenter__()
+    pool = await nursery.start(Pool(docker, settings).run)
+    return fake, docker, pool
+
+
+def running(fake: FakeDockerEngine) -> list[str]:
+    return [cid for cid, c in fake.containers.items() if c.running]
+
+
+async def test_pool_fills_with_workers_containers(nursery, autojump_clock):
+    fake, docker, pool = await start_pool(nursery, FakeAgent())
+    assert len(running(fake)) == SETTINGS.workers
+    config = next(iter(fake.containers.values())).config
+    assert config["HostConfig"]["NetworkMode"] == "none"
+    assert config["Labels"]["org.code-engine.instance"] == "unit"
+
+
+async def test_ok_reply(nursery, autojump_clock):
+    agent = FakeAgent(answer(stdout=b"1\n"))
+    fake, docker, pool = await start_pool(nursery, agent)
+    reply = await Executor(docker, pool, SETTINGS).execute(make_request())
+    assert reply.status is Status.OK
+    assert reply.output == "1\n"
+    job = agent.received[-1]
+    assert job["type"] == "job"
+    assert job["runs"][0]["argv"] == ["python3", "-I", "/work/build/main.py"]
+    assert job["compile"] is None
+
+
+async def test_agent_that_never_answers_times_out_at_limit_plus_grace(nursery, autojump_clock):
+    fake, docker, pool = await start_pool(nursery, FakeAgent(never_answer))
+    request = make_request(timeout_ms=3000)
+    first = set(running(fake))
+    start = trio.current_time()
+    reply = await Executor(docker, pool, SETTINGS).execute(request)
+    assert reply.status is Status.TIMEOUT
+    assert trio.current_time() - start == pytest.approx(deadline_s(request, SETTINGS))
+    assert deadline_s(request, SETTINGS) == 3.0 + SETTINGS.grace_ms / 1000
+    # The container that hung was killed and a fresh one took its place.
+    await trio.sleep(1)
+    now = set(running(fake))
+    assert len(now) == SETTINGS.workers
+    assert len(first - now) == 1
+    assert pool.replaced == 1
+
+
+async def test_answer_just_before_the_deadline_is_ok(nursery, autojump_clock):
+    request = make_request(timeout_ms=3000)
+    limit = deadline_s(request, SETTINGS)
+    fake, docker, pool = await start_pool(nursery, FakeAgent(answer(after=limit - 0.001)))
+    reply = await Executor(docker, pool, SETTINGS).execute(request)
+    assert reply.status is Status.OK
+    assert pool.replaced == 0
+
+
+async def test_compiled_language_deadline_includes_compile_limit(nursery, autojump_clock):
+    fake, docker, pool = await start_pool(nursery, FakeAgent(never_answer))
+    request = make_request("cpp", timeout_ms=1000)
+    start = trio.current_time()
+    reply = await Executor(docker, pool, SETTINGS).execute(request)
+    assert reply.status is Status.TIMEOUT
+    expected = (SETTINGS.compile_timeout_ms + 1000 + SETTINGS.grace_ms) / 1000
+    assert trio.current_time() - start == pytest.approx(expected)
+
+
+async def test_dirty_container_is_replaced_clean_one_reused(nursery, autojump_clock):
+    fake, docker, pool = await start_pool(nursery, FakeAgent(answer(clean=False)))
+    executor = Executor(docker, pool, SETTINGS)
+    await executor.execute(make_request())
+    await trio.sleep(0.1)
+    assert pool.replaced == 1
+    fake2, docker2, pool2 = await start_pool(nursery, FakeAgent(answer()))
+    await Executor(docker2, pool2, SETTINGS).execute(make_request())
+    assert pool2.replaced == 0
+
+
+@pytest.mark.parametrize(("step", "status"), [
+    ({"timed_out": True, "exit_code": None, "signal": 9}, Status.TIMEOUT),
+    ({"oom_killed": True, "exit_code": None, "signal": 9}, Status.MEMORY_LIMIT),
+    ({"output_exceeded": True, "exit_code": None, "signal": 9}, Status.OUTPUT_LIMIT),
+    ({"exit_code": 3}, Status.RUNTIME_ERROR),
+])
+async def test_limits_map_to_statuses_and_replace_the_container(nursery, autojump_clock,
+                                                                 step, status):
+    fake, docker, pool = await start_pool(nursery, FakeAgent(answer(**step)))
+    reply = await Executor(docker, pool, SETTINGS).execute(make_request())
+    assert reply.status is status
+    assert reply.success is False
+    assert pool.replaced == (0 if status is Status.RUNTIME_ERROR else 1)
+
+
+async def test_full_queue_answers_busy_at_once(autojump_clock, nursery):
+    release = trio.Event()
+
+    async def slow(request):
+        await release.wait()
+        return Reply(id=request.id, language="python", success=True, status=Status.OK)
+
+    replies: list[Reply] = []
+    dispatcher = Dispatcher(slow, concurrency=1, capacity=1)
+    await nursery.start(dispatcher.run)
+    assert dispatcher.submit(make_request(id="running"), replies.append)
+    await trio.sleep(0)  # the worker takes it
+    assert dispatcher.submit(make_request(id="queued"), replies.append)
+    assert not dispatcher.submit(make_request(id="refused"), replies.append)
+    assert dispatcher.metrics.rejected == 1
+    release.set()
+    await dispatcher.drain()
+    assert [r.id for r in replies] == ["running", "queued"]
+
+
+async def test_engine_handle_answers_invalid_and_busy(nursery, autojump_clock):
+    fake = FakeDockerEngine(images=[SETTINGS.image])
+    async with fake.client() as docker:
+        settings = Settings.from_env({}, instance_id="unit", queue_capacity=1)
+        engine = Engine(settings, docker)
+        sent: list[tuple[str, dict]] = []
+        engine.intake.publish = lambda subject, payload, headers=None: sent.append(
+            (subject, json.loads(payload)))
+        engine.handle(Incoming(Kind.COMPILER, "compiler.execute.request", "inbox.1", b"{bad"))
+        assert sent[-1][0] == "inbox.1"
+        assert sent[-1][1]["status"] == "invalid_request"
+        engine.handle(Incoming(Kind.COMPILER, "compiler.execute.request", "", b"{}"))
+        assert len(sent) == 1  # no reply subject: dropped
+        good = json.dumps({"language": "py", "code": "eA==", "id": "a"}).encode()
+        engine.handle(Incoming(Kind.COMPILER, "compiler.execute.request", "inbox.2", good))
+        engine.handle(Incoming(Kind.COMPILER, "compiler.execute.request", "inbox.3", good))
+        assert sent[-1] == ("inbox.3", sent[-1][1])
+        assert sent[-1][1]["status"] == "busy"
