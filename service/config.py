@@ -85,7 +85,7 @@ class Settings:
     )
     cpus: float = _setting("CODE_ENGINE_CPUS", 0.5, "CPUs per container")
     cpu_period_ms: int = _setting(
-        "CODE_ENGINE_CPU_PERIOD_MS", 1000, "CFS period: a long period lets short programs burst"
+        "CODE_ENGINE_CPU_PERIOD_MS", 200, "CFS period: longer lets short programs burst unthrottled"
     )
     pids_limit: int = _setting("CODE_ENGINE_PIDS_LIMIT", 128, "processes and threads per container")
     timeout_ms: int = _setting(

@@ -46,8 +46,9 @@ class NatsServer:
         self.url = f"nats://127.0.0.1:{self.port}"
         conf = directory / "nats.conf"
         conf.write_text(config_text(self.port, max_payload))
-        self.process = subprocess.Popen([find_binary(), "-c", str(conf)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            [find_binary(), "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         wait_for_port(self.port)
 
     def stop(self) -> None:
@@ -62,11 +63,21 @@ class Daemon:
         self.nats_url = nats_url
         self.instance_id = f"test-{uuid.uuid4().hex[:8]}"
         self.log_path = log_path
-        environ = {**os.environ, "NATSURL": nats_url, "CODE_ENGINE_INSTANCE_ID": self.instance_id,
-                   "CODE_ENGINE_IMAGE": IMAGE, **env}
-        self._log = open(log_path, "wb")  # noqa: SIM115
-        self.process = subprocess.Popen([sys.executable, "-m", "service", "serve"], env=environ,
-                                        stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT)
+        environ = {
+            **os.environ,
+            "NATSURL": nats_url,
+            "CODE_ENGINE_INSTANCE_ID": self.instance_id,
+            "CODE_ENGINE_IMAGE": IMAGE,
+            **env,
+        }
+        self._log = open(log_path, "wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "service", "serve"],
+            env=environ,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
         self.wait_ready()
 
     def log_text(self) -> str:
@@ -77,7 +88,10 @@ class Daemon:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"daemon exited early:\n{self.log_text()}")
-            if "ready" in self.log_text() and f"code-engine {self.instance_id} ready" in self.log_text():
+            if (
+                "ready" in self.log_text()
+                and f"code-engine {self.instance_id} ready" in self.log_text()
+            ):
                 return
             time.sleep(0.1)
         raise RuntimeError(f"daemon not ready after {timeout} s:\n{self.log_text()}")
@@ -90,8 +104,13 @@ class Daemon:
         return code
 
 
-def send(nats_url: str, request: dict | bytes, *, subject: str = "compiler.execute.request",
-         timeout: float = 60.0) -> dict:
+def send(
+    nats_url: str,
+    request: dict | bytes,
+    *,
+    subject: str = "compiler.execute.request",
+    timeout: float = 60.0,
+) -> dict:
     async def go() -> dict:
         async with await EngineClient.connect(nats_url) as client:
             return await client.send(request, subject=subject, timeout=timeout)
@@ -99,12 +118,20 @@ def send(nats_url: str, request: dict | bytes, *, subject: str = "compiler.execu
     return asyncio.run(go())
 
 
-def send_many(nats_url: str, requests: list[dict], *, subject: str = "compiler.execute.request",
-              timeout: float = 120.0) -> list[dict]:
+def send_many(
+    nats_url: str,
+    requests: list[dict],
+    *,
+    subject: str = "compiler.execute.request",
+    timeout: float = 120.0,
+) -> list[dict]:
     async def go() -> list[dict]:
         async with await EngineClient.connect(nats_url) as client:
-            return list(await asyncio.gather(*(
-                client.send(r, subject=subject, timeout=timeout) for r in requests)))
+            return list(
+                await asyncio.gather(
+                    *(client.send(r, subject=subject, timeout=timeout) for r in requests)
+                )
+            )
 
     return asyncio.run(go())
 
@@ -117,7 +144,10 @@ def run_code(nats_url: str, language: str, code: str, **fields) -> dict:
 def worker_containers(instance_id: str) -> list[str]:
     out = subprocess.run(
         ["docker", "ps", "-aq", "--filter", f"label=org.code-engine.instance={instance_id}"],
-        capture_output=True, text=True, check=True).stdout
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return out.split()
 
 

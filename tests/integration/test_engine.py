@@ -16,8 +16,12 @@ HELLO = {
     "go": 'package main\nimport "fmt"\nfunc main() { fmt.Println("hello from go") }\n',
     "cpp": '#include <iostream>\nint main() { std::cout << "hello from cpp" << std::endl; }\n',
 }
-ALIASES = {"python": ["py", "PYTHON"], "javascript": ["js", "node"], "go": ["golang"],
-           "cpp": ["c++"]}
+ALIASES = {
+    "python": ["py", "PYTHON"],
+    "javascript": ["js", "node"],
+    "go": ["golang"],
+    "cpp": ["c++"],
+}
 
 
 @pytest.mark.parametrize("language", sorted(HELLO))
@@ -34,8 +38,9 @@ def test_hello_world_in_every_language(daemon, language):
     assert (reply["compile_time_ms"] is not None) == (language in ("go", "cpp"))
 
 
-@pytest.mark.parametrize(("language", "alias"),
-                         [(lang, alias) for lang, aliases in ALIASES.items() for alias in aliases])
+@pytest.mark.parametrize(
+    ("language", "alias"), [(lang, alias) for lang, aliases in ALIASES.items() for alias in aliases]
+)
 def test_aliases(daemon, language, alias):
     reply = run_code(daemon.nats_url, alias, HELLO[language])
     assert reply["status"] == "ok", reply
@@ -53,10 +58,13 @@ def test_id_is_echoed(daemon):
     assert reply["id"] == "my-id-7"
 
 
-@pytest.mark.parametrize(("language", "code", "needle"), [
-    ("go", "package main\nfunc main() { undefined_thing() }\n", "undefined"),
-    ("cpp", "int main() { return missing; }\n", "missing"),
-])
+@pytest.mark.parametrize(
+    ("language", "code", "needle"),
+    [
+        ("go", "package main\nfunc main() { undefined_thing() }\n", "undefined"),
+        ("cpp", "int main() { return missing; }\n", "missing"),
+    ],
+)
 def test_compile_errors(daemon, language, code, needle):
     reply = run_code(daemon.nats_url, language, code)
     assert reply["status"] == "compile_error", reply
@@ -80,10 +88,13 @@ def test_uncaught_exception_in_javascript(daemon):
     assert "boom" in reply["error"]
 
 
-@pytest.mark.parametrize(("language", "code"), [
-    ("python", "while True: pass"),
-    ("python", "import time\ntime.sleep(60)"),
-])
+@pytest.mark.parametrize(
+    ("language", "code"),
+    [
+        ("python", "while True: pass"),
+        ("python", "import time\ntime.sleep(60)"),
+    ],
+)
 def test_timeouts_end_within_limit_and_pool_recovers(daemon, language, code):
     reply = run_code(daemon.nats_url, language, code, timeout_ms=1000)
     assert reply["status"] == "timeout", reply
@@ -107,12 +118,16 @@ def test_output_over_the_cap_is_output_limit(daemon):
 
 
 def test_files_do_not_survive_into_the_next_job(daemon):
-    write = ("import os\nopen('/tmp/secret', 'w').write('x')\nopen('left.txt', 'w').write('x')\n"
-             "print(os.getcwd())")
+    write = (
+        "import os\nopen('/tmp/secret', 'w').write('x')\nopen('left.txt', 'w').write('x')\n"
+        "print(os.getcwd())"
+    )
     first = run_code(daemon.nats_url, "python", write)
     assert first["status"] == "ok", first
-    check = ("import os\nprint(os.path.exists('/tmp/secret'), os.path.exists('left.txt'), "
-             "sorted(os.listdir('/tmp')))")
+    check = (
+        "import os\nprint(os.path.exists('/tmp/secret'), os.path.exists('left.txt'), "
+        "sorted(os.listdir('/tmp')))"
+    )
     for _ in range(4):  # every container of the pool
         reply = run_code(daemon.nats_url, "python", check)
         assert reply["output"] == "False False []\n", reply
@@ -144,7 +159,8 @@ def test_concurrent_requests_are_all_answered(daemon):
     requests = [build_request("python", f"print({i} * 2)", request_id=str(i)) for i in range(12)]
     replies = send_many(daemon.nats_url, requests)
     assert sorted((r["id"], r["output"]) for r in replies) == sorted(
-        (str(i), f"{i * 2}\n") for i in range(12))
+        (str(i), f"{i * 2}\n") for i in range(12)
+    )
 
 
 def test_pool_containers_are_labelled_and_hardened(daemon):
@@ -152,8 +168,9 @@ def test_pool_containers_are_labelled_and_hardened(daemon):
 
     ids = worker_containers(daemon.instance_id)
     assert ids, "the pool has containers"
-    info = json.loads(subprocess.run(["docker", "inspect", ids[0]], capture_output=True,
-                                     check=True).stdout)[0]
+    info = json.loads(
+        subprocess.run(["docker", "inspect", ids[0]], capture_output=True, check=True).stdout
+    )[0]
     host = info["HostConfig"]
     assert host["NetworkMode"] == "none"
     assert host["ReadonlyRootfs"] is True
@@ -170,7 +187,11 @@ def test_non_utf8_output_is_replaced(daemon):
 
 
 def test_base64_stdin_binary(daemon):
-    payload = json.dumps({"language": "python",
-                          "code": base64.b64encode(b"import sys\nprint(len(sys.stdin.buffer.read()))").decode(),
-                          "stdin": base64.b64encode(bytes(range(256))).decode()}).encode()
+    payload = json.dumps(
+        {
+            "language": "python",
+            "code": base64.b64encode(b"import sys\nprint(len(sys.stdin.buffer.read()))").decode(),
+            "stdin": base64.b64encode(bytes(range(256))).decode(),
+        }
+    ).encode()
     assert send(daemon.nats_url, payload)["output"] == "256\n"

@@ -7,6 +7,7 @@ import json
 
 import pytest
 import trio
+import trio.testing
 
 from docker_api.testing import FakeDockerEngine
 from service.config import Settings
@@ -23,8 +24,9 @@ SETTINGS = Settings.from_env({}, instance_id="unit", workers=2, concurrency=3)
 
 def make_request(language: str = "python", **fields):
     body = {"language": language, "code": base64.b64encode(b"print(1)").decode(), **fields}
-    return parse_request(json.dumps(body).encode(), Kind.COMPILER,
-                         limits_for(Kind.COMPILER, SETTINGS))
+    return parse_request(
+        json.dumps(body).encode(), Kind.COMPILER, limits_for(Kind.COMPILER, SETTINGS)
+    )
 
 
 async def start_pool(nursery, agent: FakeAgent, settings: Settings = SETTINGS):
@@ -107,14 +109,18 @@ async def test_dirty_container_is_replaced_clean_one_reused(nursery, autojump_cl
     assert pool2.replaced == 0
 
 
-@pytest.mark.parametrize(("step", "status"), [
-    ({"timed_out": True, "exit_code": None, "signal": 9}, Status.TIMEOUT),
-    ({"oom_killed": True, "exit_code": None, "signal": 9}, Status.MEMORY_LIMIT),
-    ({"output_exceeded": True, "exit_code": None, "signal": 9}, Status.OUTPUT_LIMIT),
-    ({"exit_code": 3}, Status.RUNTIME_ERROR),
-])
-async def test_limits_map_to_statuses_and_replace_the_container(nursery, autojump_clock,
-                                                                 step, status):
+@pytest.mark.parametrize(
+    ("step", "status"),
+    [
+        ({"timed_out": True, "exit_code": None, "signal": 9}, Status.TIMEOUT),
+        ({"oom_killed": True, "exit_code": None, "signal": 9}, Status.MEMORY_LIMIT),
+        ({"output_exceeded": True, "exit_code": None, "signal": 9}, Status.OUTPUT_LIMIT),
+        ({"exit_code": 3}, Status.RUNTIME_ERROR),
+    ],
+)
+async def test_limits_map_to_statuses_and_replace_the_container(
+    nursery, autojump_clock, step, status
+):
     fake, docker, pool = await start_pool(nursery, FakeAgent(answer(**step)))
     reply = await Executor(docker, pool, SETTINGS).execute(make_request())
     assert reply.status is status
@@ -133,7 +139,7 @@ async def test_full_queue_answers_busy_at_once(autojump_clock, nursery):
     dispatcher = Dispatcher(slow, concurrency=1, capacity=1)
     await nursery.start(dispatcher.run)
     assert dispatcher.submit(make_request(id="running"), replies.append)
-    await trio.sleep(0)  # the worker takes it
+    await trio.testing.wait_all_tasks_blocked()  # the worker takes it
     assert dispatcher.submit(make_request(id="queued"), replies.append)
     assert not dispatcher.submit(make_request(id="refused"), replies.append)
     assert dispatcher.metrics.rejected == 1
@@ -149,7 +155,8 @@ async def test_engine_handle_answers_invalid_and_busy(nursery, autojump_clock):
         engine = Engine(settings, docker)
         sent: list[tuple[str, dict]] = []
         engine.intake.publish = lambda subject, payload, headers=None: sent.append(
-            (subject, json.loads(payload)))
+            (subject, json.loads(payload))
+        )
         engine.handle(Incoming(Kind.COMPILER, "compiler.execute.request", "inbox.1", b"{bad"))
         assert sent[-1][0] == "inbox.1"
         assert sent[-1][1]["status"] == "invalid_request"
