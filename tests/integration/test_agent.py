@@ -1,0 +1,501 @@
+"""The worker agent in a real, hardened container, driven over its stdin/stdout."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import os
+import selectors
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+IMAGE = "code-engine-worker:test"
+HARDENING = [
+    "--network", "none",
+    "--read-only",
+    "--tmpfs", "/work:rw,exec,size=256m",
+    "--tmpfs", "/tmp:rw,exec,size=64m",
+    "--tmpfs", "/dev/shm:rw,size=16m",
+    "--cap-drop", "ALL",
+    *[arg for cap in ("CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "KILL")
+      for arg in ("--cap-add", cap)],
+    "--security-opt", "no-new-privileges",
+    "--pids-limit", "128",
+    "--memory", "400m",
+    "--memory-swap", "400m",
+    "--ulimit", "nofile=1024:1024",
+]  # fmt: skip
+
+PATH = "/usr/local/bin:/usr/bin:/bin"
+RUN_ENV = {"PATH": PATH, "HOME": "/work/run", "LANG": "C.UTF-8"}
+# A fresh cache per job inside the build dir. CGO_ENABLED keeps its default (1):
+# Debian's precompiled standard library was built that way, and CGO_ENABLED=0
+# recompiles net, os/user and their dependents (seconds) for every job that uses them.
+GO_ENV = {
+    "PATH": PATH,
+    "HOME": "/work/build",
+    "GOCACHE": "/work/build/.cache/go-build",
+    "GOPATH": "/work/build/.cache/gopath",
+    "GO111MODULE": "off",
+    "GOFLAGS": "-buildvcs=false",
+    "GOPROXY": "off",
+}
+CPP_COMPILE = ["g++", "-O2", "-std=c++17", "-pipe", "-o", "/work/build/main", "main.cpp"]
+
+
+def b64(data: bytes | str) -> str:
+    return base64.b64encode(data.encode() if isinstance(data, str) else data).decode()
+
+
+def text(data: str) -> str:
+    return base64.b64decode(data).decode(errors="replace")
+
+
+def step(
+    argv: list[str],
+    *,
+    env: dict | None = None,
+    timeout_ms: int = 5000,
+    output_limit: int = 65536,
+    stdin: str | None = None,
+) -> dict:
+    result = {
+        "argv": argv,
+        "env": RUN_ENV if env is None else env,
+        "timeout_ms": timeout_ms,
+        "output_limit": output_limit,
+        "file_size_limit": 16 << 20,
+    }
+    if stdin is not None:
+        result["stdin"] = b64(stdin)
+    return result
+
+
+def py(code: str, **kwargs) -> dict:
+    return step(["python3", "-I", "-B", "-c", code], **kwargs)
+
+
+def sh(script: str, **kwargs) -> dict:
+    return step(["sh", "-c", script], **kwargs)
+
+
+_names = itertools.count()
+
+
+class AgentProcess:
+    """`docker run -i` of the worker image, spoken to in NDJSON."""
+
+    def __init__(self) -> None:
+        self.name = f"code-engine-agent-test-{os.getpid()}-{next(_names)}"
+        self.proc = subprocess.Popen(
+            ["docker", "run", "-i", "--rm", "--name", self.name, *HARDENING, IMAGE],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        self.buffer = b""
+        self.counter = 0
+        self.ready = self.receive(timeout=30)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def send(self, message: dict) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(message).encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def receive(self, timeout: float = 30) -> dict:
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        with selectors.DefaultSelector() as sel:
+            sel.register(fd, selectors.EVENT_READ)
+            while b"\n" not in self.buffer:
+                left = deadline - time.monotonic()
+                if left <= 0 or not sel.select(left):
+                    raise TimeoutError("no reply from the agent")
+                chunk = os.read(fd, 1 << 20)
+                if not chunk:
+                    raise EOFError("the agent's stdout closed")
+                self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return json.loads(line)
+
+    def request(self, message: dict, timeout: float = 30) -> dict:
+        self.send(message)
+        return self.receive(timeout)
+
+    def job(
+        self,
+        files: dict[str, str | bytes],
+        runs: list[dict],
+        *,
+        compile: dict | None = None,
+        finish: bool = True,
+        timeout: float = 30,
+    ) -> dict:
+        self.counter += 1
+        message = {
+            "type": "job",
+            "id": f"job-{self.counter}",
+            "files": {name: b64(data) for name, data in files.items()},
+            "compile": compile,
+            "runs": runs,
+            "finish": finish,
+        }
+        reply = self.request(message, timeout)
+        assert reply["type"] == "result" and reply["id"] == message["id"], reply
+        return reply
+
+    def run(self, runs: list[dict], *, finish: bool = True) -> dict:
+        self.counter += 1
+        message = {"type": "run", "id": f"run-{self.counter}", "runs": runs, "finish": finish}
+        return self.request(message)
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture(scope="session")
+def worker_image() -> str:
+    build = subprocess.run(
+        ["docker", "build", "-q", "-t", IMAGE, str(ROOT / "worker")],
+        capture_output=True,
+        text=True,
+    )
+    if build.returncode != 0:
+        pytest.fail(f"docker build failed:\n{build.stderr}")
+    return IMAGE
+
+
+@pytest.fixture(scope="module")
+def shared_agent(worker_image: str) -> Iterator[list[AgentProcess]]:
+    holder = [AgentProcess()]
+    yield holder
+    holder[0].close()
+
+
+@pytest.fixture
+def agent(shared_agent: list[AgentProcess]) -> AgentProcess:
+    """The module's agent, replaced if an earlier test took it down or left a reply unread."""
+    try:
+        assert shared_agent[0].request({"type": "ping"}, timeout=5) == {"type": "pong"}
+    except (AssertionError, OSError, EOFError, TimeoutError, ValueError):
+        shared_agent[0].proc.kill()
+        shared_agent[0].close()
+        shared_agent[0] = AgentProcess()
+    return shared_agent[0]
+
+
+def run_one(agent: AgentProcess, run: dict, files: dict | None = None) -> dict:
+    reply = agent.job(files or {}, [run])
+    assert reply["error"] is None, reply
+    assert reply["clean"] is True, reply
+    return reply["runs"][0]
+
+
+def test_ready_and_ping(agent):
+    assert agent.ready == {"type": "ready", "version": 1}
+    assert agent.request({"type": "ping"}) == {"type": "pong"}
+
+
+def test_bad_json_and_unknown_type(agent):
+    assert agent.request({"type": "nope", "id": "x"})["type"] == "error"
+    agent.proc.stdin.write(b"{not json\n")
+    agent.proc.stdin.flush()
+    assert agent.receive()["type"] == "error"
+    assert agent.request({"type": "ping"}) == {"type": "pong"}
+
+
+def test_python_hello(agent):
+    result = run_one(
+        agent, step(["python3", "-I", "-B", "/work/build/main.py"]), {"main.py": 'print("hello")'}
+    )
+    assert text(result["stdout"]) == "hello\n"
+    assert result["exit_code"] == 0 and result["signal"] is None
+    assert not result["timed_out"] and not result["oom_killed"] and not result["output_exceeded"]
+    assert 0 < result["wall_ms"] < 2000
+    assert result["memory_kb"] > 0
+
+
+def test_stdin_echo(agent):
+    data = "line one\n" + "x" * 200_000 + "\n"
+    result = run_one(
+        agent,
+        py("import sys; sys.stdout.write(sys.stdin.read())", stdin=data, output_limit=1 << 20),
+    )
+    assert text(result["stdout"]) == data
+
+
+def test_empty_stdin_is_eof(agent):
+    result = run_one(agent, py("import sys; print(repr(sys.stdin.read()))"))
+    assert text(result["stdout"]) == "''\n"
+
+
+def test_nonzero_exit_and_stderr(agent):
+    result = run_one(agent, py("import sys; print('oops', file=sys.stderr); sys.exit(3)"))
+    assert result["exit_code"] == 3 and result["signal"] is None
+    assert text(result["stderr"]) == "oops\n"
+
+
+def test_killed_by_signal(agent):
+    result = run_one(agent, py("import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"))
+    assert result["exit_code"] is None and result["signal"] == 11
+    assert not result["timed_out"]
+
+
+def test_missing_program(agent):
+    result = run_one(agent, step(["/work/build/nothing-here"]))
+    assert result["exit_code"] == 127
+    assert "nothing-here" in text(result["stderr"])
+
+
+def test_timeouts(agent):
+    busy, sleepy = agent.job(
+        {}, [py("while True: pass", timeout_ms=700), sh("sleep 60", timeout_ms=500)]
+    )["runs"]
+    for result, limit in ((busy, 700), (sleepy, 500)):
+        assert result["timed_out"] and result["signal"] == 9, result
+        assert limit <= result["wall_ms"] < limit + 1000
+    assert busy["cpu_ms"] > 300
+
+
+def test_output_flood_is_cut(agent):
+    result = run_one(agent, py("while True: print('x' * 999)", output_limit=10_000))
+    assert result["output_exceeded"] and result["stdout_truncated"]
+    assert not result["stderr_truncated"]
+    assert len(base64.b64decode(result["stdout"])) == 10_000
+    assert result["signal"] == 9 and not result["timed_out"]
+
+
+def test_memory_bomb_is_oom_killed(agent):
+    result = run_one(agent, py("b = b'x' * (1 << 30)\nprint(len(b))"))
+    assert result["oom_killed"] and result["signal"] == 9, result
+    assert result["exit_code"] is None
+    assert agent.request({"type": "ping"}) == {"type": "pong"}
+
+
+CPP_HELLO = '#include <iostream>\nint main() { std::cout << "hello c++" << std::endl; }\n'
+GO_HELLO = 'package main\nimport "fmt"\nfunc main() { fmt.Println("hello go") }\n'
+
+
+def test_cpp_compile_and_run(agent):
+    reply = agent.job(
+        {"main.cpp": CPP_HELLO},
+        [step(["/work/build/main"])],
+        compile=step(CPP_COMPILE, env={"PATH": PATH, "HOME": "/work/build"}, timeout_ms=20_000),
+    )
+    assert reply["compile"]["exit_code"] == 0, text(reply["compile"]["stderr"])
+    assert text(reply["runs"][0]["stdout"]) == "hello c++\n"
+    assert reply["clean"] is True
+
+
+def test_cpp_compile_error_runs_nothing(agent):
+    reply = agent.job(
+        {"main.cpp": "int main() { return nope; }"},
+        [step(["/work/build/main"])],
+        compile=step(CPP_COMPILE, env={"PATH": PATH, "HOME": "/work/build"}, timeout_ms=20_000),
+    )
+    assert reply["compile"]["exit_code"] == 1
+    assert "nope" in text(reply["compile"]["stderr"])
+    assert reply["runs"] == [] and reply["clean"] is True and reply["error"] is None
+
+
+def test_go_build_and_run(agent):
+    compile_step = step(
+        ["go", "build", "-o", "/work/build/main", "main.go"], env=GO_ENV, timeout_ms=30_000
+    )
+    reply = agent.job({"main.go": GO_HELLO}, [step(["/work/build/main"])], compile=compile_step)
+    assert reply["compile"]["exit_code"] == 0, text(reply["compile"]["stderr"])
+    assert text(reply["runs"][0]["stdout"]) == "hello go\n"
+    assert reply["clean"] is True
+
+
+def test_node_hello(agent):
+    result = run_one(
+        agent, step(["node", "/work/build/main.js"]), {"main.js": 'console.log("hello node")'}
+    )
+    assert text(result["stdout"]) == "hello node\n"
+
+
+LIST_OTHER_PROCESSES = "import os; print(sorted(set(os.listdir('/proc')) - {'1', str(os.getpid())} - {p for p in os.listdir('/proc') if not p.isdigit()}))"  # noqa: E501
+
+
+def test_background_processes_do_not_survive(agent):
+    script = "setsid sleep 1000 & (sleep 1000 &) ; sh -c 'sleep 1000 &' ; echo started"
+    reply = agent.job({}, [sh(script), py(LIST_OTHER_PROCESSES)])
+    first, second = reply["runs"]
+    assert text(first["stdout"]) == "started\n"
+    assert first["wall_ms"] < 2000 and not first["timed_out"]
+    assert text(second["stdout"]) == "[]\n"
+    assert reply["clean"] is True
+
+
+def test_files_do_not_survive_a_run(agent):
+    write = sh("echo a > /tmp/left; echo b > /work/run/left; echo c > /dev/shm/left; ls /tmp")
+    look = sh("ls -A /tmp /work/run /dev/shm")
+    reply = agent.job({}, [write, look])
+    assert text(reply["runs"][0]["stdout"]) == "left\n"
+    assert text(reply["runs"][1]["stdout"]) == "/dev/shm:\n\n/tmp:\n\n/work/run:\n"
+
+
+def test_build_is_kept_across_run_messages_then_finished(agent):
+    code = {"main.py": "import sys; print(sys.stdin.read().upper())"}
+    run = step(["python3", "-I", "-B", "/work/build/main.py"], stdin="abc")
+    first = agent.job(code, [run], finish=False)
+    assert text(first["runs"][0]["stdout"]) == "ABC\n" and first["clean"]
+    second = agent.run([run, sh("ls -la /work/build; touch /work/build/x")], finish=False)
+    assert second["error"] is None and second["clean"]
+    listing = text(second["runs"][1]["stdout"])
+    assert "root root" in listing and "-rw-r--r--" in listing
+    assert "Permission denied" in text(second["runs"][1]["stderr"])
+    assert agent.request({"type": "finish", "id": "done"}) == {
+        "type": "finished",
+        "id": "done",
+        "clean": True,
+    }
+    assert agent.run([run])["error"] == "no prepared build"
+
+
+def test_bad_file_names_are_rejected(agent):
+    for name in ("../evil", "a/b", ".hidden", "", "x" * 256):
+        reply = agent.job({name: "data"}, [sh("echo ran")])
+        assert reply["error"].startswith("bad request"), (name, reply)
+        assert reply["runs"] == []
+
+
+def test_symlinks_in_the_build_are_not_followed(agent):
+    plant = sh(
+        "ln -s /etc/passwd passwd-link; ln -s /dev/shm shm-link; mkdir d; "
+        "ln -s /tmp d/tmp-link; ln -s /etc d/etc-link; echo x > plain"
+    )
+    check = sh(
+        "stat -c '%u %g %a %n' /etc/passwd /dev/shm /tmp /etc; "
+        "stat -c '%u %a %F %n' /work/build/plain /work/build/d /work/build/passwd-link"
+    )
+    reply = agent.job({}, [check], compile=plant)
+    assert reply["compile"]["exit_code"] == 0 and reply["clean"] is True
+    lines = text(reply["runs"][0]["stdout"]).splitlines()
+    assert lines[:4] == [
+        "0 0 644 /etc/passwd",
+        "0 0 1777 /dev/shm",
+        "0 0 1777 /tmp",
+        "0 0 755 /etc",
+    ]
+    assert lines[4:] == [
+        "0 644 regular file /work/build/plain",
+        "0 755 directory /work/build/d",
+        "0 777 symbolic link /work/build/passwd-link",
+    ]
+
+
+def test_job_cannot_kill_the_agent(agent):
+    # kill(-1) reaches every process of the job user except the caller itself.
+    script = "sleep 100 & kill -9 1; kill -TERM 1; kill -9 -1; wait; echo survived"
+    reply = agent.job({}, [sh(script), py("import os; os.kill(1, 9)")])
+    first, second = reply["runs"]
+    assert text(first["stdout"]) == "survived\n"
+    assert text(first["stderr"]).count("Operation not permitted") == 2
+    assert second["exit_code"] == 1 and b"PermissionError" in base64.b64decode(second["stderr"])
+    assert reply["clean"] is True
+    assert agent.request({"type": "ping"}) == {"type": "pong"}
+
+
+IPC_MAKE = """import ctypes, os
+libc = ctypes.CDLL(None)
+rt = ctypes.CDLL("librt.so.1")
+ids = [libc.shmget(0, 4096, 0o1600), libc.msgget(0, 0o1600), libc.semget(0, 1, 0o1600)]
+ids.append(rt.mq_open(b"/queue", os.O_CREAT | os.O_RDWR, 0o600, None))
+print(min(ids) >= 0, os.listdir("/dev/mqueue"))
+"""
+
+
+def test_ipc_objects_are_removed(agent):
+    look = sh(
+        "cat /proc/sysvipc/shm /proc/sysvipc/msg /proc/sysvipc/sem | grep -vc key; "
+        "ls -A /dev/mqueue"
+    )
+    reply = agent.job({}, [py(IPC_MAKE), look])
+    assert text(reply["runs"][0]["stdout"]) == "True ['queue']\n"
+    assert text(reply["runs"][1]["stdout"]) == "0\n"
+    assert reply["clean"] is True
+
+
+def test_large_message(agent):
+    blob = os.urandom(8 << 20)
+    result = run_one(agent, sh("wc -c < /work/build/blob.bin"), {"blob.bin": blob})
+    assert text(result["stdout"]).strip() == str(len(blob))
+
+
+def test_fork_bomb_is_contained(agent):
+    reply = agent.job(
+        {}, [sh("f(){ f|f& }; f; sleep 1", timeout_ms=1500), py(LIST_OTHER_PROCESSES)]
+    )
+    assert text(reply["runs"][1]["stdout"]) == "[]\n"
+    assert reply["clean"] is True
+
+
+CPU_HOG = """import resource
+print(resource.getrlimit(resource.RLIMIT_CPU), flush=True)
+resource.setrlimit(resource.RLIMIT_CPU, (1, 5))
+while True:
+    pass
+"""
+
+
+def test_cpu_rlimit_counts_as_timeout(agent):
+    # The agent sets RLIMIT_CPU to (ceil(timeout) + 1, + 1); lowering the soft
+    # limit shows SIGXCPU being reported as a timeout without needing 2 free cores.
+    result = run_one(agent, py(CPU_HOG, timeout_ms=2500))
+    assert text(result["stdout"]) == "(4, 5)\n"
+    assert result["signal"] == 24 and result["timed_out"], result
+    assert 900 < result["cpu_ms"] and result["wall_ms"] < 2500
+
+
+def test_deep_trees_are_wiped(agent):
+    deep = "import os\nos.chdir('/tmp')\nfor _ in range(3000):\n    os.mkdir('d'); os.chdir('d')"
+    reply = agent.job({}, [py(deep), sh("ls -A /tmp")])
+    assert reply["runs"][0]["exit_code"] == 0
+    assert text(reply["runs"][1]["stdout"]) == ""
+    assert reply["clean"] is True
+
+
+def test_stdin_close_ends_the_agent(worker_image):
+    agent = AgentProcess()
+    agent.proc.stdin.close()
+    assert agent.proc.wait(10) == 0
+
+
+def test_sigterm_ends_the_agent_promptly(worker_image):
+    agent = AgentProcess()
+    agent.send(
+        {
+            "type": "job",
+            "id": "slow",
+            "files": {},
+            "compile": None,
+            "runs": [sh("sleep 30", timeout_ms=60_000)],
+        }
+    )
+    time.sleep(0.3)
+    started = time.monotonic()
+    subprocess.run(
+        ["docker", "kill", "--signal", "TERM", agent.name], check=True, stdout=subprocess.DEVNULL
+    )
+    assert agent.proc.wait(10) == 0
+    assert time.monotonic() - started < 3

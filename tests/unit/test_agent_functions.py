@@ -1,0 +1,147 @@
+"""Pure functions of the worker agent (worker/agent.py is a script, not a package)."""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import os
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+_PATH = Path(__file__).resolve().parents[2] / "worker" / "agent.py"
+_spec = importlib.util.spec_from_file_location("code_engine_worker_agent", _PATH)
+assert _spec is not None and _spec.loader is not None
+agent = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = agent  # dataclasses look their module up there
+_spec.loader.exec_module(agent)
+
+
+@pytest.mark.parametrize("name", ["main.py", "a", "Main.java", "x" * 255, "ünï.txt"])
+def test_plain_file_names_pass(name):
+    assert agent.check_file_name(name) == name
+
+
+@pytest.mark.parametrize(
+    "name", ["", ".", "..", "../x", "a/b", "/etc/passwd", ".bashrc", "a\0b", "x" * 256, 7]
+)
+def test_bad_file_names_are_rejected(name):
+    with pytest.raises(agent.BadRequest):
+        agent.check_file_name(name)
+
+
+def test_step_defaults():
+    step = agent.parse_step({"argv": ["true"]}, is_run=True)
+    assert step.env == {} and step.stdin == b""
+    assert step.timeout_ms == agent.DEFAULT_TIMEOUT_MS
+    assert step.output_limit == agent.DEFAULT_OUTPUT_LIMIT
+
+
+def test_run_stdin_is_decoded_but_compile_stdin_ignored():
+    raw = {"argv": ["cat"], "stdin": base64.b64encode(b"hi").decode()}
+    assert agent.parse_step(raw, is_run=True).stdin == b"hi"
+    assert agent.parse_step(raw, is_run=False).stdin == b""
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"argv": []},
+        {"argv": "true"},
+        {"argv": ["a\0b"]},
+        {"argv": ["true"], "env": {"A=B": "c"}},
+        {"argv": ["true"], "env": {"A": 1}},
+        {"argv": ["true"], "timeout_ms": 0},
+        {"argv": ["true"], "timeout_ms": True},
+        {"argv": ["true"], "output_limit": -1},
+        {"argv": ["true"], "stdin": "not base64!"},
+    ],
+)
+def test_bad_steps_are_rejected(raw):
+    with pytest.raises(agent.BadRequest):
+        agent.parse_step(raw, is_run=True)
+
+
+def test_job_parsing():
+    job = agent.parse_job(
+        {
+            "id": "j",
+            "files": {"main.py": base64.b64encode(b"print(1)").decode()},
+            "compile": None,
+            "runs": [{"argv": ["python3"]}],
+        }
+    )
+    assert job.files == {"main.py": b"print(1)"} and job.compile is None and job.finish is True
+    with pytest.raises(agent.BadRequest):
+        agent.parse_job({"id": "j", "files": {"../x": ""}, "runs": []})
+
+
+def test_capture_keeps_exactly_the_limit():
+    capture = agent._Capture(limit=5)
+    assert not capture.add(b"abc")
+    assert not capture.add(b"de")
+    assert capture.add(b"f")
+    assert bytes(capture.data) == b"abcde" and capture.total == 6
+
+
+def test_step_failed():
+    ok = {"exit_code": 0, "signal": None, "timed_out": False, "output_exceeded": False}
+    assert not agent.step_failed(ok)
+    assert agent.step_failed({**ok, "exit_code": 1})
+    assert agent.step_failed({**ok, "exit_code": None, "signal": 9})
+    assert agent.step_failed({**ok, "output_exceeded": True})
+
+
+def test_wipe_removes_deep_trees_without_following_symlinks(tmp_path):
+    scratch, outside = tmp_path / "scratch", tmp_path / "outside"
+    scratch.mkdir()
+    outside.mkdir()
+    (outside / "keep.txt").write_text("keep")
+    deep = scratch / "d"
+    deep.mkdir()
+    fd = os.open(deep, os.O_RDONLY)
+    try:
+        for _ in range(2000):  # deeper than Python's recursion limit
+            os.mkdir("d", dir_fd=fd)
+            sub = os.open("d", os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = sub
+        os.symlink(outside, "link", dir_fd=fd)
+    finally:
+        os.close(fd)
+    (scratch / "top-link").symlink_to(outside)
+    (scratch / "build").mkdir()
+    agent.wipe_contents(str(scratch), keep=frozenset({"build"}))
+    assert os.listdir(scratch) == ["build"]
+    assert (outside / "keep.txt").read_text() == "keep"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="locking chowns to root")
+def test_lock_tree_never_follows_symlinks(tmp_path):
+    outside = tmp_path / "victim"
+    outside.write_text("secret")
+    os.chown(outside, 12345, 12345)
+    outside.chmod(0o600)
+    build = tmp_path / "build"
+    (build / "sub").mkdir(parents=True)
+    (build / "main").write_text("")
+    (build / "main").chmod(0o4777)
+    (build / "data.txt").write_text("")
+    (build / "sub" / "link").symlink_to(outside)
+    (build / "dir-link").symlink_to(tmp_path)
+    os.chmod(tmp_path, 0o711)
+    for path in (build, build / "sub", build / "main", build / "data.txt"):
+        os.chown(path, 12345, 12345)
+    agent.lock_tree(str(build))
+    victim = outside.stat()
+    assert (victim.st_uid, stat.S_IMODE(victim.st_mode)) == (12345, 0o600)
+    assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o711
+    modes = {
+        p.name: (p.lstat().st_uid, stat.S_IMODE(p.lstat().st_mode))
+        for p in (build, build / "sub", build / "main", build / "data.txt")
+    }
+    assert modes == {"build": (0, 0o755), "sub": (0, 0o755), "main": (0, 0o755),
+                     "data.txt": (0, 0o644)}  # fmt: skip
+    assert (build / "sub" / "link").lstat().st_uid == 0
