@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .engine import serve
+    from .daemon import serve
     from .logs import configure
 
     settings = Settings.from_env(nats_url=args.nats, instance_id=args.instance_id)

@@ -1,41 +1,35 @@
-"""The engine's root: one nursery tree, started in dependency order.
+"""The engine: intake, queue, workers and pool wired together, plus its live state.
 
-::
-
-    serve()
-    └── root nursery
-        ├── embedded nats-server      (only when NATSURL is unset and :4222 is free)
-        ├── log shipper               (only when BetterStack is configured)
-        ├── Pool.run                  warm containers + health monitor (every 1 s)
-        ├── Dispatcher.run            `concurrency` worker tasks, each job in a cancel scope
-        ├── NatsIntake.run            nats-py under trio-asyncio: requests in, replies out
-        └── shutdown watcher          SIGINT/SIGTERM: stop intake, drain, clean up
-
-Each component is started with ``await nursery.start(...)`` and reports ready
-only when it truly is, so the order is explicit: no request is taken before the
-pool is warm.
+Requests arrive through :class:`NatsIntake`, are validated once
+(:mod:`service.protocol`, :mod:`service.problems`), queued in the
+:class:`Dispatcher` (``busy`` at once when full), and run by worker tasks on the
+:class:`Pool`'s containers (:class:`Executor`, :class:`Judge`). The engine also
+answers admin requests, the NATS service API, and publishes a stats snapshot
+every second. The process around it (signals, embedded NATS, Docker client) is
+:mod:`service.daemon`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import trio
 
-from docker_api import DockerClient, DockerError
+from docker_api import DockerClient
 
+from . import __version__
+from .admin import ADMIN_PREFIX, Admin
 from .config import Settings
+from .discovery import Discovery, EndpointStats
 from .dispatch import Dispatcher
-from .errors import EngineError, InvalidRequest
+from .errors import InvalidRequest
 from .execute import Executor
 from .intake import Incoming, NatsIntake
 from .judge import Judge
 from .metrics import Metrics
-from .nats_server import listening, run_embedded
 from .pool import Pool
 from .problems import ProblemReply, Verdict, fit_payload, parse_problem
 from .protocol import (
@@ -51,6 +45,8 @@ from .protocol import (
     salvage_id,
     salvage_language,
 )
+from .snapshot import Snapshotter
+from .stats import STATS_PREFIX, StatsPublisher, UsageSampler
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +88,45 @@ class Engine:
             metrics=self.metrics,
         )
         self.intake = NatsIntake(settings, self.handle)
+        self.state = "running"
         self._limits = {kind: limits_for(kind, settings) for kind in Kind}
+        self._subjects = {
+            Kind.COMPILER: settings.compiler_subject,
+            Kind.PROBLEMS: settings.problems_subject,
+        }
+        self.discovery = Discovery(
+            settings.instance_id,
+            __version__,
+            {
+                kind: EndpointStats(kind.value, subject, settings.queue_group)
+                for kind, subject in self._subjects.items()
+            },
+        )
+        for subject in self.discovery.subjects():
+            self.intake.serve(subject, self.discovery.handler_for(subject))
+        self.intake.serve(f"{ADMIN_PREFIX}.{settings.instance_id}", Admin(self))
+        self._stats = StatsPublisher(
+            Snapshotter(self),
+            lambda: self.pool.containers,
+            UsageSampler(docker),
+            lambda payload: self.intake.publish(f"{STATS_PREFIX}.{settings.instance_id}", payload),
+            interval=settings.health_interval_ms / 1000,
+        )
+
+    # -- admin -------------------------------------------------------------------
+
+    def pause(self) -> None:
+        self.intake.pause()
+        self.state = "paused"
+
+    def resume(self) -> None:
+        self.intake.resume()
+        self.state = "running"
+
+    def drain(self) -> None:
+        """Take no new work; in-flight and queued jobs finish. ``resume`` undoes it."""
+        self.intake.pause()
+        self.state = "draining"
 
     def handle(self, incoming: Incoming) -> None:
         """Validate a request and queue it; answer at once when it cannot be taken."""
@@ -121,9 +155,9 @@ class Engine:
                     error=reply.error,
                 )
             self.metrics.record(reply.id, reply.language, str(reply.status), 0.0)
-            self._send(incoming.reply, reply)
+            self._responder(incoming)(reply)
             return
-        respond = self._responder(incoming.reply)
+        respond = self._responder(incoming)
         if not self.dispatcher.submit(request, respond):
             reason = (
                 f"the engine is at capacity ({self.settings.queue_capacity} queued); retry later"
@@ -149,9 +183,13 @@ class Engine:
             return await self.judge.judge(request, request.problem)
         return await self.executor.execute(request)
 
-    def _responder(self, subject: str) -> Callable[[Any], None]:
+    def _responder(self, incoming: Incoming) -> Callable[[Any], None]:
+        arrived = trio.current_time()
+        endpoint = self.discovery.endpoints[incoming.kind]
+
         def respond(reply: Any) -> None:
-            self._send(subject, reply)
+            endpoint.record(str(reply.status), trio.current_time() - arrived, reply.error)
+            self._send(incoming.reply, reply)
 
         return respond
 
@@ -168,11 +206,12 @@ class Engine:
             await nursery.start(self.pool.run)
             await nursery.start(self.dispatcher.run)
             await nursery.start(self.intake.run)
+            await nursery.start(self._stats.run)
             task_status.started()
 
     async def shutdown(self, grace_s: float) -> None:
         """Stop taking requests and let in-flight jobs finish for up to ``grace_s``."""
-        self.intake.stop_accepting()
+        self.drain()
         with trio.move_on_after(grace_s) as scope:
             await self.dispatcher.drain()
         if scope.cancelled_caught:
@@ -185,55 +224,3 @@ class Engine:
         # Workers answer their cut-off jobs before the intake flushes and closes.
         self.dispatcher.cancel()
         await self.dispatcher.stopped.wait()
-
-
-async def serve(settings: Settings) -> None:
-    """Run the daemon until SIGINT/SIGTERM.
-
-    Raises:
-        EngineError: a component could not start (Docker, image, NATS).
-    """
-    from .logs import ship_logs
-
-    async with trio.open_nursery() as root:
-        if settings.betterstack_url and settings.betterstack_token:
-            await root.start(ship_logs, settings.betterstack_url, settings.betterstack_token)
-        if settings.nats_url is None and not listening():
-            url = await root.start(run_embedded, settings.nats_max_payload)
-            log.info("using embedded NATS at %s", url)
-        async with DockerClient(socket_path=settings.docker_socket) as docker:
-            try:
-                await docker.system.ping()
-            except DockerError as exc:
-                raise EngineError(f"Docker daemon does not answer: {exc}") from exc
-            engine = Engine(settings, docker)
-            async with trio.open_nursery() as nursery:
-                await nursery.start(engine.run)
-                log.info("code-engine %s ready", settings.instance_id)
-                await _wait_for_signal()
-                log.info("shutting down: draining for up to %.0f s", settings.shutdown_grace_s)
-                with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as again:
-                    async with trio.open_nursery() as closing:
-                        closing.start_soon(_on_second_signal, again, engine, closing.cancel_scope)
-                        await engine.shutdown(settings.shutdown_grace_s)
-                        closing.cancel_scope.cancel()
-                nursery.cancel_scope.cancel()
-        root.cancel_scope.cancel()
-    log.info("stopped")
-
-
-async def _wait_for_signal() -> None:
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for signum in signals:
-            log.info("received %s", signal.Signals(signum).name)
-            return
-
-
-async def _on_second_signal(
-    signals: AsyncIterator[int], engine: Engine, scope: trio.CancelScope
-) -> None:
-    async for _ in signals:
-        log.warning("second signal: stopping now")
-        engine.dispatcher.cancel()
-        scope.cancel()
-        return

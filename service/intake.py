@@ -1,10 +1,15 @@
 """NATS intake: the only module that touches asyncio.
 
 nats-py is an asyncio library; it runs here inside a trio-asyncio loop. The rest
-of the engine sees a Trio-facing object: incoming requests are handed to a
-synchronous callback as :class:`Incoming` values, and replies are queued with
-:meth:`NatsIntake.publish`, which never blocks (a publisher task inside the loop
-sends them).
+of the engine sees a Trio-facing object:
+
+* execute requests are handed to a synchronous callback as :class:`Incoming`;
+* replies and other messages are queued with :meth:`NatsIntake.publish`, which
+  never blocks (a publisher task inside the loop sends them);
+* small request-reply services (admin, ``$SRV`` discovery) are registered with
+  :meth:`NatsIntake.serve` as synchronous ``bytes -> bytes`` handlers;
+* :meth:`pause` / :meth:`resume` drop and restore the execute subscriptions, so
+  a paused instance gets no work while its queue-group peers keep serving.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from .protocol import Kind
 log = logging.getLogger(__name__)
 
 INSTANCE_HEADER = "Code-Engine-Instance"
+PENDING_MESSAGES = 65536
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +44,7 @@ class Incoming:
 
 
 Handler = Callable[[Incoming], None]
+ServiceHandler = Callable[[bytes], bytes]
 
 
 class NatsIntake:
@@ -49,12 +56,16 @@ class NatsIntake:
         self._out_send, self._out_recv = trio.open_memory_channel[
             tuple[str, bytes, dict[str, str] | None]
         ](math.inf)
-        self._subscriptions: list[Subscription] = []
-        self._client: Client | None = None
-        self._stop_intake = trio.Event()
+        self._control_send, self._control_recv = trio.open_memory_channel[bool](math.inf)
+        self._services: dict[str, ServiceHandler] = {}
+        self._execute_subs: list[Subscription] = []
         self.connected = False
         self.accepting = False
+        self.reconnects = 0
+        self.lost_replies = 0
         self.max_payload = settings.nats_max_payload  # the server's, once connected
+
+    # -- the Trio-facing interface ----------------------------------------------
 
     def publish(self, subject: str, payload: bytes, headers: dict[str, str] | None = None) -> None:
         """Queue a message for publishing; returns at once."""
@@ -63,9 +74,19 @@ class NatsIntake:
     def reply_headers(self) -> dict[str, str]:
         return {INSTANCE_HEADER: self._settings.instance_id}
 
-    def stop_accepting(self) -> None:
-        """Unsubscribe from the request subjects; replies keep flowing."""
-        self._stop_intake.set()
+    def serve(self, subject: str, handler: ServiceHandler) -> None:
+        """Answer requests on ``subject`` with ``handler(data)`` (register before ``run``)."""
+        self._services[subject] = handler
+
+    def pause(self) -> None:
+        """Stop taking execute requests (unsubscribe); replies keep flowing."""
+        self._control_send.send_nowait(False)
+
+    def resume(self) -> None:
+        """Take execute requests again."""
+        self._control_send.send_nowait(True)
+
+    # -- the loop ----------------------------------------------------------------
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Connect, subscribe, report ready, then pump messages until cancelled.
@@ -82,50 +103,82 @@ class NatsIntake:
                 max_reconnect_attempts=-1,
                 reconnect_time_wait=1,
                 connect_timeout=5,
+                pending_size=64 << 20,
                 disconnected_cb=self._on_disconnected,
                 reconnected_cb=self._on_reconnected,
                 error_cb=self._on_error,
             )
-            self._client = client
             self.connected = True
             self.max_payload = client.max_payload or self.max_payload
             try:
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._publisher, client)
-                    for subject, kind in (
-                        (self._settings.compiler_subject, Kind.COMPILER),
-                        (self._settings.problems_subject, Kind.PROBLEMS),
-                    ):
-                        sub = await aio_as_trio(client.subscribe)(
-                            subject, queue=self._settings.queue_group, pending_msgs_limit=65536
-                        )
-                        self._subscriptions.append(sub)
-                        nursery.start_soon(self._pump, sub, kind)
-                    self.accepting = True
-                    log.info(
-                        "listening on %s and %s (queue group %s) at %s",
-                        self._settings.compiler_subject,
-                        self._settings.problems_subject,
-                        self._settings.queue_group,
-                        self._settings.effective_nats_url,
-                    )
+                    for subject, handler in self._services.items():
+                        sub = await aio_as_trio(client.subscribe)(subject)
+                        nursery.start_soon(self._answer, sub, handler)
+                    await self._subscribe_execute(client, nursery)
                     task_status.started()
-                    await self._stop_intake.wait()
-                    await self._unsubscribe()
+                    async for accept in self._control_recv:
+                        if accept and not self.accepting:
+                            await self._subscribe_execute(client, nursery)
+                        elif not accept and self.accepting:
+                            await self._unsubscribe_execute()
             finally:
                 with trio.CancelScope(shield=True), trio.move_on_after(5):
                     await self._flush_pending(client)
                     await aio_as_trio(client.close)()
                 self.connected = False
 
-    async def _pump(self, sub: Subscription, kind: Kind) -> None:
-        async for msg in aio_as_trio(sub.messages):
-            if self._stop_intake.is_set():
-                break
+    async def _subscribe_execute(self, client: Client, nursery: trio.Nursery) -> None:
+        for subject, kind in (
+            (self._settings.compiler_subject, Kind.COMPILER),
+            (self._settings.problems_subject, Kind.PROBLEMS),
+        ):
+            sub = await aio_as_trio(client.subscribe)(
+                subject, queue=self._settings.queue_group, pending_msgs_limit=PENDING_MESSAGES
+            )
+            self._execute_subs.append(sub)
+            nursery.start_soon(self._pump, sub, kind)
+        self.accepting = True
+        log.info(
+            "taking requests on %s and %s (queue group %s) at %s",
+            self._settings.compiler_subject,
+            self._settings.problems_subject,
+            self._settings.queue_group,
+            self._settings.effective_nats_url,
+        )
+
+    async def _unsubscribe_execute(self) -> None:
+        self.accepting = False
+        subs, self._execute_subs = self._execute_subs, []
+        for sub in subs:
             try:
-                self._handler(Incoming(kind, msg.subject, msg.reply or "", msg.data))
+                # drain: messages already delivered to us are still handled
+                await aio_as_trio(sub.drain)()
+            except Exception as exc:
+                log.warning("unsubscribe failed: %r", exc)
+        log.info("stopped taking requests")
+
+    async def _pump(self, sub: Subscription, kind: Kind) -> None:
+        try:
+            async for msg in aio_as_trio(sub.messages):
+                try:
+                    self._handler(Incoming(kind, msg.subject, msg.reply or "", msg.data))
+                except Exception:
+                    log.exception("request handler failed on %s", msg.subject)
+        except Exception as exc:  # the subscription was closed under us
+            log.debug("subscription on %s ended: %r", sub.subject, exc)
+
+    async def _answer(self, sub: Subscription, handler: ServiceHandler) -> None:
+        async for msg in aio_as_trio(sub.messages):
+            if not msg.reply:
+                continue
+            try:
+                payload = handler(msg.data)
             except Exception:
-                log.exception("request handler failed on %s", msg.subject)
+                log.exception("service handler failed on %s", msg.subject)
+                continue
+            self.publish(msg.reply, payload)
 
     async def _publisher(self, client: Client) -> None:
         async for subject, payload, headers in self._out_recv:
@@ -137,7 +190,8 @@ class NatsIntake:
         try:
             await aio_as_trio(client.publish)(subject, payload, headers=headers)
         except Exception as exc:  # nats-py raises many unrelated types here
-            log.error("reply on %s lost: %r", subject, exc)
+            self.lost_replies += 1
+            log.error("message on %s lost: %r", subject, exc)
 
     async def _flush_pending(self, client: Client) -> None:
         while True:
@@ -151,22 +205,14 @@ class NatsIntake:
         except Exception as exc:
             log.warning("flush on close failed: %r", exc)
 
-    async def _unsubscribe(self) -> None:
-        self.accepting = False
-        for sub in self._subscriptions:
-            try:
-                await aio_as_trio(sub.unsubscribe)()
-            except Exception as exc:
-                log.warning("unsubscribe failed: %r", exc)
-        self._subscriptions.clear()
-        await trio.sleep_forever()
-
     async def _on_disconnected(self) -> None:
+        if self.connected:
+            log.warning("disconnected from NATS; reconnecting")
         self.connected = False
-        log.warning("disconnected from NATS; reconnecting")
 
     async def _on_reconnected(self) -> None:
         self.connected = True
+        self.reconnects += 1
         log.info("reconnected to NATS")
 
     async def _on_error(self, exc: Exception) -> None:

@@ -47,6 +47,7 @@ class Pool:
         self.docker_ok = True
         self.last_error: str | None = None
         self.replaced = 0
+        self.workers = settings.workers  # warm containers kept ready; changed by resize()
 
     # -- the pool's task -------------------------------------------------------
 
@@ -150,7 +151,23 @@ class Pool:
         return self._starting
 
     def _wanted(self) -> int:
-        return min(self._settings.concurrency, self.busy + self._settings.workers)
+        return min(self._settings.concurrency, self.busy + self.workers)
+
+    def resize(self, workers: int) -> None:
+        """Keep ``workers`` warm containers ready (1 to ``concurrency``)."""
+        self.workers = max(1, min(workers, self._settings.concurrency))
+        self._shrink(force=True)
+        self._top_up()
+
+    def recycle(self, short_id: str) -> bool:
+        """Replace a container now (idle) or after its current job (busy)."""
+        for container in self._containers.values():
+            if container.id.startswith(short_id):
+                container.dead = True
+                if container.state is State.IDLE:
+                    self.retire(container)
+                return True
+        return False
 
     def _top_up(self) -> None:
         if self._nursery is None:
@@ -177,7 +194,7 @@ class Pool:
         self._containers[container.id] = container
         container.state = State.IDLE
         self._idle_send.send_nowait(container)
-        if self.idle >= self._settings.workers:
+        if self.idle >= self.workers:
             self._filled.set()
 
     async def _remove(self, container: WorkerContainer) -> None:
@@ -230,14 +247,14 @@ class Pool:
         self._shrink()
         self._top_up()
 
-    def _shrink(self) -> None:
+    def _shrink(self, *, force: bool = False) -> None:
         now = trio.current_time()
         idle = [c for c in self._containers.values() if c.state is State.IDLE]
         extra = len(self._containers) - self._wanted()
         for container in sorted(idle, key=lambda c: c.last_used):
             if extra <= 0:
                 break
-            if now - container.last_used >= self._settings.idle_shrink_s:
+            if force or now - container.last_used >= self._settings.idle_shrink_s:
                 container.dead = True  # still queued in the idle channel: acquire skips it
                 self.retire(container)
                 extra -= 1

@@ -33,8 +33,17 @@ def reason(payload: bytes, limits=LIMITS) -> str:
 
 @pytest.mark.parametrize(
     ("alias", "name"),
-    [("python", "python"), ("PY", "python"), ("javascript", "javascript"), ("js", "javascript"),
-     ("Node", "javascript"), ("go", "go"), ("golang", "go"), ("cpp", "cpp"), ("C++", "cpp")],
+    [
+        ("python", "python"),
+        ("PY", "python"),
+        ("javascript", "javascript"),
+        ("js", "javascript"),
+        ("Node", "javascript"),
+        ("go", "go"),
+        ("golang", "go"),
+        ("cpp", "cpp"),
+        ("C++", "cpp"),
+    ],
 )
 def test_language_aliases_are_case_insensitive(alias, name):
     assert parse_request(req(language=alias), Kind.COMPILER, LIMITS).language.name == name
@@ -117,7 +126,16 @@ def test_reply_encodes_every_field():
     reply = Reply(id="1", language="python", success=True, status=Status.OK, output="1\n")
     decoded = json.loads(encode_reply(reply))
     assert decoded == {
-        "id": "1", "language": "python", "success": True, "status": "ok", "output": "1\n",
-        "error": "", "exit_code": None, "signal": None, "execution_time_ms": None,
-        "compile_time_ms": None, "memory_kb": None, "truncated": False,
+        "id": "1",
+        "language": "python",
+        "success": True,
+        "status": "ok",
+        "output": "1\n",
+        "error": "",
+        "exit_code": None,
+        "signal": None,
+        "execution_time_ms": None,
+        "compile_time_ms": None,
+        "memory_kb": None,
+        "truncated": False,
     }
