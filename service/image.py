@@ -23,9 +23,12 @@ from docker_api import BuildFailed, DockerClient, DockerError
 
 from .errors import ImageBuildError
 
-ROOT = Path(__file__).resolve().parent.parent
-WORKER_DIR = ROOT / "worker"
-BOOTSTRAP = ROOT / "scripts" / "bootstrap-base.sh"
+# A checkout has worker/ and scripts/ beside the packages; the daemon's image
+# points CODE_ENGINE_WORKER_DIR at its copy.
+WORKER_DIR = Path(
+    os.environ.get("CODE_ENGINE_WORKER_DIR") or Path(__file__).resolve().parent.parent / "worker"
+)
+BOOTSTRAP = WORKER_DIR.parent / "scripts" / "bootstrap-base.sh"
 BASE_IMAGE = "code-engine-base:bookworm"
 HASH_LABEL = "org.code-engine.source-hash"
 
