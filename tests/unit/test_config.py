@@ -59,3 +59,11 @@ def test_serve_help_lists_every_setting_with_its_default(capsys):
         assert env in out
     assert "CODE_ENGINE_MEMORY_MB" in out and "[400]" in out
     assert "BETTERSTACKUPLOADURL" in out
+
+
+def test_readme_documents_every_setting():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    missing = [env for env, _, _ in describe() if f"| `{env}` |" not in readme]
+    assert missing == []
