@@ -92,11 +92,16 @@ async def start_container(docker: DockerClient, settings: Settings) -> WorkerCon
     return WorkerContainer(id=container_id, link=link, memory_mb=settings.memory_mb)
 
 
-async def remove_container(docker: DockerClient, container_id: str) -> None:
-    """Force-remove a container; a container already gone is fine. Never raises DockerError."""
+async def remove_container(docker: DockerClient, container_id: str) -> bool:
+    """Force-remove a container; one already gone counts as removed. Never raises DockerError.
+
+    Returns False when Docker could not be asked (the caller retries later).
+    """
     try:
         await docker.containers.remove(container_id, force=True)
     except NotFound:
         pass
     except DockerError as exc:
         log.warning("could not remove container %s: %s", container_id[:12], exc)
+        return False
+    return True

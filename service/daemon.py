@@ -40,51 +40,65 @@ from .nats_server import listening, run_embedded
 log = logging.getLogger(__name__)
 
 
+class Shutdown:
+    """Turns SIGINT/SIGTERM into a graceful stop, and a second signal into a quick one.
+
+    The signal receiver stays open until the daemon has cleaned up, so a signal
+    that arrives during cleanup can never kill the process before its containers
+    are removed.
+    """
+
+    def __init__(self) -> None:
+        self.requested = trio.Event()
+        self.cut_short = trio.CancelScope()
+        self.engine: Engine | None = None
+
+    async def watch(self, signals: AsyncIterator[int], root: trio.CancelScope) -> None:
+        async for signum in signals:
+            name = signal.Signals(signum).name
+            if not self.requested.is_set():
+                log.info("received %s", name)
+                self.requested.set()
+                if self.engine is None:
+                    root.cancel()  # still starting: nothing to drain
+            elif not self.cut_short.cancel_called:
+                log.warning("received %s again: stopping now", name)
+                if self.engine is not None:
+                    self.engine.dispatcher.cancel()
+                self.cut_short.cancel()
+            else:
+                log.info("received %s: already stopping", name)
+
+
 async def serve(settings: Settings) -> None:
     """Run the daemon until SIGINT/SIGTERM.
 
     Raises:
         EngineError: a component could not start (Docker, image, NATS).
     """
-    async with trio.open_nursery() as root:
-        if settings.betterstack_url and settings.betterstack_token:
-            await root.start(ship_logs, settings.betterstack_url, settings.betterstack_token)
-        if settings.nats_url is None and not listening():
-            url = await root.start(run_embedded, settings.nats_max_payload)
-            log.info("using embedded NATS at %s", url)
-        async with DockerClient(socket_path=settings.docker_socket) as docker:
-            try:
-                await docker.system.ping()
-            except DockerError as exc:
-                raise EngineError(f"Docker daemon does not answer: {exc}") from exc
-            engine = Engine(settings, docker)
-            async with trio.open_nursery() as nursery:
-                await nursery.start(engine.run)
-                log.info("code-engine %s ready", settings.instance_id)
-                await _wait_for_signal()
-                log.info("shutting down: draining for up to %.0f s", settings.shutdown_grace_s)
-                with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as again:
-                    async with trio.open_nursery() as closing:
-                        closing.start_soon(_on_second_signal, again, engine, closing.cancel_scope)
-                        await engine.shutdown(settings.shutdown_grace_s)
-                        closing.cancel_scope.cancel()
-                nursery.cancel_scope.cancel()
-        root.cancel_scope.cancel()
-    log.info("stopped")
-
-
-async def _wait_for_signal() -> None:
+    shutdown = Shutdown()
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for signum in signals:
-            log.info("received %s", signal.Signals(signum).name)
-            return
-
-
-async def _on_second_signal(
-    signals: AsyncIterator[int], engine: Engine, scope: trio.CancelScope
-) -> None:
-    async for _ in signals:
-        log.warning("second signal: stopping now")
-        engine.dispatcher.cancel()
-        scope.cancel()
-        return
+        async with trio.open_nursery() as root:
+            root.start_soon(shutdown.watch, signals, root.cancel_scope)
+            if settings.betterstack_url and settings.betterstack_token:
+                await root.start(ship_logs, settings.betterstack_url, settings.betterstack_token)
+            if settings.nats_url is None and not listening():
+                url = await root.start(run_embedded, settings.nats_max_payload)
+                log.info("using embedded NATS at %s", url)
+            async with DockerClient(socket_path=settings.docker_socket) as docker:
+                try:
+                    await docker.system.ping()
+                except DockerError as exc:
+                    raise EngineError(f"Docker daemon does not answer: {exc}") from exc
+                engine = Engine(settings, docker)
+                async with trio.open_nursery() as nursery:
+                    await nursery.start(engine.run)
+                    shutdown.engine = engine
+                    log.info("code-engine %s ready", settings.instance_id)
+                    await shutdown.requested.wait()
+                    log.info("shutting down: draining for up to %.0f s", settings.shutdown_grace_s)
+                    with shutdown.cut_short:
+                        await engine.shutdown(settings.shutdown_grace_s)
+                    nursery.cancel_scope.cancel()
+            root.cancel_scope.cancel()
+    log.info("stopped")

@@ -158,6 +158,13 @@ class Engine:
             self._responder(incoming)(reply)
             return
         respond = self._responder(incoming)
+        if not self.pool.docker_ok:
+            reply = refuse(
+                request, Status.BUSY, "the sandbox backend (Docker) is unavailable; retry later"
+            )
+            self.metrics.record(reply.id, reply.language, str(reply.status), 0.0)
+            respond(reply)
+            return
         if not self.dispatcher.submit(request, respond):
             reason = (
                 f"the engine is at capacity ({self.settings.queue_capacity} queued); retry later"

@@ -48,6 +48,7 @@ class Pool:
         self.last_error: str | None = None
         self.replaced = 0
         self.workers = settings.workers  # warm containers kept ready; changed by resize()
+        self._unremoved: set[str] = set()  # removal failed (Docker down): retried by health checks
 
     # -- the pool's task -------------------------------------------------------
 
@@ -200,7 +201,8 @@ class Pool:
     async def _remove(self, container: WorkerContainer) -> None:
         with trio.CancelScope(shield=True):
             await container.link.aclose()
-            await remove_container(self._docker, container.id)
+            if not await remove_container(self._docker, container.id):
+                self._unremoved.add(container.id)
 
     async def remove_all(self) -> None:
         """Remove every container of the pool (used on shutdown)."""
@@ -229,14 +231,22 @@ class Pool:
         except DaemonUnavailable as exc:
             if self.docker_ok:
                 log.error("Docker daemon unavailable: %s", exc)
+                # Every attach stream went through the daemon: none survives it.
+                for container in list(self._containers.values()):
+                    container.dead = True
+                    if container.state is State.IDLE:
+                        self.retire(container)
             self.docker_ok = False
             return
         except DockerError as exc:
             log.warning("health check failed: %s", exc)
             return
         if not self.docker_ok:
-            log.info("Docker daemon answers again")
+            log.info("Docker daemon answers again; rebuilding the pool")
         self.docker_ok = True
+        for container_id in list(self._unremoved):
+            if await remove_container(self._docker, container_id):
+                self._unremoved.discard(container_id)
         running = {item["Id"] for item in listed if item.get("State") == "running"}
         for container in list(self._containers.values()):
             if container.id not in running:

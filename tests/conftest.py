@@ -61,8 +61,9 @@ class Daemon:
 
     def __init__(self, nats_url: str, log_path: Path, **env: str) -> None:
         self.nats_url = nats_url
-        self.instance_id = f"test-{uuid.uuid4().hex[:8]}"
+        self.instance_id = env.pop("CODE_ENGINE_INSTANCE_ID", f"test-{uuid.uuid4().hex[:8]}")
         self.log_path = log_path
+        self.signalled = False
         environ = {
             **os.environ,
             "NATSURL": nats_url,
@@ -79,6 +80,10 @@ class Daemon:
             cwd=ROOT,
         )
         self.wait_ready()
+
+    def send_signal(self, sig: int) -> None:
+        self.signalled = True
+        self.process.send_signal(sig)
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -97,7 +102,8 @@ class Daemon:
         raise RuntimeError(f"daemon not ready after {timeout} s:\n{self.log_text()}")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 60.0) -> int:
-        if self.process.poll() is None:
+        """Stop the daemon (unless a test already signalled it) and return its exit code."""
+        if self.process.poll() is None and not self.signalled:
             self.process.send_signal(sig)
         code = self.process.wait(timeout)
         self._log.close()

@@ -167,3 +167,51 @@ async def test_engine_handle_answers_invalid_and_busy(nursery, autojump_clock):
         engine.handle(Incoming(Kind.COMPILER, "compiler.execute.request", "inbox.3", good))
         assert sent[-1] == ("inbox.3", sent[-1][1])
         assert sent[-1][1]["status"] == "busy"
+
+
+async def test_docker_outage_answers_busy_and_the_pool_is_rebuilt(nursery, autojump_clock):
+    fake, docker, pool = await start_pool(nursery, FakeAgent())
+    engine = Engine(SETTINGS, docker)
+    engine.pool = pool
+    sent: list[dict] = []
+    engine.intake.publish = lambda subject, payload, headers=None: sent.append(json.loads(payload))
+    before = set(running(fake))
+
+    fake.down = True
+    await pool.check_health()
+    assert pool.docker_ok is False
+    good = json.dumps({"language": "py", "code": "eA==", "id": "a"}).encode()
+    engine.handle(Incoming(Kind.COMPILER, "compiler.execute.request", "inbox.1", good))
+    assert sent[-1]["status"] == "busy"
+    assert "Docker" in sent[-1]["error"]
+
+    fake.down = False
+    await pool.check_health()
+    await trio.sleep(15)  # spawn retries back off up to 10 s
+    assert pool.docker_ok is True
+    now = set(running(fake))
+    assert len(now) == SETTINGS.workers
+    assert not now & before  # every container was replaced
+
+
+async def test_container_killed_from_outside_is_replaced_and_its_job_answered(
+    nursery, autojump_clock
+):
+    agent = FakeAgent(answer(after=5, stdout=b"late\n"))
+    fake, docker, pool = await start_pool(nursery, agent)
+    executor = Executor(docker, pool, SETTINGS)
+    replies: list[Reply] = []
+
+    async def run_one() -> None:
+        replies.append(await executor.execute(make_request()))
+
+    nursery.start_soon(run_one)
+    await trio.sleep(1)
+    busy = next(c for c in pool.containers if c.current is not None)
+    await fake.exit_container(busy.id, exit_code=137)
+    await trio.sleep(1)
+    assert replies[0].status is Status.INTERNAL_ERROR
+    await pool.check_health()
+    await trio.sleep(1)
+    assert busy.id not in {c.id for c in pool.containers}
+    assert len(running(fake)) >= SETTINGS.workers

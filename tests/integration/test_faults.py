@@ -1,0 +1,191 @@
+"""Faults against the real thing: signals, NATS restarts, killed containers, scale-out."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import threading
+import time
+
+import nats
+import pytest
+from conftest import Daemon, NatsServer, run_code, worker_containers
+
+from engine_client import build_request
+
+
+async def _gather_requests(url: str, requests: list[dict], timeout: float = 60) -> list:
+    nc = await nats.connect(url)
+    try:
+
+        async def one(body: dict):
+            try:
+                msg = await nc.request(
+                    "compiler.execute.request", json.dumps(body).encode(), timeout=timeout
+                )
+                return json.loads(msg.data), msg.headers or {}
+            except Exception as exc:
+                return exc, {}
+
+        return list(await asyncio.gather(*(one(r) for r in requests)))
+    finally:
+        await nc.close()
+
+
+def sleeper(seconds: float, request_id: str) -> dict:
+    return build_request(
+        "python", f"import time\ntime.sleep({seconds})\nprint('done')", request_id=request_id
+    )
+
+
+def test_sigterm_answers_every_request_and_removes_containers(nats_server, tmp_path):
+    daemon = Daemon(nats_server.url, tmp_path / "d.log")
+    requests = [sleeper(1.5, f"r{i}") for i in range(6)]
+    result: list = []
+    thread = threading.Thread(
+        target=lambda: result.extend(asyncio.run(_gather_requests(nats_server.url, requests)))
+    )
+    thread.start()
+    time.sleep(0.7)  # three running, three queued
+    daemon.send_signal(signal.SIGTERM)
+    thread.join()
+    assert daemon.stop() == 0
+    assert sorted(r["id"] for r, _ in result) == [f"r{i}" for i in range(6)]
+    assert all(r["status"] == "ok" for r, _ in result), result
+    assert worker_containers(daemon.instance_id) == []
+
+
+def test_shutdown_grace_cuts_long_jobs_with_a_clear_reply(nats_server, tmp_path):
+    daemon = Daemon(nats_server.url, tmp_path / "d.log", CODE_ENGINE_SHUTDOWN_GRACE_S="1")
+    result: list = []
+    thread = threading.Thread(
+        target=lambda: result.extend(
+            asyncio.run(_gather_requests(nats_server.url, [sleeper(8, "long")]))
+        )
+    )
+    thread.start()
+    time.sleep(0.7)
+    started = time.monotonic()
+    daemon.send_signal(signal.SIGTERM)
+    thread.join()
+    assert daemon.stop() == 0
+    assert time.monotonic() - started < 6
+    reply = result[0][0]
+    assert reply["status"] == "internal_error"
+    assert "shutting down" in reply["error"]
+    assert worker_containers(daemon.instance_id) == []
+
+
+def test_second_signal_exits_at_once_and_still_removes_containers(nats_server, tmp_path):
+    daemon = Daemon(nats_server.url, tmp_path / "d.log")
+    thread = threading.Thread(
+        target=lambda: asyncio.run(
+            _gather_requests(nats_server.url, [sleeper(8, "long")], timeout=20)
+        )
+    )
+    thread.start()
+    time.sleep(0.7)
+    started = time.monotonic()
+    daemon.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    daemon.send_signal(signal.SIGINT)
+    assert daemon.stop(timeout=20) == 0
+    assert time.monotonic() - started < 5
+    thread.join()
+    assert worker_containers(daemon.instance_id) == []
+
+
+def test_leftover_containers_of_the_same_instance_are_removed_at_start(nats_server, tmp_path):
+    first = Daemon(nats_server.url, tmp_path / "a.log")
+    leftovers = worker_containers(first.instance_id)
+    first.process.kill()  # no cleanup
+    first.process.wait()
+    assert leftovers
+    other = Daemon(nats_server.url, tmp_path / "b.log")  # another instance: must not touch them
+    assert set(worker_containers(first.instance_id)) == set(leftovers)
+    again = Daemon(nats_server.url, tmp_path / "c.log", CODE_ENGINE_INSTANCE_ID=first.instance_id)
+    remaining = set(worker_containers(first.instance_id))
+    assert not remaining & set(leftovers)
+    assert again.stop() == 0 and other.stop() == 0
+
+
+def test_container_killed_from_outside_is_replaced_within_two_seconds(nats_server, tmp_path):
+    daemon = Daemon(nats_server.url, tmp_path / "d.log")
+    try:
+        result: list = []
+        thread = threading.Thread(
+            target=lambda: result.extend(
+                asyncio.run(_gather_requests(nats_server.url, [sleeper(5, "victim")]))
+            )
+        )
+        thread.start()
+        time.sleep(1.0)
+        busy = [
+            c
+            for c in worker_containers(daemon.instance_id)
+            if "sleep"
+            in subprocess.run(["docker", "top", c], capture_output=True, text=True).stdout
+            or "main.py"
+            in subprocess.run(["docker", "top", c], capture_output=True, text=True).stdout
+        ]
+        assert busy
+        killed_at = time.monotonic()
+        subprocess.run(["docker", "kill", busy[0]], check=True, capture_output=True)
+        thread.join()
+        assert result[0][0]["status"] == "internal_error"
+        assert time.monotonic() - killed_at < 2
+        deadline = time.monotonic() + 2.5
+        while time.monotonic() < deadline:
+            ids = worker_containers(daemon.instance_id)
+            if busy[0] not in ids and len(ids) >= 2:
+                break
+            time.sleep(0.1)
+        assert busy[0] not in ids
+        assert run_code(nats_server.url, "python", "print('still here')")["status"] == "ok"
+    finally:
+        assert daemon.stop() == 0
+
+
+def test_two_daemons_share_the_load_through_the_queue_group(tmp_path):
+    server = NatsServer(tmp_path)
+    a = Daemon(server.url, tmp_path / "a.log")
+    b = Daemon(server.url, tmp_path / "b.log")
+    try:
+        requests = [build_request("python", "print(1)", request_id=str(i)) for i in range(30)]
+        replies = asyncio.run(_gather_requests(server.url, requests))
+        assert all(r["status"] == "ok" for r, _ in replies)
+        served = {h.get("Code-Engine-Instance") for _, h in replies}
+        assert served == {a.instance_id, b.instance_id}
+    finally:
+        assert a.stop() == 0 and b.stop() == 0
+        server.stop()
+
+
+@pytest.mark.slow
+def test_nats_server_restart_mid_load(tmp_path):
+    server = NatsServer(tmp_path)
+    daemon = Daemon(server.url, tmp_path / "d.log")
+    try:
+        before = asyncio.run(_gather_requests(server.url, [sleeper(0.1, str(i)) for i in range(5)]))
+        assert all(r["status"] == "ok" for r, _ in before)
+        server.stop()
+        time.sleep(1)
+        server.process = subprocess.Popen(
+            server.process.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                reply = run_code(server.url, "python", "print('back')")
+                if reply["status"] == "ok":
+                    break
+            except Exception:
+                time.sleep(0.5)
+        after = asyncio.run(_gather_requests(server.url, [sleeper(0.1, str(i)) for i in range(10)]))
+        assert all(r["status"] == "ok" for r, _ in after)
+        assert "reconnected to NATS" in daemon.log_text()
+    finally:
+        assert daemon.stop() == 0
+        server.stop()
