@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from typing import Any
 
 import nats
@@ -12,6 +13,11 @@ from nats.errors import NoRespondersError, TimeoutError
 
 COMPILER_SUBJECT = "compiler.execute.request"
 PROBLEMS_SUBJECT = "problems.execute.request"
+DURABLE_SUBJECTS = {
+    COMPILER_SUBJECT: "code-engine.durable.compiler",
+    PROBLEMS_SUBJECT: "code-engine.durable.problems",
+}
+REPLY_HEADER = "Code-Engine-Reply"
 DEFAULT_TIMEOUT_S = 60.0
 
 
@@ -88,6 +94,37 @@ class EngineClient:
             raise EngineClientError("no code-engine is listening on that subject") from None
         except TimeoutError:
             raise EngineClientError(f"no reply within {timeout} s") from None
+        reply: dict[str, Any] = json.loads(msg.data)
+        return reply
+
+    async def submit_durable(
+        self, request: dict[str, Any], *, subject: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT_S,
+    ) -> dict[str, Any]:
+        """Send a request through the engine's JetStream work queue and wait for the reply.
+
+        The request is stored before this returns from the publish, so it survives
+        an engine restart; its ``id`` (generated when absent) is the deduplication
+        key: submitting the same id again within the stream's window runs it once.
+        Needs engines started with ``CODE_ENGINE_DURABLE=1``.
+        """
+        request = dict(request)
+        request.setdefault("id", uuid.uuid4().hex)
+        inbox = self.nc.new_inbox()
+        sub = await self.nc.subscribe(inbox, max_msgs=1)
+        try:
+            js = self.nc.jetstream()
+            await js.publish(
+                DURABLE_SUBJECTS[subject or self.subject],
+                json.dumps(request).encode(),
+                headers={"Nats-Msg-Id": str(request["id"]), REPLY_HEADER: inbox},
+            )
+            try:
+                msg = await sub.next_msg(timeout=timeout)
+            except TimeoutError:
+                raise EngineClientError(f"no reply within {timeout} s") from None
+        finally:
+            await sub.unsubscribe()
         reply: dict[str, Any] = json.loads(msg.data)
         return reply
 

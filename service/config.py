@@ -129,6 +129,25 @@ class Settings:
     nats_max_payload: int = _setting(
         "CODE_ENGINE_NATS_MAX_PAYLOAD", 8 << 20, "max_payload of the embedded nats-server"
     )
+    durable: bool = _setting(
+        "CODE_ENGINE_DURABLE", False, "also take requests from a JetStream work queue"
+    )
+    durable_stream: str = _setting("CODE_ENGINE_DURABLE_STREAM", "CODE_ENGINE", "stream name")
+    durable_consumer: str = _setting(
+        "CODE_ENGINE_DURABLE_CONSUMER", "code-engine", "durable pull consumer shared by instances"
+    )
+    durable_ack_wait_s: float = _setting(
+        "CODE_ENGINE_DURABLE_ACK_WAIT_S", 30.0, "redelivery delay of an unacknowledged job"
+    )
+    durable_max_deliver: int = _setting(
+        "CODE_ENGINE_DURABLE_MAX_DELIVER", 3, "deliveries before a job is dead-lettered"
+    )
+    durable_duplicate_window_s: float = _setting(
+        "CODE_ENGINE_DURABLE_DUPLICATE_WINDOW_S", 120.0, "the stream drops repeated ids this long"
+    )
+    dead_letter_subject: str = _setting(
+        "CODE_ENGINE_DEAD_LETTER_SUBJECT", "code-engine.dead", "poison requests go to <this>.<kind>"
+    )
     shutdown_grace_s: float = _setting(
         "CODE_ENGINE_SHUTDOWN_GRACE_S", 15.0, "time in-flight jobs get to finish on SIGTERM"
     )

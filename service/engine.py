@@ -27,7 +27,7 @@ from .discovery import Discovery, EndpointStats
 from .dispatch import Dispatcher
 from .errors import InvalidRequest
 from .execute import Executor
-from .intake import Incoming, NatsIntake
+from .intake import Incoming, NatsIntake, Ticket
 from .judge import Judge
 from .metrics import Metrics
 from .pool import Pool
@@ -49,6 +49,8 @@ from .snapshot import Snapshotter
 from .stats import STATS_PREFIX, StatsPublisher, UsageSampler
 
 log = logging.getLogger(__name__)
+
+DEFER_S = 1.0  # a durable request the engine cannot take now is redelivered after this
 
 
 def limits_for(kind: Kind, settings: Settings) -> Limits:
@@ -88,6 +90,9 @@ class Engine:
             metrics=self.metrics,
         )
         self.intake = NatsIntake(settings, self.handle)
+        self.intake.has_room = lambda: (
+            self.pool.docker_ok and self.dispatcher.queued < self.dispatcher.capacity
+        )
         self.state = "running"
         self._limits = {kind: limits_for(kind, settings) for kind in Kind}
         self._subjects = {
@@ -158,20 +163,61 @@ class Engine:
             self._responder(incoming)(reply)
             return
         respond = self._responder(incoming)
+        if incoming.poison:
+            self._dead_letter(incoming, request, respond)
+            return
         if not self.pool.docker_ok:
-            reply = refuse(
-                request, Status.BUSY, "the sandbox backend (Docker) is unavailable; retry later"
+            self._cannot_take(
+                incoming, request, respond, "the sandbox backend (Docker) is unavailable"
             )
-            self.metrics.record(reply.id, reply.language, str(reply.status), 0.0)
-            respond(reply)
             return
         if not self.dispatcher.submit(request, respond):
-            reason = (
-                f"the engine is at capacity ({self.settings.queue_capacity} queued); retry later"
+            self._cannot_take(
+                incoming,
+                request,
+                respond,
+                f"the engine is at capacity ({self.settings.queue_capacity} queued)",
             )
-            reply = refuse(request, Status.BUSY, reason)
-            self.metrics.record(reply.id, reply.language, str(reply.status), 0.0)
-            respond(reply)
+
+    def _cannot_take(
+        self,
+        incoming: Incoming,
+        request: ExecuteRequest,
+        respond: Callable[[Any], None],
+        reason: str,
+    ) -> None:
+        if incoming.ticket is not None:
+            # Durable requests wait in the stream instead of being refused.
+            self.intake.defer(incoming.ticket, DEFER_S)
+            return
+        reply = refuse(request, Status.BUSY, f"{reason}; retry later")
+        self.metrics.record(reply.id, reply.language, str(reply.status), 0.0)
+        respond(reply)
+
+    def _dead_letter(
+        self, incoming: Incoming, request: ExecuteRequest, respond: Callable[[Any], None]
+    ) -> None:
+        assert incoming.ticket is not None
+        subject = f"{self.settings.dead_letter_subject}.{incoming.kind.value}"
+        log.error(
+            "request %s delivered %d times without completing; moved to %s",
+            request.id,
+            incoming.ticket.deliveries,
+            subject,
+        )
+        self.intake.publish(
+            subject,
+            incoming.data,
+            {"Code-Engine-Reply": incoming.reply, "Code-Engine-Request-Id": request.id},
+        )
+        reply = refuse(
+            request,
+            Status.INTERNAL_ERROR,
+            f"the request was delivered {incoming.ticket.deliveries} times without "
+            f"completing; moved to {subject}",
+        )
+        self.metrics.record(reply.id, reply.language, str(reply.status), 0.0)
+        respond(reply)
 
     def _parse(self, incoming: Incoming) -> ExecuteRequest:
         request = parse_request(incoming.data, incoming.kind, self._limits[incoming.kind])
@@ -196,16 +242,18 @@ class Engine:
 
         def respond(reply: Any) -> None:
             endpoint.record(str(reply.status), trio.current_time() - arrived, reply.error)
-            self._send(incoming.reply, reply)
+            self._send(incoming.reply, reply, incoming.ticket)
 
         return respond
 
-    def _send(self, subject: str, reply: Reply | ProblemReply) -> None:
+    def _send(
+        self, subject: str, reply: Reply | ProblemReply, ticket: Ticket | None = None
+    ) -> None:
         if isinstance(reply, ProblemReply):
             payload = fit_payload(reply, self.intake.max_payload - 4096)
         else:
             payload = encode_reply(reply)
-        self.intake.publish(subject, payload, self.intake.reply_headers())
+        self.intake.publish(subject, payload, self.intake.reply_headers(), ticket)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Start pool, workers and intake in order; run until cancelled."""

@@ -40,8 +40,13 @@ def find_binary() -> str:
     return found
 
 
-def config_text(port: int, max_payload: int, host: str = HOST) -> str:
-    return f"listen: {host}:{port}\nmax_payload: {max_payload}\n"
+def config_text(
+    port: int, max_payload: int, host: str = HOST, jetstream_dir: str | None = None
+) -> str:
+    text = f"listen: {host}:{port}\nmax_payload: {max_payload}\n"
+    if jetstream_dir:
+        text += f'jetstream {{\n  store_dir: "{jetstream_dir}"\n}}\n'
+    return text
 
 
 async def run_embedded(
@@ -54,7 +59,7 @@ async def run_embedded(
     binary = find_binary()
     with tempfile.TemporaryDirectory(prefix="code-engine-nats-") as tmp:
         conf = Path(tmp) / "nats.conf"
-        conf.write_text(config_text(port, max_payload))
+        conf.write_text(config_text(port, max_payload, jetstream_dir=str(Path(tmp) / "js")))
         async with trio.open_nursery() as nursery:
             process = await nursery.start(trio.run_process, [binary, "-c", str(conf)])
             with trio.fail_after(10):

@@ -45,7 +45,9 @@ class NatsServer:
         self.port = free_port()
         self.url = f"nats://127.0.0.1:{self.port}"
         conf = directory / "nats.conf"
-        conf.write_text(config_text(self.port, max_payload))
+        conf.write_text(
+            config_text(self.port, max_payload, jetstream_dir=str(directory / f"js-{self.port}"))
+        )
         self.process = subprocess.Popen(
             [find_binary(), "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
@@ -180,10 +182,11 @@ def daemon(nats_server: NatsServer, tmp_session: Path) -> Iterator[Daemon]:
 
 
 def pytest_collection_modifyitems(config, items):
-    # Integration tests need the real thing; make that obvious rather than silently skipping.
     for item in items:
         if "integration" in str(item.fspath).split(os.sep) or "hostile" in str(item.fspath):
             item.add_marker(pytest.mark.integration)
+    # Restarting dockerd disturbs every other test's containers: it goes last.
+    items.sort(key=lambda item: item.get_closest_marker("docker_restart") is not None)
 
 
 __all__ = ["Daemon", "NatsServer", "json", "run_code", "send", "send_many", "worker_containers"]

@@ -1,4 +1,4 @@
-"""NATS intake: the only module that touches asyncio.
+"""NATS intake, plain request-reply (with the durable consumer when enabled).
 
 nats-py is an asyncio library; it runs here inside a trio-asyncio loop. The rest
 of the engine sees a Trio-facing object:
@@ -26,8 +26,9 @@ from nats.aio.client import Client
 from nats.aio.subscription import Subscription
 from trio_asyncio import aio_as_trio
 
-from .config import Settings
-from .protocol import Kind
+from ..config import Settings
+from ..protocol import Kind
+from .durable import DurableConsumer, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,25 @@ class Incoming:
     subject: str
     reply: str
     data: bytes
+    ticket: Ticket | None = None  # durable deliveries: completed after the reply is out
+
+    @property
+    def poison(self) -> bool:
+        return self.ticket is not None and self.ticket.poison
+
+
+@dataclass(frozen=True, slots=True)
+class _Publish:
+    subject: str
+    payload: bytes
+    headers: dict[str, str] | None
+    ticket: Ticket | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Defer:
+    ticket: Ticket
+    delay_s: float
 
 
 Handler = Callable[[Incoming], None]
@@ -53,9 +73,7 @@ class NatsIntake:
     def __init__(self, settings: Settings, handler: Handler) -> None:
         self._settings = settings
         self._handler = handler
-        self._out_send, self._out_recv = trio.open_memory_channel[
-            tuple[str, bytes, dict[str, str] | None]
-        ](math.inf)
+        self._out_send, self._out_recv = trio.open_memory_channel[_Publish | _Defer](math.inf)
         self._control_send, self._control_recv = trio.open_memory_channel[bool](math.inf)
         self._services: dict[str, ServiceHandler] = {}
         self._execute_subs: list[Subscription] = []
@@ -64,12 +82,27 @@ class NatsIntake:
         self.reconnects = 0
         self.lost_replies = 0
         self.max_payload = settings.nats_max_payload  # the server's, once connected
+        self.has_room: Callable[[], bool] = lambda: True  # durable pulls wait for room
+        self._durable: DurableConsumer | None = None
 
     # -- the Trio-facing interface ----------------------------------------------
 
-    def publish(self, subject: str, payload: bytes, headers: dict[str, str] | None = None) -> None:
-        """Queue a message for publishing; returns at once."""
-        self._out_send.send_nowait((subject, payload, headers))
+    def publish(
+        self,
+        subject: str,
+        payload: bytes,
+        headers: dict[str, str] | None = None,
+        ticket: Ticket | None = None,
+    ) -> None:
+        """Queue a message for publishing; returns at once.
+
+        With a durable ``ticket``, the delivery is acknowledged once the message is out.
+        """
+        self._out_send.send_nowait(_Publish(subject, payload, headers, ticket))
+
+    def defer(self, ticket: Ticket, delay_s: float) -> None:
+        """Hand a durable delivery back to the stream for later (engine full, Docker down)."""
+        self._out_send.send_nowait(_Defer(ticket, delay_s))
 
     def reply_headers(self) -> dict[str, str]:
         return {INSTANCE_HEADER: self._settings.instance_id}
@@ -117,6 +150,11 @@ class NatsIntake:
                         sub = await aio_as_trio(client.subscribe)(subject)
                         nursery.start_soon(self._answer, sub, handler)
                     await self._subscribe_execute(client, nursery)
+                    if self._settings.durable:
+                        self._durable = DurableConsumer(
+                            self._settings, self._deliver_durable, lambda: self.has_room()
+                        )
+                        await nursery.start(self._durable.run, client)
                     task_status.started()
                     async for accept in self._control_recv:
                         if accept and not self.accepting:
@@ -169,6 +207,13 @@ class NatsIntake:
         except Exception as exc:  # the subscription was closed under us
             log.debug("subscription on %s ended: %r", sub.subject, exc)
 
+    def _deliver_durable(self, item: tuple[Kind, str, str, bytes, Ticket]) -> None:
+        kind, subject, reply, data, ticket = item
+        try:
+            self._handler(Incoming(kind, subject, reply, data, ticket))
+        except Exception:
+            log.exception("request handler failed on durable %s", subject)
+
     async def _answer(self, sub: Subscription, handler: ServiceHandler) -> None:
         async for msg in aio_as_trio(sub.messages):
             if not msg.reply:
@@ -181,25 +226,30 @@ class NatsIntake:
             self.publish(msg.reply, payload)
 
     async def _publisher(self, client: Client) -> None:
-        async for subject, payload, headers in self._out_recv:
-            await self._send(client, subject, payload, headers)
+        async for item in self._out_recv:
+            await self._send(client, item)
 
-    async def _send(
-        self, client: Client, subject: str, payload: bytes, headers: dict[str, str] | None
-    ) -> None:
+    async def _send(self, client: Client, item: _Publish | _Defer) -> None:
+        if isinstance(item, _Defer):
+            if self._durable is not None:
+                await self._durable.defer(item.ticket, item.delay_s)
+            return
         try:
-            await aio_as_trio(client.publish)(subject, payload, headers=headers)
+            await aio_as_trio(client.publish)(item.subject, item.payload, headers=item.headers)
         except Exception as exc:  # nats-py raises many unrelated types here
             self.lost_replies += 1
-            log.error("message on %s lost: %r", subject, exc)
+            log.error("message on %s lost: %r", item.subject, exc)
+            return
+        if item.ticket is not None and self._durable is not None:
+            await self._durable.complete(item.ticket)
 
     async def _flush_pending(self, client: Client) -> None:
         while True:
             try:
-                subject, payload, headers = self._out_recv.receive_nowait()
+                item = self._out_recv.receive_nowait()
             except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
                 break
-            await self._send(client, subject, payload, headers)
+            await self._send(client, item)
         try:
             await aio_as_trio(client.flush)(timeout=2)
         except Exception as exc:

@@ -1,0 +1,11 @@
+"""NATS intake: the only package that touches asyncio.
+
+nats-py is an asyncio library; it runs here inside a trio-asyncio loop, behind a
+Trio-facing interface (:class:`NatsIntake`). ``core`` handles plain
+request-reply; ``durable`` adds the opt-in JetStream work queue.
+"""
+
+from .core import INSTANCE_HEADER, Incoming, NatsIntake
+from .durable import REPLY_HEADER, Ticket
+
+__all__ = ["INSTANCE_HEADER", "REPLY_HEADER", "Incoming", "NatsIntake", "Ticket"]
