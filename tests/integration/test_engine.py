@@ -195,3 +195,18 @@ def test_base64_stdin_binary(daemon):
         }
     ).encode()
     assert send(daemon.nats_url, payload)["output"] == "256\n"
+
+
+def test_memory_mb_lowers_the_limit_for_that_request_only(daemon):
+    code = (
+        "x = bytearray(100 * 1024 * 1024)\n"
+        "for i in range(0, len(x), 4096): x[i] = 1\nprint('allocated')"
+    )
+    for _ in range(3):  # reaches every container of the pool
+        low = run_code(daemon.nats_url, "python", code, memory_mb=64)
+        assert low["status"] == "memory_limit", low
+        assert "64 MB" in low["error"]
+    for _ in range(3):
+        default = run_code(daemon.nats_url, "python", code)
+        assert default["status"] == "ok", default
+        assert default["memory_kb"] > 100 * 1024
