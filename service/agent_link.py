@@ -95,6 +95,14 @@ class AgentLink:
             AgentError: the stream ended, or the agent answered with an error.
         """
         await self.send(message)
+        return await self.receive_type(expect)
+
+    async def receive_type(self, expect: str) -> dict[str, Any]:
+        """The next message of type ``expect`` (others are skipped).
+
+        Raises:
+            AgentError: the stream ended, or the agent answered with an error.
+        """
         while True:
             reply = await self.receive()
             kind = reply.get("type")

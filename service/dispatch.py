@@ -1,8 +1,10 @@
 """The bounded job queue and the worker tasks that drain it.
 
 ``submit`` never waits: a full queue is answered ``busy`` at once by the caller.
-``concurrency`` worker tasks each take one job at a time, run it through the
-:class:`Executor`, and publish the reply.
+``concurrency`` worker tasks each take one job at a time and run it. The execute
+function gets a ``respond`` callback and may answer before it returns (the
+executor answers as soon as the program's result is in, then waits for the
+container's cleanup); a job is answered exactly once, whatever happens.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ log = logging.getLogger(__name__)
 
 Reply = Any  # protocol.Reply, or problems.ProblemReply for requests with tests
 Respond = Callable[[Reply], None]
-Execute = Callable[[ExecuteRequest], Awaitable[Reply]]
+Execute = Callable[[ExecuteRequest, Respond], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,24 +98,33 @@ class Dispatcher:
         async for job in self._receive:
             self.in_flight += 1
             try:
-                reply = await self._run(job)
+                await self._run(job)
             finally:
                 self.in_flight -= 1
-            self._finish(job, reply)
             if not self.queued and not self.in_flight:
                 self._idle.set()
 
-    async def _run(self, job: Job) -> Reply:
+    async def _run(self, job: Job) -> None:
+        answered = False
+
+        def respond(reply: Reply) -> None:
+            nonlocal answered
+            if not answered:
+                answered = True
+                self._finish(job, reply)
+
         try:
-            return await self._execute(job.request)
+            await self._execute(job.request, respond)
         except trio.Cancelled:
             # Shutdown cut the job short: the client still gets an answer.
-            reason = "the engine is shutting down"
-            self._finish(job, refuse(job.request, Status.INTERNAL_ERROR, reason))
+            respond(refuse(job.request, Status.INTERNAL_ERROR, "the engine is shutting down"))
             raise
         except Exception:
             log.exception("job %s failed unexpectedly", job.request.id)
-            return refuse(job.request, Status.INTERNAL_ERROR, "unexpected engine error")
+            respond(refuse(job.request, Status.INTERNAL_ERROR, "unexpected engine error"))
+        if not answered:
+            log.error("job %s finished without a reply", job.request.id)
+            respond(refuse(job.request, Status.INTERNAL_ERROR, "unexpected engine error"))
 
     def _finish(self, job: Job, reply: Reply) -> None:
         total_ms = (trio.current_time() - job.accepted) * 1000

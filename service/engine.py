@@ -231,10 +231,11 @@ class Engine:
                 request = dataclasses.replace(request, problem=problem)
         return request
 
-    async def _execute(self, request: ExecuteRequest) -> Any:
+    async def _execute(self, request: ExecuteRequest, respond: Callable[[Any], None]) -> None:
         if request.problem is not None:
-            return await self.judge.judge(request, request.problem)
-        return await self.executor.execute(request)
+            respond(await self.judge.judge(request, request.problem))
+        else:
+            await self.executor.run(request, respond)
 
     def _responder(self, incoming: Incoming) -> Callable[[Any], None]:
         arrived = trio.current_time()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import trio
@@ -29,6 +29,11 @@ from .protocol import ExecuteRequest, Reply, Status, refusal
 log = logging.getLogger(__name__)
 
 ACQUIRE_TIMEOUT_S = 60.0
+CLEANUP_TIMEOUT_S = 10.0
+
+
+class _Answered(Exception):
+    """Internal: the reply went out early; nothing more to send."""
 
 
 def agent_job(request: ExecuteRequest, settings: Settings) -> dict[str, Any]:
@@ -50,6 +55,8 @@ def agent_job(request: ExecuteRequest, settings: Settings) -> dict[str, Any]:
             }
         ],
         "finish": True,
+        # Answer as soon as the run is over; report the cleanup in a second message.
+        "early_result": True,
     }
 
 
@@ -129,10 +136,24 @@ class Executor:
         return raw
 
     async def execute(self, request: ExecuteRequest) -> Reply:
-        """Run a request and return its reply; never raises for a job's misdeeds.
+        """Run a request and return its reply (after the container is clean again)."""
+        replies: list[Reply] = []
+        await self.run(request, replies.append)
+        return replies[0]
 
-        On cancellation (shutdown) the container is killed and replaced.
+    async def run(self, request: ExecuteRequest, respond: Callable[[Reply], None]) -> None:
+        """Run a request; ``respond`` gets its reply as soon as the program's result is in.
+
+        The call returns once the agent has cleaned the container up (or the
+        container was written off). Never raises for a job's misdeeds. On
+        cancellation (shutdown) the container is killed and replaced.
         """
+        try:
+            respond(await self._run(request, respond))
+        except _Answered:
+            pass
+
+    async def _run(self, request: ExecuteRequest, respond: Callable[[Reply], None]) -> Reply:
         started = trio.current_time()
         try:
             async with self.lease(request) as lease:
@@ -146,6 +167,12 @@ class Executor:
                     await self.kill(lease.container)
                     raise
                 reply, lease.reusable = self._reply_from(request, raw)
+                if raw.get("clean") is None:
+                    # The agent answers before it cleans up: reply now, then wait
+                    # for its word that the container is clean.
+                    respond(reply)
+                    lease.reusable = lease.reusable and await self._cleaned(lease.container)
+                    raise _Answered
                 return reply
         except AgentTimeout as exc:
             log.warning("job %s: %s; container replaced", request.id, exc)
@@ -167,8 +194,20 @@ class Executor:
             log.warning("job %s: Docker failed: %s", request.id, exc)
             return internal(request, "the sandbox could not be prepared")
 
+    async def _cleaned(self, container: WorkerContainer) -> bool:
+        with trio.move_on_after(CLEANUP_TIMEOUT_S):
+            try:
+                message = await container.link.receive_type("cleaned")
+            except AgentError as exc:
+                log.warning("container %s: %s", container.short_id, exc)
+                return False
+            return bool(message.get("clean"))
+        log.warning("container %s did not finish its cleanup in time", container.short_id)
+        await self.kill(container)
+        return False
+
     def _reply_from(self, request: ExecuteRequest, raw: dict[str, Any]) -> tuple[Reply, bool]:
-        clean = bool(raw.get("clean"))
+        clean = raw.get("clean") is not False
         compile_raw = raw.get("compile")
         compile = StepResult.from_agent(compile_raw) if compile_raw else None
         if compile is not None and not compiled_ok(compile):

@@ -25,10 +25,25 @@ ROLE = "worker"
 AGENT_CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "KILL")
 
 
+# Inodes per tmpfs. Without a cap a tmpfs allows about one inode per page of
+# host RAM: a job could create a million empty files, and the agent's wipe
+# between jobs would outlast the host's grace period. A Go build with its cache
+# takes a few hundred.
+WORK_INODES = 32768
+TMP_INODES = 8192
+SHM_INODES = 1024
+SHM_MB = 16
+TMP_MB = 64
+# The steps' own RLIMIT_FSIZE (set by the agent) is what jobs meet; this hard
+# cap stops anything in the container writing a file larger than the workdir.
+MIN_FSIZE = 64 << 20
+
+
 def container_config(settings: Settings, *, memory_mb: int | None = None) -> dict[str, Any]:
     """The Engine API body for ``POST /containers/create``."""
     memory = (memory_mb or settings.memory_mb) << 20
     period_us = settings.cpu_period_ms * 1000
+    fsize = max(settings.scratch_mb << 20, settings.file_size_limit, MIN_FSIZE)
     return {
         "Image": settings.image,
         "Hostname": "sandbox",
@@ -38,7 +53,8 @@ def container_config(settings: Settings, *, memory_mb: int | None = None) -> dic
         # The agent gives each job its own, built by the host per language.
         "Env": ["PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8"],
         "Labels": {INSTANCE_LABEL: settings.instance_id, ROLE_LABEL: ROLE},
-        # The agent speaks over stdin/stdout, reached through the attach stream.
+        # The agent speaks over stdin/stdout, reached through the attach stream:
+        # the host never reads, writes or chowns a path inside the container.
         "AttachStdin": True,
         "AttachStdout": True,
         "AttachStderr": True,
@@ -47,28 +63,49 @@ def container_config(settings: Settings, *, memory_mb: int | None = None) -> dic
         "Tty": False,
         "NetworkDisabled": True,
         "HostConfig": {
-            "NetworkMode": "none",  # no interface but loopback
+            "NetworkMode": "none",  # no interface but loopback, no route anywhere
             "Privileged": False,
+            # No Binds, Mounts, VolumesFrom or Devices: no host path (and never the
+            # Docker socket) is visible inside.
             "ReadonlyRootfs": True,  # jobs write only to the size-limited tmpfs below
+            # Every writable place is a tmpfs with a size and an inode cap: it lives
+            # in the container's memory cgroup, never on the host disk, and the
+            # agent wipes all of it between jobs. nosuid and nodev everywhere.
+            # /work and /tmp stay exec: compiled programs run from /work/build,
+            # and a job that can write /work/run could run code from there anyway.
             "Tmpfs": {
-                "/work": f"rw,exec,nosuid,nodev,size={settings.scratch_mb}m,mode=755",
-                "/tmp": "rw,exec,nosuid,nodev,size=64m,mode=1777",
+                "/work": (
+                    f"rw,exec,nosuid,nodev,size={settings.scratch_mb}m,"
+                    f"nr_inodes={WORK_INODES},mode=755"
+                ),
+                "/tmp": f"rw,exec,nosuid,nodev,size={TMP_MB}m,nr_inodes={TMP_INODES},mode=1777",
+                # Replaces Docker's own /dev/shm mount, which takes no inode cap.
+                "/dev/shm": (
+                    f"rw,noexec,nosuid,nodev,size={SHM_MB}m,nr_inodes={SHM_INODES},mode=1777"
+                ),
             },
-            "IpcMode": "private",  # own SysV IPC namespace and /dev/shm
-            "ShmSize": 16 << 20,
+            "IpcMode": "private",  # own SysV IPC and POSIX message queue namespace
             "CapDrop": ["ALL"],
             "CapAdd": list(AGENT_CAPABILITIES),
-            "SecurityOpt": ["no-new-privileges"],  # default seccomp profile stays on
+            # setuid binaries and file capabilities cannot raise a job's privileges.
+            # No "seccomp=" entry: Docker's default seccomp profile stays on (no
+            # mount, unshare, keyctl, bpf, ptrace of other users...).
+            "SecurityOpt": ["no-new-privileges"],
             "PidsLimit": settings.pids_limit,  # fork and thread bombs stop here
             "Memory": memory,
             "MemorySwap": memory,  # equal: no swap
+            "OomKillDisable": False,  # a job over the limit is killed, not frozen
             # A long CFS period with the same share lets a short program run at
             # full speed for its first stretch instead of being throttled at 50 ms.
             "CpuPeriod": period_us,
             "CpuQuota": int(period_us * settings.cpus),
+            # No nproc ulimit: it counts the job uid's processes across every
+            # container on the host, so one job could starve another; PidsLimit
+            # counts per container instead.
             "Ulimits": [
                 {"Name": "nofile", "Soft": 1024, "Hard": 1024},
-                {"Name": "core", "Soft": 0, "Hard": 0},
+                {"Name": "fsize", "Soft": fsize, "Hard": fsize},
+                {"Name": "core", "Soft": 0, "Hard": 0},  # no core files to fill the tmpfs
             ],
             # Results travel over the attach stream; nothing is written to the host disk.
             "LogConfig": {"Type": "none", "Config": {}},

@@ -90,10 +90,18 @@ async def never_answer(message: dict[str, Any]) -> None:
 
 
 class FakeAgent:
-    """Serves the agent protocol on fake attach peers; records what it was sent."""
+    """Serves the agent protocol on fake attach peers; records what it was sent.
 
-    def __init__(self, behaviour: Behaviour | None = None) -> None:
+    Jobs that ask for ``early_result`` get their result at once (``clean``
+    null) and a ``cleaned`` message ``cleanup_s`` later, as the real agent does;
+    ``cleanup_s=None`` means the cleanup never finishes.
+    """
+
+    def __init__(
+        self, behaviour: Behaviour | None = None, *, cleanup_s: float | None = 0.0
+    ) -> None:
         self.behaviour = behaviour or answer(stdout=b"ok\n")
+        self.cleanup_s = cleanup_s
         self.received: list[dict[str, Any]] = []
 
     async def serve(self, peer: FakeAttachPeer) -> None:
@@ -109,7 +117,16 @@ class FakeAgent:
                 reply = await self._reply(message)
                 if reply is None:
                     await trio.sleep_forever()
-                await peer.send_frame(STDOUT, msgspec.json.encode(reply) + b"\n")
+                if not (message.get("early_result") and reply.get("type") == "result"):
+                    await peer.send_frame(STDOUT, msgspec.json.encode(reply) + b"\n")
+                    continue
+                clean = reply["clean"]
+                await peer.send_frame(STDOUT, msgspec.json.encode({**reply, "clean": None}) + b"\n")
+                if self.cleanup_s is None:
+                    await trio.sleep_forever()
+                await trio.sleep(self.cleanup_s)
+                cleaned = {"type": "cleaned", "id": reply.get("id"), "clean": clean}
+                await peer.send_frame(STDOUT, msgspec.json.encode(cleaned) + b"\n")
 
     async def _reply(self, message: dict[str, Any]) -> dict[str, Any] | None:
         if message.get("type") == "ping":

@@ -13,7 +13,7 @@ from docker_api.testing import FakeDockerEngine
 from service.config import Settings
 from service.dispatch import Dispatcher
 from service.engine import Engine, limits_for
-from service.execute import Executor, deadline_s
+from service.execute import CLEANUP_TIMEOUT_S, Executor, deadline_s
 from service.intake import Incoming
 from service.pool import Pool
 from service.protocol import Kind, Reply, Status, parse_request
@@ -131,9 +131,9 @@ async def test_limits_map_to_statuses_and_replace_the_container(
 async def test_full_queue_answers_busy_at_once(autojump_clock, nursery):
     release = trio.Event()
 
-    async def slow(request):
+    async def slow(request, respond):
         await release.wait()
-        return Reply(id=request.id, language="python", success=True, status=Status.OK)
+        respond(Reply(id=request.id, language="python", success=True, status=Status.OK))
 
     replies: list[Reply] = []
     dispatcher = Dispatcher(slow, concurrency=1, capacity=1)
@@ -217,3 +217,35 @@ async def test_container_killed_from_outside_is_replaced_and_its_job_answered(
     await trio.sleep(1)
     assert busy.id not in {c.id for c in pool.containers}
     assert len(running(fake)) >= SETTINGS.workers
+
+
+async def test_reply_goes_out_before_the_cleanup(nursery, autojump_clock):
+    agent = FakeAgent(answer(after=0.5, stdout=b"early\n"), cleanup_s=3)
+    fake, docker, pool = await start_pool(nursery, agent)
+    answered_at: list[float] = []
+    start = trio.current_time()
+    await Executor(docker, pool, SETTINGS).run(
+        make_request(), lambda reply: answered_at.append(trio.current_time() - start)
+    )
+    assert answered_at == [pytest.approx(0.5)]
+    assert trio.current_time() - start == pytest.approx(3.5)  # returned after the cleanup
+    assert pool.replaced == 0
+
+
+async def test_unverified_cleanup_replaces_the_container(nursery, autojump_clock):
+    fake, docker, pool = await start_pool(nursery, FakeAgent(answer(clean=False), cleanup_s=1))
+    reply = await Executor(docker, pool, SETTINGS).execute(make_request())
+    assert reply.status is Status.OK
+    await trio.sleep(0.1)
+    assert pool.replaced == 1
+
+
+async def test_cleanup_that_never_ends_kills_the_container(nursery, autojump_clock):
+    fake, docker, pool = await start_pool(nursery, FakeAgent(answer(), cleanup_s=None))
+    replies: list[Reply] = []
+    start = trio.current_time()
+    await Executor(docker, pool, SETTINGS).run(make_request(), replies.append)
+    assert replies[0].status is Status.OK
+    assert trio.current_time() - start == pytest.approx(CLEANUP_TIMEOUT_S)
+    await trio.sleep(0.1)
+    assert pool.replaced == 1
