@@ -7,6 +7,7 @@ serve --help`` prints this table (see :func:`describe`), and so does the README.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import uuid
 from collections.abc import Mapping
@@ -21,7 +22,8 @@ def _setting(env: str, default: Any, help: str) -> Any:
 
 
 def _default_instance_id() -> str:
-    return f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}"
+    host = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname().split(".")[0]) or "engine"
+    return f"{host}-{uuid.uuid4().hex[:6]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +206,11 @@ class Settings:
             raise ConfigError(
                 f"CODE_ENGINE_CONCURRENCY ({self.concurrency}) must be at least "
                 f"CODE_ENGINE_WORKERS ({self.workers})"
+            )
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", self.instance_id):
+            raise ConfigError(
+                "CODE_ENGINE_INSTANCE_ID must be 1-64 letters, digits, '-' or '_' "
+                f"(it is one token of NATS subjects), got {self.instance_id!r}"
             )
         if self.memory_mb < 32:
             raise ConfigError("CODE_ENGINE_MEMORY_MB must be at least 32")

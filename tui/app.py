@@ -1,0 +1,259 @@
+"""The live dashboard of the engine instances on one NATS server.
+
+`DashboardApp` gets its data from a `StatsSource` (NATS in production, a fake in tests),
+keeps it in a `Fleet`, and pushes what the selected instance looks like into the
+widgets. The source runs in a worker for the life of the app; each admin request runs
+in a worker of its own and its outcome comes back as an `AdminResult` message.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.reactive import reactive
+from textual.widgets import Footer, Header, OptionList
+
+from .messages import AdminResult, ConnectionChanged, SnapshotRejected, StatsReceived
+from .model import AdminReply, Clock, Fleet, InstanceState
+from .screens import ConfirmScreen, HelpScreen
+from .source import AdminError, NatsStatsSource, StatsSource
+from .widgets import (
+    ConnectionStatus,
+    ContainersTable,
+    InstanceHeader,
+    InstanceList,
+    JobLog,
+    StatusBreakdown,
+    ThroughputPanel,
+)
+
+LIVENESS_CHECK_S = 0.5
+
+
+class DashboardApp(App[int]):
+    TITLE = "code-engine"
+    SUB_TITLE = "dashboard"
+    CSS_PATH = "app.tcss"
+    ENABLE_COMMAND_PALETTE = False
+
+    BINDINGS = [
+        Binding("p", "toggle_pause", "Pause/resume"),
+        Binding("d", "drain", "Drain"),
+        Binding("r", "recycle", "Recycle"),
+        Binding("plus,equals_sign", "resize(1)", "Worker+", key_display="+"),
+        Binding("minus", "resize(-1)", "Worker-", key_display="-"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    selected: reactive[str | None] = reactive(None, init=False)
+
+    def __init__(self, source: StatsSource, *, clock: Clock = time.monotonic) -> None:
+        super().__init__()
+        self.source = source
+        self.fleet = Fleet(clock)
+        self.connected = False
+        self._rejected_subjects: set[str] = set()
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="top"):
+            yield InstanceList(id="instances")
+            yield ThroughputPanel(id="throughput")
+        yield InstanceHeader(id="instance")
+        yield ContainersTable(id="containers")
+        with Horizontal(id="bottom"):
+            yield StatusBreakdown(id="outcomes")
+            yield JobLog(id="jobs")
+        yield ConnectionStatus(id="connection")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(InstanceList).focus()
+        self.follow_stats()
+        self.set_interval(LIVENESS_CHECK_S, self.check_liveness)
+
+    @work(exclusive=True, group="stats")
+    async def follow_stats(self) -> None:
+        try:
+            await self.source.run(self.post_message)
+        except Exception as exc:  # the dashboard stays up to say what went wrong
+            self.post_message(ConnectionChanged(False, f"stats source failed: {exc}"))
+
+    # What the source tells.
+
+    def on_stats_received(self, message: StatsReceived) -> None:
+        if not self.is_running:  # shutting down: the widgets may be gone
+            return
+        view = self.fleet.apply(message.snapshot)
+        if self.selected is None:
+            self.selected = view.id
+        elif view.id == self.selected:
+            self.query_one(JobLog).add(message.snapshot.recent)
+        self.refresh_views()
+
+    def on_snapshot_rejected(self, message: SnapshotRejected) -> None:
+        if message.subject not in self._rejected_subjects:
+            self._rejected_subjects.add(message.subject)
+            self.notify(
+                f"{message.subject}: {message.reason}",
+                title="Bad stats message",
+                severity="warning",
+            )
+
+    def on_connection_changed(self, message: ConnectionChanged) -> None:
+        if not self.is_running:
+            return
+        self.connected = message.connected
+        status = self.query_one(ConnectionStatus)
+        status.connected = message.connected
+        status.detail = message.detail
+
+    def check_liveness(self) -> None:
+        """Mark silent instances as gone and forget those silent for long.
+
+        While the dashboard itself is cut off, the silence says nothing about the
+        instances, so none is forgotten then.
+        """
+        if not self.is_running:
+            return
+        dropped = self.fleet.expire() if self.connected else []
+        if self.selected in dropped:
+            states = self.fleet.states()
+            self.selected = states[0].id if states else None
+        self.refresh_views()
+
+    # Pushing the model into the widgets.
+
+    def selected_state(self) -> InstanceState | None:
+        return None if self.selected is None else self.fleet.state(self.selected)
+
+    def refresh_views(self) -> None:
+        states = self.fleet.states()
+        self.query_one(InstanceList).instances = states
+        state = self.selected_state()
+        self.query_one(InstanceHeader).instance = state
+        self.query_one(ThroughputPanel).instance = state
+        table = self.query_one(ContainersTable)
+        table.containers = state.snapshot.containers if state else ()
+        table.set_class(state is not None and state.gone, "-gone")
+        self.query_one(StatusBreakdown).counters = state.snapshot.counters if state else None
+        gone = sum(s.gone for s in states)
+        summary = f"{len(states)} instance{'s' if len(states) != 1 else ''}"
+        self.query_one(ConnectionStatus).summary = summary + (f", {gone} gone" if gone else "")
+
+    def watch_selected(self, selected: str | None) -> None:
+        view = None if selected is None else self.fleet.get(selected)
+        self.query_one(JobLog).show(selected, view.jobs if view else ())
+        self.refresh_views()
+        self.query_one(InstanceList).select_instance(selected)
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option.id is not None and event.option.id in self.fleet:
+            self.selected = event.option.id
+
+    # Admin actions.
+
+    def _target(self) -> InstanceState | None:
+        state = self.selected_state()
+        if state is None:
+            self.notify("No instance selected.", severity="warning")
+        elif state.gone:
+            self.notify(f"{state.id} is gone: nothing to send the request to.", severity="warning")
+            return None
+        return state
+
+    def action_toggle_pause(self) -> None:
+        if (state := self._target()) is not None:
+            action = "resume" if state.snapshot.state == "paused" else "pause"
+            self.send_admin(state.id, {"action": action})
+
+    def action_drain(self) -> None:
+        if (state := self._target()) is None:
+            return
+        instance = state.id
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.send_admin(instance, {"action": "drain"})
+
+        question = f"Drain {instance}? It finishes the jobs it has and takes no new ones."
+        self.push_screen(ConfirmScreen(question, "Drain"), answered)
+
+    def action_recycle(self) -> None:
+        if (state := self._target()) is None:
+            return
+        container = self.query_one(ContainersTable).selected_container
+        if container is None:
+            self.notify("No container selected.", severity="warning")
+            return
+        instance = state.id
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.send_admin(instance, {"action": "recycle", "container": container})
+
+        question = (
+            f"Recycle container {container} on {instance}? A fresh container takes its "
+            "place (a busy one finishes its job first)."
+        )
+        self.push_screen(ConfirmScreen(question, "Recycle"), answered)
+
+    def action_resize(self, delta: int) -> None:
+        if (state := self._target()) is None:
+            return
+        # The pool size is the number of warm containers kept ready, from 1 up to
+        # the instance's concurrency (pool.max).
+        pool = state.snapshot.pool
+        workers = pool.size + delta
+        if workers < 1:
+            self.notify("At least one warm container.", severity="warning")
+            return
+        if pool.max and workers > pool.max:
+            self.notify(f"At most {pool.max} (the instance's concurrency).", severity="warning")
+            return
+        self.send_admin(state.id, {"action": "resize", "workers": workers})
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    @work(group="admin")
+    async def send_admin(self, instance: str, body: dict[str, Any]) -> None:
+        action = str(body["action"])
+        try:
+            reply = AdminReply.from_wire(await self.source.admin(instance, body))
+        except AdminError as exc:
+            self.post_message(AdminResult(instance, action, ok=False, error=str(exc)))
+            return
+        self.post_message(AdminResult(instance, action, reply.ok, reply.state, reply.error))
+
+    def on_admin_result(self, result: AdminResult) -> None:
+        if not self.is_running:
+            return
+        if not result.ok:
+            self.notify(
+                result.error or "refused",
+                title=f"{result.instance}: {result.action} failed",
+                severity="error",
+                markup=False,
+            )
+            return
+        view = self.fleet.get(result.instance)
+        if view is not None and result.state:
+            view.set_state(result.state)
+            self.refresh_views()
+        now = f", now {result.state}" if result.state else ""
+        self.notify(f"{result.action} done{now}", title=result.instance, markup=False)
+
+
+def run_dashboard(nats_url: str) -> int:
+    """Run the dashboard against the NATS server at `nats_url` until the user quits."""
+    app = DashboardApp(NatsStatsSource(nats_url))
+    app.run()
+    return app.return_code or 0

@@ -1,0 +1,68 @@
+"""The list of engine instances heard from; the highlighted one is the selected one."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option
+
+from .. import formatting as fmt
+from ..model import InstanceState
+
+
+def _prompt(instance: InstanceState) -> Text:
+    snapshot = instance.snapshot
+    if instance.gone:
+        marker, state, style = "○", f"gone {fmt.duration(instance.silent_s)}", "bold red"
+    else:
+        marker, state = "●", snapshot.state
+        style = fmt.STATE_STYLES.get(snapshot.state, "bold")
+    text = Text.assemble((marker + " ", style), (snapshot.instance, "bold"))
+    text.append(" " + state, style=style)
+    text.append(
+        f"\n  v{snapshot.version} · up {fmt.duration(snapshot.uptime_s)}"
+        f" · {snapshot.workers.busy}/{snapshot.workers.total} busy",
+        style="dim",
+    )
+    return text
+
+
+class InstanceList(OptionList):
+    DEFAULT_CSS = """
+    InstanceList {
+        width: 40;
+        height: 100%;
+        border: round $primary 50%;
+        border-title-color: $text-accent;
+        padding: 0;
+    }
+    InstanceList:focus {
+        border: round $primary;
+    }
+    """
+
+    instances: reactive[tuple[InstanceState, ...]] = reactive(())
+
+    def on_mount(self) -> None:
+        self.border_title = "Instances"
+
+    def watch_instances(self, instances: tuple[InstanceState, ...]) -> None:
+        wanted = [i.id for i in instances]
+        if wanted != [o.id for o in self.options]:
+            current = self.highlighted_option.id if self.highlighted_option else None
+            self.set_options(Option(_prompt(i), id=i.id) for i in instances)
+            if current in wanted:
+                self.highlighted = wanted.index(current)
+        else:
+            for instance in instances:
+                self.replace_option_prompt(instance.id, _prompt(instance))
+        gone = sum(i.gone for i in instances)
+        live = len(instances) - gone
+        self.border_subtitle = f"{live} live, {gone} gone" if gone else f"{live} live"
+
+    def select_instance(self, instance: str | None) -> None:
+        """Highlight `instance`, when listed."""
+        ids = [o.id for o in self.options]
+        if instance in ids:
+            self.highlighted = ids.index(instance)
