@@ -211,12 +211,12 @@ class Executor:
         compile_raw = raw.get("compile")
         compile = StepResult.from_agent(compile_raw) if compile_raw else None
         if compile is not None and not compiled_ok(compile):
-            return compile_failure(request, compile), clean and not compile.misbehaved
+            return compile_failure(request, compile), clean
         runs = raw.get("runs") or []
         if not runs:
             return internal(request, "the sandbox returned no run result"), False
         run = StepResult.from_agent(runs[0])
-        return run_reply(request, run, compile), clean and not run.misbehaved
+        return run_reply(request, run, compile), clean
 
     async def _fit_memory(self, container: WorkerContainer, memory_mb: int) -> None:
         # The container's cgroup is the memory limit; a request asking for less

@@ -64,10 +64,6 @@ class StepResult:
         except ValueError:
             return f"SIG{self.signal}"
 
-    @property
-    def misbehaved(self) -> bool:
-        """A limit was hit: the container is replaced rather than trusted again."""
-        return self.timed_out or self.output_exceeded or self.oom_killed
 
 
 def verdict(step: StepResult) -> Status:

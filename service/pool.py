@@ -3,9 +3,10 @@
 The pool keeps ``workers`` idle containers ready beyond those that are busy, never
 more than ``concurrency`` in all: with the defaults (2 and 3) two containers wait
 at rest, and a third is warmed as soon as one is taken. Extra idle containers go
-after ``idle_shrink_s``. A container whose job misbehaved, whose cleanup could not
-be verified, that served ``recycle_after`` jobs, or that Docker reports gone, is
-removed and replaced.
+after ``idle_shrink_s``. A container is reused after any verdict, a timeout or
+an OOM kill included, as long as its agent verified the cleanup; it is removed
+and replaced when that cleanup could not be verified, when its job outlived the
+host-side deadline, after ``recycle_after`` jobs, or when Docker reports it gone.
 
 ``run()`` is the pool's task: it clears leftovers of an earlier run of this
 instance, fills the pool, reports ready, then monitors health every

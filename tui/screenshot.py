@@ -1,6 +1,7 @@
-"""Write an SVG screenshot of the dashboard showing made-up but believable data.
+"""Write an SVG screenshot of the dashboard: of live engines, or of made-up data.
 
-python -m tui.screenshot docs/dashboard.svg [--size 120x40]
+python -m tui.screenshot docs/dashboard.svg --nats nats://127.0.0.1:4222 [--seconds 20]
+python -m tui.screenshot docs/dashboard.svg            (the demo feed, no engine needed)
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from textual.pilot import Pilot
 from .app import DashboardApp
 from .demo import GONE_AT, demo_feed
 from .model import ManualClock
-from .source import FakeStatsSource
+from .source import FakeStatsSource, NatsStatsSource
 
 
 async def load_demo(
@@ -51,13 +52,28 @@ async def screenshot(size: tuple[int, int] = (120, 40)) -> str:
         return app.export_screenshot(title="code-engine tui")
 
 
+async def live_screenshot(url: str, seconds: float, size: tuple[int, int] = (120, 40)) -> str:
+    """Watch the engines on ``url`` for ``seconds``, then return the screen as SVG."""
+    app = DashboardApp(NatsStatsSource(url))
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause(seconds)
+        await pilot.press("tab")
+        await pilot.pause(1.0)
+        return app.export_screenshot(title="code-engine tui")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tui.screenshot", description=__doc__)
     parser.add_argument("path", type=Path, help="where to write the SVG")
     parser.add_argument("--size", default="120x40", help="terminal size, WIDTHxHEIGHT")
+    parser.add_argument("--nats", help="watch live engines on this NATS server")
+    parser.add_argument("--seconds", type=float, default=20.0, help="how long to watch them")
     args = parser.parse_args(argv)
     width, height = (int(n) for n in args.size.lower().split("x"))
-    svg = asyncio.run(screenshot((width, height)))
+    if args.nats:
+        svg = asyncio.run(live_screenshot(args.nats, args.seconds, (width, height)))
+    else:
+        svg = asyncio.run(screenshot((width, height)))
     args.path.parent.mkdir(parents=True, exist_ok=True)
     args.path.write_text(svg, encoding="utf-8")
     print(f"wrote {args.path}")
