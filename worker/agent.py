@@ -9,8 +9,9 @@ Host -> agent::
 
     {"type": "ping"}
     {"type": "job", "id": str, "files": {name: base64}, "compile": STEP | null,
-     "runs": [RUN, ...], "finish": bool = true}
-    {"type": "run", "id": str, "runs": [RUN, ...], "finish": bool = true}
+     "runs": [RUN, ...], "finish": bool = true, "early_result": bool = false}
+    {"type": "run", "id": str, "runs": [RUN, ...], "finish": bool = true,
+     "early_result": bool = false}
     {"type": "finish", "id": str}
 
     STEP = {"argv": [str, ...], "env": {str: str} = {}, "timeout_ms": int = 10000,
@@ -22,7 +23,8 @@ Agent -> host::
     {"type": "ready", "version": 1}                      once, at start-up
     {"type": "pong"}
     {"type": "result", "id": str, "compile": STEPRESULT | null,
-     "runs": [STEPRESULT, ...], "clean": bool, "error": str | null}
+     "runs": [STEPRESULT, ...], "clean": bool | null, "error": str | null}
+    {"type": "cleaned", "id": str, "clean": bool}         after a result with clean null
     {"type": "finished", "id": str, "clean": bool}
     {"type": "error", "message": str, "id"?: str}        unparseable line, unknown type
 
@@ -37,6 +39,11 @@ user, then makes the build directory root-owned and read-only and runs each RUN
 in a fresh /work/run. A failed compile (non-zero exit, signal, timeout, output
 over the limit) answers with no runs. A job with finish=false keeps its build
 for later "run" messages; finish=true (or a "finish" message) wipes everything.
+
+With early_result (and finish), the result goes out as soon as the last step
+is over, with clean null, and the wipe follows: its outcome comes in a
+"cleaned" message before the agent reads its next request. Requests refused
+before anything ran are answered with clean as usual.
 
 `error` starts with "bad request:" when the message was invalid (nothing ran),
 "no prepared build" for a "run" without a kept build, and "internal:" when the
@@ -53,6 +60,7 @@ from __future__ import annotations
 import base64
 import binascii
 import ctypes
+import errno
 import fcntl
 import json
 import math
@@ -133,6 +141,7 @@ class JobRequest:
     compile: Step | None
     runs: list[Step]
     finish: bool
+    early: bool = False
 
 
 @dataclass
@@ -140,6 +149,7 @@ class RunRequest:
     id: str
     runs: list[Step]
     finish: bool
+    early: bool = False
 
 
 def check_file_name(name: object) -> str:
@@ -206,11 +216,11 @@ def _parse_runs(msg: dict) -> list[Step]:
     return [parse_step(run, is_run=True) for run in runs]
 
 
-def _parse_finish(msg: dict) -> bool:
-    finish = msg.get("finish", True)
-    if not isinstance(finish, bool):
-        raise BadRequest("finish must be a boolean")
-    return finish
+def _parse_flag(msg: dict, key: str, default: bool) -> bool:
+    value = msg.get(key, default)
+    if not isinstance(value, bool):
+        raise BadRequest(f"{key} must be a boolean")
+    return value
 
 
 def parse_job(msg: dict) -> JobRequest:
@@ -224,12 +234,18 @@ def parse_job(msg: dict) -> JobRequest:
         files=decoded,
         compile=None if compile_step is None else parse_step(compile_step, is_run=False),
         runs=_parse_runs(msg),
-        finish=_parse_finish(msg),
+        finish=_parse_flag(msg, "finish", True),
+        early=_parse_flag(msg, "early_result", False),
     )
 
 
 def parse_run(msg: dict) -> RunRequest:
-    return RunRequest(id=msg["id"], runs=_parse_runs(msg), finish=_parse_finish(msg))
+    return RunRequest(
+        id=msg["id"],
+        runs=_parse_runs(msg),
+        finish=_parse_flag(msg, "finish", True),
+        early=_parse_flag(msg, "early_result", False),
+    )
 
 
 # --- processes -------------------------------------------------------------
@@ -285,11 +301,74 @@ def read_oom_kills() -> int | None:
     return None
 
 
+# --- the job's own seccomp filter --------------------------------------------
+#
+# Docker 20.10's default seccomp profile still allows io_uring, whose kernel code
+# has been the way into many privilege escalations (later Docker profiles drop
+# it). Every job process gets one more filter, stacked on Docker's, that answers
+# ENOSYS to io_uring and allows everything else; runtimes fall back to plain
+# reads and writes. io_uring_setup, _enter and _register are 425-427 on every
+# architecture; the x32 bit is masked off so that ABI cannot reach them either.
+
+_PR_SET_SECCOMP = 22
+_SECCOMP_MODE_FILTER = 2
+_SECCOMP_RET_ALLOW = 0x7FFF0000
+_SECCOMP_RET_ERRNO = 0x00050000
+_X32_SYSCALL_BIT = 0x40000000
+_IO_URING_FIRST, _IO_URING_LAST = 425, 427
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [
+        ("code", ctypes.c_ushort),
+        ("jt", ctypes.c_ubyte),
+        ("jf", ctypes.c_ubyte),
+        ("k", ctypes.c_uint32),
+    ]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+def _job_filter() -> _SockFprog:
+    program = [
+        (0x20, 0, 0, 0),  # A = seccomp_data.nr
+        (0x54, 0, 0, 0xFFFFFFFF & ~_X32_SYSCALL_BIT),  # A &= ~x32 bit
+        (0x35, 0, 2, _IO_URING_FIRST),  # A >= first ? next : allow
+        (0x25, 1, 0, _IO_URING_LAST),  # A > last ? allow : next
+        (0x06, 0, 0, _SECCOMP_RET_ERRNO | errno.ENOSYS),
+        (0x06, 0, 0, _SECCOMP_RET_ALLOW),
+    ]
+    filters = (_SockFilter * len(program))(*(_SockFilter(*insn) for insn in program))
+    return _SockFprog(len(program), filters)
+
+
+# Built once: the forked child only hands it to the kernel.
+_JOB_FILTER = _job_filter()
+
+
+def _install_job_filter() -> None:
+    # no_new_privs is already set (Docker's no-new-privileges), as the kernel requires.
+    if _libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(_JOB_FILTER), 0, 0):
+        code = ctypes.get_errno()
+        raise OSError(code, f"cannot install the job's seccomp filter: {os.strerror(code)}")
+
+
+def _below_hard(which: int, wanted: int) -> int:
+    hard = resource.getrlimit(which)[1]
+    return wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+
+
 def _enter_job(cpu_seconds: int, file_size_limit: int) -> None:
     """Runs in the forked child before exec: limits first, then drop to the job user.
 
     oom_score_adj is written while still root: after the uid switch the process
     is not dumpable, so its /proc files belong to root and the write would fail.
+    It makes a job process the OOM killer's first choice, but only by default: a
+    job may lower it again down to the agent's own 0 (raising the floor needs
+    CAP_SYS_RESOURCE), and then the agent can be the victim. The container dies
+    with it and the host replaces it; nothing of the job survives either way.
     """
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD):
         signal.signal(signum, signal.SIG_DFL)
@@ -302,12 +381,22 @@ def _enter_job(cpu_seconds: int, file_size_limit: int) -> None:
     except OSError:
         pass  # without it the agent may be the OOM victim: the host then replaces the container
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
+    # The container's own fsize ulimit is a ceiling nobody here may raise.
+    fsize = _below_hard(resource.RLIMIT_FSIZE, file_size_limit)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_NOFILE, (JOB_NOFILE, JOB_NOFILE))
+    # SCHED_IDLE: the agent's wakeups preempt the job at once. Without it, job
+    # processes spinning through the container's CPU quota kept the agent off the
+    # CPU for up to 1.7 s past a deadline (CFS bandwidth throttling); with it,
+    # about one CFS period at most. Alone in its container's cgroup a job runs
+    # as fast either way. RLIMIT_NICE 0 keeps a job from switching back.
+    resource.setrlimit(resource.RLIMIT_NICE, (0, 0))
+    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     os.setgroups([])
     os.setresgid(JOB_GID, JOB_GID, JOB_GID)
     os.setresuid(JOB_UID, JOB_UID, JOB_UID)
+    _install_job_filter()
 
 
 @dataclass
@@ -544,6 +633,8 @@ def _widen_pipes(proc: subprocess.Popen, output_limit: int) -> None:
     """
     size = min(max(output_limit + 65536, 65536), PIPE_MAX)
     for pipe in (proc.stdout, proc.stderr):
+        if pipe is None:
+            continue
         try:
             fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, size)
         except (OSError, AttributeError):
@@ -665,8 +756,13 @@ def make_job_dir(path: str) -> None:
     """Create `path` afresh for the job user (only while no job process lives)."""
     remove_path(path)
     os.mkdir(path, 0o700)
-    os.chown(path, JOB_UID, JOB_GID, follow_symlinks=False)
-    os.chmod(path, 0o700)
+    # Changed through a descriptor of what was just made, never by path again.
+    fd = os.open(path, _DIR_FLAGS)
+    try:
+        os.fchown(fd, JOB_UID, JOB_GID)
+        os.fchmod(fd, 0o700)
+    finally:
+        os.close(fd)
 
 
 def write_files(directory: str, files: dict[str, bytes]) -> None:
@@ -783,7 +879,7 @@ def _result(
     ident: object,
     compile_result: dict | None,
     runs: list[dict],
-    clean: bool,
+    clean: bool | None,
     error: str | None = None,
 ) -> dict:
     return {
@@ -800,6 +896,7 @@ class Agent:
     def __init__(self, wake_fd: int) -> None:
         self.wake_fd = wake_fd
         self.build_ready = False
+        self.owed_cleanup: str | None = None  # the id of an early result not yet wiped
 
     def handle(self, msg: object) -> dict:
         """Answer one decoded message; never raises."""
@@ -822,6 +919,7 @@ class Agent:
         except Exception as exc:
             log(f"internal error on {kind} {ident!r}: {exc!r}")
             self.build_ready = False
+            self.owed_cleanup = None
             try:
                 kill_all()
             except Exception:
@@ -854,12 +952,12 @@ class Agent:
         if job.compile is not None:
             compile_result = StepRunner(job.compile, BUILD_DIR, self.wake_fd).run()
             if step_failed(compile_result):
-                return _result(job.id, compile_result, [], self.reset())
+                return _result(job.id, compile_result, [], self.reset_now_or_owe(job.id, job.early))
         if not self.cleanup(keep_build=True):
             return _result(job.id, compile_result, [], False)
         lock_tree(BUILD_DIR)
         self.build_ready = True
-        runs, clean = self.execute_runs(job.runs, job.finish)
+        runs, clean = self.execute_runs(job.id, job.runs, job.finish, job.early)
         return _result(job.id, compile_result, runs, clean)
 
     def handle_run(self, msg: dict) -> dict:
@@ -872,10 +970,12 @@ class Agent:
             msg.clear()
         if not self.build_ready:
             return _result(request.id, None, [], self.verify(False), "no prepared build")
-        runs, clean = self.execute_runs(request.runs, request.finish)
+        runs, clean = self.execute_runs(request.id, request.runs, request.finish, request.early)
         return _result(request.id, None, runs, clean)
 
-    def execute_runs(self, steps: list[Step], finish: bool) -> tuple[list[dict], bool]:
+    def execute_runs(
+        self, ident: str, steps: list[Step], finish: bool, early: bool
+    ) -> tuple[list[dict], bool | None]:
         results = []
         clean = True
         for step in steps:
@@ -887,8 +987,32 @@ class Agent:
                 self.build_ready = False
                 return results, False
         if finish:
-            return results, self.reset()
+            return results, self.reset_now_or_owe(ident, early)
         return results, clean and self.verify(keep_build=True)
+
+    def reset_now_or_owe(self, ident: str, early: bool) -> bool | None:
+        """reset() now; or, for an early result, once it is sent (None meanwhile)."""
+        if not early:
+            return self.reset()
+        self.build_ready = False
+        self.owed_cleanup = ident
+        return None
+
+    def pay_cleanup(self) -> dict | None:
+        """The reset owed after an early result, and the ``cleaned`` message saying how it went."""
+        ident, self.owed_cleanup = self.owed_cleanup, None
+        if ident is None:
+            return None
+        try:
+            clean = self.reset()
+        except Exception as exc:
+            log(f"internal error cleaning up after {ident!r}: {exc!r}")
+            try:
+                kill_all()
+            except Exception:
+                pass
+            clean = False
+        return {"type": "cleaned", "id": ident, "clean": clean}
 
     def reset(self) -> bool:
         """Wipe everything, the build included."""
@@ -954,12 +1078,18 @@ def _setup() -> int:
     return wake_read
 
 
-def send(reply: dict) -> None:
-    data = json.dumps(reply, separators=(",", ":")).encode() + b"\n"
+def send(reply: dict, fd: int = 1) -> None:
+    """Write one message whole.
+
+    Stdout is unbuffered (-u): one write() may take only part of a large reply
+    when a signal (SIGCHLD from a job process dying just then) interrupts it, and
+    the rest would be lost. So loop until every byte is out.
+    """
+    data = memoryview(json.dumps(reply, separators=(",", ":")).encode() + b"\n")
     try:
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-    except (BrokenPipeError, ValueError, OSError) as exc:
+        while data:
+            data = data[os.write(fd, data) :]
+    except OSError as exc:
         raise HostGone from exc
 
 
@@ -988,6 +1118,9 @@ def main() -> int:
                 line = b""
             send(agent.handle(msg))
             msg = None
+            cleaned = agent.pay_cleanup()
+            if cleaned is not None:
+                send(cleaned)
     except HostGone:
         log("stdout closed: exiting")
     kill_all()

@@ -18,12 +18,14 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "code-engine-worker:test"
+FSIZE_HARD = 256 << 20
 HARDENING = [
     "--network", "none",
     "--read-only",
-    "--tmpfs", "/work:rw,exec,size=256m",
-    "--tmpfs", "/tmp:rw,exec,size=64m",
-    "--tmpfs", "/dev/shm:rw,size=16m",
+    "--tmpfs", "/work:rw,exec,nosuid,nodev,size=256m,nr_inodes=32768,mode=755",
+    "--tmpfs", "/tmp:rw,exec,nosuid,nodev,size=64m,nr_inodes=8192,mode=1777",
+    "--tmpfs", "/dev/shm:rw,noexec,nosuid,nodev,size=16m,nr_inodes=1024,mode=1777",
+    "--ipc", "private",
     "--cap-drop", "ALL",
     *[arg for cap in ("CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "KILL")
       for arg in ("--cap-add", cap)],
@@ -32,6 +34,8 @@ HARDENING = [
     "--memory", "400m",
     "--memory-swap", "400m",
     "--ulimit", "nofile=1024:1024",
+    "--ulimit", f"fsize={FSIZE_HARD}:{FSIZE_HARD}",
+    "--ulimit", "core=0:0",
 ]  # fmt: skip
 
 PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -66,13 +70,14 @@ def step(
     timeout_ms: int = 5000,
     output_limit: int = 65536,
     stdin: str | None = None,
+    file_size_limit: int = 16 << 20,
 ) -> dict:
     result = {
         "argv": argv,
         "env": RUN_ENV if env is None else env,
         "timeout_ms": timeout_ms,
         "output_limit": output_limit,
-        "file_size_limit": 16 << 20,
+        "file_size_limit": file_size_limit,
     }
     if stdin is not None:
         result["stdin"] = b64(stdin)
@@ -93,10 +98,10 @@ _names = itertools.count()
 class AgentProcess:
     """`docker run -i` of the worker image, spoken to in NDJSON."""
 
-    def __init__(self) -> None:
+    def __init__(self, extra: list[str] | None = None) -> None:
         self.name = f"code-engine-agent-test-{os.getpid()}-{next(_names)}"
         self.proc = subprocess.Popen(
-            ["docker", "run", "-i", "--rm", "--name", self.name, *HARDENING, IMAGE],
+            ["docker", "run", "-i", "--rm", "--name", self.name, *HARDENING, *(extra or []), IMAGE],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -499,3 +504,93 @@ def test_sigterm_ends_the_agent_promptly(worker_image):
     )
     assert agent.proc.wait(10) == 0
     assert time.monotonic() - started < 3
+
+
+def test_file_size_limit_is_capped_by_the_container_ulimit(agent):
+    asked = run_one(agent, sh("ulimit -f", file_size_limit=4 << 20))
+    assert text(asked["stdout"]) == f"{(4 << 20) // 512}\n"
+    # More than the container's hard limit: clamped to it, not an agent failure.
+    capped = run_one(agent, sh("ulimit -f; ulimit -Hf", file_size_limit=8 << 30))
+    assert text(capped["stdout"]) == f"{FSIZE_HARD // 512}\n" * 2
+
+
+IO_URING = """import ctypes, errno
+libc = ctypes.CDLL(None, use_errno=True)
+params = ctypes.create_string_buffer(120)
+for nr in (425, 0x40000000 | 425, 426, 427):
+    result = libc.syscall(nr, 4, params, 0, 0, 0)
+    print(result, errno.errorcode.get(ctypes.get_errno()))
+print(libc.syscall(39) > 0)  # getpid still works
+"""
+
+
+def test_jobs_cannot_use_io_uring(agent):
+    result = run_one(agent, py(IO_URING))
+    assert text(result["stdout"]) == "-1 ENOSYS\n" * 4 + "True\n", text(result["stderr"])
+
+
+SCHEDULING = """import os
+print(os.sched_getscheduler(0) == os.SCHED_IDLE)
+try:
+    os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+except PermissionError:
+    print("stays idle")
+"""
+
+
+def test_jobs_run_at_idle_priority_and_stay_there(agent):
+    result = run_one(agent, py(SCHEDULING))
+    assert text(result["stdout"]) == "True\nstays idle\n", text(result["stderr"])
+
+
+SPINNERS = """import os
+for _ in range(100):
+    if os.fork() == 0:
+        break
+while True:
+    pass
+"""
+
+
+def test_spinning_processes_do_not_starve_the_agent(worker_image):
+    # The container's CPU quota, as the daemon sets it (0.5 CPU over 200 ms).
+    throttled = AgentProcess(["--cpu-period", "200000", "--cpu-quota", "100000"])
+    try:
+        reply = throttled.job({}, [py(SPINNERS, timeout_ms=1000)])
+        result = reply["runs"][0]
+        assert result["timed_out"] and reply["clean"], reply
+        assert result["wall_ms"] < 1000 + 700, result["wall_ms"]
+    finally:
+        throttled.close()
+
+
+def test_early_result_then_cleaned(agent):
+    leave = sh("echo left > /tmp/left; sleep 1000 & echo done")
+    message = {
+        "type": "job",
+        "id": "early",
+        "files": {},
+        "compile": None,
+        "runs": [leave],
+        "early_result": True,
+    }
+    result = agent.request(message)
+    assert result["type"] == "result" and result["clean"] is None, result
+    assert text(result["runs"][0]["stdout"]) == "done\n"
+    assert agent.receive() == {"type": "cleaned", "id": "early", "clean": True}
+    after = run_one(agent, sh("ls -A /tmp; ls /proc | grep -c '^[0-9]'"))
+    assert text(after["stdout"]) == "4\n"  # the agent, sh, ls and grep
+
+
+def test_early_result_after_a_failed_compile(agent):
+    message = {
+        "type": "job",
+        "id": "early-compile",
+        "files": {"main.cpp": b64("int main() { return nope; }")},
+        "compile": step(CPP_COMPILE, env={"PATH": PATH, "HOME": "/work/build"}, timeout_ms=20_000),
+        "runs": [step(["/work/build/main"])],
+        "early_result": True,
+    }
+    result = agent.request(message)
+    assert result["clean"] is None and result["runs"] == [] and result["compile"]["exit_code"]
+    assert agent.receive() == {"type": "cleaned", "id": "early-compile", "clean": True}

@@ -74,6 +74,11 @@ def test_job_parsing():
         }
     )
     assert job.files == {"main.py": b"print(1)"} and job.compile is None and job.finish is True
+    assert job.early is False
+    assert agent.parse_job({"id": "j", "runs": [], "early_result": True}).early is True
+    assert agent.parse_run({"id": "r", "runs": [], "early_result": True}).early is True
+    with pytest.raises(agent.BadRequest):
+        agent.parse_job({"id": "j", "runs": [], "early_result": "yes"})
     with pytest.raises(agent.BadRequest):
         agent.parse_job({"id": "j", "files": {"../x": ""}, "runs": []})
 
@@ -145,3 +150,71 @@ def test_lock_tree_never_follows_symlinks(tmp_path):
     assert modes == {"build": (0, 0o755), "sub": (0, 0o755), "main": (0, 0o755),
                      "data.txt": (0, 0o644)}  # fmt: skip
     assert (build / "sub" / "link").lstat().st_uid == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a seccomp filter needs no_new_privs or root")
+def test_job_filter_refuses_io_uring_and_nothing_else():
+    import ctypes
+    import errno
+
+    pid = os.fork()
+    if pid == 0:  # the filter stays with this child
+        code = 1
+        try:
+            agent._install_job_filter()
+            libc = ctypes.CDLL(None, use_errno=True)
+            refused = [
+                libc.syscall(nr, 0, 0, 0, 0, 0) == -1 and ctypes.get_errno() == errno.ENOSYS
+                for nr in (425, 426, 427, 0x40000000 | 425)
+            ]
+            # getpid, and io_uring's neighbour pidfd_send_signal (EBADF, not ENOSYS).
+            neighbour = (
+                libc.syscall(424, -1, 0, None, 0) == -1 and ctypes.get_errno() == errno.EBADF
+            )
+            allowed = libc.syscall(39) == os.getpid() and neighbour
+            code = 0 if all(refused) and allowed else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_file_size_request_is_clamped_to_the_hard_limit(monkeypatch):
+    monkeypatch.setattr(agent.resource, "getrlimit", lambda which: (100, 1000))
+    assert agent._below_hard(agent.resource.RLIMIT_FSIZE, 500) == 500
+    assert agent._below_hard(agent.resource.RLIMIT_FSIZE, 5000) == 1000
+    monkeypatch.setattr(
+        agent.resource, "getrlimit", lambda which: (100, agent.resource.RLIM_INFINITY)
+    )
+    assert agent._below_hard(agent.resource.RLIMIT_FSIZE, 5000) == 5000
+
+
+def test_send_writes_a_whole_message_through_signals():
+    """A signal landing mid-write made one write() return short (seen with SIGCHLD)."""
+    import json
+    import signal
+    import threading
+    import time
+
+    read_fd, write_fd = os.pipe()
+    received = bytearray()
+
+    def slow_reader() -> None:
+        while chunk := os.read(read_fd, 4096):
+            received.extend(chunk)
+            time.sleep(0.0005)
+
+    reader = threading.Thread(target=slow_reader)
+    reader.start()
+    previous = signal.signal(signal.SIGALRM, lambda *_: None)
+    signal.setitimer(signal.ITIMER_REAL, 0.001, 0.001)
+    message = {"type": "result", "blob": "x" * (1 << 20)}
+    try:
+        agent.send(message, write_fd)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        os.close(write_fd)
+        reader.join()
+        os.close(read_fd)
+    assert received.endswith(b"\n") and json.loads(received) == message

@@ -1,0 +1,81 @@
+"""The hostile suite's own NATS server and daemon: one warm container, one job at a time.
+
+With one worker and a concurrency of one, every job lands on the same container
+unless the daemon replaced it, so a probe job right after a hostile one sees
+exactly what that job left behind. The daemon has its own nats-server so that
+no other test's daemon (same queue group) can take these requests.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import Daemon, NatsServer, worker_containers
+
+from .hostile_support import Sandbox
+
+DOCKER_ROOT = "/var/lib/docker"
+WARM_UP = {
+    "python": "print('warm')",
+    "javascript": "console.log('warm')",
+    "go": 'package main\nimport "fmt"\nfunc main() { fmt.Println("warm") }\n',
+    "cpp": '#include <cstdio>\nint main() { std::puts("warm"); }\n',
+}
+
+
+@dataclass
+class Baseline:
+    daemon_rss_kb: int
+    disk_used: int
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+def disk_used() -> int:
+    return shutil.disk_usage(DOCKER_ROOT).used
+
+
+@pytest.fixture(scope="package")
+def hostile_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    directory = tmp_path_factory.mktemp("hostile")
+    nats = NatsServer(directory)
+    daemon = Daemon(
+        nats.url,
+        directory / "daemon.log",
+        CODE_ENGINE_WORKERS="1",
+        CODE_ENGINE_CONCURRENCY="1",
+        # Compile bombs meet this limit; hello world compiles in well under a second.
+        CODE_ENGINE_COMPILE_TIMEOUT_MS="5000",
+        CODE_ENGINE_LOG_LEVEL="INFO",
+    )
+    try:
+        yield daemon
+    finally:
+        code = daemon.stop()
+        nats.stop()
+    assert code == 0, daemon.log_text()[-3000:]
+    assert worker_containers(daemon.instance_id) == []
+
+
+@pytest.fixture(scope="package")
+def sandbox(hostile_daemon: Daemon) -> Sandbox:
+    box = Sandbox(hostile_daemon)
+    for language, code in WARM_UP.items():
+        reply = box.run(language, code)
+        assert reply["output"] == "warm\n", reply
+    return box
+
+
+@pytest.fixture(scope="package")
+def baseline(sandbox: Sandbox) -> Baseline:
+    """Measured once, after the warm-up and before the first hostile program."""
+    return Baseline(daemon_rss_kb=rss_kb(sandbox.daemon.process.pid), disk_used=disk_used())

@@ -1,0 +1,264 @@
+"""Hostile programs that look around: environment, the agent, privileges, the network.
+
+No case here sends a packet to any address but loopback: the network checks
+read interfaces and routes, and connect a UDP socket (which sends nothing).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from .hostile_support import RUN_ENV, Hostile, Sandbox, ids
+
+pytestmark = pytest.mark.hostile
+
+
+def _output(expected: str):
+    def check(reply: dict) -> None:
+        assert reply["output"] == expected, reply["output"][-3000:] + reply["error"][-3000:]
+
+    return check
+
+
+def _all_refused(reply: dict) -> None:
+    lines = reply["output"].splitlines()
+    assert len(lines) > 5, reply
+    assert not [line for line in lines if line.endswith(" allowed")], reply["output"]
+    # The agent's own filter, on top of Docker's profile (which allows io_uring).
+    assert "io-uring-setup ENOSYS" in lines and "io-uring-setup-x32 ENOSYS" in lines, lines
+
+
+ENVIRONMENT = r"""
+import json, os
+status = dict(line.split(":\t", 1) for line in open("/proc/self/status").read().splitlines())
+print(json.dumps(dict(os.environ), sort_keys=True))
+print(status["CapEff"].strip(), status["CapPrm"].strip(), status["CapAmb"].strip())
+print("NoNewPrivs", status["NoNewPrivs"].strip(), "Seccomp", status["Seccomp"].strip())
+print(os.getuid(), os.geteuid(), os.getgid(), os.getgroups())
+"""
+
+ENVIRONMENT_OUTPUT = (
+    json.dumps(RUN_ENV, sort_keys=True)
+    + "\n0000000000000000 0000000000000000 0000000000000000\nNoNewPrivs 1 Seccomp 2\n"
+    + "10001 10001 10001 []\n"
+)
+
+AGENT_SECRETS = r"""
+import os
+for name in ("environ", "fd", "fdinfo", "mem", "maps", "auxv", "stack", "syscall", "io",
+             "root", "cwd", "exe", "map_files"):
+    path = f"/proc/1/{name}"
+    try:
+        if name in ("root", "cwd", "exe"):
+            os.readlink(path)
+        elif os.path.isdir(path):
+            os.listdir(path)
+        else:
+            with open(path, "rb") as f:
+                f.read(1)
+        print(name, "readable")
+    except OSError as exc:
+        print(name, exc.strerror)
+mine = {str(os.getpid())}
+print(sorted(p for p in os.listdir("/proc") if p.isdigit() and p not in mine))
+"""
+
+AGENT_SECRETS_OUTPUT = (
+    "".join(
+        f"{name} Permission denied\n"
+        for name in (
+            "environ fd fdinfo mem maps auxv stack syscall io root cwd exe map_files".split()
+        )
+    )
+    + "['1']\n"
+)
+
+PRIVILEGES = r"""
+import ctypes, errno, os, socket
+libc = ctypes.CDLL(None, use_errno=True)
+
+def attempt(name, call):
+    ctypes.set_errno(0)
+    result = call()
+    code = ctypes.get_errno()
+    print(name, "allowed" if result >= 0 else errno.errorcode.get(code, code))
+
+def raising(call):
+    try:
+        call()
+        return 0
+    except OSError as exc:
+        ctypes.set_errno(exc.errno)
+        return -1
+
+attempt("unshare-user", lambda: libc.unshare(0x10000000))
+attempt("unshare-mount", lambda: libc.unshare(0x00020000))
+attempt("unshare-net", lambda: libc.unshare(0x40000000))
+attempt("mount", lambda: libc.mount(b"none", b"/tmp", b"tmpfs", 0, None))
+attempt("chroot", lambda: libc.chroot(b"/tmp"))
+attempt("setuid-root", lambda: libc.setuid(0))
+attempt("setgid-root", lambda: libc.setgid(0))
+attempt("ptrace-agent", lambda: libc.ptrace(16, 1, None, None))
+attempt("kill-agent", lambda: libc.kill(1, 9))
+attempt("kernel-log", lambda: libc.klogctl(3, ctypes.create_string_buffer(4096), 4096))
+attempt("keyctl", lambda: libc.syscall(250, 0, 0, 0, 0, 0))
+attempt("bpf", lambda: libc.syscall(321, 0, 0, 0))
+attempt("init-module", lambda: libc.syscall(175, None, 0, b""))
+params = ctypes.create_string_buffer(120)
+attempt("io-uring-setup", lambda: libc.syscall(425, 4, params))
+attempt("io-uring-setup-x32", lambda: libc.syscall(0x40000000 | 425, 4, params))
+attempt("mknod-disk", lambda: libc.mknod(b"/tmp/disk", 0o60600, os.makedev(8, 0)))
+attempt("sethostname", lambda: libc.sethostname(b"owned", 5))
+attempt("raw-socket", lambda: raising(lambda: socket.socket(socket.AF_INET, socket.SOCK_RAW, 1)))
+attempt("packet-socket", lambda: raising(lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW)))
+attempt("chown-to-root", lambda: libc.chown(b"/work/run", 0, 0))
+attempt("write-sysctl", lambda: raising(lambda: open("/proc/sys/kernel/hostname", "w")))
+"""
+
+NETWORK = r"""
+import os, socket
+interfaces = sorted(line.split(":")[0].strip() for line in open("/proc/net/dev").readlines()[2:])
+routes = open("/proc/net/route").read().splitlines()[1:]
+routes6 = []
+if os.path.exists("/proc/net/ipv6_route"):
+    routes6 = [r for r in open("/proc/net/ipv6_route").read().splitlines() if r.split()[-1] != "lo"]
+print(interfaces, routes, routes6)
+outside = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+try:
+    outside.connect(("192.0.2.1", 9))  # UDP connect picks a route and sends nothing
+except OSError as exc:
+    print("outside:", exc.strerror)
+server = socket.socket()
+server.bind(("127.0.0.1", 0))
+server.listen()
+client = socket.create_connection(server.getsockname())
+peer, _ = server.accept()
+client.sendall(b"ping")
+print("loopback:", peer.recv(4).decode())
+"""
+
+NETWORK_GO = """package main
+
+import (
+	"fmt"
+	"net"
+)
+
+func main() {
+	interfaces, _ := net.Interfaces()
+	for _, i := range interfaces {
+		fmt.Println(i.Name, i.Flags&net.FlagLoopback != 0)
+	}
+	_, err := net.Dial("udp", "192.0.2.1:9")
+	fmt.Println(err)
+}
+"""
+
+MOUNTS = r"""
+import os
+binds, writable = [], []
+for line in open("/proc/self/mountinfo"):
+    fields = line.split()
+    point, options, source = fields[4], fields[5].split(","), fields[3]
+    fstype = fields[fields.index("-") + 1]
+    # Docker masks /proc files with /dev/null ("/null"); anything else not at its
+    # filesystem's root is a bind mount.
+    if fstype not in ("proc", "cgroup", "sysfs") and source not in ("/", "/null"):
+        binds.append(f"{point} {options[0]}")
+    if "rw" in options and os.path.isdir(point) and os.access(point, os.W_OK):
+        writable.append(point)
+sockets = [os.path.join(root, name) for top in ("/run", "/var/run", "/var/lib")
+           for root, _, names in os.walk(top) for name in names if name.endswith(".sock")]
+print(binds)
+print(sorted(writable))
+print(sockets, os.path.exists("/var/run/docker.sock"))
+"""
+
+PROTOCOL_INJECTION = r"""
+import os, sys
+fake = '{"type":"result","id":"x","compile":null,"runs":[],"clean":true,"error":null}'
+print(fake)
+print(fake, file=sys.stderr)
+for path in ("/proc/1/fd/1", "/proc/1/fd/0", "/dev/console", "/dev/tty"):
+    try:
+        os.open(path, os.O_WRONLY)
+        print(path, "opened")
+    except OSError as exc:
+        print(path, exc.strerror)
+"""
+
+PROTOCOL_INJECTION_OUTPUT = (
+    '{"type":"result","id":"x","compile":null,"runs":[],"clean":true,"error":null}\n'
+    "/proc/1/fd/1 Permission denied\n"
+    "/proc/1/fd/0 Permission denied\n"
+    "/dev/console No such file or directory\n"
+    "/dev/tty No such device or address\n"
+)
+
+CASES = [
+    Hostile(
+        "python-reads-environment-and-privileges",
+        "python",
+        ENVIRONMENT,
+        "ok",
+        check=_output(ENVIRONMENT_OUTPUT),
+    ),
+    Hostile(
+        "js-reads-environment",
+        "javascript",
+        "console.log(JSON.stringify(process.env))",
+        "ok",
+        check=lambda r: json.loads(r["output"]) == RUN_ENV,
+    ),
+    Hostile(
+        "python-reads-the-agent-and-other-processes",
+        "python",
+        AGENT_SECRETS,
+        "ok",
+        check=_output(AGENT_SECRETS_OUTPUT),
+    ),
+    Hostile("python-tries-privileged-syscalls", "python", PRIVILEGES, "ok", check=_all_refused),
+    Hostile(
+        "python-probes-the-network",
+        "python",
+        NETWORK,
+        "ok",
+        check=_output("['lo'] [] []\noutside: Network is unreachable\nloopback: ping\n"),
+    ),
+    Hostile(
+        "go-probes-the-network",
+        "go",
+        NETWORK_GO,
+        "ok",
+        check=_output("lo true\ndial udp 192.0.2.1:9: connect: network is unreachable\n"),
+    ),
+    Hostile(
+        "js-lists-interfaces",
+        "javascript",
+        "console.log(Object.keys(require('os').networkInterfaces()))",
+        "ok",
+        check=_output("[ 'lo' ]\n"),
+    ),
+    # The only host file in sight is /etc/hostname, read-only; no socket of any daemon.
+    Hostile(
+        "python-looks-for-host-mounts-and-sockets",
+        "python",
+        MOUNTS,
+        "ok",
+        check=_output("['/etc/hostname ro']\n['/dev/mqueue', '/dev/shm', '/tmp']\n[] False\n"),
+    ),
+    Hostile(
+        "python-forges-agent-replies",
+        "python",
+        PROTOCOL_INJECTION,
+        "ok",
+        check=_output(PROTOCOL_INJECTION_OUTPUT),
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids(CASES))
+def test_visibility(sandbox: Sandbox, baseline, case: Hostile) -> None:
+    sandbox.exercise(case)

@@ -1,0 +1,81 @@
+"""After every hostile program: the daemon, the pool and the host are as before.
+
+Named to run last in the package (pytest collects a directory's modules in name
+order); run alone it still holds, against a baseline taken just before it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from .conftest import Baseline, disk_used, rss_kb
+from .hostile_support import Sandbox, next_snapshot
+
+pytestmark = pytest.mark.hostile
+
+DAEMON_RSS_GROWTH_KB = 30 << 10
+DISK_GROWTH = 50 << 20
+
+
+def inspect(container_id: str) -> dict:
+    out = subprocess.run(
+        ["docker", "inspect", "--size", container_id], capture_output=True, check=True
+    ).stdout
+    return json.loads(out)[0]
+
+
+def test_daemon_memory_is_flat(sandbox: Sandbox, baseline: Baseline) -> None:
+    grown = rss_kb(sandbox.daemon.process.pid) - baseline.daemon_rss_kb
+    assert grown < DAEMON_RSS_GROWTH_KB, f"the daemon grew by {grown} kB"
+
+
+def test_host_disk_did_not_grow(sandbox: Sandbox, baseline: Baseline) -> None:
+    grown = disk_used() - baseline.disk_used
+    assert grown < DISK_GROWTH, f"/var/lib/docker grew by {grown >> 20} MiB"
+    # A read-only root: the container's writable layer holds nothing at all.
+    assert inspect(sandbox.container())["SizeRw"] == 0
+
+
+def test_pool_is_back_to_full_size(sandbox: Sandbox, baseline: Baseline) -> None:
+    sandbox.container()
+    snapshot = next_snapshot(sandbox.daemon)
+    assert snapshot["pool"]["size"] == 1 and snapshot["pool"]["starting"] == 0, snapshot
+    assert [c["state"] for c in snapshot["containers"]] == ["idle"], snapshot["containers"]
+    assert snapshot["pool"]["replaced"] >= sandbox.replacements
+    assert snapshot["docker"]["ok"] is True
+
+
+def test_agent_holds_no_more_than_it_started_with(sandbox: Sandbox, baseline: Baseline) -> None:
+    """Many jobs on one container leave the agent's descriptors and memory where they were."""
+    container = sandbox.container()
+    pid = inspect(container)["State"]["Pid"]
+    for i in range(20):
+        assert sandbox.run("python", f"print({i})")["output"] == f"{i}\n"
+    assert sandbox.container() == container
+    fds = sorted(Path(f"/proc/{pid}/fd").iterdir())
+    assert len(fds) <= 8, [str(fd.readlink()) for fd in fds]
+    assert rss_kb(pid) < 40 << 10
+
+
+def test_container_is_created_hardened(sandbox: Sandbox, baseline: Baseline) -> None:
+    """What the suite relied on, as Docker reports it for the live container."""
+    host = inspect(sandbox.container())["HostConfig"]
+    assert host["NetworkMode"] == "none" and host["Privileged"] is False
+    assert host["ReadonlyRootfs"] is True
+    assert not host.get("Binds") and not host.get("Mounts") and not host.get("VolumesFrom")
+    assert not host.get("Devices")
+    assert sorted(host["Tmpfs"]) == ["/dev/shm", "/tmp", "/work"]
+    assert all("size=" in opts and "nr_inodes=" in opts for opts in host["Tmpfs"].values())
+    assert all("nosuid" in opts and "nodev" in opts for opts in host["Tmpfs"].values())
+    assert host["CapDrop"] == ["ALL"]
+    assert sorted(host["CapAdd"]) == ["CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETGID", "SETUID"]
+    assert host["SecurityOpt"] == ["no-new-privileges"]  # and no seccomp=unconfined
+    assert host["Memory"] == host["MemorySwap"] > 0
+    assert host["PidsLimit"] > 0 and host["CpuQuota"] > 0
+    assert {u["Name"] for u in host["Ulimits"]} == {"nofile", "fsize", "core"}
+    assert host["LogConfig"]["Type"] == "none"
+    assert host["IpcMode"] == "private" and host["PidMode"] == ""
