@@ -98,7 +98,10 @@ class EngineClient:
         return reply
 
     async def submit_durable(
-        self, request: dict[str, Any], *, subject: str | None = None,
+        self,
+        request: dict[str, Any],
+        *,
+        subject: str | None = None,
         timeout: float = DEFAULT_TIMEOUT_S,
     ) -> dict[str, Any]:
         """Send a request through the engine's JetStream work queue and wait for the reply.

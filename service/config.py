@@ -81,6 +81,10 @@ class Settings:
         "DOCKER_HOST", None, "Docker socket as unix:///path; default /var/run/docker.sock"
     )
 
+    runtime: str = _setting(
+        "CODE_ENGINE_RUNTIME", "", "OCI runtime for workers, e.g. runsc (gVisor); empty: Docker's"
+    )
+
     # Limits per container and per job.
     memory_mb: int = _setting(
         "CODE_ENGINE_MEMORY_MB", 400, "memory per container = default and maximum per job (no swap)"

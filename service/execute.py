@@ -163,6 +163,26 @@ class Executor:
                         agent_job(request, self._settings),
                         deadline_s(request, self._settings),
                     )
+                except AgentTimeout:
+                    raise
+                except AgentError as exc:
+                    if await self._oom_killed(lease.container):
+                        # The whole container ran out of memory and took the agent
+                        # with it: still the job's doing.
+                        log.warning(
+                            "job %s: container %s was OOM-killed",
+                            request.id,
+                            lease.container.short_id,
+                        )
+                        return refusal(
+                            request.id,
+                            request.language.name,
+                            Status.MEMORY_LIMIT,
+                            f"memory limit exceeded ({request.memory_mb} MB); "
+                            "the sandbox was replaced",
+                        )
+                    await self.kill(lease.container)
+                    raise exc from None
                 except BaseException:
                     await self.kill(lease.container)
                     raise
@@ -193,6 +213,19 @@ class Executor:
         except DockerError as exc:
             log.warning("job %s: Docker failed: %s", request.id, exc)
             return internal(request, "the sandbox could not be prepared")
+
+    async def _oom_killed(self, container: WorkerContainer) -> bool:
+        container.dead = True
+        with trio.CancelScope(shield=True), trio.move_on_after(5):
+            try:
+                info = await self._docker.containers.inspect(container.id)
+            except DockerError:
+                return False
+            state = info.get("State") or {}
+            if state.get("Running"):
+                return False  # the stream broke, not the container
+            return bool(state.get("OOMKilled"))
+        return False
 
     async def _cleaned(self, container: WorkerContainer) -> bool:
         with trio.move_on_after(CLEANUP_TIMEOUT_S):

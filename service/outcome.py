@@ -65,7 +65,6 @@ class StepResult:
             return f"SIG{self.signal}"
 
 
-
 def verdict(step: StepResult) -> Status:
     """The status of one run step."""
     if step.timed_out:

@@ -41,6 +41,14 @@ MIN_FSIZE = 64 << 20
 
 def container_config(settings: Settings, *, memory_mb: int | None = None) -> dict[str, Any]:
     """The Engine API body for ``POST /containers/create``."""
+    config = _config(settings, memory_mb=memory_mb)
+    if settings.runtime:
+        # e.g. runsc: gVisor's user-space kernel between the job and the host's.
+        config["HostConfig"]["Runtime"] = settings.runtime
+    return config
+
+
+def _config(settings: Settings, *, memory_mb: int | None) -> dict[str, Any]:
     memory = (memory_mb or settings.memory_mb) << 20
     period_us = settings.cpu_period_ms * 1000
     fsize = max(settings.scratch_mb << 20, settings.file_size_limit, MIN_FSIZE)

@@ -60,6 +60,7 @@ class FakeContainer:
         updates: Every ``update`` body, in order (also merged into ``host_config``).
         attach_peers: Container ends of every attach connection made so far.
         removed: True once removed (the object then leaves ``fake.containers``).
+        oom_killed: Reported as ``State.OOMKilled`` (set it before ``exit_container``).
     """
 
     id: str
@@ -78,6 +79,7 @@ class FakeContainer:
     attach_peers: list[FakeAttachPeer] = field(default_factory=list)
     stats: dict[str, Any] | None = None
     removed: bool = False
+    oom_killed: bool = False
     exits: int = 0
     changed: trio.Event = field(default_factory=trio.Event)
 
@@ -108,7 +110,7 @@ class FakeContainer:
                 "Running": self.running,
                 "Paused": False,
                 "Restarting": False,
-                "OOMKilled": False,
+                "OOMKilled": self.oom_killed,
                 "Dead": False,
                 "Pid": 4242 if self.running else 0,
                 "ExitCode": self.exit_code,

@@ -249,3 +249,22 @@ async def test_cleanup_that_never_ends_kills_the_container(nursery, autojump_clo
     assert trio.current_time() - start == pytest.approx(CLEANUP_TIMEOUT_S)
     await trio.sleep(0.1)
     assert pool.replaced == 1
+
+
+async def test_container_oom_killed_with_its_agent_is_memory_limit(nursery, autojump_clock):
+    fake, docker, pool = await start_pool(nursery, FakeAgent(answer(after=5)))
+    executor = Executor(docker, pool, SETTINGS)
+    replies: list[Reply] = []
+
+    async def run_one() -> None:
+        replies.append(await executor.execute(make_request(memory_mb=128)))
+
+    nursery.start_soon(run_one)
+    await trio.sleep(1)
+    busy = next(c for c in pool.containers if c.current is not None)
+    fake.container(busy.id).oom_killed = True
+    await fake.exit_container(busy.id, exit_code=137)
+    await trio.sleep(1)
+    assert replies[0].status is Status.MEMORY_LIMIT
+    assert "128 MB" in replies[0].error
+    assert busy.id not in {c.id for c in pool.containers}
