@@ -159,6 +159,21 @@ def worker_containers(instance_id: str) -> list[str]:
     return out.split()
 
 
+def containers_running(instance_id: str, needle: str, timeout: float = 20) -> list[str]:
+    """The instance's containers with a process whose command line has ``needle``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [
+            c
+            for c in worker_containers(instance_id)
+            if needle in subprocess.run(["docker", "top", c], capture_output=True, text=True).stdout
+        ]
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"no container of {instance_id} runs {needle!r}")
+
+
 @pytest.fixture(scope="session")
 def tmp_session() -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="code-engine-test-") as tmp:

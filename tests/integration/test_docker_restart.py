@@ -16,7 +16,7 @@ from pathlib import Path
 
 import nats
 import pytest
-from conftest import ROOT, Daemon, run_code, worker_containers
+from conftest import ROOT, Daemon, NatsServer, run_code, worker_containers
 
 from engine_client import build_request
 
@@ -45,7 +45,8 @@ async def _request(url: str, body: dict, timeout: float) -> dict:
         await nc.close()
 
 
-def test_dockerd_restart_rebuilds_the_pool(nats_server, tmp_path: Path):
+def test_dockerd_restart_rebuilds_the_pool(tmp_path: Path):
+    nats_server = NatsServer(tmp_path)
     daemon = Daemon(nats_server.url, tmp_path / "d.log")
     try:
         assert run_code(nats_server.url, "python", "print(1)")["status"] == "ok"
@@ -84,4 +85,5 @@ def test_dockerd_restart_rebuilds_the_pool(nats_server, tmp_path: Path):
         if not docker_answers():
             subprocess.run(["bash", str(ROOT / "scripts" / "ensure-docker.sh")], check=True)
         assert daemon.stop() == 0
+        nats_server.stop()
     assert worker_containers(daemon.instance_id) == []

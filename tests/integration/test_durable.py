@@ -9,7 +9,7 @@ import threading
 import time
 
 import nats
-from conftest import Daemon, NatsServer, worker_containers
+from conftest import Daemon, NatsServer, containers_running, worker_containers
 
 from engine_client import EngineClient, build_request
 
@@ -114,13 +114,7 @@ def test_sigkill_mid_job_is_redelivered_to_another_instance(tmp_path):
     thread = threading.Thread(target=lambda: asyncio.run(client()))
     thread.start()
     try:
-        deadline = time.monotonic() + 20
-        while "main.py" not in " ".join(
-            subprocess.run(["docker", "top", c], capture_output=True, text=True).stdout
-            for c in worker_containers(a.instance_id)
-        ):
-            assert time.monotonic() < deadline, "the job never started on instance a"
-            time.sleep(0.05)
+        containers_running(a.instance_id, "main.py")
         a.process.kill()  # SIGKILL: no reply, no ack
         a.process.wait()
         b = Daemon(server.url, tmp_path / "b.log", **DURABLE)

@@ -40,7 +40,7 @@ def test_environment_overrides():
         ({"CODE_ENGINE_QUEUE_CAPACITY": "0"}, "CODE_ENGINE_QUEUE_CAPACITY must be positive"),
         ({"CODE_ENGINE_WORKERS": "5"}, "must be at least CODE_ENGINE_WORKERS"),
         ({"DOCKER_HOST": "tcp://1.2.3.4:2375"}, "DOCKER_HOST must be unix://"),
-    ({"CODE_ENGINE_INSTANCE_ID": "a.b"}, "CODE_ENGINE_INSTANCE_ID must be"),
+        ({"CODE_ENGINE_INSTANCE_ID": "a.b"}, "CODE_ENGINE_INSTANCE_ID must be"),
     ],
 )
 def test_bad_settings_are_refused(env, message):
