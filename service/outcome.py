@@ -95,6 +95,15 @@ def text(data: bytes) -> str:
     return data.decode("utf-8", "replace")
 
 
+def error_text(step: StepResult, status: Status, request: ExecuteRequest) -> str:
+    """The job's stderr, followed by why it was stopped when a limit stopped it."""
+    error = text(step.stderr)
+    reason = explain(step, status, request)
+    if reason:
+        return f"{error}\n{reason}" if error else reason
+    return error
+
+
 def compile_failure(request: ExecuteRequest, step: StepResult) -> Reply:
     diagnostics = text(step.stderr) + text(step.stdout)
     if step.timed_out:
@@ -123,10 +132,7 @@ def compiled_ok(step: StepResult | None) -> bool:
 
 def run_reply(request: ExecuteRequest, run: StepResult, compile: StepResult | None) -> Reply:
     status = verdict(run)
-    error = text(run.stderr)
-    reason = explain(run, status, request)
-    if reason:
-        error = f"{error}\n{reason}" if error else reason
+    error = error_text(run, status, request)
     return Reply(
         id=request.id,
         language=request.language.name,

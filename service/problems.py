@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import msgspec
 
 from .errors import InvalidRequest
-from .outcome import StepResult, explain, text, verdict
+from .outcome import StepResult, error_text, text, verdict
 from .protocol import ExecuteRequest, Status
 
 
@@ -160,10 +160,7 @@ def grade(
             result = Verdict.WRONG_ANSWER
     else:
         result = Verdict(status.value)
-    error = text(step.stderr)
-    reason = explain(step, status, request)
-    if reason:
-        error = f"{error}\n{reason}" if error else reason
+    error = error_text(step, status, request)
     return TestReport(
         id=test.id,
         status=result,

@@ -153,13 +153,18 @@ def request_id(raw: object) -> str:
     return uuid.uuid4().hex
 
 
-def salvage_id(payload: bytes) -> str:
-    """The request's id for an error reply, when the payload is at least an object with one."""
+def _field(payload: bytes, name: str) -> object:
+    """One top-level field of a payload that may be anything, for error replies."""
     try:
         raw = msgspec.json.decode(payload)
     except msgspec.DecodeError:
-        return uuid.uuid4().hex
-    value = raw.get("id") if isinstance(raw, dict) else None
+        return None
+    return raw.get(name) if isinstance(raw, dict) else None
+
+
+def salvage_id(payload: bytes) -> str:
+    """The request's id for an error reply, when the payload is at least an object with one."""
+    value = _field(payload, "id")
     if isinstance(value, str) and 0 < len(value) <= 128:
         return value
     if isinstance(value, int) and not isinstance(value, bool):
@@ -168,11 +173,7 @@ def salvage_id(payload: bytes) -> str:
 
 
 def salvage_language(payload: bytes) -> str:
-    try:
-        raw = msgspec.json.decode(payload)
-    except msgspec.DecodeError:
-        return ""
-    value = raw.get("language") if isinstance(raw, dict) else None
+    value = _field(payload, "language")
     if isinstance(value, str):
         language = lookup(value)
         return language.name if language else value[:40]
