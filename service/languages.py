@@ -66,9 +66,11 @@ LANGUAGES: tuple[Language, ...] = (
         compile_argv=("go", "build", "-o", f"{BUILD_DIR}/main", f"{BUILD_DIR}/main.go"),
         # A fresh cache per job: Debian's Go ships the standard library precompiled,
         # so nothing is rebuilt, and no job can poison a cache another job reads.
+        # It lives in /tmp, which the agent wipes after the compile step, so the
+        # locked build stays small (a hello world leaves ~270 cache files).
         compile_env={
-            "GOCACHE": f"{BUILD_DIR}/.cache/go-build",
-            "GOPATH": f"{BUILD_DIR}/.cache/gopath",
+            "GOCACHE": "/tmp/go-build-cache",
+            "GOPATH": "/tmp/gopath",
             "GO111MODULE": "off",
             "GOFLAGS": "-buildvcs=false",
             "GOTOOLCHAIN": "local",

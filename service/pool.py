@@ -214,6 +214,11 @@ class Pool:
                 nursery.start_soon(self._remove, container)
         if containers:
             log.info("removed %d pool containers", len(containers))
+        # Anything else with this instance's label: half-made or orphaned by an outage.
+        try:
+            await self._remove_leftovers()
+        except DockerError as exc:
+            log.warning("could not sweep this instance's containers: %s", exc)
 
     # -- health ----------------------------------------------------------------
 
@@ -248,6 +253,11 @@ class Pool:
         for container_id in list(self._unremoved):
             if await remove_container(self._docker, container_id):
                 self._unremoved.discard(container_id)
+        for item in listed:
+            # Exited ones of ours that the pool does not know: left by an outage
+            # (created, then the daemon went away before they could be removed).
+            if item.get("State") in ("exited", "dead") and item["Id"] not in self._containers:
+                await remove_container(self._docker, item["Id"])
         running = {item["Id"] for item in listed if item.get("State") == "running"}
         for container in list(self._containers.values()):
             if container.id not in running:

@@ -58,8 +58,11 @@ class NatsServer:
         self.process.wait(10)
 
 
+_DAEMONS: list[Daemon] = []
+
+
 class Daemon:
-    """A real `code-engine serve` process."""
+    """A real `code-engine serve` process (stopped at the end of the session at the latest)."""
 
     def __init__(self, nats_url: str, log_path: Path, **env: str) -> None:
         self.nats_url = nats_url
@@ -81,6 +84,7 @@ class Daemon:
             stderr=subprocess.STDOUT,
             cwd=ROOT,
         )
+        _DAEMONS.append(self)
         self.wait_ready()
 
     def send_signal(self, sig: int) -> None:
@@ -166,7 +170,10 @@ def containers_running(instance_id: str, needle: str, timeout: float = 20) -> li
         found = [
             c
             for c in worker_containers(instance_id)
-            if needle in subprocess.run(["docker", "top", c], capture_output=True, text=True).stdout
+            if needle
+            in subprocess.run(
+                ["docker", "top", c, "-eo", "pid,args"], capture_output=True, text=True
+            ).stdout
         ]
         if found:
             return found
@@ -194,6 +201,21 @@ def daemon(nats_server: NatsServer, tmp_session: Path) -> Iterator[Daemon]:
     code = daemon.stop()
     assert code == 0, daemon.log_text()[-3000:]
     assert worker_containers(daemon.instance_id) == []
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # A test that failed half-way may have left its daemon running: stop it and
+    # its containers, so nothing outlives the run.
+    for daemon in _DAEMONS:
+        if daemon.process.poll() is None:
+            daemon.process.terminate()
+            try:
+                daemon.process.wait(30)
+            except subprocess.TimeoutExpired:
+                daemon.process.kill()
+        leftovers = worker_containers(daemon.instance_id)
+        if leftovers:
+            subprocess.run(["docker", "rm", "-f", *leftovers], capture_output=True)
 
 
 def pytest_collection_modifyitems(config, items):

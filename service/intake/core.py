@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import nats
 import trio
 import trio_asyncio
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from trio_asyncio import aio_as_trio
 
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 INSTANCE_HEADER = "Code-Engine-Instance"
 PENDING_MESSAGES = 65536
+BATCH_LIMIT = 256  # messages published per trip into asyncio
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +151,7 @@ class NatsIntake:
                     for subject, handler in self._services.items():
                         sub = await aio_as_trio(client.subscribe)(subject)
                         nursery.start_soon(self._answer, sub, handler)
-                    await self._subscribe_execute(client, nursery)
+                    await self._subscribe_execute(client)
                     if self._settings.durable:
                         self._durable = DurableConsumer(
                             self._settings, self._deliver_durable, lambda: self.has_room()
@@ -158,7 +160,7 @@ class NatsIntake:
                     task_status.started()
                     async for accept in self._control_recv:
                         if accept and not self.accepting:
-                            await self._subscribe_execute(client, nursery)
+                            await self._subscribe_execute(client)
                         elif not accept and self.accepting:
                             await self._unsubscribe_execute()
             finally:
@@ -167,16 +169,18 @@ class NatsIntake:
                     await aio_as_trio(client.close)()
                 self.connected = False
 
-    async def _subscribe_execute(self, client: Client, nursery: trio.Nursery) -> None:
+    async def _subscribe_execute(self, client: Client) -> None:
         for subject, kind in (
             (self._settings.compiler_subject, Kind.COMPILER),
             (self._settings.problems_subject, Kind.PROBLEMS),
         ):
             sub = await aio_as_trio(client.subscribe)(
-                subject, queue=self._settings.queue_group, pending_msgs_limit=PENDING_MESSAGES
+                subject,
+                queue=self._settings.queue_group,
+                cb=self._receiver(kind),
+                pending_msgs_limit=PENDING_MESSAGES,
             )
             self._execute_subs.append(sub)
-            nursery.start_soon(self._pump, sub, kind)
         self.accepting = True
         log.info(
             "taking requests on %s and %s (queue group %s) at %s",
@@ -197,15 +201,17 @@ class NatsIntake:
                 log.warning("unsubscribe failed: %r", exc)
         log.info("stopped taking requests")
 
-    async def _pump(self, sub: Subscription, kind: Kind) -> None:
-        try:
-            async for msg in aio_as_trio(sub.messages):
-                try:
-                    self._handler(Incoming(kind, msg.subject, msg.reply or "", msg.data))
-                except Exception:
-                    log.exception("request handler failed on %s", msg.subject)
-        except Exception as exc:  # the subscription was closed under us
-            log.debug("subscription on %s ended: %r", sub.subject, exc)
+    def _receiver(self, kind: Kind) -> Callable[[Msg], Awaitable[None]]:
+        # nats-py calls this in its own asyncio task for each message. trio-asyncio
+        # runs that task inside Trio, so the (synchronous, never blocking) handler
+        # can use Trio directly: no loop crossing per request.
+        async def receive(msg: Msg) -> None:
+            try:
+                self._handler(Incoming(kind, msg.subject, msg.reply or "", msg.data))
+            except Exception:
+                log.exception("request handler failed on %s", msg.subject)
+
+        return receive
 
     def _deliver_durable(self, item: tuple[Kind, str, str, bytes, Ticket]) -> None:
         kind, subject, reply, data, ticket = item
@@ -226,30 +232,37 @@ class NatsIntake:
             self.publish(msg.reply, payload)
 
     async def _publisher(self, client: Client) -> None:
-        async for item in self._out_recv:
-            await self._send(client, item)
+        async for first in self._out_recv:
+            batch = [first, *self._take_queued(BATCH_LIMIT - 1)]
+            await self._send(client, batch)
 
-    async def _send(self, client: Client, item: _Publish | _Defer) -> None:
-        if isinstance(item, _Defer):
-            if self._durable is not None:
-                await self._durable.defer(item.ticket, item.delay_s)
-            return
-        try:
-            await aio_as_trio(client.publish)(item.subject, item.payload, headers=item.headers)
-        except Exception as exc:  # nats-py raises many unrelated types here
-            self.lost_replies += 1
-            log.error("message on %s lost: %r", item.subject, exc)
-            return
-        if item.ticket is not None and self._durable is not None:
-            await self._durable.complete(item.ticket)
-
-    async def _flush_pending(self, client: Client) -> None:
-        while True:
+    def _take_queued(self, limit: int) -> list[_Publish | _Defer]:
+        items: list[_Publish | _Defer] = []
+        while len(items) < limit:
             try:
-                item = self._out_recv.receive_nowait()
+                items.append(self._out_recv.receive_nowait())
             except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
                 break
-            await self._send(client, item)
+        return items
+
+    async def _send(self, client: Client, batch: list[_Publish | _Defer]) -> None:
+        """Publish a batch in one trip into asyncio, then settle its durable deliveries."""
+        publishes = [item for item in batch if isinstance(item, _Publish)]
+        failed = await aio_as_trio(_publish_all)(client, publishes) if publishes else {}
+        for item in batch:
+            if isinstance(item, _Defer):
+                if self._durable is not None:
+                    await self._durable.defer(item.ticket, item.delay_s)
+            elif id(item) in failed:
+                self.lost_replies += 1
+                log.error("message on %s lost: %r", item.subject, failed[id(item)])
+            elif item.ticket is not None and self._durable is not None:
+                # Acknowledged only now that its reply is out.
+                await self._durable.complete(item.ticket)
+
+    async def _flush_pending(self, client: Client) -> None:
+        while batch := self._take_queued(BATCH_LIMIT):
+            await self._send(client, batch)
         try:
             await aio_as_trio(client.flush)(timeout=2)
         except Exception as exc:
@@ -267,3 +280,14 @@ class NatsIntake:
 
     async def _on_error(self, exc: Exception) -> None:
         log.warning("NATS error: %r", exc)
+
+
+async def _publish_all(client: Client, items: list[_Publish]) -> dict[int, Exception]:
+    """(asyncio) Publish each item; the failures by ``id(item)``."""
+    failed: dict[int, Exception] = {}
+    for item in items:
+        try:
+            await client.publish(item.subject, item.payload, headers=item.headers)
+        except Exception as exc:  # nats-py raises many unrelated types here
+            failed[id(item)] = exc
+    return failed

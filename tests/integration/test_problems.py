@@ -196,7 +196,9 @@ def test_without_tests_behaves_like_a_compiler_request(daemon):
 def _kill_container_running(instance_id: str, needle: str, deadline: float) -> None:
     while time.monotonic() < deadline:
         for container in worker_containers(instance_id):
-            top = subprocess.run(["docker", "top", container], capture_output=True, text=True)
+            top = subprocess.run(
+                ["docker", "top", container, "-eo", "pid,args"], capture_output=True, text=True
+            )
             if needle in top.stdout:
                 subprocess.run(["docker", "kill", container], capture_output=True)
                 return
