@@ -90,6 +90,9 @@ class Settings:
         "CODE_ENGINE_MEMORY_MB", 400, "memory per container = default and maximum per job (no swap)"
     )
     cpus: float = _setting("CODE_ENGINE_CPUS", 0.5, "CPUs per container")
+    compile_cpus: float = _setting(
+        "CODE_ENGINE_COMPILE_CPUS", 1.0, "CPUs a compile step may use (compilers are threaded)"
+    )
     cpu_period_ms: int = _setting(
         "CODE_ENGINE_CPU_PERIOD_MS", 200, "CFS period: longer lets short programs burst unthrottled"
     )
@@ -204,8 +207,8 @@ class Settings:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{_env_of(name)} must be positive, got {getattr(self, name)}")
-        if self.cpus <= 0:
-            raise ConfigError(f"CODE_ENGINE_CPUS must be positive, got {self.cpus}")
+        if self.cpus <= 0 or self.compile_cpus <= 0:
+            raise ConfigError("CODE_ENGINE_CPUS and CODE_ENGINE_COMPILE_CPUS must be positive")
         if self.concurrency < self.workers:
             raise ConfigError(
                 f"CODE_ENGINE_CONCURRENCY ({self.concurrency}) must be at least "

@@ -36,27 +36,47 @@ class _Answered(Exception):
     """Internal: the reply went out early; nothing more to send."""
 
 
-def agent_job(request: ExecuteRequest, settings: Settings) -> dict[str, Any]:
-    """The agent's ``job`` message for a request: files, compile step, one run."""
+def run_step(request: ExecuteRequest, settings: Settings, stdin: bytes) -> dict[str, Any]:
+    """The agent's RUN step for a request with ``stdin``."""
+    language = request.language
+    return {
+        "argv": [*language.run_argv, *request.args],
+        "env": language.run_environment(),
+        "stdin": base64.b64encode(stdin).decode(),
+        "timeout_ms": request.timeout_ms,
+        "output_limit": request.output_limit,
+        "file_size_limit": settings.file_size_limit,
+    }
+
+
+def agent_job(
+    request: ExecuteRequest, settings: Settings, *, compile: bool = True, runs: bool = True
+) -> dict[str, Any]:
+    """The agent's ``job`` message: files, the compile step, and the run (or not).
+
+    Without the run, the build is kept for ``run`` messages (:func:`agent_run`).
+    """
     language = request.language
     return {
         "type": "job",
         "id": request.id,
         "files": {language.source_file: base64.b64encode(request.code).decode()},
-        "compile": compile_step(language, settings),
-        "runs": [
-            {
-                "argv": [*language.run_argv, *request.args],
-                "env": language.run_environment(),
-                "stdin": base64.b64encode(request.stdin).decode(),
-                "timeout_ms": request.timeout_ms,
-                "output_limit": request.output_limit,
-                "file_size_limit": settings.file_size_limit,
-            }
-        ],
-        "finish": True,
+        "compile": compile_step(language, settings) if compile else None,
+        "runs": [run_step(request, settings, request.stdin)] if runs else [],
+        "finish": runs,
         # Answer as soon as the run is over; report the cleanup in a second message.
-        "early_result": True,
+        "early_result": runs,
+    }
+
+
+def agent_run(request: ExecuteRequest, run: dict[str, Any], *, finish: bool) -> dict[str, Any]:
+    """A ``run`` message against the build a ``job`` message kept."""
+    return {
+        "type": "run",
+        "id": request.id,
+        "runs": [run],
+        "finish": finish,
+        "early_result": finish,
     }
 
 
@@ -158,11 +178,7 @@ class Executor:
         try:
             async with self.lease(request) as lease:
                 try:
-                    raw = await self.exchange(
-                        lease.container,
-                        agent_job(request, self._settings),
-                        deadline_s(request, self._settings),
-                    )
+                    raw = await self._exchange_job(lease.container, request)
                 except AgentTimeout:
                     raise
                 except AgentError as exc:
@@ -213,6 +229,57 @@ class Executor:
         except DockerError as exc:
             log.warning("job %s: Docker failed: %s", request.id, exc)
             return internal(request, "the sandbox could not be prepared")
+
+    async def _exchange_job(
+        self, container: WorkerContainer, request: ExecuteRequest
+    ) -> dict[str, Any]:
+        grace_s = self._settings.grace_ms / 1000
+        if not (request.language.compiled and self.boosts_compile):
+            message = agent_job(request, self._settings)
+            return await self.exchange(container, message, deadline_s(request, self._settings))
+        prepared = await self.prepare(container, request)
+        compile_raw = prepared.get("compile")
+        if compile_raw is not None and not compiled_ok(StepResult.from_agent(compile_raw)):
+            return prepared  # the agent wiped the failed build already
+        run = agent_run(request, run_step(request, self._settings, request.stdin), finish=True)
+        raw = await self.exchange(container, run, request.timeout_ms / 1000 + grace_s)
+        raw["compile"] = compile_raw
+        return raw
+
+    @property
+    def boosts_compile(self) -> bool:
+        return self._settings.compile_cpus != self._settings.cpus
+
+    async def prepare(self, container: WorkerContainer, request: ExecuteRequest) -> dict[str, Any]:
+        """Write the source and compile it, keeping the build for ``run`` messages.
+
+        The compile step gets ``compile_cpus`` (compilers use several threads);
+        the container is back at ``cpus`` before any run.
+
+        Raises:
+            AgentTimeout, AgentError: as :meth:`exchange`.
+        """
+        message = agent_job(request, self._settings, runs=False)
+        limit = (self._settings.compile_timeout_ms + self._settings.grace_ms) / 1000
+        if not (request.language.compiled and self.boosts_compile):
+            return await self.exchange(container, message, limit)
+        await self._set_cpus(container, self._settings.compile_cpus)
+        try:
+            return await self.exchange(container, message, limit)
+        finally:
+            with trio.CancelScope(shield=True):
+                await self._set_cpus(container, self._settings.cpus)
+
+    async def _set_cpus(self, container: WorkerContainer, cpus: float) -> None:
+        period_us = self._settings.cpu_period_ms * 1000
+        try:
+            await self._docker.containers.update(
+                container.id, {"CpuPeriod": period_us, "CpuQuota": int(period_us * cpus)}
+            )
+        except DockerError as exc:
+            # A container whose CPU share is unknown is not handed out again.
+            log.warning("could not set %s CPUs on %s: %s", cpus, container.short_id, exc)
+            container.dead = True
 
     async def _oom_killed(self, container: WorkerContainer) -> bool:
         container.dead = True

@@ -10,16 +10,14 @@ the remaining tests continue.
 
 from __future__ import annotations
 
-import base64
 import logging
-from typing import Any
 
 from docker_api import DockerError
 
 from .config import Settings
 from .container import WorkerContainer
 from .errors import AgentError, AgentTimeout, PoolUnavailable
-from .execute import Executor, Lease, compile_step
+from .execute import Executor, Lease, agent_run, run_step
 from .outcome import StepResult, compiled_ok
 from .problems import (
     Problem,
@@ -37,6 +35,29 @@ from .protocol import ExecuteRequest
 log = logging.getLogger(__name__)
 
 FINISH_TIMEOUT_S = 10.0
+MAX_COMPILE_ATTEMPTS = 3
+
+
+class _LostWhileCompiling(Exception):
+    """Internal: the container went away during the compile step."""
+
+
+def _compile_timeout(settings: Settings) -> StepResult:
+    message = f"compilation did not finish within {settings.compile_timeout_ms} ms"
+    return StepResult(
+        exit_code=None,
+        signal=None,
+        stdout=b"",
+        stderr=message.encode(),
+        stdout_truncated=False,
+        stderr_truncated=False,
+        timed_out=True,
+        output_exceeded=False,
+        oom_killed=False,
+        wall_ms=float(settings.compile_timeout_ms),
+        cpu_ms=0.0,
+        memory_kb=None,
+    )
 
 
 class Judge:
@@ -44,26 +65,12 @@ class Judge:
         self._executor = executor
         self._settings = settings
 
-    def _run(self, request: ExecuteRequest, test: TestCase) -> dict[str, Any]:
-        language = request.language
-        return {
-            "argv": [*language.run_argv, *request.args],
-            "env": language.run_environment(),
-            "stdin": base64.b64encode(test.stdin).decode(),
-            "timeout_ms": request.timeout_ms,
-            "output_limit": request.output_limit,
-            "file_size_limit": self._settings.file_size_limit,
-        }
-
-    def _limit(self, request: ExecuteRequest, *, compiling: bool) -> float:
-        compile_ms = self._settings.compile_timeout_ms if compiling else 0
-        return (compile_ms + request.timeout_ms + self._settings.grace_ms) / 1000
-
     async def judge(self, request: ExecuteRequest, problem: Problem) -> ProblemReply:
         """Grade every test; never raises for a submission's misdeeds."""
         reports: list[TestReport] = []
         compile_result: StepResult | None = None
         pending = list(problem.tests)
+        attempts = 0
         while pending:
             try:
                 async with self._executor.lease(request) as lease:
@@ -72,6 +79,13 @@ class Judge:
                     )
             except PoolUnavailable as exc:
                 reports += [failed(t, Verdict.INTERNAL_ERROR, str(exc)) for t in pending]
+                break
+            except _LostWhileCompiling:
+                attempts += 1
+                if attempts < MAX_COMPILE_ATTEMPTS:
+                    continue
+                reason = "the sandbox was lost while compiling, again and again"
+                reports += [failed(t, Verdict.INTERNAL_ERROR, reason) for t in pending]
                 break
             except DockerError as exc:
                 log.warning("problem %s: Docker failed: %s", request.id, exc)
@@ -95,35 +109,32 @@ class Judge:
         pending: list[TestCase],
         reports: list[TestReport],
     ) -> tuple[StepResult | None, bool]:
-        """Run pending tests on one container until done, a stop, or the container is lost.
+        """Compile, then run pending tests on one container until done, a stop, or it is lost.
 
         Returns the compile result and whether to stop. Tests are popped from
         ``pending`` as they get a report.
         """
         container = lease.container
-        language = request.language
-        compile_result: StepResult | None = None
-        first = True
+        try:
+            prepared = await self._executor.prepare(container, request)
+        except AgentTimeout:
+            return _compile_timeout(self._settings), True
+        except AgentError as exc:
+            log.warning("problem %s: lost the container while compiling: %s", request.id, exc)
+            await self._executor.kill(container)
+            raise _LostWhileCompiling from None
+        compile_result = (
+            StepResult.from_agent(prepared["compile"]) if prepared.get("compile") else None
+        )
+        if compile_result is not None and not compiled_ok(compile_result):
+            lease.reusable = bool(prepared.get("clean"))
+            return compile_result, True
+        limit = (request.timeout_ms + self._settings.grace_ms) / 1000
         while pending:
             test = pending[0]
-            message: dict[str, Any]
-            if first:
-                message = {
-                    "type": "job",
-                    "id": request.id,
-                    "files": {language.source_file: base64.b64encode(request.code).decode()},
-                    "compile": compile_step(language, self._settings),
-                    "runs": [self._run(request, test)],
-                    "finish": False,
-                }
-            else:
-                message = {
-                    "type": "run",
-                    "id": request.id,
-                    "runs": [self._run(request, test)],
-                    "finish": False,
-                }
-            limit = self._limit(request, compiling=first and language.compiled)
+            message = agent_run(
+                request, run_step(request, self._settings, test.stdin), finish=False
+            )
             try:
                 raw = await self._executor.exchange(container, message, limit)
             except AgentTimeout:
@@ -140,25 +151,15 @@ class Judge:
                     failed(test, Verdict.INTERNAL_ERROR, "the sandbox was lost during this test")
                 )
                 return compile_result, self._stopping(problem, reports)
-            if first and raw.get("compile"):
-                compile_result = StepResult.from_agent(raw["compile"])
-                if not compiled_ok(compile_result):
-                    lease.reusable = bool(raw.get("clean"))
-                    return compile_result, True
-            first = False
             runs = raw.get("runs") or []
+            pending.pop(0)
             if not runs:
                 await self._executor.kill(container)
-                pending.pop(0)
                 reports.append(
-                    failed(
-                        test, Verdict.INTERNAL_ERROR, "the sandbox returned no result for this test"
-                    )
+                    failed(test, Verdict.INTERNAL_ERROR, "the sandbox returned no result")
                 )
                 return compile_result, self._stopping(problem, reports)
-            step = StepResult.from_agent(runs[0])
-            pending.pop(0)
-            reports.append(grade(step, test, problem.compare, request))
+            reports.append(grade(StepResult.from_agent(runs[0]), test, problem.compare, request))
             if not raw.get("clean"):
                 await self._executor.kill(container)
                 return compile_result, self._stopping(problem, reports)

@@ -980,10 +980,12 @@ class Agent:
     ) -> tuple[list[dict], bool | None]:
         results = []
         clean = True
-        for step in steps:
+        for index, step in enumerate(steps):
             make_job_dir(RUN_DIR)
             results.append(StepRunner(step, RUN_DIR, self.wake_fd).run())
             step.stdin = b""
+            if finish and index == len(steps) - 1:
+                break  # the reset below cleans up: after the result, when it is early
             clean = self.cleanup(keep_build=True)
             if not clean:
                 self.build_ready = False

@@ -89,13 +89,40 @@ async def test_answer_just_before_the_deadline_is_ok(nursery, autojump_clock):
 
 
 async def test_compiled_language_deadline_includes_compile_limit(nursery, autojump_clock):
-    fake, docker, pool = await start_pool(nursery, FakeAgent(never_answer))
+    settings = Settings.from_env({}, instance_id="unit", compile_cpus=SETTINGS.cpus)
+    fake, docker, pool = await start_pool(nursery, FakeAgent(never_answer), settings)
     request = make_request("cpp", timeout_ms=1000)
     start = trio.current_time()
-    reply = await Executor(docker, pool, SETTINGS).execute(request)
+    reply = await Executor(docker, pool, settings).execute(request)
     assert reply.status is Status.TIMEOUT
-    expected = (SETTINGS.compile_timeout_ms + 1000 + SETTINGS.grace_ms) / 1000
+    expected = (settings.compile_timeout_ms + 1000 + settings.grace_ms) / 1000
     assert trio.current_time() - start == pytest.approx(expected)
+
+
+async def test_a_hung_compile_step_is_cut_at_the_compile_limit(nursery, autojump_clock):
+    fake, docker, pool = await start_pool(nursery, FakeAgent(never_answer))
+    start = trio.current_time()
+    reply = await Executor(docker, pool, SETTINGS).execute(make_request("go", timeout_ms=1000))
+    assert reply.status is Status.TIMEOUT
+    expected = (SETTINGS.compile_timeout_ms + SETTINGS.grace_ms) / 1000
+    assert trio.current_time() - start == pytest.approx(expected)
+
+
+async def test_compile_step_gets_compile_cpus_and_the_run_gets_cpus(nursery, autojump_clock):
+    agent = FakeAgent(answer(stdout=b"42\n"))
+    fake, docker, pool = await start_pool(nursery, agent)
+    reply = await Executor(docker, pool, SETTINGS).execute(make_request("cpp"))
+    assert reply.status is Status.OK
+    assert reply.compile_time_ms is not None
+    period = SETTINGS.cpu_period_ms * 1000
+    busy = next(c for c in fake.containers.values() if c.updates)
+    assert [u["CpuQuota"] for u in busy.updates] == [
+        int(period * SETTINGS.compile_cpus),
+        int(period * SETTINGS.cpus),
+    ]
+    job, run = agent.received[-2:]
+    assert (job["type"], job["runs"], job["finish"]) == ("job", [], False)
+    assert (run["type"], run["finish"], run["early_result"]) == ("run", True, True)
 
 
 async def test_dirty_container_is_replaced_clean_one_reused(nursery, autojump_clock):
