@@ -94,8 +94,24 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env(nats_url=args.nats, instance_id=args.instance_id)
     configure(production=settings.production, level=settings.log_level)
-    trio.run(serve, settings)
+    try:
+        trio.run(serve, settings)
+    except BaseExceptionGroup as group:
+        # A component that could not start fails inside the nursery tree: report
+        # its own error, not the group around it.
+        raise _first_engine_error(group) from None
     return 0
+
+
+def _first_engine_error(group: BaseExceptionGroup) -> BaseException:
+    for error in group.exceptions:
+        if isinstance(error, BaseExceptionGroup):
+            found = _first_engine_error(error)
+            if isinstance(found, EngineError):
+                return found
+        elif isinstance(error, EngineError):
+            return error
+    return group
 
 
 def _build_image(args: argparse.Namespace) -> int:

@@ -28,6 +28,7 @@ from nats.aio.subscription import Subscription
 from trio_asyncio import aio_as_trio
 
 from ..config import Settings
+from ..errors import EngineError
 from ..protocol import Kind
 from .durable import DurableConsumer, Ticket
 
@@ -127,22 +128,28 @@ class NatsIntake:
         """Connect, subscribe, report ready, then pump messages until cancelled.
 
         Raises:
-            OSError / nats errors: the first connection failed (the engine cannot start).
+            EngineError: the first connection failed (the engine cannot start).
         On cancellation pending replies are flushed (shielded, bounded) and the
         connection is closed.
         """
         async with trio_asyncio.open_loop():
-            client = await aio_as_trio(nats.connect)(
-                servers=[self._settings.effective_nats_url],
-                name=f"code-engine {self._settings.instance_id}",
-                max_reconnect_attempts=-1,
-                reconnect_time_wait=1,
-                connect_timeout=5,
-                pending_size=64 << 20,
-                disconnected_cb=self._on_disconnected,
-                reconnected_cb=self._on_reconnected,
-                error_cb=self._on_error,
-            )
+            try:
+                client = await aio_as_trio(nats.connect)(
+                    servers=[self._settings.effective_nats_url],
+                    name=f"code-engine {self._settings.instance_id}",
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=1,
+                    connect_timeout=5,
+                    allow_reconnect=True,
+                    pending_size=64 << 20,
+                    disconnected_cb=self._on_disconnected,
+                    reconnected_cb=self._on_reconnected,
+                    error_cb=self._on_error,
+                )
+            except Exception as exc:  # nats-py raises several unrelated types here
+                raise EngineError(
+                    f"cannot connect to NATS at {self._settings.effective_nats_url}: {exc!r}"
+                ) from exc
             self.connected = True
             self.max_payload = client.max_payload or self.max_payload
             try:
