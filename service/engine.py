@@ -90,8 +90,11 @@ class Engine:
             metrics=self.metrics,
         )
         self.intake = NatsIntake(settings, self.handle)
+        # Durable requests are pulled only while the engine takes work and has room.
         self.intake.has_room = lambda: (
-            self.pool.docker_ok and self.dispatcher.queued < self.dispatcher.capacity
+            self.state == "running"
+            and self.pool.docker_ok
+            and self.dispatcher.queued < self.dispatcher.capacity
         )
         self.state = "running"
         self._limits = {kind: limits_for(kind, settings) for kind in Kind}

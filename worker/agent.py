@@ -899,6 +899,7 @@ class Agent:
         self.wake_fd = wake_fd
         self.build_ready = False
         self.owed_cleanup: str | None = None  # the id of an early result not yet wiped
+        self.pristine = False  # a verified reset happened and no job ran since
 
     def handle(self, msg: object) -> dict:
         """Answer one decoded message; never raises."""
@@ -921,6 +922,7 @@ class Agent:
         except Exception as exc:
             log(f"internal error on {kind} {ident!r}: {exc!r}")
             self.build_ready = False
+            self.pristine = False
             self.owed_cleanup = None
             try:
                 kill_all()
@@ -941,8 +943,11 @@ class Agent:
             # Everything a job process is forked with counts in its ru_maxrss:
             # drop the raw message before forking.
             msg.clear()
-        if not self.reset():
+        # A verified reset since the last job (usually the cleanup owed after its
+        # early result) leaves nothing to redo: no job process can have run since.
+        if not (self.pristine or self.reset()):
             return _result(job.id, None, [], False, "internal: the container is not clean")
+        self.pristine = False
         make_job_dir(BUILD_DIR)
         try:
             write_files(BUILD_DIR, job.files)
@@ -1021,7 +1026,8 @@ class Agent:
     def reset(self) -> bool:
         """Wipe everything, the build included."""
         self.build_ready = False
-        return self.cleanup(keep_build=False)
+        self.pristine = self.cleanup(keep_build=False)
+        return self.pristine
 
     def cleanup(self, *, keep_build: bool) -> bool:
         """Kill every job process and wipe what jobs can write; True if verified clean."""
