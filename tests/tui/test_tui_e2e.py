@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
 from textual.widgets import Static
 from tui_harness import SIZE
 
@@ -12,6 +13,8 @@ from engine_client import EngineClient
 from tui.app import DashboardApp
 from tui.source import NatsStatsSource
 from tui.widgets import JobLog
+
+pytestmark = pytest.mark.integration
 
 
 def _text(widget: Static) -> str:
