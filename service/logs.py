@@ -76,8 +76,11 @@ def configure(*, production: bool, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("httpx", "httpcore", "nats", "asyncio", "trio_asyncio"):
+    for noisy in ("httpx", "httpcore", "asyncio", "trio_asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # nats-py hands every error to the intake's error callback, which logs it
+    # once; its own logger would add a traceback for the same event.
+    logging.getLogger("nats").setLevel(logging.CRITICAL)
 
 
 class LogShipper:

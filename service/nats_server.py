@@ -12,6 +12,7 @@ import shutil
 import socket
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
 
 import trio
@@ -61,7 +62,11 @@ async def run_embedded(
         conf = Path(tmp) / "nats.conf"
         conf.write_text(config_text(port, max_payload, jetstream_dir=str(Path(tmp) / "js")))
         async with trio.open_nursery() as nursery:
-            process = await nursery.start(trio.run_process, [binary, "-c", str(conf)])
+            # Its own session: a Ctrl-C in the terminal reaches the daemon, which
+            # drains first and stops the server last.
+            process = await nursery.start(
+                partial(trio.run_process, [binary, "-c", str(conf)], start_new_session=True)
+            )
             with trio.fail_after(10):
                 while not listening(HOST, port):
                     if process.returncode is not None:

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 INSTANCE_HEADER = "Code-Engine-Instance"
 PENDING_MESSAGES = 65536
 BATCH_LIMIT = 256  # messages published per trip into asyncio
+DRAIN_TIMEOUT_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +88,7 @@ class NatsIntake:
         self.max_payload = settings.nats_max_payload  # the server's, once connected
         self.has_room: Callable[[], bool] = lambda: True  # durable pulls wait for room
         self._durable: DurableConsumer | None = None
+        self._closing = False
 
     # -- the Trio-facing interface ----------------------------------------------
 
@@ -171,9 +173,13 @@ class NatsIntake:
                         elif not accept and self.accepting:
                             await self._unsubscribe_execute()
             finally:
+                self._closing = True
                 with trio.CancelScope(shield=True), trio.move_on_after(5):
                     await self._flush_pending(client)
-                    await aio_as_trio(client.close)()
+                    try:
+                        await aio_as_trio(client.close)()
+                    except Exception as exc:  # the server went away first
+                        log.info("NATS connection closed uncleanly: %r", exc)
                 self.connected = False
 
     async def _subscribe_execute(self, client: Client) -> None:
@@ -201,11 +207,13 @@ class NatsIntake:
         self.accepting = False
         subs, self._execute_subs = self._execute_subs, []
         for sub in subs:
-            try:
-                # drain: messages already delivered to us are still handled
-                await aio_as_trio(sub.drain)()
-            except Exception as exc:
-                log.warning("unsubscribe failed: %r", exc)
+            # drain: messages already delivered to us are still handled (bounded:
+            # with the server gone, draining would wait for it).
+            with trio.move_on_after(DRAIN_TIMEOUT_S):
+                try:
+                    await aio_as_trio(sub.drain)()
+                except Exception as exc:
+                    log.warning("unsubscribe failed: %r", exc)
         log.info("stopped taking requests")
 
     def _receiver(self, kind: Kind) -> Callable[[Msg], Awaitable[None]]:
@@ -268,15 +276,12 @@ class NatsIntake:
                 await self._durable.complete(item.ticket)
 
     async def _flush_pending(self, client: Client) -> None:
+        # What is queued goes into the client's buffer; close() writes it out.
         while batch := self._take_queued(BATCH_LIMIT):
             await self._send(client, batch)
-        try:
-            await aio_as_trio(client.flush)(timeout=2)
-        except Exception as exc:
-            log.warning("flush on close failed: %r", exc)
 
     async def _on_disconnected(self) -> None:
-        if self.connected:
+        if self.connected and not self._closing:
             log.warning("disconnected from NATS; reconnecting")
         self.connected = False
 
