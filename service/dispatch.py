@@ -129,6 +129,19 @@ class Dispatcher:
     def _finish(self, job: Job, reply: Reply) -> None:
         total_ms = (trio.current_time() - job.accepted) * 1000
         self.metrics.record(reply.id, reply.language, str(reply.status), total_ms)
+        log.info(
+            "job %s %s: %s in %.1f ms",
+            reply.id,
+            reply.language,
+            reply.status,
+            total_ms,
+            extra={
+                "job_id": reply.id,
+                "language": reply.language,
+                "status": str(reply.status),
+                "total_ms": round(total_ms, 2),
+            },
+        )
         try:
             job.respond(reply)
         except Exception:

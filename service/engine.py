@@ -257,7 +257,9 @@ class Engine:
             payload = fit_payload(reply, self.intake.max_payload - 4096)
         else:
             payload = encode_reply(reply)
-        self.intake.publish(subject, payload, self.intake.reply_headers(), ticket)
+        self.intake.publish(
+            subject, payload, self.intake.reply_headers(), ticket, about=f"reply to {reply.id}"
+        )
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Start pool, workers and intake in order; run until cancelled."""

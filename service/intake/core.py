@@ -59,6 +59,7 @@ class _Publish:
     payload: bytes
     headers: dict[str, str] | None
     ticket: Ticket | None
+    about: str  # what the message answers (a request id), for the log if it is lost
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,12 +99,14 @@ class NatsIntake:
         payload: bytes,
         headers: dict[str, str] | None = None,
         ticket: Ticket | None = None,
+        about: str = "",
     ) -> None:
         """Queue a message for publishing; returns at once.
 
         With a durable ``ticket``, the delivery is acknowledged once the message is out.
+        ``about`` (a request id) names the message in the log if it cannot be sent.
         """
-        self._out_send.send_nowait(_Publish(subject, payload, headers, ticket))
+        self._out_send.send_nowait(_Publish(subject, payload, headers, ticket, about))
 
     def defer(self, ticket: Ticket, delay_s: float) -> None:
         """Hand a durable delivery back to the stream for later (engine full, Docker down)."""
@@ -270,7 +273,12 @@ class NatsIntake:
                     await self._durable.defer(item.ticket, item.delay_s)
             elif id(item) in failed:
                 self.lost_replies += 1
-                log.error("message on %s lost: %r", item.subject, failed[id(item)])
+                log.error(
+                    "message on %s lost (%s): %r",
+                    item.subject,
+                    item.about or "no request",
+                    failed[id(item)],
+                )
             elif item.ticket is not None and self._durable is not None:
                 # Acknowledged only now that its reply is out.
                 await self._durable.complete(item.ticket)

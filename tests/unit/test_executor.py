@@ -181,8 +181,8 @@ async def test_engine_handle_answers_invalid_and_busy(nursery, autojump_clock):
         settings = Settings.from_env({}, instance_id="unit", queue_capacity=1)
         engine = Engine(settings, docker)
         sent: list[tuple[str, dict]] = []
-        engine.intake.publish = lambda subject, payload, headers=None, ticket=None: sent.append(
-            (subject, json.loads(payload))
+        engine.intake.publish = lambda subject, payload, headers=None, ticket=None, about="": (
+            sent.append((subject, json.loads(payload)))
         )
         engine.handle(Incoming(Kind.COMPILER, "compiler.execute.request", "inbox.1", b"{bad"))
         assert sent[-1][0] == "inbox.1"
@@ -201,8 +201,8 @@ async def test_docker_outage_answers_busy_and_the_pool_is_rebuilt(nursery, autoj
     engine = Engine(SETTINGS, docker)
     engine.pool = pool
     sent: list[dict] = []
-    engine.intake.publish = lambda subject, payload, headers=None, ticket=None: sent.append(
-        json.loads(payload)
+    engine.intake.publish = lambda subject, payload, headers=None, ticket=None, about="": (
+        sent.append(json.loads(payload))
     )
     before = set(running(fake))
 
