@@ -43,7 +43,7 @@ class _LostWhileCompiling(Exception):
 
 
 def _compile_timeout(settings: Settings) -> StepResult:
-    message = f"compilation did not finish within {settings.compile_timeout_ms} ms"
+    message = f"the compiler did not finish within {settings.compile_timeout_ms} ms"
     return StepResult(
         exit_code=None,
         signal=None,

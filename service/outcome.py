@@ -104,7 +104,8 @@ def error_text(step: StepResult, status: Status, request: ExecuteRequest) -> str
     return error
 
 
-def compile_failure(request: ExecuteRequest, step: StepResult) -> Reply:
+def compile_diagnostics(step: StepResult) -> str:
+    """What the compiler said, and why it was stopped when a limit stopped it."""
     diagnostics = text(step.stderr) + text(step.stdout)
     if step.timed_out:
         diagnostics += "\ncompilation exceeded its time limit"
@@ -112,12 +113,17 @@ def compile_failure(request: ExecuteRequest, step: StepResult) -> Reply:
         diagnostics += "\ncompilation exceeded the memory limit"
     elif step.output_exceeded:
         diagnostics += "\ncompiler output exceeded its limit"
+    return diagnostics.strip()
+
+
+def compile_failure(request: ExecuteRequest, step: StepResult) -> Reply:
+    diagnostics = compile_diagnostics(step)
     return Reply(
         id=request.id,
         language=request.language.name,
         success=False,
         status=Status.COMPILE_ERROR,
-        error=diagnostics.strip(),
+        error=diagnostics,
         exit_code=step.exit_code,
         signal=step.signal_name,
         compile_time_ms=round(step.wall_ms, 3),

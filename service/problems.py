@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import msgspec
 
 from .errors import InvalidRequest
-from .outcome import StepResult, error_text, text, verdict
+from .outcome import StepResult, compile_diagnostics, error_text, text, verdict
 from .protocol import ExecuteRequest, Status
 
 
@@ -201,9 +201,7 @@ def summarize(
         language=request.language.name,
         success=passed == total,
         status=status,
-        compile_output=(text(compile_step.stderr) + text(compile_step.stdout)).strip()
-        if compile_step
-        else "",
+        compile_output=compile_diagnostics(compile_step) if compile_step else "",
         compile_time_ms=round(compile_step.wall_ms, 3) if compile_step else None,
         passed=passed,
         total=total,
