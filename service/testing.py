@@ -12,10 +12,13 @@ on the wall clock: under ``trio.testing.MockClock`` (pytest-trio's
         agent = FakeAgent(never_answer)
         fake.on_attach = lambda peer: nursery.start_soon(agent.serve, peer)
         async with fake.client() as docker:
-            engine = await start_test_engine(nursery, docker, SETTINGS)
-            reply = await engine.executor.execute(request)
+            pool = await nursery.start(Pool(docker, SETTINGS).run)
+            start = trio.current_time()
+            reply = await Executor(docker, pool, SETTINGS).execute(request)
         assert reply.status == "timeout"
-        assert trio.current_time() == deadline_s(request, SETTINGS)
+        assert trio.current_time() - start == deadline_s(request, SETTINGS)
+
+(``tests/unit/test_executor.py`` has this and more, runnable.)
 
 Behaviours are async callables ``(job_message) -> result | None``; ``None``
 means "never answer". :func:`answer` builds them.
