@@ -222,3 +222,14 @@ def test_a_test_that_loses_its_container_then_tests_that_pass(daemon):
     assert statuses[1] == "internal_error", reply["tests"][1]
     assert statuses[2:] == ["accepted", "accepted"]
     assert reply["passed"] == 3
+
+
+def test_a_reply_over_the_payload_limit_is_cut_not_dropped(daemon):
+    # 100 tests x 120 KB of output is more than the 8 MiB the server carries.
+    code = "import sys\nsys.stdout.write('x' * 120_000)"
+    reply = problem(daemon, "python", code, [case("")] * 100)  # no expected output: accepted
+    assert reply["total"] == 100
+    assert len(reply["tests"]) == 100
+    assert reply["passed"] == 100
+    assert any(t["truncated"] for t in reply["tests"])
+    assert all(t["status"] == "accepted" for t in reply["tests"])
