@@ -15,6 +15,7 @@ from typing import Any
 from .protocol import ExecuteRequest, Reply, Status
 
 SIGXFSZ = int(signals.SIGXFSZ)
+MEMORY_CEILING_SHARE = 0.9  # of the limit: a timed-out peak this high is memory_limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,17 +66,27 @@ class StepResult:
             return f"SIG{self.signal}"
 
 
-def verdict(step: StepResult) -> Status:
-    """The status of one run step."""
+def verdict(step: StepResult, memory_mb: int | None = None) -> Status:
+    """The status of one run step (``memory_mb``: the memory limit it ran under)."""
+    if step.oom_killed or _stalled_at_the_memory_ceiling(step, memory_mb):
+        return Status.MEMORY_LIMIT
     if step.timed_out:
         return Status.TIMEOUT
-    if step.oom_killed:
-        return Status.MEMORY_LIMIT
     if step.output_exceeded:
         return Status.OUTPUT_LIMIT
     if step.exit_code == 0 and step.signal is None:
         return Status.OK
     return Status.RUNTIME_ERROR
+
+
+def _stalled_at_the_memory_ceiling(step: StepResult, memory_mb: int | None) -> bool:
+    # Near a cgroup's limit without swap the kernel may evict and re-read code
+    # pages for seconds instead of OOM-killing (seen with V8 and Go heaps): the
+    # program crawls into its time limit. A program whose peak is at the ceiling
+    # when the time runs out ran out of memory, not of time.
+    if not (step.timed_out and memory_mb and step.memory_kb):
+        return False
+    return step.memory_kb >= memory_mb * 1024 * MEMORY_CEILING_SHARE
 
 
 def explain(step: StepResult, status: Status, request: ExecuteRequest) -> str:
@@ -137,7 +148,7 @@ def compiled_ok(step: StepResult | None) -> bool:
 
 
 def run_reply(request: ExecuteRequest, run: StepResult, compile: StepResult | None) -> Reply:
-    status = verdict(run)
+    status = verdict(run, request.memory_mb)
     error = error_text(run, status, request)
     return Reply(
         id=request.id,

@@ -150,7 +150,7 @@ def grade(
     step: StepResult, test: TestCase, compare: Compare, request: ExecuteRequest
 ) -> TestReport:
     """The report of one test from its run."""
-    status = verdict(step)
+    status = verdict(step, request.memory_mb)
     if status is Status.OK:
         if test.expected is None or normalize(step.stdout, compare) == normalize(
             test.expected, compare
