@@ -93,8 +93,19 @@ def compile_step(language: Language, settings: Settings) -> dict[str, Any] | Non
 
 
 def deadline_s(request: ExecuteRequest, settings: Settings) -> float:
+    """Host-side deadline of a job message that compiles (when needed) and runs once."""
     compile_ms = settings.compile_timeout_ms if request.language.compiled else 0
     return (compile_ms + request.timeout_ms + settings.grace_ms) / 1000
+
+
+def run_deadline_s(request: ExecuteRequest, settings: Settings) -> float:
+    """Host-side deadline of one run against a kept build."""
+    return (request.timeout_ms + settings.grace_ms) / 1000
+
+
+def compile_deadline_s(settings: Settings) -> float:
+    """Host-side deadline of a job message that only compiles."""
+    return (settings.compile_timeout_ms + settings.grace_ms) / 1000
 
 
 class Lease:
@@ -233,7 +244,6 @@ class Executor:
     async def _exchange_job(
         self, container: WorkerContainer, request: ExecuteRequest
     ) -> dict[str, Any]:
-        grace_s = self._settings.grace_ms / 1000
         if not (request.language.compiled and self.boosts_compile):
             message = agent_job(request, self._settings)
             return await self.exchange(container, message, deadline_s(request, self._settings))
@@ -242,7 +252,7 @@ class Executor:
         if compile_raw is not None and not compiled_ok(StepResult.from_agent(compile_raw)):
             return prepared  # the agent wiped the failed build already
         run = agent_run(request, run_step(request, self._settings, request.stdin), finish=True)
-        raw = await self.exchange(container, run, request.timeout_ms / 1000 + grace_s)
+        raw = await self.exchange(container, run, run_deadline_s(request, self._settings))
         raw["compile"] = compile_raw
         return raw
 
@@ -260,7 +270,7 @@ class Executor:
             AgentTimeout, AgentError: as :meth:`exchange`.
         """
         message = agent_job(request, self._settings, runs=False)
-        limit = (self._settings.compile_timeout_ms + self._settings.grace_ms) / 1000
+        limit = compile_deadline_s(self._settings)
         if not (request.language.compiled and self.boosts_compile):
             return await self.exchange(container, message, limit)
         await self._set_cpus(container, self._settings.compile_cpus)

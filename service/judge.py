@@ -17,7 +17,7 @@ from docker_api import DockerError
 from .config import Settings
 from .container import WorkerContainer
 from .errors import AgentError, AgentTimeout, PoolUnavailable
-from .execute import Executor, Lease, agent_run, run_step
+from .execute import Executor, Lease, agent_run, run_deadline_s, run_step
 from .outcome import StepResult, compiled_ok
 from .problems import (
     Problem,
@@ -129,7 +129,7 @@ class Judge:
         if compile_result is not None and not compiled_ok(compile_result):
             lease.reusable = bool(prepared.get("clean"))
             return compile_result, True
-        limit = (request.timeout_ms + self._settings.grace_ms) / 1000
+        limit = run_deadline_s(request, self._settings)
         while pending:
             test = pending[0]
             message = agent_run(
