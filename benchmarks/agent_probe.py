@@ -25,10 +25,10 @@ from benchmarks.programs import Program
 from docker_api import DockerClient
 from engine_client import build_request
 from service.config import Settings
-from service.container import WorkerContainer, remove_container, start_container
 from service.engine import limits_for
-from service.execute import agent_job
-from service.protocol import Kind, parse_request
+from service.jobs.compiler import agent_job
+from service.requests.validate import Kind, parse_request
+from service.sandbox.container import WorkerContainer, remove_container, start_container
 
 # Called with the container's id; a context manager around the profiled jobs.
 Profiler = Callable[[str], contextlib.AbstractContextManager[object]]

@@ -20,7 +20,7 @@ from typing import IO
 from benchmarks import BenchError
 from benchmarks.dockerctl import INSTANCE_LABEL, remove_containers
 from service.config import Settings
-from service.nats_server import config_text, find_binary
+from service.intake.nats_server import config_text, find_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT_S = 180.0

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import trio
 
-from .config import Settings, describe
-from .errors import EngineError
-from .languages import guess_from_filename, lookup, supported
+from service.config import Settings, describe
+from service.errors import EngineError
+from service.languages import guess_from_filename, lookup, supported
 
 log = logging.getLogger("code-engine")
 
@@ -89,8 +89,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .daemon import serve
-    from .logs import configure
+    from service.daemon import serve
+    from service.operations.logs import configure
 
     settings = Settings.from_env(nats_url=args.nats, instance_id=args.instance_id)
     configure(production=settings.production, level=settings.log_level)
@@ -116,8 +116,7 @@ def _first_engine_error(group: BaseExceptionGroup) -> BaseException:
 
 def _build_image(args: argparse.Namespace) -> int:
     from docker_api import DockerClient
-
-    from .image import build_worker_image
+    from service.sandbox.image import build_worker_image
 
     settings = Settings.from_env()
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from .errors import ConfigError
+from service.errors import ConfigError
 
 
 def _setting(env: str, default: Any, help: str) -> Any:

@@ -30,12 +30,11 @@ from collections.abc import AsyncIterator
 import trio
 
 from docker_api import DockerClient, DockerError
-
-from .config import Settings
-from .engine import Engine
-from .errors import EngineError
-from .logs import ship_logs
-from .nats_server import listening, run_embedded
+from service.config import Settings
+from service.engine import Engine
+from service.errors import EngineError
+from service.intake.nats_server import listening, run_embedded
+from service.operations.logs import ship_logs
 
 log = logging.getLogger(__name__)
 

@@ -19,20 +19,19 @@ from typing import Any
 import trio
 
 from docker_api import DockerClient
-
-from . import __version__
-from .admin import ADMIN_PREFIX, Admin
-from .config import Settings
-from .discovery import Discovery, EndpointStats
-from .dispatch import Dispatcher
-from .errors import InvalidRequest
-from .execute import Executor
-from .intake import Incoming, NatsIntake, Ticket
-from .judge import Judge
-from .metrics import Metrics
-from .pool import Pool
-from .problems import ProblemReply, Verdict, fit_payload, parse_problem
-from .protocol import (
+from service import __version__
+from service.config import Settings
+from service.errors import InvalidRequest
+from service.intake import Incoming, NatsIntake, Ticket
+from service.jobs.compiler import Executor
+from service.jobs.grading import ProblemReply, Verdict, fit_payload, parse_problem
+from service.jobs.judge import Judge
+from service.operations.admin import ADMIN_PREFIX, Admin
+from service.operations.discovery import Discovery, EndpointStats
+from service.operations.metrics import Metrics
+from service.operations.snapshot import Snapshotter
+from service.operations.stats import STATS_PREFIX, StatsPublisher, UsageSampler
+from service.requests.validate import (
     ExecuteRequest,
     Kind,
     Limits,
@@ -45,8 +44,8 @@ from .protocol import (
     salvage_id,
     salvage_language,
 )
-from .snapshot import Snapshotter
-from .stats import STATS_PREFIX, StatsPublisher, UsageSampler
+from service.sandbox.pool import Pool
+from service.scheduling.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
 

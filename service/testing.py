@@ -34,8 +34,7 @@ import msgspec
 import trio
 
 from docker_api.testing import FakeAttachPeer
-
-from .agent_link import STDOUT
+from service.sandbox.agent_link import STDOUT
 
 Behaviour = Callable[[dict[str, Any]], Awaitable[dict[str, Any] | None]]
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from engine_client import EngineClient, build_request
-from service.nats_server import config_text, find_binary
+from service.intake.nats_server import config_text, find_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGE = os.environ.get("CODE_ENGINE_IMAGE", "code-engine-worker:latest")

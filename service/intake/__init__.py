@@ -5,7 +5,7 @@ Trio-facing interface (:class:`NatsIntake`). ``core`` handles plain
 request-reply; ``durable`` adds the opt-in JetStream work queue.
 """
 
-from .core import INSTANCE_HEADER, Incoming, NatsIntake
-from .durable import REPLY_HEADER, Ticket
+from service.intake.durable import REPLY_HEADER, Ticket
+from service.intake.nats import INSTANCE_HEADER, Incoming, NatsIntake
 
 __all__ = ["INSTANCE_HEADER", "REPLY_HEADER", "Incoming", "NatsIntake", "Ticket"]

@@ -36,8 +36,8 @@ from nats.aio.msg import Msg
 from nats.js import api
 from trio_asyncio import aio_as_trio
 
-from ..config import Settings
-from ..protocol import Kind
+from service.config import Settings
+from service.requests.validate import Kind
 
 log = logging.getLogger(__name__)
 

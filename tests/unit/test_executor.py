@@ -11,12 +11,12 @@ import trio.testing
 
 from docker_api.testing import FakeDockerEngine
 from service.config import Settings
-from service.dispatch import Dispatcher
 from service.engine import Engine, limits_for
-from service.execute import CLEANUP_TIMEOUT_S, Executor, deadline_s
 from service.intake import Incoming
-from service.pool import Pool
-from service.protocol import Kind, Reply, Status, parse_request
+from service.jobs.compiler import CLEANUP_TIMEOUT_S, Executor, deadline_s
+from service.requests.validate import Kind, Reply, Status, parse_request
+from service.sandbox.pool import Pool
+from service.scheduling.dispatch import Dispatcher
 from service.testing import FakeAgent, answer, never_answer
 
 SETTINGS = Settings.from_env({}, instance_id="unit", workers=2, concurrency=3)

@@ -5,7 +5,7 @@ import logging
 
 import httpx
 
-from service.logs import JsonFormatter, LogShipper, ShippingHandler
+from service.operations.logs import JsonFormatter, LogShipper, ShippingHandler
 
 
 def record(message: str, **extra) -> logging.LogRecord:

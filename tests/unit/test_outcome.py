@@ -2,8 +2,8 @@
 
 import pytest
 
-from service.outcome import StepResult, verdict
-from service.protocol import Status
+from service.jobs.outcome import StepResult, verdict
+from service.requests.validate import Status
 from service.testing import step_result
 
 

@@ -8,8 +8,7 @@ import pytest
 from service.config import Settings
 from service.engine import limits_for
 from service.errors import InvalidRequest
-from service.outcome import StepResult
-from service.problems import (
+from service.jobs.grading import (
     Compare,
     ProblemReply,
     Verdict,
@@ -19,9 +18,10 @@ from service.problems import (
     parse_problem,
     summarize,
 )
-from service.problems import TestCase as Case
-from service.problems import TestReport as Report
-from service.protocol import Kind, parse_request
+from service.jobs.grading import TestCase as Case
+from service.jobs.grading import TestReport as Report
+from service.jobs.outcome import StepResult
+from service.requests.validate import Kind, parse_request
 from service.testing import step_result
 
 SETTINGS = Settings.from_env({})

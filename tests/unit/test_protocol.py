@@ -8,7 +8,7 @@ import pytest
 from service.config import Settings
 from service.engine import limits_for
 from service.errors import InvalidRequest
-from service.protocol import Kind, Reply, Status, encode_reply, parse_request, salvage_id
+from service.requests.validate import Kind, Reply, Status, encode_reply, parse_request, salvage_id
 
 SETTINGS = Settings.from_env({})
 LIMITS = limits_for(Kind.COMPILER, SETTINGS)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from service.engine import Engine
 
 log = logging.getLogger(__name__)
 

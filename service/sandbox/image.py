@@ -20,8 +20,7 @@ from pathlib import Path
 import trio
 
 from docker_api import BuildFailed, DockerClient, DockerError
-
-from .errors import ImageBuildError
+from service.errors import ImageBuildError
 
 # A checkout has worker/ and scripts/ beside the packages; the daemon's image
 # points CODE_ENGINE_WORKER_DIR at its copy.

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import trio
 
-from .errors import EngineError
+from service.errors import EngineError
 
 log = logging.getLogger(__name__)
 

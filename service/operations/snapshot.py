@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from . import __version__
-from .stats import RECENT_LIMIT, Usage, container_view
+from service import __version__
+from service.operations.stats import RECENT_LIMIT, Usage, container_view
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from service.engine import Engine
 
 
 class Snapshotter:

@@ -27,10 +27,10 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from trio_asyncio import aio_as_trio
 
-from ..config import Settings
-from ..errors import EngineError
-from ..protocol import Kind
-from .durable import DurableConsumer, Ticket
+from service.config import Settings
+from service.errors import EngineError
+from service.intake.durable import DurableConsumer, Ticket
+from service.requests.validate import Kind
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import msgspec
 
-from .errors import InvalidRequest
-from .outcome import StepResult, compile_diagnostics, error_text, text, verdict
-from .protocol import ExecuteRequest, Status
+from service.errors import InvalidRequest
+from service.jobs.outcome import StepResult, compile_diagnostics, error_text, text, verdict
+from service.requests.validate import ExecuteRequest, Status
 
 
 class Verdict(enum.StrEnum):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .config import Settings
+from service.config import Settings
 
 INSTANCE_LABEL = "org.code-engine.instance"
 ROLE_LABEL = "org.code-engine.role"

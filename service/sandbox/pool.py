@@ -22,11 +22,10 @@ from collections.abc import Awaitable, Callable
 import trio
 
 from docker_api import DaemonUnavailable, DockerClient, DockerError
-
-from .config import Settings
-from .container import State, WorkerContainer, remove_container, start_container
-from .errors import AgentError, PoolUnavailable
-from .sandbox import instance_filter
+from service.config import Settings
+from service.errors import AgentError, PoolUnavailable
+from service.sandbox.container import State, WorkerContainer, remove_container, start_container
+from service.sandbox.spec import instance_filter
 
 log = logging.getLogger(__name__)
 

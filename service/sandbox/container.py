@@ -9,11 +9,10 @@ from dataclasses import dataclass, field
 import trio
 
 from docker_api import DockerClient, DockerError, NotFound
-
-from .agent_link import AgentLink
-from .config import Settings
-from .errors import AgentError, PoolUnavailable
-from .sandbox import container_config
+from service.config import Settings
+from service.errors import AgentError, PoolUnavailable
+from service.sandbox.agent_link import AgentLink
+from service.sandbox.spec import container_config
 
 log = logging.getLogger(__name__)
 

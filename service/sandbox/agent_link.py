@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import msgspec
 
-from .errors import AgentError
+from service.errors import AgentError
 
 log = logging.getLogger(__name__)
 

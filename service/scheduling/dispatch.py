@@ -16,8 +16,8 @@ from typing import Any
 
 import trio
 
-from .metrics import Metrics
-from .protocol import ExecuteRequest, Status, refuse
+from service.operations.metrics import Metrics
+from service.requests.validate import ExecuteRequest, Status, refuse
 
 log = logging.getLogger(__name__)
 

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from .errors import InvalidRequest
-from .languages import Language, lookup, supported
+from service.errors import InvalidRequest
+from service.languages import Language, lookup, supported
 
 if TYPE_CHECKING:
-    from .problems import Problem
+    from service.jobs.grading import Problem
 
 
 class Status(enum.StrEnum):
@@ -222,7 +222,7 @@ def refusal(request_id: str, language: str, status: Status, reason: str) -> Repl
 def refuse(request: ExecuteRequest, status: Status, reason: str) -> Any:
     """A refusal in the shape the request's client expects (problems replies for tests)."""
     if request.problem is not None:
-        from .problems import refusal_for_problem
+        from service.jobs.grading import refusal_for_problem
 
         return refusal_for_problem(request, status, reason)
     return refusal(request.id, request.language.name, status, reason)

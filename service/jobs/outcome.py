@@ -12,7 +12,7 @@ import signal as signals
 from dataclasses import dataclass
 from typing import Any
 
-from .protocol import ExecuteRequest, Reply, Status
+from service.requests.validate import ExecuteRequest, Reply, Status
 
 SIGXFSZ = int(signals.SIGXFSZ)
 MEMORY_CEILING_SHARE = 0.9  # of the limit: a timed-out peak this high is memory_limit

@@ -13,13 +13,10 @@ from __future__ import annotations
 import logging
 
 from docker_api import DockerError
-
-from .config import Settings
-from .container import WorkerContainer
-from .errors import AgentError, AgentTimeout, PoolUnavailable
-from .execute import Executor, Lease, agent_run, run_deadline_s, run_step
-from .outcome import StepResult, compiled_ok
-from .problems import (
+from service.config import Settings
+from service.errors import AgentError, AgentTimeout, PoolUnavailable
+from service.jobs.compiler import Executor, Lease, agent_run, run_deadline_s, run_step
+from service.jobs.grading import (
     Problem,
     ProblemReply,
     TestCase,
@@ -30,7 +27,9 @@ from .problems import (
     skipped,
     summarize,
 )
-from .protocol import ExecuteRequest
+from service.jobs.outcome import StepResult, compiled_ok
+from service.requests.validate import ExecuteRequest
+from service.sandbox.container import WorkerContainer
 
 log = logging.getLogger(__name__)
 

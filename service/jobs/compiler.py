@@ -17,14 +17,13 @@ from typing import Any
 import trio
 
 from docker_api import DockerClient, DockerError
-
-from .config import Settings
-from .container import CurrentJob, WorkerContainer
-from .errors import AgentError, AgentTimeout, PoolUnavailable
-from .languages import Language
-from .outcome import StepResult, compile_failure, compiled_ok, run_reply
-from .pool import Pool
-from .protocol import ExecuteRequest, Reply, Status, refusal
+from service.config import Settings
+from service.errors import AgentError, AgentTimeout, PoolUnavailable
+from service.jobs.outcome import StepResult, compile_failure, compiled_ok, run_reply
+from service.languages import Language
+from service.requests.validate import ExecuteRequest, Reply, Status, refusal
+from service.sandbox.container import CurrentJob, WorkerContainer
+from service.sandbox.pool import Pool
 
 log = logging.getLogger(__name__)
 

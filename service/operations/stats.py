@@ -18,8 +18,7 @@ import msgspec
 import trio
 
 from docker_api import DockerClient, DockerError
-
-from .container import WorkerContainer
+from service.sandbox.container import WorkerContainer
 
 log = logging.getLogger(__name__)
 
