@@ -1,0 +1,21 @@
+"""The wire: every message that crosses a NATS boundary, as one typed definition.
+
+Pure msgspec, no Trio and no asyncio, so the daemon (``service/``), the dashboard
+(``tui/``), the client library (``engine_client/``) and the tests all import the
+same types::
+
+    subjects   subject and header names, the default NATS URL, request kinds
+    status     Status: every outcome a reply can carry
+    requests   what clients send on compiler.execute.request / problems.execute.request
+    replies    what they get back
+    stats      the snapshot each instance publishes every second
+    admin      admin requests and replies, the engine's state
+
+Decoding happens once, at the edge that receives the bytes; inside, only these
+types travel.
+"""
+
+from .status import Status
+from .subjects import DEFAULT_NATS_URL, Kind
+
+__all__ = ["DEFAULT_NATS_URL", "Kind", "Status"]

@@ -1,0 +1,68 @@
+"""What clients get back: one reply per request, on its reply subject."""
+
+from __future__ import annotations
+
+import msgspec
+
+from .status import Status
+
+
+class Reply(msgspec.Struct, kw_only=True):
+    """The reply to a compiler request (and to a problems request without tests)."""
+
+    id: str
+    language: str
+    success: bool
+    status: Status
+    output: str = ""
+    error: str = ""
+    exit_code: int | None = None
+    signal: str | None = None
+    execution_time_ms: float | None = None
+    compile_time_ms: float | None = None
+    memory_kb: int | None = None
+    truncated: bool = False
+
+
+class TestReport(msgspec.Struct, kw_only=True):
+    """One test case of a problems reply."""
+
+    id: str
+    status: Status
+    passed: bool
+    output: str = ""
+    error: str = ""
+    exit_code: int | None = None
+    signal: str | None = None
+    execution_time_ms: float | None = None
+    memory_kb: int | None = None
+    truncated: bool = False
+
+
+class ProblemReply(msgspec.Struct, kw_only=True):
+    """The reply to a problems request with tests."""
+
+    id: str
+    language: str
+    success: bool
+    status: Status
+    compile_output: str = ""
+    compile_time_ms: float | None = None
+    passed: int = 0
+    total: int = 0
+    tests: list[TestReport] = []
+    error: str = ""
+
+
+AnyReply = Reply | ProblemReply
+
+_encoder = msgspec.json.Encoder()
+
+
+def encode(reply: AnyReply) -> bytes:
+    return _encoder.encode(reply)
+
+
+def refusal(request_id: str, language: str, status: Status, reason: str) -> Reply:
+    """A compiler reply for a request that never ran (invalid, busy, internal error)."""
+    return Reply(id=request_id, language=language, success=False, status=status, error=reason)

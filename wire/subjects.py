@@ -1,0 +1,56 @@
+"""Subject and header names, and the default NATS URL: spelled out here only."""
+
+from __future__ import annotations
+
+import enum
+
+DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
+
+COMPILER_SUBJECT = "compiler.execute.request"
+PROBLEMS_SUBJECT = "problems.execute.request"
+QUEUE_GROUP = "code-engine"
+
+# The NATS service API ($SRV.PING/INFO/STATS) names the engine this way.
+SERVICE_NAME = "code-engine"
+
+STATS_PREFIX = "code-engine.stats"
+ADMIN_PREFIX = "code-engine.admin"
+DEAD_LETTER_PREFIX = "code-engine.dead"
+
+# Durable mode: a JetStream work queue in front of the same engine.
+DURABLE_STREAM = "CODE_ENGINE"
+DURABLE_PREFIX = "code-engine.durable"
+
+# Headers.
+INSTANCE_HEADER = "Code-Engine-Instance"  # on every reply: who answered
+REPLY_HEADER = "Code-Engine-Reply"  # durable requests: where the reply goes
+REQUEST_ID_HEADER = "Code-Engine-Request-Id"  # dead letters: which request it was
+MSG_ID_HEADER = "Nats-Msg-Id"  # JetStream's de-duplication id
+
+
+class Kind(enum.StrEnum):
+    """Which subject a request came in on; it decides the size limits and the reply's shape."""
+
+    COMPILER = "compiler"
+    PROBLEMS = "problems"
+
+
+def stats_subject(instance: str) -> str:
+    return f"{STATS_PREFIX}.{instance}"
+
+
+def admin_subject(instance: str) -> str:
+    return f"{ADMIN_PREFIX}.{instance}"
+
+
+def durable_subject(kind: Kind) -> str:
+    return f"{DURABLE_PREFIX}.{kind.value}"
+
+
+def dead_letter_subject(prefix: str, kind: Kind) -> str:
+    return f"{prefix}.{kind.value}"
+
+
+def subject_for(kind: Kind) -> str:
+    """The default execute subject of ``kind``."""
+    return COMPILER_SUBJECT if kind is Kind.COMPILER else PROBLEMS_SUBJECT
