@@ -2,7 +2,7 @@
 
 The container is made by the engine's own code (:func:`service.container.start_container`,
 the same hardened configuration and attach stream) and fed the engine's own job
-messages (:func:`service.execute.agent_job`), so the round trip measured here is
+messages (:func:`service.sandbox.steps.one_shot_job`), so the round trip measured here is
 exactly the daemon's exchange with a warm container. Subtracting it from the end
 to end time leaves the daemon's and NATS's share; subtracting the agent's ``ping``
 round trip from it leaves the agent's own per-job work.
@@ -15,20 +15,21 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable
-from typing import Any
 
 import trio
 
+from agent import protocol
+from agent.protocol import Cleanup, Result
 from benchmarks import BenchError
 from benchmarks.procstat import container_cpu_s
 from benchmarks.programs import Program
 from docker_api import DockerClient
 from engine_client import build_request
 from service.config import Settings
-from service.engine import limits_for
-from service.jobs.compiler import agent_job
-from service.requests.validate import Kind, parse_request
+from service.requests import limits_for, parse_request
 from service.sandbox.container import WorkerContainer, remove_container, start_container
+from service.sandbox.steps import one_shot_job
+from wire import Kind
 
 # Called with the container's id; a context manager around the profiled jobs.
 Profiler = Callable[[str], contextlib.AbstractContextManager[object]]
@@ -50,28 +51,27 @@ class ProbeResult:
     programs: dict[str, ProgramProbe]
 
 
-def _job_message(program: Program, settings: Settings) -> dict[str, Any]:
+def _job_message(program: Program, settings: Settings) -> protocol.Job:
     payload = json.dumps(build_request(program.language, program.source)).encode()
     request = parse_request(payload, Kind.COMPILER, limits_for(Kind.COMPILER, settings))
-    return agent_job(request, settings)
+    return one_shot_job(request, settings)
 
 
 async def _job(
     container: WorkerContainer, program: Program, settings: Settings
-) -> tuple[dict[str, Any], float, float]:
+) -> tuple[Result, float, float]:
     """One job as the daemon runs it: (result, ms to the result, ms more until cleaned).
 
-    An agent that answers before cleaning up (``clean`` is null in the result)
-    sends ``cleaned`` afterwards; like the daemon, wait for it before the next job.
+    An agent that answers before cleaning up (cleanup OWED) sends ``cleaned``
+    afterwards; like the daemon, wait for it before the next job.
     """
     start = time.perf_counter()
-    reply = await container.link.request(_job_message(program, settings), "result")
+    reply = await container.link.request(_job_message(program, settings), Result)
     answered = time.perf_counter()
-    runs = reply.get("runs") or []
-    if reply.get("error") or not runs or runs[0].get("exit_code") != 0:
+    if reply.error or not reply.runs or reply.runs[0].exit_code != 0:
         raise BenchError(f"the agent failed {program.label}: {str(reply)[:300]}")
-    if "clean" in reply and reply["clean"] is None:
-        await container.link.receive_type("cleaned")
+    if reply.cleanup is Cleanup.OWED:
+        await container.link.receive_type(protocol.Cleaned)
     cleaned = time.perf_counter()
     return reply, (answered - start) * 1000, (cleaned - answered) * 1000
 
@@ -89,7 +89,7 @@ async def _measure(
         try:
             for _ in range(ping_runs + 10):
                 start = time.perf_counter()
-                await container.link.request({"type": "ping"}, "pong")
+                await container.link.request(protocol.Ping(), protocol.Pong)
                 result.ping_ms.append((time.perf_counter() - start) * 1000)
             del result.ping_ms[:10]
             for program, runs in programs:
@@ -101,13 +101,10 @@ async def _measure(
                     reply, answered_ms, cleanup_ms = await _job(container, program, settings)
                     probe.job_ms.append(answered_ms)
                     probe.cleanup_ms.append(cleanup_ms)
-                    run = reply["runs"][0]
-                    compiled = reply.get("compile") or {}
-                    probe.wall_ms.append(float(run["wall_ms"]))
-                    probe.compile_ms.append(float(compiled.get("wall_ms") or 0.0))
-                    probe.step_cpu_ms.append(
-                        float(run["cpu_ms"]) + float(compiled.get("cpu_ms") or 0.0)
-                    )
+                    run, compiled = reply.runs[0], reply.compile
+                    probe.wall_ms.append(run.wall_ms)
+                    probe.compile_ms.append(compiled.wall_ms if compiled else 0.0)
+                    probe.step_cpu_ms.append(run.cpu_ms + (compiled.cpu_ms if compiled else 0.0))
                 cpu_after = container_cpu_s(container.id)
                 if cpu_before is not None and cpu_after is not None:
                     probe.container_cpu_ms = (cpu_after - cpu_before) * 1000 / runs

@@ -11,13 +11,31 @@ import nats
 from nats.aio.client import Client
 from nats.errors import NoRespondersError, TimeoutError
 
-COMPILER_SUBJECT = "compiler.execute.request"
-PROBLEMS_SUBJECT = "problems.execute.request"
-DURABLE_SUBJECTS = {
-    COMPILER_SUBJECT: "code-engine.durable.compiler",
-    PROBLEMS_SUBJECT: "code-engine.durable.problems",
-}
-REPLY_HEADER = "Code-Engine-Reply"
+from wire.subjects import (
+    COMPILER_SUBJECT,
+    DEFAULT_NATS_URL,
+    MSG_ID_HEADER,
+    PROBLEMS_SUBJECT,
+    REPLY_HEADER,
+    Kind,
+    durable_subject,
+    subject_for,
+)
+
+__all__ = [
+    "COMPILER_SUBJECT",
+    "DEFAULT_NATS_URL",
+    "DEFAULT_TIMEOUT_S",
+    "DURABLE_SUBJECTS",
+    "PROBLEMS_SUBJECT",
+    "REPLY_HEADER",
+    "EngineClient",
+    "EngineClientError",
+    "build_request",
+]
+
+# Where a durable request goes, by the subject it would take as a plain one.
+DURABLE_SUBJECTS = {subject_for(kind): durable_subject(kind) for kind in Kind}
 DEFAULT_TIMEOUT_S = 60.0
 
 
@@ -63,7 +81,7 @@ class EngineClient:
         self.subject = subject
 
     @classmethod
-    async def connect(cls, url: str = "nats://127.0.0.1:4222", **kwargs: Any) -> EngineClient:
+    async def connect(cls, url: str = DEFAULT_NATS_URL, **kwargs: Any) -> EngineClient:
         try:
             nc = await nats.connect(servers=[url], connect_timeout=5, max_reconnect_attempts=3)
         except Exception as exc:  # nats-py raises several unrelated types
@@ -120,7 +138,7 @@ class EngineClient:
             await js.publish(
                 DURABLE_SUBJECTS[subject or self.subject],
                 json.dumps(request).encode(),
-                headers={"Nats-Msg-Id": str(request["id"]), REPLY_HEADER: inbox},
+                headers={MSG_ID_HEADER: str(request["id"]), REPLY_HEADER: inbox},
             )
             try:
                 msg = await sub.next_msg(timeout=timeout)

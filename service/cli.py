@@ -14,6 +14,7 @@ import trio
 from service.config import Settings, describe
 from service.errors import EngineError
 from service.languages import guess_from_filename, lookup, supported
+from wire.subjects import DEFAULT_NATS_URL, PROBLEMS_SUBJECT
 
 log = logging.getLogger("code-engine")
 
@@ -57,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout-ms", type=int)
     run.add_argument("--memory-mb", type=int)
     run.add_argument("--problems", action="store_true", help="use the problems subject")
-    run.add_argument("--nats", help="NATS URL (default: NATSURL or nats://127.0.0.1:4222)")
+    run.add_argument("--nats", help=f"NATS URL (default: NATSURL or {DEFAULT_NATS_URL})")
     run.add_argument("--json", action="store_true", help="print the whole reply as JSON")
 
     build = commands.add_parser("build-image", help="build the worker image (no registry needed)")
@@ -65,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--tag", help="image tag (default: CODE_ENGINE_IMAGE)")
 
     tui = commands.add_parser("tui", help="live dashboard of running engines")
-    tui.add_argument("--nats", help="NATS URL (default: NATSURL or nats://127.0.0.1:4222)")
+    tui.add_argument("--nats", help=f"NATS URL (default: NATSURL or {DEFAULT_NATS_URL})")
     return parser
 
 
@@ -129,12 +130,11 @@ def _build_image(args: argparse.Namespace) -> int:
 
 
 def _nats_url(flag: str | None) -> str:
-    return flag or os.environ.get("NATSURL") or "nats://127.0.0.1:4222"
+    return flag or os.environ.get("NATSURL") or DEFAULT_NATS_URL
 
 
 def _run(args: argparse.Namespace) -> int:
     from engine_client import EngineClient, EngineClientError
-    from engine_client.client import PROBLEMS_SUBJECT
 
     language = lookup(args.lang) if args.lang else guess_from_filename(args.file.name)
     if language is None:

@@ -15,6 +15,14 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from service.errors import ConfigError
+from wire.subjects import (
+    COMPILER_SUBJECT,
+    DEAD_LETTER_PREFIX,
+    DEFAULT_NATS_URL,
+    DURABLE_STREAM,
+    PROBLEMS_SUBJECT,
+    QUEUE_GROUP,
+)
 
 
 def _setting(env: str, default: Any, help: str) -> Any:
@@ -30,7 +38,7 @@ def _default_instance_id() -> str:
 class Settings:
     # Connections and logging.
     nats_url: str | None = _setting(
-        "NATSURL", None, "NATS server; unset: nats://127.0.0.1:4222, embedded when nothing listens"
+        "NATSURL", None, f"NATS server; unset: {DEFAULT_NATS_URL}, embedded when nothing listens"
     )
     environment: str = _setting(
         "ENVIRONMENT", "development", "'production' gives JSON logs, anything else console logs"
@@ -48,13 +56,13 @@ class Settings:
 
     # Subjects.
     compiler_subject: str = _setting(
-        "CODE_ENGINE_COMPILER_SUBJECT", "compiler.execute.request", "subject for compiler requests"
+        "CODE_ENGINE_COMPILER_SUBJECT", COMPILER_SUBJECT, "subject for compiler requests"
     )
     problems_subject: str = _setting(
-        "CODE_ENGINE_PROBLEMS_SUBJECT", "problems.execute.request", "subject for problems requests"
+        "CODE_ENGINE_PROBLEMS_SUBJECT", PROBLEMS_SUBJECT, "subject for problems requests"
     )
     queue_group: str = _setting(
-        "CODE_ENGINE_QUEUE_GROUP", "code-engine", "NATS queue group shared by all instances"
+        "CODE_ENGINE_QUEUE_GROUP", QUEUE_GROUP, "NATS queue group shared by all instances"
     )
 
     # Pool and scheduling.
@@ -141,7 +149,7 @@ class Settings:
     durable: bool = _setting(
         "CODE_ENGINE_DURABLE", False, "also take requests from a JetStream work queue"
     )
-    durable_stream: str = _setting("CODE_ENGINE_DURABLE_STREAM", "CODE_ENGINE", "stream name")
+    durable_stream: str = _setting("CODE_ENGINE_DURABLE_STREAM", DURABLE_STREAM, "stream name")
     durable_consumer: str = _setting(
         "CODE_ENGINE_DURABLE_CONSUMER", "code-engine", "durable pull consumer shared by instances"
     )
@@ -155,7 +163,7 @@ class Settings:
         "CODE_ENGINE_DURABLE_DUPLICATE_WINDOW_S", 120.0, "the stream drops repeated ids this long"
     )
     dead_letter_subject: str = _setting(
-        "CODE_ENGINE_DEAD_LETTER_SUBJECT", "code-engine.dead", "poison requests go to <this>.<kind>"
+        "CODE_ENGINE_DEAD_LETTER_SUBJECT", DEAD_LETTER_PREFIX, "poison requests go to <this>.<kind>"
     )
     shutdown_grace_s: float = _setting(
         "CODE_ENGINE_SHUTDOWN_GRACE_S", 15.0, "time in-flight jobs get to finish on SIGTERM"
@@ -167,7 +175,7 @@ class Settings:
 
     @property
     def effective_nats_url(self) -> str:
-        return self.nats_url or "nats://127.0.0.1:4222"
+        return self.nats_url or DEFAULT_NATS_URL
 
     @property
     def docker_socket(self) -> str:

@@ -6,6 +6,7 @@
     ├── AgentError           the in-container agent broke its protocol or went away
     │   └── AgentTimeout     no result arrived by the host-side deadline
     ├── PoolUnavailable      no container could be started (image missing, daemon down)
+    ├── AgentVersionMismatch the worker image's agent speaks another protocol version
     └── ImageBuildError      the worker image could not be built
 
 Docker-level failures keep their own root (:class:`docker_api.DockerError`) and are
@@ -42,6 +43,22 @@ class AgentTimeout(AgentError):
 
 class PoolUnavailable(EngineError):
     """No container could be started (image missing, Docker daemon down)."""
+
+
+class AgentVersionMismatch(EngineError):
+    """The worker image's agent speaks another protocol version than this daemon.
+
+    Not retried: every container of the image would say the same. Rebuild the
+    image from this checkout (``code-engine build-image``).
+    """
+
+    def __init__(self, image: str, agent_version: int, host_version: int) -> None:
+        super().__init__(
+            f"the agent in image {image!r} speaks protocol version {agent_version}, "
+            f"this daemon speaks {host_version}; rebuild it with `code-engine build-image`"
+        )
+        self.agent_version = agent_version
+        self.host_version = host_version
 
 
 class ImageBuildError(EngineError):

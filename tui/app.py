@@ -8,8 +8,8 @@ in a worker of its own and its outcome comes back as an `AdminResult` message.
 
 from __future__ import annotations
 
+import logging
 import time
-from typing import Any
 
 from textual import work
 from textual.app import App, ComposeResult
@@ -18,8 +18,10 @@ from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.widgets import Footer, Header, OptionList
 
+from wire.admin import AdminAction, AdminRequest, EngineState
+
 from .messages import AdminResult, ConnectionChanged, SnapshotRejected, StatsReceived
-from .model import AdminReply, Clock, Fleet, InstanceState
+from .model import Clock, Fleet, InstanceState
 from .screens import ConfirmScreen, HelpScreen
 from .source import AdminError, NatsStatsSource, StatsSource
 from .widgets import (
@@ -33,6 +35,8 @@ from .widgets import (
 )
 
 LIVENESS_CHECK_S = 0.5
+
+log = logging.getLogger(__name__)
 
 
 class DashboardApp(App[int]):
@@ -98,8 +102,10 @@ class DashboardApp(App[int]):
         self.refresh_views()
 
     def on_snapshot_rejected(self, message: SnapshotRejected) -> None:
+        """Say once per subject that what comes on it is not a snapshot; ignore it after."""
         if message.subject not in self._rejected_subjects:
             self._rejected_subjects.add(message.subject)
+            log.warning("ignoring %s: %s", message.subject, message.reason)
             self.notify(
                 f"{message.subject}: {message.reason}",
                 title="Bad stats message",
@@ -170,8 +176,9 @@ class DashboardApp(App[int]):
 
     def action_toggle_pause(self) -> None:
         if (state := self._target()) is not None:
-            action = "resume" if state.snapshot.state == "paused" else "pause"
-            self.send_admin(state.id, {"action": action})
+            paused = state.snapshot.state is EngineState.PAUSED
+            action = AdminAction.RESUME if paused else AdminAction.PAUSE
+            self.send_admin(state.id, AdminRequest(action=action))
 
     def action_drain(self) -> None:
         if (state := self._target()) is None:
@@ -180,7 +187,7 @@ class DashboardApp(App[int]):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.send_admin(instance, {"action": "drain"})
+                self.send_admin(instance, AdminRequest(action=AdminAction.DRAIN))
 
         question = f"Drain {instance}? It finishes the jobs it has and takes no new ones."
         self.push_screen(ConfirmScreen(question, "Drain"), answered)
@@ -196,7 +203,9 @@ class DashboardApp(App[int]):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.send_admin(instance, {"action": "recycle", "container": container})
+                self.send_admin(
+                    instance, AdminRequest(action=AdminAction.RECYCLE, container=container)
+                )
 
         question = (
             f"Recycle container {container} on {instance}? A fresh container takes its "
@@ -217,17 +226,17 @@ class DashboardApp(App[int]):
         if pool.max and workers > pool.max:
             self.notify(f"At most {pool.max} (the instance's concurrency).", severity="warning")
             return
-        self.send_admin(state.id, {"action": "resize", "workers": workers})
+        self.send_admin(state.id, AdminRequest(action=AdminAction.RESIZE, workers=workers))
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
     @work(group="admin")
-    async def send_admin(self, instance: str, body: dict[str, Any]) -> None:
-        action = str(body["action"])
+    async def send_admin(self, instance: str, request: AdminRequest) -> None:
+        action = str(request.action)
         try:
-            reply = AdminReply.from_wire(await self.source.admin(instance, body))
+            reply = await self.source.admin(instance, request)
         except AdminError as exc:
             self.post_message(AdminResult(instance, action, ok=False, error=str(exc)))
             return

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from .model import Snapshot
+from wire.admin import EngineState
+from wire.stats import Snapshot
 
 
 @dataclass
@@ -18,7 +19,7 @@ class StatsReceived(Message):
 
 @dataclass
 class SnapshotRejected(Message):
-    """Something on a stats subject that is not a snapshot."""
+    """Something on a stats subject that is not a snapshot; `reason` says what is wrong."""
 
     subject: str
     reason: str
@@ -39,5 +40,5 @@ class AdminResult(Message):
     instance: str
     action: str
     ok: bool
-    state: str | None = None
+    state: EngineState | None = None
     error: str | None = None

@@ -1,22 +1,42 @@
 """What the dashboard knows about the engine instances, as plain data.
 
-Snapshots arrive as JSON objects on `code-engine.stats.<instance>`; `Snapshot.from_wire`
-is the one place that checks them. `Fleet` keeps one `InstanceView` per instance, with
-the throughput history and the jobs seen so far, and decides from an injectable clock
-whether an instance is live, gone (silent for `gone_after` seconds) or to be dropped
-(silent for `drop_after` seconds). Nothing here touches Textual or NATS.
+Snapshots arrive as JSON on `code-engine.stats.<instance>`; `decode_snapshot`
+(:mod:`wire.stats`) is the one place that checks them, and what the widgets get is
+its `Snapshot`, never a dict. `Fleet` keeps one `InstanceView` per instance, with
+the throughput history and the jobs seen so far, and decides from an injectable
+clock whether an instance is live, gone (silent for `gone_after` seconds) or to be
+dropped (silent for `drop_after` seconds). Nothing here touches Textual or NATS.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+
+import msgspec
+
+from wire.admin import EngineState
+from wire.errors import SnapshotError
+from wire.stats import Container, ContainerState, Counters, RecentJob, Snapshot, decode_snapshot
+
+__all__ = [
+    "Container",
+    "ContainerState",
+    "Counters",
+    "Fleet",
+    "InstanceState",
+    "InstanceView",
+    "Liveness",
+    "ManualClock",
+    "RecentJob",
+    "Snapshot",
+    "SnapshotError",
+    "by_state",
+    "decode_snapshot",
+]
 
 Clock = Callable[[], float]
 
@@ -26,235 +46,16 @@ HISTORY_SAMPLES = 120
 JOB_HISTORY = 500
 
 
-class SnapshotError(ValueError):
-    """A stats message that is not a snapshot (not an object, or no instance id)."""
-
-
 class Liveness(StrEnum):
     LIVE = "live"
     GONE = "gone"
 
 
-@dataclass(frozen=True)
-class JobRef:
-    id: str
-    language: str
-    elapsed_ms: float | None
-
-
-@dataclass(frozen=True)
-class ContainerStats:
-    id: str
-    state: str
-    jobs: int
-    job: JobRef | None
-    cpu_percent: float | None
-    memory_bytes: int | None
-    memory_limit_bytes: int | None
-
-
-@dataclass(frozen=True)
-class Queue:
-    depth: int = 0
-    capacity: int = 0
-
-
-@dataclass(frozen=True)
-class Workers:
-    busy: int = 0
-    total: int = 0
-
-
-@dataclass(frozen=True)
-class Pool:
-    size: int = 0
-    max: int = 0
-    starting: int = 0
-    replaced: int = 0
-
-
-@dataclass(frozen=True)
-class Counters:
-    accepted: int = 0
-    rejected: int = 0
-    by_status: Mapping[str, int] = field(default_factory=dict)
-    by_language: Mapping[str, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Latency:
-    p50: float | None = None
-    p95: float | None = None
-    p99: float | None = None
-
-
-@dataclass(frozen=True)
-class RecentJob:
-    id: str
-    language: str
-    status: str
-    total_ms: float | None
-    at: float | None
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """One stats message from one engine instance."""
-
-    instance: str
-    version: str = "?"
-    uptime_s: float = 0.0
-    state: str = "running"
-    docker_ok: bool = False
-    docker_error: str | None = None
-    nats_connected: bool = False
-    queue: Queue = Queue()
-    workers: Workers = Workers()
-    pool: Pool = Pool()
-    containers: tuple[ContainerStats, ...] = ()
-    counters: Counters = Counters()
-    throughput_10s: float = 0.0
-    throughput_60s: float = 0.0
-    latency: Latency = Latency()
-    recent: tuple[RecentJob, ...] = ()
-
-    @classmethod
-    def from_wire(cls, data: object) -> Snapshot:
-        """Build a snapshot from a decoded JSON message.
-
-        Only the instance id is required: a field that is missing or of the wrong type
-        takes its default, so that an older or newer engine still shows up.
-
-        Raises:
-            SnapshotError: `data` is not an object or has no usable `instance`.
-        """
-        if not isinstance(data, dict):
-            raise SnapshotError(f"expected a JSON object, got {type(data).__name__}")
-        instance = data.get("instance")
-        if not isinstance(instance, str) or not instance:
-            raise SnapshotError("snapshot without an instance id")
-        docker = _obj(data, "docker")
-        queue = _obj(data, "queue")
-        workers = _obj(data, "workers")
-        pool = _obj(data, "pool")
-        counters = _obj(data, "counters")
-        throughput = _obj(data, "throughput")
-        latency = _obj(data, "latency_ms")
-        return cls(
-            instance=instance,
-            version=_str(data, "version", "?"),
-            uptime_s=_float(data, "uptime_s") or 0.0,
-            state=_str(data, "state", "running"),
-            docker_ok=docker.get("ok") is True,
-            docker_error=_str_or_none(docker, "error"),
-            nats_connected=_obj(data, "nats").get("connected") is True,
-            queue=Queue(_int(queue, "depth"), _int(queue, "capacity")),
-            workers=Workers(_int(workers, "busy"), _int(workers, "total")),
-            pool=Pool(
-                _int(pool, "size"),
-                _int(pool, "max"),
-                _int(pool, "starting"),
-                _int(pool, "replaced"),
-            ),
-            containers=tuple(_container(c) for c in _objs(data, "containers")),
-            counters=Counters(
-                accepted=_int(counters, "accepted"),
-                rejected=_int(counters, "rejected"),
-                by_status=_int_map(counters, "by_status"),
-                by_language=_int_map(counters, "by_language"),
-            ),
-            throughput_10s=_float(throughput, "10s") or 0.0,
-            throughput_60s=_float(throughput, "60s") or 0.0,
-            latency=Latency(_float(latency, "p50"), _float(latency, "p95"), _float(latency, "p99")),
-            recent=tuple(_recent(r) for r in _objs(data, "recent")),
-        )
-
-
-def _obj(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = data.get(key)
-    return value if isinstance(value, dict) else {}
-
-
-def _objs(data: Mapping[str, Any], key: str) -> Iterable[Mapping[str, Any]]:
-    value = data.get(key)
-    if not isinstance(value, list):
-        return ()
-    return (item for item in value if isinstance(item, dict))
-
-
-def _str(data: Mapping[str, Any], key: str, default: str) -> str:
-    value = data.get(key)
-    return value if isinstance(value, str) else default
-
-
-def _str_or_none(data: Mapping[str, Any], key: str) -> str | None:
-    value = data.get(key)
-    return value if isinstance(value, str) else None
-
-
-def _float(data: Mapping[str, Any], key: str) -> float | None:
-    value = data.get(key)
-    # bool is an int to Python, but true is no number of milliseconds.
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
-def _int_or_none(data: Mapping[str, Any], key: str) -> int | None:
-    value = _float(data, key)
-    return None if value is None else int(value)
-
-
-def _int(data: Mapping[str, Any], key: str) -> int:
-    return _int_or_none(data, key) or 0
-
-
-def _int_map(data: Mapping[str, Any], key: str) -> dict[str, int]:
-    return {name: _int(_obj(data, key), name) for name in _obj(data, key)}
-
-
-def _container(data: Mapping[str, Any]) -> ContainerStats:
-    job = data.get("job")
-    return ContainerStats(
-        id=_str(data, "id", "?"),
-        state=_str(data, "state", "?"),
-        jobs=_int(data, "jobs"),
-        job=(
-            JobRef(_str(job, "id", "?"), _str(job, "language", "?"), _float(job, "elapsed_ms"))
-            if isinstance(job, dict)
-            else None
-        ),
-        cpu_percent=_float(data, "cpu_percent"),
-        memory_bytes=_int_or_none(data, "memory_bytes"),
-        memory_limit_bytes=_int_or_none(data, "memory_limit_bytes"),
-    )
-
-
-def _recent(data: Mapping[str, Any]) -> RecentJob:
-    return RecentJob(
-        id=_str(data, "id", "?"),
-        language=_str(data, "language", "?"),
-        status=_str(data, "status", "?"),
-        total_ms=_float(data, "total_ms"),
-        at=_float(data, "at"),
-    )
-
-
-@dataclass(frozen=True)
-class AdminReply:
-    ok: bool
-    state: str | None
-    error: str | None
-
-    @classmethod
-    def from_wire(cls, data: object) -> AdminReply:
-        if not isinstance(data, dict):
-            return cls(ok=False, state=None, error="malformed reply")
-        return cls(
-            ok=data.get("ok") is True,
-            state=_str_or_none(data, "state"),
-            error=_str_or_none(data, "error"),
-        )
+def by_state(containers: Iterable[Container]) -> Counter[ContainerState]:
+    """How many of `containers` are in each state (every state present, zero or not)."""
+    counts = Counter({state: 0 for state in ContainerState})
+    counts.update(c.state for c in containers)
+    return counts
 
 
 @dataclass(frozen=True)
@@ -295,12 +96,12 @@ class InstanceView:
         self._record(snapshot)
 
     def _record(self, snapshot: Snapshot) -> None:
-        self.throughput.append(snapshot.throughput_10s)
+        self.throughput.append(snapshot.throughput.last_10s)
         self.jobs.extend(snapshot.recent)
 
-    def set_state(self, state: str) -> None:
+    def set_state(self, state: EngineState) -> None:
         """Take the state an admin reply announced, until the next snapshot says otherwise."""
-        self.snapshot = dataclasses.replace(self.snapshot, state=state)
+        self.snapshot = msgspec.structs.replace(self.snapshot, state=state)
 
     def silent_for(self, now: float) -> float:
         return max(0.0, now - self.last_seen)

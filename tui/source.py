@@ -2,32 +2,37 @@
 
 A `StatsSource` has two halves: `run(post)` runs until cancelled and posts
 `StatsReceived`, `SnapshotRejected` and `ConnectionChanged` messages; `admin(instance,
-body)` sends one admin request and returns the decoded JSON reply, or raises an
+request)` sends one admin request and returns the decoded reply, or raises an
 `AdminError`. `NatsStatsSource` is the real one; `FakeStatsSource` is driven by hand
-(tests, screenshots) and records the admin requests it gets.
+(tests, screenshots) and records the admin requests it gets. Both decode what they
+receive with :mod:`wire`, so a fake snapshot goes through the same checks as a real one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, Protocol
 
+import msgspec
 import nats
 import nats.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from textual.message import Message
 
-from .messages import ConnectionChanged, SnapshotRejected, StatsReceived
-from .model import Snapshot
+from wire.admin import AdminAction, AdminReply, AdminRequest, EngineState, encode_request
+from wire.admin import decode_reply as decode_admin_reply
+from wire.errors import AdminReplyError, SnapshotError
+from wire.stats import Snapshot, encode_snapshot
+from wire.subjects import DEFAULT_NATS_URL, admin_subject, stats_subject
 
-STATS_SUBJECTS = "code-engine.stats.*"
-ADMIN_PREFIX = "code-engine.admin."
+from .messages import ConnectionChanged, SnapshotRejected, StatsReceived
+from .model import decode_snapshot as decode_stats
+
+STATS_SUBJECTS = stats_subject("*")
 
 Post = Callable[[Message], object]
-JSONObject = dict[str, Any]
 
 
 class AdminError(Exception):
@@ -57,35 +62,33 @@ class StatsSource(Protocol):
         """Post stats and connection messages until cancelled."""
         ...
 
-    async def admin(self, instance: str, body: Mapping[str, Any]) -> JSONObject:
-        """Send `body` to `instance`'s admin subject and return the reply object.
+    async def admin(self, instance: str, request: AdminRequest) -> AdminReply:
+        """Send `request` to `instance`'s admin subject and return its reply.
 
         Raises:
-            AdminError: no reply, or a reply that is not a JSON object.
+            AdminError: no reply, or a reply that is not an admin reply.
         """
         ...
-
-
-def admin_subject(instance: str) -> str:
-    return ADMIN_PREFIX + instance
 
 
 def decode_snapshot(subject: str, payload: bytes) -> Message:
     """Turn one stats payload into `StatsReceived`, or `SnapshotRejected` saying why not."""
     try:
-        return StatsReceived(Snapshot.from_wire(json.loads(payload)))
-    except ValueError as exc:  # bad UTF-8, bad JSON, or not a snapshot
+        return StatsReceived(decode_stats(payload))
+    except SnapshotError as exc:
         return SnapshotRejected(subject, str(exc))
 
 
-def decode_reply(payload: bytes) -> JSONObject:
+def decode_reply(payload: bytes) -> AdminReply:
+    """Read an admin reply.
+
+    Raises:
+        AdminError: the payload is not an admin reply.
+    """
     try:
-        reply = json.loads(payload)
-    except ValueError:
-        raise AdminError("the reply is not JSON") from None
-    if not isinstance(reply, dict):
-        raise AdminError("the reply is not a JSON object")
-    return reply
+        return decode_admin_reply(payload)
+    except AdminReplyError as exc:
+        raise AdminError(str(exc)) from None
 
 
 class NatsStatsSource:
@@ -151,13 +154,13 @@ class NatsStatsSource:
             self._nc = None
             await nc.close()
 
-    async def admin(self, instance: str, body: Mapping[str, Any]) -> JSONObject:
+    async def admin(self, instance: str, request: AdminRequest) -> AdminReply:
         nc = self._nc
         if nc is None or not nc.is_connected:
             raise NotConnected(f"not connected to {self.url}")
         subject = admin_subject(instance)
         try:
-            msg = await nc.request(subject, json.dumps(body).encode(), timeout=self.admin_timeout)
+            msg = await nc.request(subject, encode_request(request), timeout=self.admin_timeout)
         except nats.errors.NoRespondersError:
             raise NoResponder(f"nothing answers on {subject}") from None
         except nats.errors.TimeoutError:
@@ -173,20 +176,27 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-_STATE_AFTER = {"pause": "paused", "resume": "running", "drain": "draining"}
+_STATE_AFTER = {
+    AdminAction.PAUSE: EngineState.PAUSED,
+    AdminAction.RESUME: EngineState.RUNNING,
+    AdminAction.DRAIN: EngineState.DRAINING,
+}
+
+FakeReply = AdminReply | dict[str, Any] | bytes
 
 
 class FakeStatsSource:
     """A stats source driven by hand.
 
     Messages pushed before `run` starts are kept and posted when it does. Admin
-    requests are recorded in `admin_requests`; the reply is `reply(instance, body)`,
-    or `admin_error` is raised when set.
+    requests are recorded in `admin_requests`, as the JSON objects sent; the reply is
+    `reply(instance, request)` (an `AdminReply`, or a JSON object or bytes to check
+    how a bad reply is taken), or `admin_error` is raised when set.
     """
 
-    def __init__(self, url: str = "nats://127.0.0.1:4222", *, connected: bool = True) -> None:
+    def __init__(self, url: str = DEFAULT_NATS_URL, *, connected: bool = True) -> None:
         self.url = url
-        self.admin_requests: list[tuple[str, JSONObject]] = []
+        self.admin_requests: list[tuple[str, dict[str, Any]]] = []
         self.admin_error: AdminError | None = None
         self._post: Post | None = None
         self._backlog: list[Message] = []
@@ -209,12 +219,14 @@ class FakeStatsSource:
         else:
             self._post(message)
 
-    def push(self, snapshot: Mapping[str, Any] | bytes, subject: str | None = None) -> None:
-        """Deliver one stats message, as a JSON object or as raw bytes."""
-        payload = snapshot if isinstance(snapshot, bytes) else json.dumps(snapshot).encode()
-        if subject is None:
-            instance = snapshot.get("instance") if isinstance(snapshot, Mapping) else None
-            subject = f"code-engine.stats.{instance or 'unknown'}"
+    def push(self, snapshot: Snapshot | bytes, subject: str | None = None) -> None:
+        """Deliver one stats message: a snapshot (encoded, then decoded) or raw bytes."""
+        if isinstance(snapshot, bytes):
+            payload = snapshot
+            subject = subject or stats_subject("unknown")
+        else:
+            payload = encode_snapshot(snapshot)
+            subject = subject or stats_subject(snapshot.instance)
         self._emit(decode_snapshot(subject, payload))
 
     def connect(self, detail: str | None = None) -> None:
@@ -225,16 +237,14 @@ class FakeStatsSource:
             ConnectionChanged(False, detail or f"disconnected from {self.url} — reconnecting…")
         )
 
-    def reply(self, instance: str, body: JSONObject) -> JSONObject:
-        return {
-            "ok": True,
-            "state": _STATE_AFTER.get(str(body.get("action")), "running"),
-            "error": None,
-        }
+    def reply(self, instance: str, request: AdminRequest) -> FakeReply:
+        return AdminReply(
+            ok=True, state=_STATE_AFTER.get(request.action, EngineState.RUNNING), error=None
+        )
 
-    async def admin(self, instance: str, body: Mapping[str, Any]) -> JSONObject:
-        request = dict(body)
-        self.admin_requests.append((instance, request))
+    async def admin(self, instance: str, request: AdminRequest) -> AdminReply:
+        self.admin_requests.append((instance, msgspec.to_builtins(request)))
         if self.admin_error is not None:
             raise self.admin_error
-        return self.reply(instance, request)
+        reply = self.reply(instance, request)
+        return decode_reply(reply if isinstance(reply, bytes) else msgspec.json.encode(reply))

@@ -15,7 +15,9 @@ Decoding happens once, at the edge that receives the bytes; inside, only these
 types travel.
 """
 
+from .admin import EngineState
+from .errors import WireError
 from .status import Status
 from .subjects import DEFAULT_NATS_URL, Kind
 
-__all__ = ["DEFAULT_NATS_URL", "Kind", "Status"]
+__all__ = ["DEFAULT_NATS_URL", "EngineState", "Kind", "Status", "WireError"]

@@ -16,7 +16,7 @@ class WireTest(msgspec.Struct, frozen=True):
     id: str | int | None = None
 
 
-class ExecuteRequest(msgspec.Struct, frozen=True):
+class WireRequest(msgspec.Struct, frozen=True):
     """A request on either subject (problems fields are absent on compiler requests)."""
 
     language: str

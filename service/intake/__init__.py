@@ -1,11 +1,13 @@
-"""NATS intake: the only package that touches asyncio.
+"""Intake: where requests come from and replies go.
 
-nats-py is an asyncio library; it runs here inside a trio-asyncio loop, behind a
-Trio-facing interface (:class:`NatsIntake`). ``core`` handles plain
-request-reply; ``durable`` adds the opt-in JetStream work queue.
+``base`` is the interface the engine sees (:class:`Intake`, :class:`Incoming`);
+``nats`` implements it on NATS (nats-py under trio-asyncio: the only asyncio
+code in the daemon) with ``durable`` adding the opt-in JetStream work queue;
+``memory`` implements it in memory for unit tests; ``nats_server`` runs the
+embedded nats-server.
 """
 
-from service.intake.durable import REPLY_HEADER, Ticket
-from service.intake.nats import INSTANCE_HEADER, Incoming, NatsIntake
+from .base import Incoming, Intake, Outbox, Ticket
+from .nats import NatsIntake
 
-__all__ = ["INSTANCE_HEADER", "REPLY_HEADER", "Incoming", "NatsIntake", "Ticket"]
+__all__ = ["Incoming", "Intake", "NatsIntake", "Outbox", "Ticket"]

@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import nats.errors
@@ -37,28 +36,15 @@ from nats.js import api
 from trio_asyncio import aio_as_trio
 
 from service.config import Settings
-from service.requests.validate import Kind
+from wire import Kind
+from wire.subjects import DURABLE_PREFIX, REPLY_HEADER, durable_subject
+
+from .base import Incoming, Ticket
 
 log = logging.getLogger(__name__)
 
-REPLY_HEADER = "Code-Engine-Reply"
-DURABLE_PREFIX = "code-engine.durable"
 DONE_BUCKET = "code-engine-done"
 DONE_TTL_S = 3600.0
-
-
-@dataclass(eq=False)
-class Ticket:
-    """A durable delivery in flight: acknowledged once its reply is out."""
-
-    msg: Msg
-    request_id: str | None
-    deliveries: int
-    poison: bool
-
-
-def subject_for(kind: Kind) -> str:
-    return f"{DURABLE_PREFIX}.{kind.value}"
 
 
 def _done_key(request_id: str) -> str:
@@ -70,10 +56,10 @@ class DurableConsumer:
     """Pulls durable requests when the engine has room; completes them after the reply."""
 
     def __init__(
-        self, settings: Settings, deliver: Callable[[Any], None], has_room: Callable[[], bool]
+        self, settings: Settings, deliver: Callable[[Incoming], None], has_room: Callable[[], bool]
     ) -> None:
         self._settings = settings
-        self._deliver = deliver  # builds an Incoming from (kind, subject, reply, data, ticket)
+        self._deliver = deliver
         self._has_room = has_room
         self._pending: set[Ticket] = set()
         self._kv: Any = None
@@ -146,13 +132,13 @@ class DurableConsumer:
             )
             await aio_as_trio(msg.term)()
             return
-        kind = Kind.PROBLEMS if msg.subject == subject_for(Kind.PROBLEMS) else Kind.COMPILER
+        kind = Kind.PROBLEMS if msg.subject == durable_subject(Kind.PROBLEMS) else Kind.COMPILER
         deliveries = msg.metadata.num_delivered or 1
         ticket = Ticket(
             msg, request_id, deliveries, poison=deliveries >= self._settings.durable_max_deliver
         )
         self._pending.add(ticket)
-        self._deliver((kind, msg.subject, reply_to, msg.data, ticket))
+        self._deliver(Incoming(kind, msg.subject, reply_to, msg.data, ticket))
 
     async def _already_done(self, request_id: str) -> bool:
         try:
@@ -170,7 +156,7 @@ class DurableConsumer:
         try:
             if ticket.request_id:
                 await aio_as_trio(self._kv.put)(_done_key(ticket.request_id), b"1")
-            await aio_as_trio(ticket.msg.ack)()
+            await aio_as_trio(ticket.handle.ack)()
         except Exception as exc:
             log.error("could not acknowledge durable request %s: %r", ticket.request_id, exc)
 
@@ -178,7 +164,7 @@ class DurableConsumer:
         """Hand a message back to the stream, to be delivered again after ``delay_s``."""
         self._pending.discard(ticket)
         try:
-            await aio_as_trio(ticket.msg.nak)(delay=delay_s)
+            await aio_as_trio(ticket.handle.nak)(delay=delay_s)
         except Exception as exc:
             log.warning("could not hand back durable request %s: %r", ticket.request_id, exc)
 
@@ -188,6 +174,6 @@ class DurableConsumer:
             await trio.sleep(interval)
             for ticket in list(self._pending):
                 try:
-                    await aio_as_trio(ticket.msg.in_progress)()
+                    await aio_as_trio(ticket.handle.in_progress)()
                 except Exception as exc:
                     log.debug("in-progress ack failed: %r", exc)

@@ -27,30 +27,19 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from trio_asyncio import aio_as_trio
 
-from service.config import Settings
-from service.errors import EngineError
-from service.intake.durable import DurableConsumer, Ticket
-from service.requests.validate import Kind
+from wire import Kind
+from wire.subjects import INSTANCE_HEADER
+
+from ..config import Settings
+from ..errors import EngineError
+from .base import Handler, HasRoom, Incoming, ServiceHandler, Ticket
+from .durable import DurableConsumer
 
 log = logging.getLogger(__name__)
 
-INSTANCE_HEADER = "Code-Engine-Instance"
 PENDING_MESSAGES = 65536
 BATCH_LIMIT = 256  # messages published per trip into asyncio
 DRAIN_TIMEOUT_S = 2.0
-
-
-@dataclass(frozen=True, slots=True)
-class Incoming:
-    kind: Kind
-    subject: str
-    reply: str
-    data: bytes
-    ticket: Ticket | None = None  # durable deliveries: completed after the reply is out
-
-    @property
-    def poison(self) -> bool:
-        return self.ticket is not None and self.ticket.poison
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,16 +57,13 @@ class _Defer:
     delay_s: float
 
 
-Handler = Callable[[Incoming], None]
-ServiceHandler = Callable[[bytes], bytes]
-
-
 class NatsIntake:
     """Subscribes to the execute subjects and publishes replies."""
 
-    def __init__(self, settings: Settings, handler: Handler) -> None:
+    def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._handler = handler
+        self._handler: Handler = _not_running
+        self._has_room: HasRoom = lambda: False
         self._out_send, self._out_recv = trio.open_memory_channel[_Publish | _Defer](math.inf)
         self._control_send, self._control_recv = trio.open_memory_channel[bool](math.inf)
         self._services: dict[str, ServiceHandler] = {}
@@ -87,7 +73,6 @@ class NatsIntake:
         self.reconnects = 0
         self.lost_replies = 0
         self.max_payload = settings.nats_max_payload  # the server's, once connected
-        self.has_room: Callable[[], bool] = lambda: True  # durable pulls wait for room
         self._durable: DurableConsumer | None = None
         self._closing = False
 
@@ -129,14 +114,25 @@ class NatsIntake:
 
     # -- the loop ----------------------------------------------------------------
 
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    async def run(
+        self,
+        handler: Handler,
+        has_room: HasRoom,
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
         """Connect, subscribe, report ready, then pump messages until cancelled.
+
+        Args:
+            handler: gets each execute request (synchronous, must not block).
+            has_room: durable requests are pulled only while it says so.
 
         Raises:
             EngineError: the first connection failed (the engine cannot start).
         On cancellation pending replies are flushed (shielded, bounded) and the
         connection is closed.
         """
+        self._handler, self._has_room = handler, has_room
         async with trio_asyncio.open_loop():
             try:
                 client = await aio_as_trio(nats.connect)(
@@ -160,13 +156,13 @@ class NatsIntake:
             try:
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._publisher, client)
-                    for subject, handler in self._services.items():
+                    for subject, service in self._services.items():
                         sub = await aio_as_trio(client.subscribe)(subject)
-                        nursery.start_soon(self._answer, sub, handler)
+                        nursery.start_soon(self._answer, sub, service)
                     await self._subscribe_execute(client)
                     if self._settings.durable:
                         self._durable = DurableConsumer(
-                            self._settings, self._deliver_durable, lambda: self.has_room()
+                            self._settings, self._deliver_durable, self._has_room
                         )
                         await nursery.start(self._durable.run, client)
                     task_status.started()
@@ -231,12 +227,11 @@ class NatsIntake:
 
         return receive
 
-    def _deliver_durable(self, item: tuple[Kind, str, str, bytes, Ticket]) -> None:
-        kind, subject, reply, data, ticket = item
+    def _deliver_durable(self, incoming: Incoming) -> None:
         try:
-            self._handler(Incoming(kind, subject, reply, data, ticket))
+            self._handler(incoming)
         except Exception:
-            log.exception("request handler failed on durable %s", subject)
+            log.exception("request handler failed on durable %s", incoming.subject)
 
     async def _answer(self, sub: Subscription, handler: ServiceHandler) -> None:
         async for msg in aio_as_trio(sub.messages):
@@ -311,3 +306,7 @@ async def _publish_all(client: Client, items: list[_Publish]) -> dict[int, Excep
         except Exception as exc:  # nats-py raises many unrelated types here
             failed[id(item)] = exc
     return failed
+
+
+def _not_running(incoming: Incoming) -> None:
+    raise RuntimeError("the intake got a request before run() started")

@@ -1,140 +1,20 @@
-"""Problems mode: test cases, output comparison and verdicts.
+"""Problems mode: output comparison, per-test verdicts, and how they add up.
 
 A problems request is a v1 request plus ``tests``; the source is compiled once and
-run once per test in a clean state. This module holds the wire types, the
-comparison, and how per-test verdicts add up to the request's status. The
-running itself is :mod:`service.judge`.
+run once per test in a clean state (:mod:`service.jobs.judge`). This module
+grades each test's run and sums the reports into the request's reply.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import enum
-from dataclasses import dataclass
-
 import msgspec
 
-from service.errors import InvalidRequest
-from service.jobs.outcome import StepResult, compile_diagnostics, error_text, text, verdict
-from service.requests.validate import ExecuteRequest, Status
+from agent.protocol import StepResult
+from wire import Status
+from wire.replies import ProblemReply, TestReport
 
-
-class Verdict(enum.StrEnum):
-    ACCEPTED = "accepted"
-    WRONG_ANSWER = "wrong_answer"
-    COMPILE_ERROR = "compile_error"
-    RUNTIME_ERROR = "runtime_error"
-    TIMEOUT = "timeout"
-    MEMORY_LIMIT = "memory_limit"
-    OUTPUT_LIMIT = "output_limit"
-    INVALID_REQUEST = "invalid_request"
-    BUSY = "busy"
-    INTERNAL_ERROR = "internal_error"
-    SKIPPED = "skipped"
-
-
-class Compare(enum.StrEnum):
-    EXACT = "exact"
-    TRIM = "trim"
-
-
-class WireTest(msgspec.Struct, frozen=True):
-    stdin: str | None = None
-    expected_output: str | None = None
-    id: str | int | None = None
-
-
-class WireProblem(msgspec.Struct, frozen=True):
-    tests: list[WireTest] | None = None
-    compare: str = "trim"
-    stop_on_first_failure: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class TestCase:
-    id: str
-    stdin: bytes
-    expected: bytes | None
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    tests: tuple[TestCase, ...]
-    compare: Compare
-    stop_on_first_failure: bool
-
-
-class TestReport(msgspec.Struct, kw_only=True):
-    id: str
-    status: Verdict
-    passed: bool
-    output: str = ""
-    error: str = ""
-    exit_code: int | None = None
-    signal: str | None = None
-    execution_time_ms: float | None = None
-    memory_kb: int | None = None
-    truncated: bool = False
-
-
-class ProblemReply(msgspec.Struct, kw_only=True):
-    id: str
-    language: str
-    success: bool
-    status: Verdict
-    compile_output: str = ""
-    compile_time_ms: float | None = None
-    passed: int = 0
-    total: int = 0
-    tests: list[TestReport] = []
-    error: str = ""
-
-
-_decoder = msgspec.json.Decoder(WireProblem)
-
-
-def parse_problem(payload: bytes, *, max_tests: int, max_stdin_bytes: int) -> Problem | None:
-    """The problem part of a request, or None when it has no ``tests``.
-
-    Raises:
-        InvalidRequest: the tests, compare mode or flags are malformed or too large.
-    """
-    try:
-        wire = _decoder.decode(payload)
-    except msgspec.ValidationError as exc:
-        raise InvalidRequest(f"invalid request: {str(exc).replace('`', chr(39))}") from None
-    if wire.tests is None:
-        return None
-    if not 1 <= len(wire.tests) <= max_tests:
-        raise InvalidRequest(f"tests must hold 1 to {max_tests} cases, got {len(wire.tests)}")
-    try:
-        compare = Compare(wire.compare)
-    except ValueError:
-        raise InvalidRequest(f"compare must be 'exact' or 'trim', got {wire.compare!r}") from None
-    cases = []
-    for index, test in enumerate(wire.tests):
-        stdin = _b64(f"tests[{index}].stdin", test.stdin, max_stdin_bytes)
-        expected = (
-            _b64(f"tests[{index}].expected_output", test.expected_output, max_stdin_bytes)
-            if test.expected_output is not None
-            else None
-        )
-        test_id = str(test.id) if test.id is not None else str(index + 1)
-        cases.append(TestCase(test_id[:128], stdin, expected))
-    return Problem(tuple(cases), compare, wire.stop_on_first_failure)
-
-
-def _b64(name: str, value: str | None, max_bytes: int) -> bytes:
-    if not value:
-        return b""
-    try:
-        data = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidRequest(f"{name} is not valid base64") from None
-    if len(data) > max_bytes:
-        raise InvalidRequest(f"{name} is {len(data)} bytes, larger than the limit of {max_bytes}")
-    return data
+from ..requests import Compare, ExecuteRequest, TestCase
+from .outcome import compile_diagnostics, error_text, text, verdict
 
 
 def normalize(output: bytes, compare: Compare) -> bytes:
@@ -155,16 +35,16 @@ def grade(
         if test.expected is None or normalize(step.stdout, compare) == normalize(
             test.expected, compare
         ):
-            result = Verdict.ACCEPTED
+            result = Status.ACCEPTED
         else:
-            result = Verdict.WRONG_ANSWER
+            result = Status.WRONG_ANSWER
     else:
-        result = Verdict(status.value)
+        result = status
     error = error_text(step, status, request)
     return TestReport(
         id=test.id,
         status=result,
-        passed=result is Verdict.ACCEPTED,
+        passed=result is Status.ACCEPTED,
         output=text(step.stdout),
         error=error,
         exit_code=step.exit_code,
@@ -175,12 +55,12 @@ def grade(
     )
 
 
-def failed(test: TestCase, status: Verdict, reason: str) -> TestReport:
+def failed(test: TestCase, status: Status, reason: str) -> TestReport:
     return TestReport(id=test.id, status=status, passed=False, error=reason)
 
 
 def skipped(test: TestCase) -> TestReport:
-    return TestReport(id=test.id, status=Verdict.SKIPPED, passed=False)
+    return TestReport(id=test.id, status=Status.SKIPPED, passed=False)
 
 
 def summarize(
@@ -192,9 +72,9 @@ def summarize(
         (
             r.status
             for r in reports
-            if r.status is not Verdict.ACCEPTED and r.status is not Verdict.SKIPPED
+            if r.status is not Status.ACCEPTED and r.status is not Status.SKIPPED
         ),
-        Verdict.ACCEPTED,
+        Status.ACCEPTED,
     )
     return ProblemReply(
         id=request.id,
@@ -235,7 +115,7 @@ def refusal_for_problem(request: ExecuteRequest, status: Status, reason: str) ->
         id=request.id,
         language=request.language.name,
         success=False,
-        status=Verdict(status.value),
+        status=status,
         total=total,
         error=reason,
     )

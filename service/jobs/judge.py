@@ -1,39 +1,30 @@
-"""Running a problems request: compile once, then each test in a clean state.
+"""The problems flow: compile once, then each test in a clean state.
 
-The agent keeps the compiled build between messages (``finish: false``) and
-wipes the run directory, scratch space, IPC objects and every job process after
-each test. Each test is its own round trip with its own host-side deadline, so a
-test that hangs costs only its own limit; a container that had to be replaced
-mid-request is swapped for a fresh one, the source is compiled again there, and
-the remaining tests continue.
+The agent keeps the compiled build between messages and wipes the run
+directory, scratch space, IPC objects and every job process after each test.
+Each test is its own exchange with its own host-side deadline (the session's),
+so a test that hangs costs only its own limit; a container that had to be
+replaced mid-request is swapped for a fresh one, the source is compiled again
+there, and the remaining tests continue.
 """
 
 from __future__ import annotations
 
 import logging
 
+from agent.protocol import Cleanup, StepResult
 from docker_api import DockerError
-from service.config import Settings
-from service.errors import AgentError, AgentTimeout, PoolUnavailable
-from service.jobs.compiler import Executor, Lease, agent_run, run_deadline_s, run_step
-from service.jobs.grading import (
-    Problem,
-    ProblemReply,
-    TestCase,
-    TestReport,
-    Verdict,
-    failed,
-    grade,
-    skipped,
-    summarize,
-)
-from service.jobs.outcome import StepResult, compiled_ok
-from service.requests.validate import ExecuteRequest
-from service.sandbox.container import WorkerContainer
+from wire import Status
+from wire.replies import ProblemReply, TestReport
+
+from ..config import Settings
+from ..errors import AgentError, AgentTimeout, PoolUnavailable
+from ..requests import ExecuteRequest, Problem, TestCase
+from ..sandbox.session import Sandbox, Session
+from .grading import failed, grade, skipped, summarize
 
 log = logging.getLogger(__name__)
 
-FINISH_TIMEOUT_S = 10.0
 MAX_COMPILE_ATTEMPTS = 3
 
 
@@ -46,23 +37,17 @@ def _compile_timeout(settings: Settings) -> StepResult:
     return StepResult(
         exit_code=None,
         signal=None,
-        stdout=b"",
         stderr=message.encode(),
-        stdout_truncated=False,
-        stderr_truncated=False,
         timed_out=True,
-        output_exceeded=False,
-        oom_killed=False,
         wall_ms=float(settings.compile_timeout_ms),
-        cpu_ms=0.0,
-        memory_kb=None,
     )
 
 
 class Judge:
-    def __init__(self, executor: Executor, settings: Settings) -> None:
-        self._executor = executor
-        self._settings = settings
+    """Grades problems requests on the sandbox's containers."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self._sandbox = sandbox
 
     async def judge(self, request: ExecuteRequest, problem: Problem) -> ProblemReply:
         """Grade every test; never raises for a submission's misdeeds."""
@@ -72,38 +57,35 @@ class Judge:
         attempts = 0
         while pending:
             try:
-                async with self._executor.lease(request) as lease:
-                    compile_result, stop = await self._session(
-                        lease, request, problem, pending, reports
-                    )
+                async with self._sandbox.session(request) as session:
+                    compile_result, stop = await self._grade_on(session, problem, pending, reports)
             except PoolUnavailable as exc:
-                reports += [failed(t, Verdict.INTERNAL_ERROR, str(exc)) for t in pending]
+                reports += [failed(t, Status.INTERNAL_ERROR, str(exc)) for t in pending]
                 break
             except _LostWhileCompiling:
                 attempts += 1
                 if attempts < MAX_COMPILE_ATTEMPTS:
                     continue
                 reason = "the sandbox was lost while compiling, again and again"
-                reports += [failed(t, Verdict.INTERNAL_ERROR, reason) for t in pending]
+                reports += [failed(t, Status.INTERNAL_ERROR, reason) for t in pending]
                 break
             except DockerError as exc:
                 log.warning("problem %s: Docker failed: %s", request.id, exc)
                 reports += [
-                    failed(t, Verdict.INTERNAL_ERROR, "the sandbox could not be prepared")
+                    failed(t, Status.INTERNAL_ERROR, "the sandbox could not be prepared")
                     for t in pending
                 ]
                 break
             if stop:
-                if compile_result is not None and not compiled_ok(compile_result):
+                if compile_result is not None and compile_result.failed:
                     return self._compile_error(request, compile_result, len(problem.tests))
                 reports += [skipped(t) for t in pending]
                 break
         return summarize(request, reports, compile_result, len(problem.tests))
 
-    async def _session(
+    async def _grade_on(
         self,
-        lease: Lease,
-        request: ExecuteRequest,
+        session: Session,
         problem: Problem,
         pending: list[TestCase],
         reports: list[TestReport],
@@ -113,68 +95,52 @@ class Judge:
         Returns the compile result and whether to stop. Tests are popped from
         ``pending`` as they get a report.
         """
-        container = lease.container
+        request = session.request
         try:
-            prepared = await self._executor.prepare(container, request)
+            prepared = await session.compile()
         except AgentTimeout:
-            return _compile_timeout(self._settings), True
+            return _compile_timeout(self._sandbox.settings), True
         except AgentError as exc:
             log.warning("problem %s: lost the container while compiling: %s", request.id, exc)
-            await self._executor.kill(container)
+            await session.kill()
             raise _LostWhileCompiling from None
-        compile_result = (
-            StepResult.from_agent(prepared["compile"]) if prepared.get("compile") else None
-        )
-        if compile_result is not None and not compiled_ok(compile_result):
-            lease.reusable = bool(prepared.get("clean"))
+        compile_result = prepared.compile
+        if not prepared.compiled:
+            session.reusable = prepared.cleanup is Cleanup.CLEAN
             return compile_result, True
-        limit = run_deadline_s(request, self._settings)
         while pending:
             test = pending[0]
-            message = agent_run(
-                request, run_step(request, self._settings, test.stdin), finish=False
-            )
             try:
-                raw = await self._executor.exchange(container, message, limit)
+                result = await session.run(test.stdin, finish=False)
             except AgentTimeout:
                 pending.pop(0)
                 reports.append(
-                    failed(test, Verdict.TIMEOUT, f"time limit exceeded ({request.timeout_ms} ms)")
+                    failed(test, Status.TIMEOUT, f"time limit exceeded ({request.timeout_ms} ms)")
                 )
                 return compile_result, self._stopping(problem, reports)
             except AgentError as exc:
                 log.warning("problem %s, test %s: %s", request.id, test.id, exc)
-                await self._executor.kill(container)
+                await session.kill()
                 pending.pop(0)
                 reports.append(
-                    failed(test, Verdict.INTERNAL_ERROR, "the sandbox was lost during this test")
+                    failed(test, Status.INTERNAL_ERROR, "the sandbox was lost during this test")
                 )
                 return compile_result, self._stopping(problem, reports)
-            runs = raw.get("runs") or []
             pending.pop(0)
-            if not runs:
-                await self._executor.kill(container)
+            if not result.runs:
+                await session.kill()
                 reports.append(
-                    failed(test, Verdict.INTERNAL_ERROR, "the sandbox returned no result")
+                    failed(test, Status.INTERNAL_ERROR, "the sandbox returned no result")
                 )
                 return compile_result, self._stopping(problem, reports)
-            reports.append(grade(StepResult.from_agent(runs[0]), test, problem.compare, request))
-            if not raw.get("clean"):
-                await self._executor.kill(container)
+            reports.append(grade(result.runs[0], test, problem.compare, request))
+            if result.cleanup is not Cleanup.CLEAN:
+                await session.kill()
                 return compile_result, self._stopping(problem, reports)
             if self._stopping(problem, reports):
                 break
-        lease.reusable = await self._finish(container, request)
+        session.reusable = await session.finish()
         return compile_result, self._stopping(problem, reports)
-
-    async def _finish(self, container: WorkerContainer, request: ExecuteRequest) -> bool:
-        try:
-            raw = await self._executor.exchange(
-                container, {"type": "finish", "id": request.id}, FINISH_TIMEOUT_S, expect="finished"
-            )
-        except AgentError:
-            return False
-        return bool(raw.get("clean"))
 
     @staticmethod
     def _stopping(problem: Problem, reports: list[TestReport]) -> bool:
@@ -183,7 +149,7 @@ class Judge:
     @staticmethod
     def _compile_error(request: ExecuteRequest, step: StepResult, total: int) -> ProblemReply:
         reply = summarize(request, [], step, total)
-        reply.status = Verdict.COMPILE_ERROR
+        reply.status = Status.COMPILE_ERROR
         reply.success = False
         reply.tests = []
         return reply

@@ -7,63 +7,16 @@ so it is easy to test and the same for every request kind.
 
 from __future__ import annotations
 
-import base64
 import signal as signals
-from dataclasses import dataclass
-from typing import Any
 
-from service.requests.validate import ExecuteRequest, Reply, Status
+from agent.protocol import StepResult
+from wire import Status
+from wire.replies import Reply
+
+from ..requests import ExecuteRequest
 
 SIGXFSZ = int(signals.SIGXFSZ)
 MEMORY_CEILING_SHARE = 0.9  # of the limit: a timed-out peak this high is memory_limit
-
-
-@dataclass(frozen=True, slots=True)
-class StepResult:
-    """One step (compile or run) as the agent reported it."""
-
-    exit_code: int | None
-    signal: int | None
-    stdout: bytes
-    stderr: bytes
-    stdout_truncated: bool
-    stderr_truncated: bool
-    timed_out: bool
-    output_exceeded: bool
-    oom_killed: bool
-    wall_ms: float
-    cpu_ms: float
-    memory_kb: int | None
-
-    @classmethod
-    def from_agent(cls, raw: dict[str, Any]) -> StepResult:
-        return cls(
-            exit_code=raw.get("exit_code"),
-            signal=raw.get("signal"),
-            stdout=base64.b64decode(raw.get("stdout") or ""),
-            stderr=base64.b64decode(raw.get("stderr") or ""),
-            stdout_truncated=bool(raw.get("stdout_truncated")),
-            stderr_truncated=bool(raw.get("stderr_truncated")),
-            timed_out=bool(raw.get("timed_out")),
-            output_exceeded=bool(raw.get("output_exceeded")),
-            oom_killed=bool(raw.get("oom_killed")),
-            wall_ms=float(raw.get("wall_ms") or 0.0),
-            cpu_ms=float(raw.get("cpu_ms") or 0.0),
-            memory_kb=raw.get("memory_kb"),
-        )
-
-    @property
-    def truncated(self) -> bool:
-        return self.stdout_truncated or self.stderr_truncated
-
-    @property
-    def signal_name(self) -> str | None:
-        if self.signal is None:
-            return None
-        try:
-            return signals.Signals(self.signal).name
-        except ValueError:
-            return f"SIG{self.signal}"
 
 
 def verdict(step: StepResult, memory_mb: int | None = None) -> Status:
@@ -141,10 +94,6 @@ def compile_failure(request: ExecuteRequest, step: StepResult) -> Reply:
         memory_kb=step.memory_kb,
         truncated=step.truncated,
     )
-
-
-def compiled_ok(step: StepResult | None) -> bool:
-    return step is None or (verdict(step) is Status.OK)
 
 
 def run_reply(request: ExecuteRequest, run: StepResult, compile: StepResult | None) -> Reply:

@@ -1,67 +1,94 @@
 """Admin requests on ``code-engine.admin.<instance>``: pause, resume, drain, recycle, resize.
 
-Request: ``{"action": "pause" | "resume" | "drain" | "recycle" | "resize",
-"container": "<short id>" (recycle), "workers": N (resize)}``. Reply:
-``{"ok": bool, "state": "running" | "paused" | "draining", "error": str | null}``.
-Anyone who can publish here controls the instance: protect the subject with NATS
-permissions in production (README, "Admin and permissions").
+The messages are :mod:`wire.admin`'s; this module carries them out against an
+:class:`AdminControls` and answers with the state that results. Anyone who can
+publish on the subject controls the instance: protect it with NATS permissions
+in production (README, "Admin and permissions").
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Protocol, assert_never
 
-import msgspec
-
-if TYPE_CHECKING:
-    from service.engine import Engine
+from wire.admin import (
+    AdminAction,
+    AdminReply,
+    AdminRequest,
+    EngineState,
+    decode_request,
+    encode_reply,
+)
+from wire.errors import AdminRequestError
 
 log = logging.getLogger(__name__)
 
-ADMIN_PREFIX = "code-engine.admin"
 
+class AdminControls(Protocol):
+    """What admin requests can do to an instance."""
 
-class AdminRequest(msgspec.Struct, frozen=True):
-    action: str
-    container: str | None = None
-    workers: int | None = None
+    @property
+    def state(self) -> EngineState: ...
 
+    def pause(self) -> None: ...
 
-_decoder = msgspec.json.Decoder(AdminRequest)
+    def resume(self) -> None: ...
+
+    def drain(self) -> None: ...
+
+    def recycle(self, container: str) -> bool:
+        """Replace the container whose id starts with ``container``; False if none does."""
+        ...
+
+    def resize(self, workers: int) -> None:
+        """Keep ``workers`` warm containers ready (already checked against the bounds)."""
+        ...
 
 
 class Admin:
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    """The handler of the admin subject: request bytes in, reply bytes out.
+
+    Args:
+        controls: what the requests act on.
+        max_workers: the most warm containers ``resize`` may ask for (the concurrency).
+    """
+
+    def __init__(self, controls: AdminControls, *, max_workers: int) -> None:
+        self._controls = controls
+        self._max_workers = max_workers
 
     def __call__(self, payload: bytes) -> bytes:
         try:
-            request = _decoder.decode(payload)
+            request = decode_request(payload)
+        except AdminRequestError as exc:
+            log.warning("admin: %s", exc)
+            error: str | None = str(exc)
+        else:
             error = self.apply(request)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            error = f"bad admin request: {exc}"
-        reply: dict[str, Any] = {"ok": error is None, "state": self._engine.state, "error": error}
-        return msgspec.json.encode(reply)
+        reply = AdminReply(ok=error is None, state=self._controls.state, error=error)
+        return encode_reply(reply)
 
     def apply(self, request: AdminRequest) -> str | None:
-        engine = self._engine
+        """Carry out ``request``; return why not, or None when done."""
         log.info("admin: %s", request)
-        if request.action == "pause":
-            engine.pause()
-        elif request.action == "resume":
-            engine.resume()
-        elif request.action == "drain":
-            engine.drain()
-        elif request.action == "recycle":
-            if not request.container:
-                return "recycle needs 'container' (a short id)"
-            if not engine.pool.recycle(request.container):
-                return f"no container {request.container!r} in this pool"
-        elif request.action == "resize":
-            if request.workers is None or not 1 <= request.workers <= engine.settings.concurrency:
-                return f"resize needs 'workers' between 1 and {engine.settings.concurrency}"
-            engine.pool.resize(request.workers)
-        else:
-            return f"unknown action {request.action!r}"
+        controls = self._controls
+        match request.action:
+            case AdminAction.PAUSE:
+                controls.pause()
+            case AdminAction.RESUME:
+                controls.resume()
+            case AdminAction.DRAIN:
+                controls.drain()
+            case AdminAction.RECYCLE:
+                if not request.container:
+                    return "recycle needs 'container' (a short id)"
+                if not controls.recycle(request.container):
+                    return f"no container {request.container!r} in this pool"
+            case AdminAction.RESIZE:
+                workers = request.workers
+                if workers is None or not 1 <= workers <= self._max_workers:
+                    return f"resize needs 'workers' between 1 and {self._max_workers}"
+                controls.resize(workers)
+            case _:
+                assert_never(request.action)
         return None

@@ -6,22 +6,66 @@ the hand-off. The engine answers the same protocol itself instead, so standard
 NATS tooling (``nats micro ls``, ``nats micro stats code-engine``) discovers every
 instance and sees true per-endpoint request counts, errors and processing time
 (from a request's arrival to its reply).
+
+The payloads are the protocol's (``io.nats.micro.v1.*_response``), not ours,
+so they are typed here rather than in :mod:`wire`.
 """
 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import msgspec
 
-SERVICE_NAME = "code-engine"
-ERROR_STATUSES = frozenset({"invalid_request", "busy", "internal_error"})
+from wire.status import Status
+from wire.subjects import SERVICE_NAME
+
+ERROR_STATUSES = frozenset({Status.INVALID_REQUEST, Status.BUSY, Status.INTERNAL_ERROR})
+VERBS = ("PING", "INFO", "STATS")
+LAST_ERROR_CHARS = 200
+DESCRIPTION = "Runs untrusted code snippets in hardened containers"
+
+
+class EndpointInfo(msgspec.Struct, kw_only=True):
+    name: str
+    subject: str
+    queue_group: str
+    metadata: dict[str, str] = {}
+
+
+class EndpointReport(EndpointInfo, kw_only=True):
+    num_requests: int
+    num_errors: int
+    last_error: str
+    processing_time: int  # nanoseconds, all requests together
+    average_processing_time: int
+    data: None = None
+
+
+class PingResponse(msgspec.Struct, kw_only=True):
+    type: str
+    name: str
+    id: str
+    version: str
+    metadata: dict[str, str] = {}
+
+
+class InfoResponse(PingResponse, kw_only=True):
+    description: str
+    endpoints: list[EndpointInfo]
+
+
+class StatsResponse(PingResponse, kw_only=True):
+    started: str  # RFC 3339 in UTC, milliseconds
+    endpoints: list[EndpointReport]
 
 
 @dataclass
 class EndpointStats:
+    """One endpoint (an execute subject) and what it answered so far."""
+
     name: str
     subject: str
     queue_group: str
@@ -31,34 +75,40 @@ class EndpointStats:
     last_error: str = ""
 
     def record(self, status: str, elapsed_s: float, error: str = "") -> None:
+        """Count one reply; the refusals (invalid, busy, internal error) count as errors."""
         self.requests += 1
         self.processing_ns += int(elapsed_s * 1e9)
         if status in ERROR_STATUSES:
             self.errors += 1
-            self.last_error = f"{status}: {error}"[:200]
+            self.last_error = f"{status}: {error}"[:LAST_ERROR_CHARS]
 
-    def info(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "subject": self.subject,
-            "queue_group": self.queue_group,
-            "metadata": {},
-        }
+    def info(self) -> EndpointInfo:
+        return EndpointInfo(name=self.name, subject=self.subject, queue_group=self.queue_group)
 
-    def stats(self) -> dict[str, Any]:
-        return {
-            **self.info(),
-            "num_requests": self.requests,
-            "num_errors": self.errors,
-            "last_error": self.last_error,
-            "processing_time": self.processing_ns,
-            "average_processing_time": self.processing_ns // self.requests if self.requests else 0,
-            "data": None,
-        }
+    def report(self) -> EndpointReport:
+        return EndpointReport(
+            name=self.name,
+            subject=self.subject,
+            queue_group=self.queue_group,
+            num_requests=self.requests,
+            num_errors=self.errors,
+            last_error=self.last_error,
+            processing_time=self.processing_ns,
+            average_processing_time=self.processing_ns // self.requests if self.requests else 0,
+        )
+
+
+_encoder = msgspec.json.Encoder()
+
+
+def _type(verb: str) -> str:
+    return f"io.nats.micro.v1.{verb}_response"
 
 
 @dataclass
 class Discovery:
+    """This instance's answers to the service API."""
+
     instance_id: str
     version: str
     endpoints: dict[str, EndpointStats]
@@ -67,7 +117,7 @@ class Discovery:
     def subjects(self) -> list[str]:
         """Every subject this instance answers, per the service API's addressing."""
         out = []
-        for verb in ("PING", "INFO", "STATS"):
+        for verb in VERBS:
             out += [
                 f"$SRV.{verb}",
                 f"$SRV.{verb}.{SERVICE_NAME}",
@@ -75,39 +125,45 @@ class Discovery:
             ]
         return out
 
-    def _identity(self, kind: str) -> dict[str, Any]:
-        return {
-            "type": f"io.nats.micro.v1.{kind}_response",
-            "name": SERVICE_NAME,
-            "id": self.instance_id,
-            "version": self.version,
-            "metadata": {},
-        }
-
     def ping(self) -> bytes:
-        return msgspec.json.encode(self._identity("ping"))
+        return _encoder.encode(
+            PingResponse(
+                type=_type("ping"), name=SERVICE_NAME, id=self.instance_id, version=self.version
+            )
+        )
 
     def info(self) -> bytes:
-        body = {
-            **self._identity("info"),
-            "description": "Runs untrusted code snippets in hardened containers",
-            "endpoints": [e.info() for e in self.endpoints.values()],
-        }
-        return msgspec.json.encode(body)
+        return _encoder.encode(
+            InfoResponse(
+                type=_type("info"),
+                name=SERVICE_NAME,
+                id=self.instance_id,
+                version=self.version,
+                description=DESCRIPTION,
+                endpoints=[e.info() for e in self.endpoints.values()],
+            )
+        )
 
     def stats(self) -> bytes:
-        started = self.started.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-        body = {
-            **self._identity("stats"),
-            "started": started,
-            "endpoints": [e.stats() for e in self.endpoints.values()],
-        }
-        return msgspec.json.encode(body)
+        return _encoder.encode(
+            StatsResponse(
+                type=_type("stats"),
+                name=SERVICE_NAME,
+                id=self.instance_id,
+                version=self.version,
+                started=self.started.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+                endpoints=[e.report() for e in self.endpoints.values()],
+            )
+        )
 
-    def handler_for(self, subject: str) -> Any:
-        verb = subject.split(".")[1]
-        return {
-            "PING": lambda _: self.ping(),
-            "INFO": lambda _: self.info(),
-            "STATS": lambda _: self.stats(),
-        }[verb]
+    def handler_for(self, subject: str) -> Callable[[bytes], bytes]:
+        """The handler of one of :meth:`subjects`.
+
+        Raises:
+            ValueError: ``subject`` is not a service API subject.
+        """
+        parts = subject.split(".")
+        if parts[0] != "$SRV" or len(parts) < 2 or parts[1] not in VERBS:
+            raise ValueError(f"not a service API subject: {subject!r}")
+        answer = {"PING": self.ping, "INFO": self.info, "STATS": self.stats}[parts[1]]
+        return lambda _request: answer()

@@ -1,29 +1,26 @@
 """Live stats: a snapshot of the instance, published once a second.
 
-Subject ``code-engine.stats.<instance>``; the payload is documented in the README
-and read by the dashboard (``tui/``). Container CPU and memory come from Docker's
-one-shot stats API; CPU % is computed against this publisher's previous sample
-of the same container (a one-shot sample carries no previous reading of its own).
+Subject ``code-engine.stats.<instance>``; the payload is :class:`wire.stats.Snapshot`
+(documented there and in the README), read by the dashboard (``tui/``). Container
+CPU and memory come from Docker's one-shot stats API; CPU % is computed against
+this publisher's previous sample of the same container (a one-shot sample carries
+no previous reading of its own), so a container's first sample has memory but no CPU.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
 import trio
 
 from docker_api import DockerClient, DockerError
-from service.sandbox.container import WorkerContainer
+from wire.stats import Snapshot, encode_snapshot
 
 log = logging.getLogger(__name__)
-
-STATS_PREFIX = "code-engine.stats"
-RECENT_LIMIT = 50
 
 
 @dataclass
@@ -41,11 +38,15 @@ class UsageSampler:
         self._previous: dict[str, tuple[int, int]] = {}
         self.usage: dict[str, Usage] = {}
 
-    async def sample(self, containers: list[WorkerContainer]) -> None:
+    async def sample(self, container_ids: Iterable[str]) -> None:
+        """Sample each container at once; forget those no longer listed.
+
+        A container Docker does not answer for (within 2 s) has no usage until it does.
+        """
+        alive = set(container_ids)
         async with trio.open_nursery() as nursery:
-            for container in containers:
-                nursery.start_soon(self._sample_one, container.id)
-        alive = {c.id for c in containers}
+            for container_id in alive:
+                nursery.start_soon(self._sample_one, container_id)
         for gone in set(self.usage) - alive:
             self.usage.pop(gone, None)
             self._previous.pop(gone, None)
@@ -78,51 +79,37 @@ class UsageSampler:
         )
 
 
-def container_view(container: WorkerContainer, usage: Usage | None, now: float) -> dict[str, Any]:
-    job = None
-    if container.current is not None:
-        job = {
-            "id": container.current.id,
-            "language": container.current.language,
-            "elapsed_ms": round((now - container.current.started) * 1000, 1),
-        }
-    usage = usage or Usage()
-    return {
-        "id": container.short_id,
-        "state": str(container.state),
-        "jobs": container.jobs_served,
-        "job": job,
-        "cpu_percent": usage.cpu_percent,
-        "memory_bytes": usage.memory_bytes,
-        "memory_limit_bytes": usage.memory_limit_bytes or container.memory_mb << 20,
-    }
-
-
 class StatsPublisher:
-    """Publishes a snapshot every ``interval`` seconds until cancelled."""
+    """Publishes a snapshot every ``interval`` seconds until cancelled.
+
+    Args:
+        snapshot: builds the snapshot from the usage sampled and the wall-clock time.
+        container_ids: the pool's containers now (sampled before each snapshot).
+        sampler: where the usage comes from.
+        publish: sends one encoded snapshot; must not block.
+    """
 
     def __init__(
         self,
-        snapshot: Callable[[dict[str, Usage], float], dict[str, Any]],
-        containers: Callable[[], list[WorkerContainer]],
+        snapshot: Callable[[Mapping[str, Usage], float], Snapshot],
+        container_ids: Callable[[], Iterable[str]],
         sampler: UsageSampler,
         publish: Callable[[bytes], None],
         interval: float = 1.0,
     ) -> None:
         self._snapshot = snapshot
-        self._containers = containers
+        self._container_ids = container_ids
         self._sampler = sampler
         self._publish = publish
         self._interval = interval
-        self._last_recent = 0.0
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
         while True:
             with trio.move_on_after(self._interval):
-                await self._sampler.sample(self._containers())
+                await self._sampler.sample(self._container_ids())
             try:
-                self._publish(msgspec.json.encode(self._snapshot(self._sampler.usage, time.time())))
+                self._publish(encode_snapshot(self._snapshot(self._sampler.usage, time.time())))
             except Exception:
                 log.exception("could not publish stats")
             await trio.sleep(self._interval)

@@ -1,0 +1,21 @@
+"""From bytes on the wire to a validated request: the engine's one validation point.
+
+``request`` defines what a validated request is (bytes decoded, language
+resolved, limits clamped, tests read); ``validate`` turns a payload into one or
+raises :class:`service.errors.InvalidRequest` with a reason a client can act on.
+"""
+
+from .request import Compare, ExecuteRequest, Limits, Problem, TestCase
+from .validate import limits_for, parse_request, salvage_id, salvage_language
+
+__all__ = [
+    "Compare",
+    "ExecuteRequest",
+    "Limits",
+    "Problem",
+    "TestCase",
+    "limits_for",
+    "parse_request",
+    "salvage_id",
+    "salvage_language",
+]

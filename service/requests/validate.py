@@ -1,107 +1,56 @@
-"""Protocol v1: the JSON requests the engine accepts and the replies it sends.
+"""Protocol v1 validation: payload bytes in, :class:`ExecuteRequest` or a precise refusal out.
 
-This is the one place that validates what comes off the wire. :func:`parse_request`
-turns raw bytes into an :class:`ExecuteRequest` (decoded, checked, clamped) or
-raises :class:`InvalidRequest` with a reason a client can act on. Replies are
-:class:`Reply` structs, encoded by :func:`encode_reply`.
+A payload is decoded once, into :class:`wire.requests.WireRequest`, whichever
+subject it came on; the problem part is read from the same struct.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import enum
 import uuid
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from service.errors import InvalidRequest
-from service.languages import Language, lookup, supported
+from wire import Kind
+from wire.requests import WireRequest, WireTest
 
-if TYPE_CHECKING:
-    from service.jobs.grading import Problem
+from ..config import Settings
+from ..errors import InvalidRequest
+from ..languages import lookup, supported
+from .request import Compare, ExecuteRequest, Limits, Problem, TestCase
 
+MAX_ARG_CHARS = 4096
+MAX_ID_CHARS = 128
+MIN_MEMORY_MB = 16
 
-class Status(enum.StrEnum):
-    OK = "ok"
-    COMPILE_ERROR = "compile_error"
-    RUNTIME_ERROR = "runtime_error"
-    TIMEOUT = "timeout"
-    MEMORY_LIMIT = "memory_limit"
-    OUTPUT_LIMIT = "output_limit"
-    INVALID_REQUEST = "invalid_request"
-    BUSY = "busy"
-    INTERNAL_ERROR = "internal_error"
+_decoder = msgspec.json.Decoder(WireRequest)
 
 
-class Kind(enum.StrEnum):
-    """Which subject a request came in on; it decides the size limits."""
-
-    COMPILER = "compiler"
-    PROBLEMS = "problems"
-
-
-class _WireRequest(msgspec.Struct, frozen=True):
-    language: str
-    code: str
-    stdin: str | None = None
-    args: list[str] | None = None
-    id: str | int | None = None
-    timeout_ms: int | None = None
-    memory_mb: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """What one kind of request may ask for; built from the settings."""
-
-    max_code_bytes: int
-    max_stdin_bytes: int
-    max_args: int
-    max_timeout_ms: int
-    max_memory_mb: int
-    output_limit: int
-
-
-@dataclass(frozen=True, slots=True)
-class ExecuteRequest:
-    """A validated request: bytes decoded, language resolved, limits clamped."""
-
-    id: str
-    kind: Kind
-    language: Language
-    code: bytes
-    stdin: bytes
-    args: tuple[str, ...]
-    timeout_ms: int
-    memory_mb: int
-    output_limit: int
-    problem: Problem | None = None  # problems requests with tests (service.problems)
-
-
-class Reply(msgspec.Struct, kw_only=True):
-    id: str
-    language: str
-    success: bool
-    status: Status
-    output: str = ""
-    error: str = ""
-    exit_code: int | None = None
-    signal: str | None = None
-    execution_time_ms: float | None = None
-    compile_time_ms: float | None = None
-    memory_kb: int | None = None
-    truncated: bool = False
-
-
-_decoder = msgspec.json.Decoder(_WireRequest)
-_encoder = msgspec.json.Encoder()
+def limits_for(kind: Kind, settings: Settings) -> Limits:
+    """What a request of ``kind`` may ask for under ``settings``."""
+    if kind is Kind.PROBLEMS:
+        return Limits(
+            max_code_bytes=settings.problems_max_code_bytes,
+            max_stdin_bytes=settings.problems_max_stdin_bytes,
+            max_args=settings.max_args,
+            max_timeout_ms=settings.timeout_ms,
+            max_memory_mb=settings.memory_mb,
+            output_limit=settings.problems_output_limit,
+            max_tests=settings.problems_max_tests,
+        )
+    return Limits(
+        max_code_bytes=settings.max_code_bytes,
+        max_stdin_bytes=settings.max_stdin_bytes,
+        max_args=settings.max_args,
+        max_timeout_ms=settings.timeout_ms,
+        max_memory_mb=settings.memory_mb,
+        output_limit=settings.output_limit,
+    )
 
 
 def parse_request(payload: bytes, kind: Kind, limits: Limits) -> ExecuteRequest:
-    """Validate a request.
+    """Validate a request that came in on the subject of ``kind``.
 
     Raises:
         InvalidRequest: with the reason, for anything that breaks protocol v1.
@@ -116,20 +65,20 @@ def parse_request(payload: bytes, kind: Kind, limits: Limits) -> ExecuteRequest:
     language = lookup(wire.language)
     if language is None:
         raise InvalidRequest(f"unknown language {wire.language[:40]!r}; supported: {supported()}")
-    code = _b64("code", wire.code, limits.max_code_bytes)
+    code = decode_b64("code", wire.code, limits.max_code_bytes)
     if not code.strip():
         raise InvalidRequest("code is empty")
     if b"\x00" in code:
         raise InvalidRequest("code contains NUL bytes")
-    stdin = _b64("stdin", wire.stdin, limits.max_stdin_bytes) if wire.stdin else b""
+    stdin = decode_b64("stdin", wire.stdin, limits.max_stdin_bytes)
     args = tuple(wire.args or ())
     if len(args) > limits.max_args:
         raise InvalidRequest(f"too many args: {len(args)} > {limits.max_args}")
     for i, arg in enumerate(args):
         if "\x00" in arg:
             raise InvalidRequest(f"args[{i}] contains a NUL byte")
-        if len(arg) > 4096:
-            raise InvalidRequest(f"args[{i}] is longer than 4096 characters")
+        if len(arg) > MAX_ARG_CHARS:
+            raise InvalidRequest(f"args[{i}] is longer than {MAX_ARG_CHARS} characters")
     return ExecuteRequest(
         id=request_id(wire.id),
         kind=kind,
@@ -138,15 +87,65 @@ def parse_request(payload: bytes, kind: Kind, limits: Limits) -> ExecuteRequest:
         stdin=stdin,
         args=args,
         timeout_ms=_clamp("timeout_ms", wire.timeout_ms, limits.max_timeout_ms),
-        memory_mb=_clamp("memory_mb", wire.memory_mb, limits.max_memory_mb, minimum=16),
+        memory_mb=_clamp("memory_mb", wire.memory_mb, limits.max_memory_mb, minimum=MIN_MEMORY_MB),
         output_limit=limits.output_limit,
+        problem=_problem(wire, limits) if kind is Kind.PROBLEMS else None,
     )
+
+
+def _problem(wire: WireRequest, limits: Limits) -> Problem | None:
+    """The problem part of a problems request, or None when it has no ``tests``."""
+    if wire.tests is None:
+        return None
+    if not 1 <= len(wire.tests) <= limits.max_tests:
+        raise InvalidRequest(
+            f"tests must hold 1 to {limits.max_tests} cases, got {len(wire.tests)}"
+        )
+    try:
+        compare = Compare(wire.compare)
+    except ValueError:
+        raise InvalidRequest(f"compare must be 'exact' or 'trim', got {wire.compare!r}") from None
+    cases = tuple(_test_case(index, test, limits) for index, test in enumerate(wire.tests))
+    return Problem(cases, compare, wire.stop_on_first_failure)
+
+
+def _test_case(index: int, test: WireTest, limits: Limits) -> TestCase:
+    stdin = decode_b64(f"tests[{index}].stdin", test.stdin, limits.max_stdin_bytes)
+    expected = (
+        decode_b64(f"tests[{index}].expected_output", test.expected_output, limits.max_stdin_bytes)
+        if test.expected_output is not None
+        else None
+    )
+    test_id = str(test.id) if test.id is not None else str(index + 1)
+    return TestCase(test_id[:MAX_ID_CHARS], stdin, expected)
+
+
+def decode_b64(name: str, value: str | None, max_bytes: int) -> bytes:
+    """Decode one base64 field of at most ``max_bytes`` (absent or empty: no bytes).
+
+    The size is checked before decoding, so an absurdly large field costs nothing.
+
+    Raises:
+        InvalidRequest: not base64, or larger than ``max_bytes`` once decoded.
+    """
+    if not value:
+        return b""
+    # base64 is 4 characters per 3 bytes.
+    if len(value) > (max_bytes + 2) // 3 * 4 + 4:
+        raise InvalidRequest(f"{name} is larger than the limit of {max_bytes} bytes")
+    try:
+        data = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidRequest(f"{name} is not valid base64") from None
+    if len(data) > max_bytes:
+        raise InvalidRequest(f"{name} is {len(data)} bytes, larger than the limit of {max_bytes}")
+    return data
 
 
 def request_id(raw: object) -> str:
     if isinstance(raw, str) and raw:
-        if len(raw) > 128:
-            raise InvalidRequest("id is longer than 128 characters")
+        if len(raw) > MAX_ID_CHARS:
+            raise InvalidRequest(f"id is longer than {MAX_ID_CHARS} characters")
         return raw
     if isinstance(raw, int) and not isinstance(raw, bool):
         return str(raw)
@@ -165,7 +164,7 @@ def _field(payload: bytes, name: str) -> object:
 def salvage_id(payload: bytes) -> str:
     """The request's id for an error reply, when the payload is at least an object with one."""
     value = _field(payload, "id")
-    if isinstance(value, str) and 0 < len(value) <= 128:
+    if isinstance(value, str) and 0 < len(value) <= MAX_ID_CHARS:
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
@@ -180,19 +179,6 @@ def salvage_language(payload: bytes) -> str:
     return ""
 
 
-def _b64(name: str, value: str, max_bytes: int) -> bytes:
-    # Refuse before decoding anything absurdly large: base64 is 4 chars per 3 bytes.
-    if len(value) > (max_bytes + 2) // 3 * 4 + 4:
-        raise InvalidRequest(f"{name} is larger than the limit of {max_bytes} bytes")
-    try:
-        data = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidRequest(f"{name} is not valid base64") from None
-    if len(data) > max_bytes:
-        raise InvalidRequest(f"{name} is {len(data)} bytes, larger than the limit of {max_bytes}")
-    return data
-
-
 def _clamp(name: str, value: int | None, maximum: int, *, minimum: int = 1) -> int:
     if value is None:
         return maximum
@@ -203,26 +189,8 @@ def _clamp(name: str, value: int | None, maximum: int, *, minimum: int = 1) -> i
 
 def _describe(exc: msgspec.ValidationError) -> str:
     text = str(exc)
-    if text.startswith("Expected `object`"):
+    if text.startswith("Expected `object`") and " - at " not in text:
         return "the request must be a JSON object"
     return text.replace("`", "'").replace(" - at '$.", " (at '").replace("$.", "") + (
-        ")" if " - at " in str(exc) else ""
+        ")" if " - at " in text else ""
     )
-
-
-def encode_reply(reply: Reply) -> bytes:
-    return _encoder.encode(reply)
-
-
-def refusal(request_id: str, language: str, status: Status, reason: str) -> Reply:
-    """A reply for a request that never ran (invalid, busy, internal error)."""
-    return Reply(id=request_id, language=language, success=False, status=status, error=reason)
-
-
-def refuse(request: ExecuteRequest, status: Status, reason: str) -> Any:
-    """A refusal in the shape the request's client expects (problems replies for tests)."""
-    if request.problem is not None:
-        from service.jobs.grading import refusal_for_problem
-
-        return refusal_for_problem(request, status, reason)
-    return refusal(request.id, request.language.name, status, reason)

@@ -1,20 +1,24 @@
 """The host's end of the agent protocol, spoken over a container's attach stream.
 
-The agent (``worker/agent.py``) is the container's main process. It reads
-newline-delimited JSON on its stdin and writes newline-delimited JSON on its
-stdout; Docker multiplexes the container's stdout and stderr into frames on the
-attach stream. This module turns that into ``send(message)`` / ``receive()``.
-The agent's stderr carries its own diagnostics and is logged, never parsed.
+The agent (the ``agent`` package) is the container's main process. It reads
+one message per line on its stdin and writes one per line on its stdout
+(:mod:`agent.protocol` defines them, for both ends); Docker multiplexes the
+container's stdout and stderr into frames on the attach stream. This module
+turns that into ``send(message)`` / ``receive() -> message``, decoding each line
+once. The agent's stderr carries its own diagnostics and is logged, never parsed.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Protocol
+from typing import Protocol, TypeVar
 
 import msgspec
 
-from service.errors import AgentError
+from agent import protocol
+from agent.protocol import AgentMessage, HostMessage
+
+from ..errors import AgentError
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +37,7 @@ class FrameStream(Protocol):
     async def aclose(self) -> None: ...
 
 
-_encoder = msgspec.json.Encoder()
+M = TypeVar("M", bound=AgentMessage)
 
 
 class AgentLink:
@@ -49,23 +53,23 @@ class AgentLink:
         self._buffer = bytearray()
         self._stderr = bytearray()
 
-    async def send(self, message: dict[str, Any]) -> None:
+    async def send(self, message: HostMessage) -> None:
         """Send one message.
 
         Raises:
             AgentError: the stream is gone.
         """
         try:
-            await self._stream.send(_encoder.encode(message) + b"\n")
+            await self._stream.send(protocol.encode(message))
         except Exception as exc:  # the stream's own error tree; all mean "gone"
             raise AgentError(self._container_id, f"send failed: {exc!r}") from exc
 
-    async def receive(self) -> dict[str, Any]:
+    async def receive(self) -> AgentMessage:
         """The next message from the agent.
 
         Raises:
             AgentError: the stream closed, or the agent wrote something that is not
-                a JSON object.
+                one of its messages.
         On cancellation nothing is lost that a later call could use: a partial
         line stays buffered (the caller replaces the container anyway).
         """
@@ -88,7 +92,7 @@ class AgentLink:
             else:
                 self._buffer += payload
 
-    async def request(self, message: dict[str, Any], expect: str) -> dict[str, Any]:
+    async def request(self, message: HostMessage, expect: type[M]) -> M:
         """Send ``message`` and return the first reply of type ``expect``.
 
         Raises:
@@ -97,7 +101,7 @@ class AgentLink:
         await self.send(message)
         return await self.receive_type(expect)
 
-    async def receive_type(self, expect: str) -> dict[str, Any]:
+    async def receive_type(self, expect: type[M]) -> M:
         """The next message of type ``expect`` (others are skipped).
 
         Raises:
@@ -105,24 +109,25 @@ class AgentLink:
         """
         while True:
             reply = await self.receive()
-            kind = reply.get("type")
-            if kind == expect:
+            if isinstance(reply, expect):
                 return reply
-            if kind == "error":
-                raise AgentError(self._container_id, f"agent refused: {reply.get('message')}")
-            log.debug("agent %s: skipping %s message", self._container_id[:12], kind)
+            if isinstance(reply, protocol.Error):
+                raise AgentError(self._container_id, f"agent refused: {reply.message}")
+            log.debug("agent %s: skipping %s message", self._container_id[:12], reply.TYPE)
 
     async def aclose(self) -> None:
         await self._stream.aclose()
 
-    def _decode(self, line: bytes) -> dict[str, Any]:
+    def _decode(self, line: bytes) -> AgentMessage:
+        # msgspec parses faster than json; the protocol module checks the shape.
         try:
-            message = msgspec.json.decode(line)
+            parsed = msgspec.json.decode(line)
         except msgspec.DecodeError:
             raise AgentError(self._container_id, f"unparseable line {line[:80]!r}") from None
-        if not isinstance(message, dict):
-            raise AgentError(self._container_id, "message is not an object")
-        return message
+        try:
+            return protocol.agent_message_from(parsed)
+        except protocol.ProtocolError as exc:
+            raise AgentError(self._container_id, f"bad message: {exc}") from None
 
     def _log_stderr(self, payload: bytes) -> None:
         self._stderr += payload

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 
 import trio
 
+from agent import protocol
 from docker_api import DockerClient, DockerError, NotFound
 from service.config import Settings
-from service.errors import AgentError, PoolUnavailable
+from service.errors import AgentError, AgentVersionMismatch, PoolUnavailable
 from service.sandbox.agent_link import AgentLink
 from service.sandbox.spec import container_config
 
@@ -60,6 +61,7 @@ async def start_container(docker: DockerClient, settings: Settings) -> WorkerCon
     Raises:
         PoolUnavailable: the image is missing or Docker refused.
         AgentError: the agent did not become ready in time (the container is removed).
+        AgentVersionMismatch: the image's agent speaks another protocol version.
     On cancellation the half-made container is removed (shielded).
     """
     try:
@@ -77,8 +79,10 @@ async def start_container(docker: DockerClient, settings: Settings) -> WorkerCon
         await docker.containers.start(container_id)
         with trio.fail_after(READY_TIMEOUT_S):
             hello = await link.receive()
-        if hello.get("type") != "ready":
+        if not isinstance(hello, protocol.Ready):
             raise AgentError(container_id, f"expected a ready message, got {hello!r:.200}")
+        if hello.version != protocol.PROTOCOL_VERSION:
+            raise AgentVersionMismatch(settings.image, hello.version, protocol.PROTOCOL_VERSION)
     except BaseException as exc:
         with trio.CancelScope(shield=True):
             await remove_container(docker, container_id)

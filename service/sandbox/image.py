@@ -3,8 +3,11 @@
 The worker image (``worker/Dockerfile``) starts from a Debian base. When that base
 is neither present nor pullable, ``scripts/bootstrap-base.sh`` makes it with
 debootstrap from Debian's packages and imports it. The build itself goes through
-the Engine API (``POST /build``), with progress printed as it streams. An image
-whose source-hash label matches the ``worker/`` directory is not rebuilt.
+the Engine API (``POST /build``), with progress printed as it streams.
+
+The build context is ``worker/Dockerfile`` and the ``agent`` package beside it
+(without ``__pycache__``); an image whose source-hash label matches that context
+is not rebuilt.
 """
 
 from __future__ import annotations
@@ -19,14 +22,18 @@ from pathlib import Path
 
 import trio
 
+import agent
 from docker_api import BuildFailed, DockerClient, DockerError
 from service.errors import ImageBuildError
 
 # A checkout has worker/ and scripts/ beside the packages; the daemon's image
 # points CODE_ENGINE_WORKER_DIR at its copy.
 WORKER_DIR = Path(
-    os.environ.get("CODE_ENGINE_WORKER_DIR") or Path(__file__).resolve().parent.parent / "worker"
+    os.environ.get("CODE_ENGINE_WORKER_DIR") or Path(__file__).resolve().parents[2] / "worker"
 )
+# The agent goes into the image as this process imports it: the checkout's
+# package, or the copy installed with the daemon (its image has no checkout).
+AGENT_DIR = Path(agent.__file__).resolve().parent
 BOOTSTRAP = WORKER_DIR.parent / "scripts" / "bootstrap-base.sh"
 BASE_IMAGE = "code-engine-base:bookworm"
 HASH_LABEL = "org.code-engine.source-hash"
@@ -38,23 +45,48 @@ def _print(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def source_hash(directory: Path = WORKER_DIR) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-        if "__pycache__" in path.parts:
+def context_files(
+    worker_dir: Path = WORKER_DIR, agent_dir: Path = AGENT_DIR
+) -> list[tuple[str, Path]]:
+    """The build context: (name in the context, file) for each file, in a fixed order.
+
+    ``Dockerfile`` from ``worker_dir``, then every file of the package in
+    ``agent_dir`` under ``agent/``, leaving out bytecode.
+    """
+    files = [("Dockerfile", worker_dir / "Dockerfile")]
+    for path in sorted(agent_dir.rglob("*")):
+        relative = path.relative_to(agent_dir)
+        if "__pycache__" in relative.parts or path.suffix == ".pyc" or not path.is_file():
             continue
-        digest.update(str(path.relative_to(directory)).encode() + b"\0")
+        files.append((f"agent/{relative.as_posix()}", path))
+    return files
+
+
+def source_hash(files: list[tuple[str, Path]] | None = None) -> str:
+    """A digest of the build context's names and contents (default: :func:`context_files`)."""
+    digest = hashlib.sha256()
+    for name, path in context_files() if files is None else files:
+        digest.update(name.encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 
-def context_tar(directory: Path = WORKER_DIR) -> bytes:
+def _plain(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    # Whole seconds and root: no PAX header for a fractional mtime, which the
+    # docker CLI's context detection (`docker build - < context.tar`) cannot read,
+    # and nothing of this host's users in the context.
+    info.mtime = int(info.mtime)
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    return info
+
+
+def context_tar(files: list[tuple[str, Path]] | None = None) -> bytes:
+    """The build context as an uncompressed tar (default: :func:`context_files`)."""
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for path in sorted(directory.rglob("*")):
-            if "__pycache__" in path.parts or not path.is_file():
-                continue
-            tar.add(path, arcname=str(path.relative_to(directory)))
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for name, path in context_files() if files is None else files:
+            tar.add(path, arcname=name, filter=_plain)
     return buffer.getvalue()
 
 
@@ -79,7 +111,8 @@ async def build_worker_image(
     Raises:
         ImageBuildError: the base could not be made or the build failed.
     """
-    wanted = source_hash()
+    files = context_files()
+    wanted = source_hash(files)
     try:
         if not force and await docker.images.exists(tag):
             labels = (await docker.images.inspect(tag)).get("Config", {}).get("Labels") or {}
@@ -87,9 +120,9 @@ async def build_worker_image(
                 progress(f"{tag} is up to date ({wanted})")
                 return False
         await ensure_base(docker, progress)
-        progress(f"building {tag} from {WORKER_DIR}")
+        progress(f"building {tag} from {WORKER_DIR / 'Dockerfile'} and {AGENT_DIR}")
         async for event in docker.images.build(
-            context_tar(), tag=tag, labels={HASH_LABEL: wanted}, nocache=force
+            context_tar(files), tag=tag, labels={HASH_LABEL: wanted}, nocache=force
         ):
             line = (event.get("stream") or event.get("status") or "").rstrip()
             if line:

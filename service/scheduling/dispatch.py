@@ -1,6 +1,7 @@
 """The bounded job queue and the worker tasks that drain it.
 
-``submit`` never waits: a full queue is answered ``busy`` at once by the caller.
+``submit`` never waits: a full queue is answered ``busy`` at once by the caller
+(:mod:`service.scheduling.admission`).
 ``concurrency`` worker tasks each take one job at a time and run it. The execute
 function gets a ``respond`` callback and may answer before it returns (the
 executor answers as soon as the program's result is in, then waits for the
@@ -12,17 +13,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 import trio
 
-from service.operations.metrics import Metrics
-from service.requests.validate import ExecuteRequest, Status, refuse
+from wire import Status
+from wire.replies import AnyReply
+
+from ..jobs.replies import refuse
+from ..operations.metrics import Metrics
+from ..requests import ExecuteRequest
 
 log = logging.getLogger(__name__)
 
-Reply = Any  # protocol.Reply, or problems.ProblemReply for requests with tests
-Respond = Callable[[Reply], None]
+Respond = Callable[[AnyReply], None]
 Execute = Callable[[ExecuteRequest, Respond], Awaitable[None]]
 
 
@@ -30,7 +33,6 @@ Execute = Callable[[ExecuteRequest, Respond], Awaitable[None]]
 class Job:
     request: ExecuteRequest
     respond: Respond
-    accepted: float  # trio.current_time() when it was queued
 
 
 class Dispatcher:
@@ -55,7 +57,7 @@ class Dispatcher:
     def submit(self, request: ExecuteRequest, respond: Respond) -> bool:
         """Queue a job; False when the queue is full (the caller answers ``busy``)."""
         try:
-            self._send.send_nowait(Job(request, respond, trio.current_time()))
+            self._send.send_nowait(Job(request, respond))
         except trio.WouldBlock:
             self.metrics.rejected += 1
             return False
@@ -107,7 +109,7 @@ class Dispatcher:
     async def _run(self, job: Job) -> None:
         answered = False
 
-        def respond(reply: Reply) -> None:
+        def respond(reply: AnyReply) -> None:
             nonlocal answered
             if not answered:
                 answered = True
@@ -126,22 +128,7 @@ class Dispatcher:
             log.error("job %s finished without a reply", job.request.id)
             respond(refuse(job.request, Status.INTERNAL_ERROR, "unexpected engine error"))
 
-    def _finish(self, job: Job, reply: Reply) -> None:
-        total_ms = (trio.current_time() - job.accepted) * 1000
-        self.metrics.record(reply.id, reply.language, str(reply.status), total_ms)
-        log.info(
-            "job %s %s: %s in %.1f ms",
-            reply.id,
-            reply.language,
-            reply.status,
-            total_ms,
-            extra={
-                "job_id": reply.id,
-                "language": reply.language,
-                "status": str(reply.status),
-                "total_ms": round(total_ms, 2),
-            },
-        )
+    def _finish(self, job: Job, reply: AnyReply) -> None:
         try:
             job.respond(reply)
         except Exception:

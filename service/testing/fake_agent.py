@@ -1,11 +1,12 @@
-"""Fakes for testing the engine (and code built on it) deterministically.
+"""A scripted agent for deterministic tests of the engine (and code built on it).
 
-:class:`FakeAgent` speaks the agent protocol on a
-:class:`docker_api.testing.FakeAttachPeer`, with scripted behaviour per job, so
-the real pool, executor and dispatcher run against
-:class:`docker_api.testing.FakeDockerEngine` without Docker. Nothing here sleeps
-on the wall clock: under ``trio.testing.MockClock`` (pytest-trio's
-``autojump_clock``), host-side deadlines fire at exact virtual times::
+:class:`FakeAgent` speaks the agent protocol (:mod:`agent.protocol`, the same
+messages the real agent decodes) on a :class:`docker_api.testing.FakeAttachPeer`,
+with scripted behaviour per job, so the real pool, sandbox sessions, flows and
+dispatcher run against :class:`docker_api.testing.FakeDockerEngine` without
+Docker. Nothing here sleeps on the wall clock: under ``trio.testing.MockClock``
+(pytest-trio's ``autojump_clock``), host-side deadlines fire at exact virtual
+times::
 
     async def test_agent_that_never_answers(autojump_clock, nursery):
         fake = FakeDockerEngine(images=[SETTINGS.image])
@@ -14,29 +15,30 @@ on the wall clock: under ``trio.testing.MockClock`` (pytest-trio's
         async with fake.client() as docker:
             pool = await nursery.start(Pool(docker, SETTINGS).run)
             start = trio.current_time()
-            reply = await Executor(docker, pool, SETTINGS).execute(request)
+            reply = await Executor(Sandbox(docker, pool, SETTINGS)).execute(request)
         assert reply.status == "timeout"
-        assert trio.current_time() - start == deadline_s(request, SETTINGS)
+        assert trio.current_time() - start == job_deadline_s(request, SETTINGS)
 
 (``tests/unit/test_executor.py`` has this and more, runnable.)
 
-Behaviours are async callables ``(job_message) -> result | None``; ``None``
-means "never answer". :func:`answer` builds them.
+Behaviours are async callables ``(job or run message) -> Result | None``;
+``None`` means "never answer". :func:`answer` builds them.
 """
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import msgspec
 import trio
 
+from agent import protocol
+from agent.protocol import Cleaned, Cleanup, Finished, HostMessage, Job, Result, Run, StepResult
 from docker_api.testing import FakeAttachPeer
-from service.sandbox.agent_link import STDOUT
 
-Behaviour = Callable[[dict[str, Any]], Awaitable[dict[str, Any] | None]]
+from ..sandbox.agent_link import STDOUT
+
+Behaviour = Callable[[Job | Run], Awaitable[Result | None]]
 
 
 def step_result(
@@ -50,87 +52,93 @@ def step_result(
     oom_killed: bool = False,
     wall_ms: float = 1.0,
     memory_kb: int | None = 1024,
-) -> dict[str, Any]:
-    """A STEPRESULT as the agent reports it."""
-    return {
-        "exit_code": exit_code,
-        "signal": signal,
-        "stdout": base64.b64encode(stdout).decode(),
-        "stderr": base64.b64encode(stderr).decode(),
-        "stdout_truncated": output_exceeded,
-        "stderr_truncated": False,
-        "timed_out": timed_out,
-        "output_exceeded": output_exceeded,
-        "oom_killed": oom_killed,
-        "wall_ms": wall_ms,
-        "cpu_ms": wall_ms,
-        "memory_kb": memory_kb,
-    }
+) -> StepResult:
+    """A step result as the agent reports it."""
+    return StepResult(
+        exit_code=exit_code,
+        signal=signal,
+        stdout=stdout,
+        stderr=stderr,
+        stdout_truncated=output_exceeded,
+        timed_out=timed_out,
+        output_exceeded=output_exceeded,
+        oom_killed=oom_killed,
+        wall_ms=wall_ms,
+        cpu_ms=wall_ms,
+        memory_kb=memory_kb,
+    )
 
 
 def answer(*, after: float = 0.0, clean: bool = True, **step: Any) -> Behaviour:
     """A behaviour answering every run with ``step_result(**step)`` after ``after`` seconds."""
 
-    async def behave(message: dict[str, Any]) -> dict[str, Any]:
+    async def behave(message: Job | Run) -> Result:
         await trio.sleep(after)
-        compile = step_result(wall_ms=5.0) if message.get("compile") else None
-        runs = [step_result(**step) for _ in message.get("runs", [])]
-        return {
-            "type": "result",
-            "id": message.get("id"),
-            "compile": compile,
-            "runs": runs,
-            "clean": clean,
-            "error": None,
-        }
+        compile = step_result(wall_ms=5.0) if isinstance(message, Job) and message.compile else None
+        return Result(
+            id=message.id,
+            compile=compile,
+            runs=[step_result(**step) for _ in message.runs],
+            cleanup=Cleanup.CLEAN if clean else Cleanup.DIRTY,
+        )
 
     return behave
 
 
-async def never_answer(message: dict[str, Any]) -> None:
+async def never_answer(message: Job | Run) -> None:
     return None
 
 
 class FakeAgent:
     """Serves the agent protocol on fake attach peers; records what it was sent.
 
-    Jobs that ask for ``early_result`` get their result at once (``clean``
-    null) and a ``cleaned`` message ``cleanup_s`` later, as the real agent does;
+    Messages that ask for ``early_result`` get their result at once (cleanup
+    OWED) and a ``cleaned`` message ``cleanup_s`` later, as the real agent does;
     ``cleanup_s=None`` means the cleanup never finishes.
     """
 
     def __init__(
-        self, behaviour: Behaviour | None = None, *, cleanup_s: float | None = 0.0
+        self,
+        behaviour: Behaviour | None = None,
+        *,
+        cleanup_s: float | None = 0.0,
+        version: int = protocol.PROTOCOL_VERSION,
     ) -> None:
         self.behaviour = behaviour or answer(stdout=b"ok\n")
         self.cleanup_s = cleanup_s
-        self.received: list[dict[str, Any]] = []
+        self.version = version
+        self.received: list[HostMessage] = []
 
     async def serve(self, peer: FakeAttachPeer) -> None:
         """Say ready, then answer each message until the client hangs up."""
-        await peer.send_frame(STDOUT, b'{"type":"ready","version":1}\n')
+        await peer.send_frame(STDOUT, protocol.encode(protocol.Ready(self.version)))
         buffer = b""
         while chunk := await peer.receive_stdin():
             buffer += chunk
             while b"\n" in buffer:
                 line, buffer = buffer.split(b"\n", 1)
-                message = msgspec.json.decode(line)
+                message = protocol.decode_host_message(line)
                 self.received.append(message)
-                reply = await self._reply(message)
-                if reply is None:
-                    await trio.sleep_forever()
-                if not (message.get("early_result") and reply.get("type") == "result"):
-                    await peer.send_frame(STDOUT, msgspec.json.encode(reply) + b"\n")
-                    continue
-                clean = reply["clean"]
-                await peer.send_frame(STDOUT, msgspec.json.encode({**reply, "clean": None}) + b"\n")
-                if self.cleanup_s is None:
-                    await trio.sleep_forever()
-                await trio.sleep(self.cleanup_s)
-                cleaned = {"type": "cleaned", "id": reply.get("id"), "clean": clean}
-                await peer.send_frame(STDOUT, msgspec.json.encode(cleaned) + b"\n")
+                await self._answer(peer, message)
 
-    async def _reply(self, message: dict[str, Any]) -> dict[str, Any] | None:
-        if message.get("type") == "ping":
-            return {"type": "pong"}
-        return await self.behaviour(message)
+    async def _answer(self, peer: FakeAttachPeer, message: HostMessage) -> None:
+        if isinstance(message, protocol.Ping):
+            await peer.send_frame(STDOUT, protocol.encode(protocol.Pong()))
+            return
+        if isinstance(message, protocol.Finish):
+            await peer.send_frame(STDOUT, protocol.encode(Finished(message.id, clean=True)))
+            return
+        result = await self.behaviour(message)
+        if result is None:
+            await trio.sleep_forever()
+            return
+        if not message.early_result:
+            await peer.send_frame(STDOUT, protocol.encode(result))
+            return
+        clean = result.cleanup is Cleanup.CLEAN
+        result.cleanup = Cleanup.OWED
+        await peer.send_frame(STDOUT, protocol.encode(result))
+        if self.cleanup_s is None:
+            await trio.sleep_forever()
+        await trio.sleep(self.cleanup_s)
+        await peer.send_frame(STDOUT, protocol.encode(Cleaned(message.id, clean)))

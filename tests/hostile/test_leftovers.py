@@ -77,7 +77,7 @@ TRAPS = r"""
 import os, stat
 # Symlinks at paths the agent or the host might write or chown, or the next job read.
 os.symlink("/work/build/main.py", "/tmp/main.py")
-os.symlink("/opt/code-engine/agent.py", "/work/run/agent.py")
+os.symlink("/opt/code-engine/__main__.py", "/work/run/agent.py")
 os.symlink("/etc/passwd", "/dev/shm/passwd")
 os.symlink("/work", "/tmp/work")
 os.symlink("/proc/1/fd/1", "/tmp/agent-stdout")

@@ -1,42 +1,70 @@
-"""The worker agent in a real, hardened container, driven over its stdin/stdout."""
+"""The worker agent in a real, hardened container, driven over its stdin/stdout.
+
+The container is created from the daemon's own specification
+(:func:`service.sandbox.spec.container_config`) and spoken to in the typed
+messages of :mod:`agent.protocol`; no daemon is involved.
+"""
 
 from __future__ import annotations
 
-import base64
 import itertools
-import json
 import os
 import selectors
 import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+
+from agent.protocol import (
+    PROTOCOL_VERSION,
+    AgentMessage,
+    Cleaned,
+    Cleanup,
+    Error,
+    Finish,
+    Finished,
+    HostMessage,
+    Job,
+    Ping,
+    Pong,
+    ProtocolError,
+    Ready,
+    Result,
+    Run,
+    Step,
+    StepResult,
+    decode_agent_message,
+    encode,
+)
+from service.config import Settings
+from service.sandbox.image import context_tar
+from service.sandbox.spec import container_config
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "code-engine-worker:test"
-FSIZE_HARD = 256 << 20
-HARDENING = [
-    "--network", "none",
-    "--read-only",
-    "--tmpfs", "/work:rw,exec,nosuid,nodev,size=256m,nr_inodes=32768,mode=755",
-    "--tmpfs", "/tmp:rw,exec,nosuid,nodev,size=64m,nr_inodes=8192,mode=1777",
-    "--tmpfs", "/dev/shm:rw,noexec,nosuid,nodev,size=16m,nr_inodes=1024,mode=1777",
-    "--ipc", "private",
-    "--cap-drop", "ALL",
-    *[arg for cap in ("CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "KILL")
-      for arg in ("--cap-add", cap)],
-    "--security-opt", "no-new-privileges",
-    "--pids-limit", "128",
-    "--memory", "400m",
-    "--memory-swap", "400m",
-    "--ulimit", "nofile=1024:1024",
-    "--ulimit", f"fsize={FSIZE_HARD}:{FSIZE_HARD}",
-    "--ulimit", "core=0:0",
-]  # fmt: skip
+
+
+def settings(**overrides: Any) -> Settings:
+    """The daemon's defaults, for this test's image and under its own instance label."""
+    environ = {"DOCKER_HOST": os.environ["DOCKER_HOST"]} if "DOCKER_HOST" in os.environ else {}
+    return Settings.from_env(
+        environ, image=IMAGE, instance_id=f"agent-test-{os.getpid()}", **overrides
+    )
+
+
+# The daemon's CPU share (0.5) would stretch every timing below on a loaded
+# machine; all the host's CPUs make it no limit at all, as these tests had
+# before. test_spinning_processes_do_not_starve_the_agent keeps the share.
+UNTHROTTLED = settings(cpus=float(os.cpu_count() or 1))
+FSIZE_HARD = next(
+    limit["Hard"]
+    for limit in container_config(UNTHROTTLED)["HostConfig"]["Ulimits"]
+    if limit["Name"] == "fsize"
+)
 
 PATH = "/usr/local/bin:/usr/bin:/bin"
 RUN_ENV = {"PATH": PATH, "HOME": "/work/run", "LANG": "C.UTF-8"}
@@ -55,53 +83,62 @@ GO_ENV = {
 CPP_COMPILE = ["g++", "-O2", "-std=c++17", "-pipe", "-o", "/work/build/main", "main.cpp"]
 
 
-def b64(data: bytes | str) -> str:
-    return base64.b64encode(data.encode() if isinstance(data, str) else data).decode()
-
-
-def text(data: str) -> str:
-    return base64.b64decode(data).decode(errors="replace")
+def text(data: bytes) -> str:
+    return data.decode(errors="replace")
 
 
 def step(
     argv: list[str],
     *,
-    env: dict | None = None,
+    env: dict[str, str] | None = None,
     timeout_ms: int = 5000,
     output_limit: int = 65536,
     stdin: str | None = None,
     file_size_limit: int = 16 << 20,
-) -> dict:
-    result = {
-        "argv": argv,
-        "env": RUN_ENV if env is None else env,
-        "timeout_ms": timeout_ms,
-        "output_limit": output_limit,
-        "file_size_limit": file_size_limit,
-    }
-    if stdin is not None:
-        result["stdin"] = b64(stdin)
-    return result
+) -> Step:
+    return Step(
+        argv=argv,
+        env=RUN_ENV if env is None else env,
+        timeout_ms=timeout_ms,
+        output_limit=output_limit,
+        file_size_limit=file_size_limit,
+        stdin=b"" if stdin is None else stdin.encode(),
+    )
 
 
-def py(code: str, **kwargs) -> dict:
+def py(code: str, **kwargs: Any) -> Step:
     return step(["python3", "-I", "-B", "-c", code], **kwargs)
 
 
-def sh(script: str, **kwargs) -> dict:
+def sh(script: str, **kwargs: Any) -> Step:
     return step(["sh", "-c", script], **kwargs)
 
 
 _names = itertools.count()
 
 
-class AgentProcess:
-    """`docker run -i` of the worker image, spoken to in NDJSON."""
+def _create(name: str, config: dict[str, Any]) -> None:
+    """``POST /containers/create`` with the spec's body, as the daemon does."""
+    transport = httpx.HTTPTransport(uds=UNTHROTTLED.docker_socket)
+    with httpx.Client(transport=transport, base_url="http://docker") as client:
+        response = client.post("/containers/create", params={"name": name}, json=config)
+    assert response.status_code == 201, response.text
 
-    def __init__(self, extra: list[str] | None = None) -> None:
+
+class AgentProcess:
+    """A worker container made from the daemon's spec, attached with ``docker start -ai``."""
+
+    def __init__(self, config: Settings = UNTHROTTLED) -> None:
         self.name = f"code-engine-agent-test-{os.getpid()}-{next(_names)}"
+        body = container_config(config)
+        # Only two changes to the spec: closing our end of the attach closes the
+        # agent's stdin (as `docker run -i` does; the daemon never closes it), and
+        # a container whose agent exited removes itself.
+        body["StdinOnce"] = True
+        body["HostConfig"]["AutoRemove"] = True
+        _create(self.name, body)
         self.proc = subprocess.Popen(
-            ["docker", "run", "-i", "--rm", "--name", self.name, *HARDENING, *(extra or []), IMAGE],
+            ["docker", "start", "--attach", "--interactive", self.name],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -113,12 +150,15 @@ class AgentProcess:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def send(self, message: dict) -> None:
+    def send_line(self, line: bytes) -> None:
         assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps(message).encode() + b"\n")
+        self.proc.stdin.write(line)
         self.proc.stdin.flush()
 
-    def receive(self, timeout: float = 30) -> dict:
+    def send(self, message: HostMessage) -> None:
+        self.send_line(encode(message))
+
+    def receive(self, timeout: float = 30) -> AgentMessage:
         assert self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
         deadline = time.monotonic() + timeout
@@ -133,38 +173,33 @@ class AgentProcess:
                     raise EOFError("the agent's stdout closed")
                 self.buffer += chunk
         line, _, self.buffer = self.buffer.partition(b"\n")
-        return json.loads(line)
+        return decode_agent_message(line)
 
-    def request(self, message: dict, timeout: float = 30) -> dict:
+    def request(self, message: HostMessage, timeout: float = 30) -> AgentMessage:
         self.send(message)
         return self.receive(timeout)
 
     def job(
         self,
         files: dict[str, str | bytes],
-        runs: list[dict],
+        runs: list[Step],
         *,
-        compile: dict | None = None,
+        compile: Step | None = None,
         finish: bool = True,
         timeout: float = 30,
-    ) -> dict:
+    ) -> Result:
         self.counter += 1
-        message = {
-            "type": "job",
-            "id": f"job-{self.counter}",
-            "files": {name: b64(data) for name, data in files.items()},
-            "compile": compile,
-            "runs": runs,
-            "finish": finish,
+        encoded = {
+            name: data if isinstance(data, bytes) else data.encode() for name, data in files.items()
         }
+        message = Job(f"job-{self.counter}", encoded, compile, runs, finish=finish)
         reply = self.request(message, timeout)
-        assert reply["type"] == "result" and reply["id"] == message["id"], reply
+        assert isinstance(reply, Result) and reply.id == message.id, reply
         return reply
 
-    def run(self, runs: list[dict], *, finish: bool = True) -> dict:
+    def run(self, runs: list[Step], *, finish: bool = True) -> AgentMessage:
         self.counter += 1
-        message = {"type": "run", "id": f"run-{self.counter}", "runs": runs, "finish": finish}
-        return self.request(message)
+        return self.request(Run(f"run-{self.counter}", runs, finish=finish))
 
     def close(self) -> None:
         if self.proc.stdin:
@@ -174,17 +209,20 @@ class AgentProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        # Gone already when the agent exited (AutoRemove); not when it hung.
+        subprocess.run(["docker", "rm", "-f", self.name], capture_output=True)
 
 
 @pytest.fixture(scope="session")
 def worker_image() -> str:
+    """The worker image from this checkout, built from the context the daemon sends."""
     build = subprocess.run(
-        ["docker", "build", "-q", "-t", IMAGE, str(ROOT / "worker")],
+        ["docker", "build", "-q", "-t", IMAGE, "-"],
+        input=context_tar(),
         capture_output=True,
-        text=True,
     )
     if build.returncode != 0:
-        pytest.fail(f"docker build failed:\n{build.stderr}")
+        pytest.fail(f"docker build failed:\n{build.stderr.decode(errors='replace')}")
     return IMAGE
 
 
@@ -199,43 +237,59 @@ def shared_agent(worker_image: str) -> Iterator[list[AgentProcess]]:
 def agent(shared_agent: list[AgentProcess]) -> AgentProcess:
     """The module's agent, replaced if an earlier test took it down or left a reply unread."""
     try:
-        assert shared_agent[0].request({"type": "ping"}, timeout=5) == {"type": "pong"}
-    except (AssertionError, OSError, EOFError, TimeoutError, ValueError):
+        assert shared_agent[0].request(Ping(), timeout=5) == Pong()
+    except (AssertionError, OSError, EOFError, TimeoutError, ProtocolError):
         shared_agent[0].proc.kill()
         shared_agent[0].close()
         shared_agent[0] = AgentProcess()
     return shared_agent[0]
 
 
-def run_one(agent: AgentProcess, run: dict, files: dict | None = None) -> dict:
+def run_one(
+    agent: AgentProcess, run: Step, files: dict[str, str | bytes] | None = None
+) -> StepResult:
     reply = agent.job(files or {}, [run])
-    assert reply["error"] is None, reply
-    assert reply["clean"] is True, reply
-    return reply["runs"][0]
+    assert reply.error is None, reply
+    assert reply.cleanup is Cleanup.CLEAN, reply
+    return reply.runs[0]
 
 
 def test_ready_and_ping(agent):
-    assert agent.ready == {"type": "ready", "version": 1}
-    assert agent.request({"type": "ping"}) == {"type": "pong"}
+    assert agent.ready == Ready(PROTOCOL_VERSION)
+    assert agent.request(Ping()) == Pong()
 
 
 def test_bad_json_and_unknown_type(agent):
-    assert agent.request({"type": "nope", "id": "x"})["type"] == "error"
-    agent.proc.stdin.write(b"{not json\n")
-    agent.proc.stdin.flush()
-    assert agent.receive()["type"] == "error"
-    assert agent.request({"type": "ping"}) == {"type": "pong"}
+    # Lines no typed message encodes to, so written by hand.
+    agent.send_line(b'{"type": "nope", "id": "x"}\n')
+    assert agent.receive() == Error("unknown type: 'nope'", "x")
+    agent.send_line(b"{not json\n")
+    reply = agent.receive()
+    assert isinstance(reply, Error) and reply.message.startswith("bad json: "), reply
+    assert agent.request(Ping()) == Pong()
+
+
+def test_malformed_requests_get_a_result_when_their_id_is_readable(agent):
+    agent.send_line(b'{"type": "job", "id": "j", "runs": "x"}\n')
+    assert agent.receive() == Result("j", error="bad request: runs must be a list")
+    agent.send_line(b'{"type": "run", "id": "r", "runs": [{"argv": []}]}\n')
+    assert agent.receive() == Result(
+        "r", error="bad request: argv must be a non-empty list of strings without NUL"
+    )
+    agent.send_line(b'{"type": "finish", "id": 5}\n')
+    assert agent.receive() == Error("id must be a string")
+    assert agent.request(Ping()) == Pong()
 
 
 def test_python_hello(agent):
     result = run_one(
         agent, step(["python3", "-I", "-B", "/work/build/main.py"]), {"main.py": 'print("hello")'}
     )
-    assert text(result["stdout"]) == "hello\n"
-    assert result["exit_code"] == 0 and result["signal"] is None
-    assert not result["timed_out"] and not result["oom_killed"] and not result["output_exceeded"]
-    assert 0 < result["wall_ms"] < 2000
-    assert result["memory_kb"] > 0
+    assert text(result.stdout) == "hello\n"
+    assert result.exit_code == 0 and result.signal is None
+    assert not result.timed_out and not result.oom_killed and not result.output_exceeded
+    assert 0 < result.wall_ms < 2000
+    assert result.memory_kb is not None and result.memory_kb > 0
 
 
 def test_stdin_echo(agent):
@@ -244,55 +298,55 @@ def test_stdin_echo(agent):
         agent,
         py("import sys; sys.stdout.write(sys.stdin.read())", stdin=data, output_limit=1 << 20),
     )
-    assert text(result["stdout"]) == data
+    assert text(result.stdout) == data
 
 
 def test_empty_stdin_is_eof(agent):
     result = run_one(agent, py("import sys; print(repr(sys.stdin.read()))"))
-    assert text(result["stdout"]) == "''\n"
+    assert text(result.stdout) == "''\n"
 
 
 def test_nonzero_exit_and_stderr(agent):
     result = run_one(agent, py("import sys; print('oops', file=sys.stderr); sys.exit(3)"))
-    assert result["exit_code"] == 3 and result["signal"] is None
-    assert text(result["stderr"]) == "oops\n"
+    assert result.exit_code == 3 and result.signal is None
+    assert text(result.stderr) == "oops\n"
 
 
 def test_killed_by_signal(agent):
     result = run_one(agent, py("import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"))
-    assert result["exit_code"] is None and result["signal"] == 11
-    assert not result["timed_out"]
+    assert result.exit_code is None and result.signal == 11
+    assert not result.timed_out
 
 
 def test_missing_program(agent):
     result = run_one(agent, step(["/work/build/nothing-here"]))
-    assert result["exit_code"] == 127
-    assert "nothing-here" in text(result["stderr"])
+    assert result.exit_code == 127
+    assert "nothing-here" in text(result.stderr)
 
 
 def test_timeouts(agent):
     busy, sleepy = agent.job(
         {}, [py("while True: pass", timeout_ms=700), sh("sleep 60", timeout_ms=500)]
-    )["runs"]
+    ).runs
     for result, limit in ((busy, 700), (sleepy, 500)):
-        assert result["timed_out"] and result["signal"] == 9, result
-        assert limit <= result["wall_ms"] < limit + 1000
-    assert busy["cpu_ms"] > 300
+        assert result.timed_out and result.signal == 9, result
+        assert limit <= result.wall_ms < limit + 1000
+    assert busy.cpu_ms > 300
 
 
 def test_output_flood_is_cut(agent):
     result = run_one(agent, py("while True: print('x' * 999)", output_limit=10_000))
-    assert result["output_exceeded"] and result["stdout_truncated"]
-    assert not result["stderr_truncated"]
-    assert len(base64.b64decode(result["stdout"])) == 10_000
-    assert result["signal"] == 9 and not result["timed_out"]
+    assert result.output_exceeded and result.stdout_truncated
+    assert not result.stderr_truncated
+    assert len(result.stdout) == 10_000
+    assert result.signal == 9 and not result.timed_out
 
 
 def test_memory_bomb_is_oom_killed(agent):
     result = run_one(agent, py("b = b'x' * (1 << 30)\nprint(len(b))"))
-    assert result["oom_killed"] and result["signal"] == 9, result
-    assert result["exit_code"] is None
-    assert agent.request({"type": "ping"}) == {"type": "pong"}
+    assert result.oom_killed and result.signal == 9, result
+    assert result.exit_code is None
+    assert agent.request(Ping()) == Pong()
 
 
 CPP_HELLO = '#include <iostream>\nint main() { std::cout << "hello c++" << std::endl; }\n'
@@ -305,9 +359,9 @@ def test_cpp_compile_and_run(agent):
         [step(["/work/build/main"])],
         compile=step(CPP_COMPILE, env={"PATH": PATH, "HOME": "/work/build"}, timeout_ms=20_000),
     )
-    assert reply["compile"]["exit_code"] == 0, text(reply["compile"]["stderr"])
-    assert text(reply["runs"][0]["stdout"]) == "hello c++\n"
-    assert reply["clean"] is True
+    assert reply.compile.exit_code == 0, text(reply.compile.stderr)
+    assert text(reply.runs[0].stdout) == "hello c++\n"
+    assert reply.cleanup is Cleanup.CLEAN
 
 
 def test_cpp_compile_error_runs_nothing(agent):
@@ -316,9 +370,9 @@ def test_cpp_compile_error_runs_nothing(agent):
         [step(["/work/build/main"])],
         compile=step(CPP_COMPILE, env={"PATH": PATH, "HOME": "/work/build"}, timeout_ms=20_000),
     )
-    assert reply["compile"]["exit_code"] == 1
-    assert "nope" in text(reply["compile"]["stderr"])
-    assert reply["runs"] == [] and reply["clean"] is True and reply["error"] is None
+    assert reply.compile.exit_code == 1
+    assert "nope" in text(reply.compile.stderr)
+    assert reply.runs == [] and reply.cleanup is Cleanup.CLEAN and reply.error is None
 
 
 def test_go_build_and_run(agent):
@@ -326,16 +380,16 @@ def test_go_build_and_run(agent):
         ["go", "build", "-o", "/work/build/main", "main.go"], env=GO_ENV, timeout_ms=30_000
     )
     reply = agent.job({"main.go": GO_HELLO}, [step(["/work/build/main"])], compile=compile_step)
-    assert reply["compile"]["exit_code"] == 0, text(reply["compile"]["stderr"])
-    assert text(reply["runs"][0]["stdout"]) == "hello go\n"
-    assert reply["clean"] is True
+    assert reply.compile.exit_code == 0, text(reply.compile.stderr)
+    assert text(reply.runs[0].stdout) == "hello go\n"
+    assert reply.cleanup is Cleanup.CLEAN
 
 
 def test_node_hello(agent):
     result = run_one(
         agent, step(["node", "/work/build/main.js"]), {"main.js": 'console.log("hello node")'}
     )
-    assert text(result["stdout"]) == "hello node\n"
+    assert text(result.stdout) == "hello node\n"
 
 
 LIST_OTHER_PROCESSES = "import os; print(sorted(set(os.listdir('/proc')) - {'1', str(os.getpid())} - {p for p in os.listdir('/proc') if not p.isdigit()}))"  # noqa: E501
@@ -344,44 +398,41 @@ LIST_OTHER_PROCESSES = "import os; print(sorted(set(os.listdir('/proc')) - {'1',
 def test_background_processes_do_not_survive(agent):
     script = "setsid sleep 1000 & (sleep 1000 &) ; sh -c 'sleep 1000 &' ; echo started"
     reply = agent.job({}, [sh(script), py(LIST_OTHER_PROCESSES)])
-    first, second = reply["runs"]
-    assert text(first["stdout"]) == "started\n"
-    assert first["wall_ms"] < 2000 and not first["timed_out"]
-    assert text(second["stdout"]) == "[]\n"
-    assert reply["clean"] is True
+    first, second = reply.runs
+    assert text(first.stdout) == "started\n"
+    assert first.wall_ms < 2000 and not first.timed_out
+    assert text(second.stdout) == "[]\n"
+    assert reply.cleanup is Cleanup.CLEAN
 
 
 def test_files_do_not_survive_a_run(agent):
     write = sh("echo a > /tmp/left; echo b > /work/run/left; echo c > /dev/shm/left; ls /tmp")
     look = sh("ls -A /tmp /work/run /dev/shm")
     reply = agent.job({}, [write, look])
-    assert text(reply["runs"][0]["stdout"]) == "left\n"
-    assert text(reply["runs"][1]["stdout"]) == "/dev/shm:\n\n/tmp:\n\n/work/run:\n"
+    assert text(reply.runs[0].stdout) == "left\n"
+    assert text(reply.runs[1].stdout) == "/dev/shm:\n\n/tmp:\n\n/work/run:\n"
 
 
 def test_build_is_kept_across_run_messages_then_finished(agent):
     code = {"main.py": "import sys; print(sys.stdin.read().upper())"}
     run = step(["python3", "-I", "-B", "/work/build/main.py"], stdin="abc")
     first = agent.job(code, [run], finish=False)
-    assert text(first["runs"][0]["stdout"]) == "ABC\n" and first["clean"]
+    assert text(first.runs[0].stdout) == "ABC\n" and first.cleanup is Cleanup.CLEAN
     second = agent.run([run, sh("ls -la /work/build; touch /work/build/x")], finish=False)
-    assert second["error"] is None and second["clean"]
-    listing = text(second["runs"][1]["stdout"])
+    assert second.error is None and second.cleanup is Cleanup.CLEAN
+    listing = text(second.runs[1].stdout)
     assert "root root" in listing and "-rw-r--r--" in listing
-    assert "Permission denied" in text(second["runs"][1]["stderr"])
-    assert agent.request({"type": "finish", "id": "done"}) == {
-        "type": "finished",
-        "id": "done",
-        "clean": True,
-    }
-    assert agent.run([run])["error"] == "no prepared build"
+    assert "Permission denied" in text(second.runs[1].stderr)
+    assert agent.request(Finish("done")) == Finished("done", True)
+    refused = agent.run([run])
+    assert isinstance(refused, Result) and refused.error == "no prepared build"
 
 
 def test_bad_file_names_are_rejected(agent):
     for name in ("../evil", "a/b", ".hidden", "", "x" * 256):
         reply = agent.job({name: "data"}, [sh("echo ran")])
-        assert reply["error"].startswith("bad request"), (name, reply)
-        assert reply["runs"] == []
+        assert reply.error.startswith("bad request"), (name, reply)
+        assert reply.runs == []
 
 
 def test_symlinks_in_the_build_are_not_followed(agent):
@@ -394,8 +445,8 @@ def test_symlinks_in_the_build_are_not_followed(agent):
         "stat -c '%u %a %F %n' /work/build/plain /work/build/d /work/build/passwd-link"
     )
     reply = agent.job({}, [check], compile=plant)
-    assert reply["compile"]["exit_code"] == 0 and reply["clean"] is True
-    lines = text(reply["runs"][0]["stdout"]).splitlines()
+    assert reply.compile.exit_code == 0 and reply.cleanup is Cleanup.CLEAN
+    lines = text(reply.runs[0].stdout).splitlines()
     assert lines[:4] == [
         "0 0 644 /etc/passwd",
         "0 0 1777 /dev/shm",
@@ -413,12 +464,12 @@ def test_job_cannot_kill_the_agent(agent):
     # kill(-1) reaches every process of the job user except the caller itself.
     script = "sleep 100 & kill -9 1; kill -TERM 1; kill -9 -1; wait; echo survived"
     reply = agent.job({}, [sh(script), py("import os; os.kill(1, 9)")])
-    first, second = reply["runs"]
-    assert text(first["stdout"]) == "survived\n"
-    assert text(first["stderr"]).count("Operation not permitted") == 2
-    assert second["exit_code"] == 1 and b"PermissionError" in base64.b64decode(second["stderr"])
-    assert reply["clean"] is True
-    assert agent.request({"type": "ping"}) == {"type": "pong"}
+    first, second = reply.runs
+    assert text(first.stdout) == "survived\n"
+    assert text(first.stderr).count("Operation not permitted") == 2
+    assert second.exit_code == 1 and b"PermissionError" in second.stderr
+    assert reply.cleanup is Cleanup.CLEAN
+    assert agent.request(Ping()) == Pong()
 
 
 IPC_MAKE = """import ctypes, os
@@ -436,23 +487,23 @@ def test_ipc_objects_are_removed(agent):
         "ls -A /dev/mqueue"
     )
     reply = agent.job({}, [py(IPC_MAKE), look])
-    assert text(reply["runs"][0]["stdout"]) == "True ['queue']\n"
-    assert text(reply["runs"][1]["stdout"]) == "0\n"
-    assert reply["clean"] is True
+    assert text(reply.runs[0].stdout) == "True ['queue']\n"
+    assert text(reply.runs[1].stdout) == "0\n"
+    assert reply.cleanup is Cleanup.CLEAN
 
 
 def test_large_message(agent):
     blob = os.urandom(8 << 20)
     result = run_one(agent, sh("wc -c < /work/build/blob.bin"), {"blob.bin": blob})
-    assert text(result["stdout"]).strip() == str(len(blob))
+    assert text(result.stdout).strip() == str(len(blob))
 
 
 def test_fork_bomb_is_contained(agent):
     reply = agent.job(
         {}, [sh("f(){ f|f& }; f; sleep 1", timeout_ms=1500), py(LIST_OTHER_PROCESSES)]
     )
-    assert text(reply["runs"][1]["stdout"]) == "[]\n"
-    assert reply["clean"] is True
+    assert text(reply.runs[1].stdout) == "[]\n"
+    assert reply.cleanup is Cleanup.CLEAN
 
 
 CPU_HOG = """import resource
@@ -467,17 +518,17 @@ def test_cpu_rlimit_counts_as_timeout(agent):
     # The agent sets RLIMIT_CPU to (ceil(timeout) + 1, + 1); lowering the soft
     # limit shows SIGXCPU being reported as a timeout without needing 2 free cores.
     result = run_one(agent, py(CPU_HOG, timeout_ms=2500))
-    assert text(result["stdout"]) == "(4, 5)\n"
-    assert result["signal"] == 24 and result["timed_out"], result
-    assert 900 < result["cpu_ms"] and result["wall_ms"] < 2500
+    assert text(result.stdout) == "(4, 5)\n"
+    assert result.signal == 24 and result.timed_out, result
+    assert 900 < result.cpu_ms and result.wall_ms < 2500
 
 
 def test_deep_trees_are_wiped(agent):
     deep = "import os\nos.chdir('/tmp')\nfor _ in range(3000):\n    os.mkdir('d'); os.chdir('d')"
     reply = agent.job({}, [py(deep), sh("ls -A /tmp")])
-    assert reply["runs"][0]["exit_code"] == 0
-    assert text(reply["runs"][1]["stdout"]) == ""
-    assert reply["clean"] is True
+    assert reply.runs[0].exit_code == 0
+    assert text(reply.runs[1].stdout) == ""
+    assert reply.cleanup is Cleanup.CLEAN
 
 
 def test_stdin_close_ends_the_agent(worker_image):
@@ -488,15 +539,7 @@ def test_stdin_close_ends_the_agent(worker_image):
 
 def test_sigterm_ends_the_agent_promptly(worker_image):
     agent = AgentProcess()
-    agent.send(
-        {
-            "type": "job",
-            "id": "slow",
-            "files": {},
-            "compile": None,
-            "runs": [sh("sleep 30", timeout_ms=60_000)],
-        }
-    )
+    agent.send(Job("slow", {}, runs=[sh("sleep 30", timeout_ms=60_000)]))
     time.sleep(0.3)
     started = time.monotonic()
     subprocess.run(
@@ -508,10 +551,10 @@ def test_sigterm_ends_the_agent_promptly(worker_image):
 
 def test_file_size_limit_is_capped_by_the_container_ulimit(agent):
     asked = run_one(agent, sh("ulimit -f", file_size_limit=4 << 20))
-    assert text(asked["stdout"]) == f"{(4 << 20) // 512}\n"
+    assert text(asked.stdout) == f"{(4 << 20) // 512}\n"
     # More than the container's hard limit: clamped to it, not an agent failure.
     capped = run_one(agent, sh("ulimit -f; ulimit -Hf", file_size_limit=8 << 30))
-    assert text(capped["stdout"]) == f"{FSIZE_HARD // 512}\n" * 2
+    assert text(capped.stdout) == f"{FSIZE_HARD // 512}\n" * 2
 
 
 IO_URING = """import ctypes, errno
@@ -526,7 +569,7 @@ print(libc.syscall(39) > 0)  # getpid still works
 
 def test_jobs_cannot_use_io_uring(agent):
     result = run_one(agent, py(IO_URING))
-    assert text(result["stdout"]) == "-1 ENOSYS\n" * 4 + "True\n", text(result["stderr"])
+    assert text(result.stdout) == "-1 ENOSYS\n" * 4 + "True\n", text(result.stderr)
 
 
 SCHEDULING = """import os
@@ -540,7 +583,7 @@ except PermissionError:
 
 def test_jobs_run_at_idle_priority_and_stay_there(agent):
     result = run_one(agent, py(SCHEDULING))
-    assert text(result["stdout"]) == "True\nstays idle\n", text(result["stderr"])
+    assert text(result.stdout) == "True\nstays idle\n", text(result.stderr)
 
 
 SPINNERS = """import os
@@ -554,43 +597,37 @@ while True:
 
 def test_spinning_processes_do_not_starve_the_agent(worker_image):
     # The container's CPU quota, as the daemon sets it (0.5 CPU over 200 ms).
-    throttled = AgentProcess(["--cpu-period", "200000", "--cpu-quota", "100000"])
+    daemons = settings()
+    assert (daemons.cpus, daemons.cpu_period_ms) == (0.5, 200)
+    throttled = AgentProcess(daemons)
     try:
         reply = throttled.job({}, [py(SPINNERS, timeout_ms=1000)])
-        result = reply["runs"][0]
-        assert result["timed_out"] and reply["clean"], reply
-        assert result["wall_ms"] < 1000 + 700, result["wall_ms"]
+        result = reply.runs[0]
+        assert result.timed_out and reply.cleanup is Cleanup.CLEAN, reply
+        assert result.wall_ms < 1000 + 700, result.wall_ms
     finally:
         throttled.close()
 
 
 def test_early_result_then_cleaned(agent):
     leave = sh("echo left > /tmp/left; sleep 1000 & echo done")
-    message = {
-        "type": "job",
-        "id": "early",
-        "files": {},
-        "compile": None,
-        "runs": [leave],
-        "early_result": True,
-    }
-    result = agent.request(message)
-    assert result["type"] == "result" and result["clean"] is None, result
-    assert text(result["runs"][0]["stdout"]) == "done\n"
-    assert agent.receive() == {"type": "cleaned", "id": "early", "clean": True}
+    result = agent.request(Job("early", {}, runs=[leave], early_result=True))
+    assert isinstance(result, Result) and result.cleanup is Cleanup.OWED, result
+    assert text(result.runs[0].stdout) == "done\n"
+    assert agent.receive() == Cleaned("early", True)
     after = run_one(agent, sh("ls -A /tmp; ls /proc | grep -c '^[0-9]'"))
-    assert text(after["stdout"]) == "4\n"  # the agent, sh, ls and grep
+    assert text(after.stdout) == "4\n"  # the agent, sh, ls and grep
 
 
 def test_early_result_after_a_failed_compile(agent):
-    message = {
-        "type": "job",
-        "id": "early-compile",
-        "files": {"main.cpp": b64("int main() { return nope; }")},
-        "compile": step(CPP_COMPILE, env={"PATH": PATH, "HOME": "/work/build"}, timeout_ms=20_000),
-        "runs": [step(["/work/build/main"])],
-        "early_result": True,
-    }
+    message = Job(
+        "early-compile",
+        {"main.cpp": b"int main() { return nope; }"},
+        compile=step(CPP_COMPILE, env={"PATH": PATH, "HOME": "/work/build"}, timeout_ms=20_000),
+        runs=[step(["/work/build/main"])],
+        early_result=True,
+    )
     result = agent.request(message)
-    assert result["clean"] is None and result["runs"] == [] and result["compile"]["exit_code"]
-    assert agent.receive() == {"type": "cleaned", "id": "early-compile", "clean": True}
+    assert isinstance(result, Result), result
+    assert result.cleanup is Cleanup.OWED and result.runs == [] and result.compile.exit_code
+    assert agent.receive() == Cleaned("early-compile", True)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from tui_harness import Harness, container, drive, job, snapshot
+from tui_harness import BUSY, IDLE, WARMING, Harness, container, drive, job, running, snapshot
 
 from tui.screens import ConfirmScreen, HelpScreen
 from tui.source import AdminTimeout
+from wire.admin import EngineState
+from wire.stats import Pool
+from wire.status import Status
 
 
 def test_rows_appear_when_snapshots_arrive() -> None:
@@ -29,15 +32,10 @@ def test_rows_update_when_the_snapshot_changes() -> None:
     async def scenario(d: Harness) -> None:
         await d.push(snapshot("host-1"))
         changed = [
-            container("aaaaaaaaaaa1", "idle", jobs=13, cpu=0.5),
-            container(
-                "bbbbbbbbbbb2",
-                "busy",
-                jobs=7,
-                job={"id": "j-2", "language": "go", "elapsed_ms": 40.0},
-            ),
+            container("aaaaaaaaaaa1", IDLE, jobs=13, cpu=0.5),
+            container("bbbbbbbbbbb2", BUSY, jobs=7, job=running("j-2", "go", 40.0)),
         ]
-        await d.push(snapshot("host-1", containers=changed, state="paused"))
+        await d.push(snapshot("host-1", containers=changed, state=EngineState.PAUSED))
         assert d.table.container_ids == ["aaaaaaaaaaa1", "bbbbbbbbbbb2"]
         assert d.cell("aaaaaaaaaaa1", "state") == "idle"
         assert d.cell("aaaaaaaaaaa1", "jobs") == "13"
@@ -52,12 +50,39 @@ def test_rows_update_when_the_snapshot_changes() -> None:
 def test_a_container_gone_from_the_snapshot_leaves_the_table() -> None:
     async def scenario(d: Harness) -> None:
         await d.push(snapshot("host-1"))
-        replaced = [container("bbbbbbbbbbb2"), container("ccccccccccc3", "warming")]
+        replaced = [container("bbbbbbbbbbb2"), container("ccccccccccc3", WARMING)]
         await d.push(snapshot("host-1", containers=replaced))
         assert d.table.container_ids == ["bbbbbbbbbbb2", "ccccccccccc3"]
         await d.push(snapshot("host-1", containers=[]))
         assert d.table.container_ids == []
         assert d.table.row_count == 0
+
+    drive(scenario)
+
+
+def test_the_header_counts_the_containers_the_table_lists() -> None:
+    """Under load: three busy containers while the pool keeps two warm (of three at most).
+
+    The header used to say "pool 2/3 containers" (the warm target) over a table of
+    three, and the container warmed last showed CPU "-" and memory "? / 400 MiB".
+    """
+
+    async def scenario(d: Harness) -> None:
+        busy = [
+            container("aaaaaaaaaaa1", BUSY, job=running("j-1")),
+            container("bbbbbbbbbbb2", BUSY, job=running("j-2")),
+            container("ccccccccccc3", BUSY, job=running("j-3"), cpu=None, memory=None),
+        ]
+        await d.push(snapshot("host-1", containers=busy, pool=Pool(size=2, max=3, starting=0)))
+        assert len(d.table.container_ids) == 3
+        assert "3/3 containers: 3 busy, 0 idle · 0 starting · keeps 2 warm" in d.header()
+        assert d.table.border_subtitle == "3 containers, 3 busy"
+        assert d.cell("ccccccccccc3", "cpu") == "sampling…"
+        assert d.cell("ccccccccccc3", "memory") == "sampling… / 400 MiB"
+        first_sample = container("ccccccccccc3", BUSY, job=running("j-3"), cpu=None)
+        await d.push(snapshot("host-1", containers=[*busy[:2], first_sample]))
+        assert d.cell("ccccccccccc3", "cpu") == "sampling…"  # CPU % needs a second reading
+        assert "10.0 MiB / 400 MiB" in d.cell("ccccccccccc3", "memory")
 
     drive(scenario)
 
@@ -131,7 +156,7 @@ def test_p_pauses_then_resumes() -> None:
         assert ("information", "host-1", "pause done, now paused") in d.notifications()
         await d.press("p")
         assert d.source.admin_requests[-1] == ("host-1", {"action": "resume"})
-        await d.push(snapshot("host-1", state="paused"))
+        await d.push(snapshot("host-1", state=EngineState.PAUSED))
         await d.press("p")
         assert d.source.admin_requests[-1] == ("host-1", {"action": "resume"})
 
@@ -187,14 +212,14 @@ def test_cancel_in_the_confirm_dialog_sends_nothing() -> None:
 
 def test_plus_and_minus_resize_the_workers() -> None:
     async def scenario(d: Harness) -> None:
-        await d.push(snapshot("host-1", pool={"size": 2, "max": 3}))
+        await d.push(snapshot("host-1", pool=Pool(size=2, max=3)))
         await d.press("plus")
         await d.press("minus")
         assert d.source.admin_requests == [
             ("host-1", {"action": "resize", "workers": 3}),
             ("host-1", {"action": "resize", "workers": 1}),
         ]
-        await d.push(snapshot("host-1", pool={"size": 3, "max": 3}))
+        await d.push(snapshot("host-1", pool=Pool(size=3, max=3)))
         await d.press("plus")  # already at the instance's concurrency: nothing sent
         assert len(d.source.admin_requests) == 2
 
@@ -243,8 +268,8 @@ def test_selecting_another_instance_shows_its_containers_and_jobs() -> None:
             snapshot("host-1", recent=[job("j-a1")]),
             snapshot(
                 "host-2",
-                containers=[container("ddddddddddd4", "busy")],
-                recent=[job("j-b1", status="timeout", language="go")],
+                containers=[container("ddddddddddd4", BUSY)],
+                recent=[job("j-b1", status=Status.TIMEOUT, language="go")],
             ),
         )
         assert d.app.selected == "host-1"

@@ -40,7 +40,7 @@ def test_a_job_and_the_throughput_change_appear_on_screen(daemon) -> None:
             app.selected = daemon.instance_id
             await pilot.pause(0.2)
             rates = app.query_one("#throughput-rates", Static)
-            before = app.fleet.state(daemon.instance_id).snapshot.throughput_10s
+            before = app.fleet.state(daemon.instance_id).snapshot.throughput.last_10s
             async with await EngineClient.connect(daemon.nats_url) as client:
                 replies = await asyncio.gather(
                     *(
@@ -52,10 +52,10 @@ def test_a_job_and_the_throughput_change_appear_on_screen(daemon) -> None:
             log = app.query_one(JobLog)
             await wait_until(lambda: "tui-e2e-" in _log_text(log))
             await wait_until(
-                lambda: app.fleet.state(daemon.instance_id).snapshot.throughput_10s > before
+                lambda: app.fleet.state(daemon.instance_id).snapshot.throughput.last_10s > before
             )
             await pilot.pause(0.2)
-            shown = app.fleet.state(daemon.instance_id).snapshot.throughput_10s
+            shown = app.fleet.state(daemon.instance_id).snapshot.throughput.last_10s
             assert f"{shown:.2f}" in _text(rates)
             assert "python" in _log_text(log)
 

@@ -1,29 +1,35 @@
-"""The dashboard's plain data: parsing snapshots, liveness, history, formatting."""
+"""The dashboard's plain data: reading snapshots, liveness, history, formatting."""
 
 from __future__ import annotations
 
+import copy
+from typing import Any
+
+import msgspec
 import pytest
-from tui_harness import MIB, snapshot
+from tui_harness import BUSY, IDLE, MIB, WARMING, container, job, snapshot
 
 from tui import formatting as fmt
 from tui.model import (
     HISTORY_SAMPLES,
-    AdminReply,
     Fleet,
     Liveness,
     ManualClock,
-    Snapshot,
     SnapshotError,
+    by_state,
+    decode_snapshot,
 )
 from tui.source import AdminError, decode_reply
+from wire.admin import AdminReply, EngineState
+from wire.stats import encode_snapshot
 
-WIRE_EXAMPLE = {
+WIRE_EXAMPLE: dict[str, Any] = {
     "instance": "host-1a2b3c",
     "version": "0.1.0",
     "uptime_s": 12.3,
     "state": "running",
     "docker": {"ok": True, "error": None},
-    "nats": {"connected": True},
+    "nats": {"connected": True, "reconnects": 0},
     "queue": {"depth": 0, "capacity": 64},
     "workers": {"busy": 1, "total": 3},
     "pool": {"size": 2, "max": 3, "starting": 0, "replaced": 4},
@@ -52,10 +58,14 @@ WIRE_EXAMPLE = {
 }
 
 
+def encoded(data: object) -> bytes:
+    return msgspec.json.encode(data)
+
+
 def test_a_full_snapshot_is_read() -> None:
-    s = Snapshot.from_wire(WIRE_EXAMPLE)
+    s = decode_snapshot(encoded(WIRE_EXAMPLE))
     assert (s.instance, s.version, s.uptime_s, s.state) == ("host-1a2b3c", "0.1.0", 12.3, "running")
-    assert s.docker_ok and s.docker_error is None and s.nats_connected
+    assert s.docker.ok and s.docker.error is None and s.nats.connected
     assert (s.queue.depth, s.queue.capacity) == (0, 64)
     assert (s.workers.busy, s.workers.total) == (1, 3)
     assert (s.pool.size, s.pool.max, s.pool.starting, s.pool.replaced) == (2, 3, 0, 4)
@@ -69,40 +79,83 @@ def test_a_full_snapshot_is_read() -> None:
     )
     assert s.counters.by_status == {"ok": 9, "timeout": 1}
     assert s.counters.by_language == {"python": 10}
-    assert (s.throughput_10s, s.throughput_60s) == (1.2, 0.8)
-    assert (s.latency.p50, s.latency.p95, s.latency.p99) == (20.1, 40.0, None)
+    assert (s.throughput.last_10s, s.throughput.last_60s) == (1.2, 0.8)
+    assert (s.latency_ms.p50, s.latency_ms.p95, s.latency_ms.p99) == (20.1, 40.0, None)
     (r,) = s.recent
     assert (r.id, r.status, r.total_ms, r.at) == ("j-1", "ok", 21.5, 1764196000.1)
 
 
-def test_missing_or_odd_fields_take_defaults() -> None:
-    s = Snapshot.from_wire(
-        {
-            "instance": "x",
-            "uptime_s": True,
-            "queue": "full",
-            "containers": [{"id": "c1", "job": "j", "cpu_percent": "lots"}, 7],
-            "latency_ms": {"p50": float("nan")},
-            "counters": {"by_status": {"ok": "9", "timeout": 2}},
-        }
+def test_a_snapshot_encodes_to_the_documented_json() -> None:
+    s = decode_snapshot(encoded(WIRE_EXAMPLE))
+    assert msgspec.json.decode(encode_snapshot(s)) == WIRE_EXAMPLE
+    built = snapshot("host-1")
+    assert decode_snapshot(encode_snapshot(built)) == built
+
+
+def test_missing_fields_take_defaults() -> None:
+    s = decode_snapshot(
+        encoded(
+            {
+                "instance": "x",
+                "queue": {"depth": 3},
+                "containers": [{"id": "c1", "state": "idle"}],
+                "latency_ms": {"p50": 20.0},
+                "counters": {"by_status": {"timeout": 2}},
+            }
+        )
     )
     assert s.uptime_s == 0.0 and s.queue.capacity == 0 and s.state == "running"
+    assert s.queue.depth == 3 and not s.docker.ok and s.throughput.last_10s == 0.0
     (c,) = s.containers
     assert c.job is None and c.cpu_percent is None and c.memory_bytes is None
-    assert s.latency.p50 is None
-    assert s.counters.by_status == {"ok": 0, "timeout": 2}
+    assert s.latency_ms.p50 == 20.0 and s.latency_ms.p99 is None
+    assert s.counters.by_status == {"timeout": 2}
 
 
-@pytest.mark.parametrize("data", [[], "x", None, {}, {"instance": ""}, {"instance": 3}])
-def test_what_is_not_a_snapshot_is_refused(data: object) -> None:
+def test_unknown_fields_are_ignored() -> None:
+    data = copy.deepcopy(WIRE_EXAMPLE)
+    data["gpu"] = {"busy": 1}
+    data["containers"][0]["pids"] = 3
+    assert decode_snapshot(encoded(data)) == decode_snapshot(encoded(WIRE_EXAMPLE))
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        ({"uptime_s": True}, "$.uptime_s"),
+        ({"queue": "full"}, "$.queue"),
+        ({"state": "asleep"}, "$.state"),
+        ({"containers": [{"id": "c1", "state": "idle", "cpu_percent": "lots"}]}, "cpu_percent"),
+        ({"containers": [{"id": "c1", "state": "idle", "job": "j"}]}, "$.containers[0].job"),
+        ({"containers": [{"id": "c1", "state": "napping"}]}, "$.containers[0].state"),
+        ({"containers": [{"id": "c1", "state": "idle"}, 7]}, "$.containers[1]"),
+        ({"counters": {"by_status": {"ok": "9"}}}, "$.counters.by_status"),
+        ({"recent": [{"id": "j-1"}]}, "$.recent[0]"),
+    ],
+)
+def test_fields_of_the_wrong_type_are_one_clear_error(change: dict[str, Any], where: str) -> None:
+    with pytest.raises(SnapshotError, match="not a stats snapshot") as caught:
+        decode_snapshot(encoded({**WIRE_EXAMPLE, **change}))
+    assert where in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "payload", [b"[]", b'"x"', b"null", b"{}", b'{"instance": ""}', b'{"instance": 3}', b"{not"]
+)
+def test_what_is_not_a_snapshot_is_refused(payload: bytes) -> None:
     with pytest.raises(SnapshotError):
-        Snapshot.from_wire(data)
+        decode_snapshot(payload)
+
+
+def test_containers_are_counted_by_state() -> None:
+    counts = by_state([container("a", BUSY), container("b", BUSY), container("c", WARMING)])
+    assert (counts[BUSY], counts[IDLE], counts[WARMING]) == (2, 0, 1)
 
 
 def test_liveness_follows_the_clock() -> None:
     clock = ManualClock(10.0)
     fleet = Fleet(clock)
-    fleet.apply(Snapshot.from_wire(snapshot("a")))
+    fleet.apply(snapshot("a"))
     assert fleet.states()[0].liveness is Liveness.LIVE
     clock.advance(2.9)
     assert fleet.states()[0].liveness is Liveness.LIVE
@@ -119,7 +172,7 @@ def test_liveness_follows_the_clock() -> None:
 def test_throughput_history_keeps_the_last_samples() -> None:
     fleet = Fleet(ManualClock())
     for i in range(HISTORY_SAMPLES + 5):
-        fleet.apply(Snapshot.from_wire(snapshot("a", throughput=float(i))))
+        fleet.apply(snapshot("a", throughput=float(i)))
     state = fleet.state("a")
     assert state is not None
     assert len(state.throughput) == HISTORY_SAMPLES
@@ -128,24 +181,21 @@ def test_throughput_history_keeps_the_last_samples() -> None:
 
 def test_instances_are_listed_by_id_and_keep_their_jobs() -> None:
     fleet = Fleet(ManualClock())
-    fleet.apply(Snapshot.from_wire(snapshot("b", recent=[{"id": "j-1"}])))
-    fleet.apply(Snapshot.from_wire(snapshot("a")))
-    fleet.apply(Snapshot.from_wire(snapshot("b", recent=[{"id": "j-2"}])))
+    fleet.apply(snapshot("b", recent=[job("j-1")]))
+    fleet.apply(snapshot("a"))
+    fleet.apply(snapshot("b", recent=[job("j-2")]))
     assert [s.id for s in fleet.states()] == ["a", "b"]
     view = fleet.get("b")
     assert view is not None and [j.id for j in view.jobs] == ["j-1", "j-2"]
 
 
 def test_admin_replies() -> None:
-    assert AdminReply.from_wire({"ok": True, "state": "paused", "error": None}) == AdminReply(
-        True, "paused", None
+    assert decode_reply(b'{"ok": true, "state": "paused", "error": null}') == AdminReply(
+        ok=True, state=EngineState.PAUSED, error=None
     )
-    assert AdminReply.from_wire({"ok": "yes"}).ok is False
-    assert AdminReply.from_wire([]).error == "malformed reply"
-    with pytest.raises(AdminError):
-        decode_reply(b"nope")
-    with pytest.raises(AdminError):
-        decode_reply(b"[1]")
+    for bad in (b'{"ok": "yes", "state": "running"}', b"[]", b"nope", b"[1]"):
+        with pytest.raises(AdminError, match="not an admin reply"):
+            decode_reply(bad)
 
 
 def test_formatting() -> None:

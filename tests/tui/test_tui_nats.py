@@ -22,6 +22,9 @@ from tui_harness import SIZE, snapshot
 from tui.app import DashboardApp
 from tui.source import NatsStatsSource
 from tui.widgets import ConnectionStatus, InstanceList
+from wire.admin import AdminReply, EngineState, decode_request, encode_reply
+from wire.stats import encode_snapshot
+from wire.subjects import admin_subject, stats_subject
 
 
 def _binary() -> str:
@@ -95,25 +98,24 @@ class Engine:
         self.url = url
         self.instance = instance
         self.requests: list[dict[str, Any]] = []
-        self.state = "running"
+        self.state = EngineState.RUNNING
 
     async def run(self) -> None:
         nc = await nats.connect(self.url, max_reconnect_attempts=-1, reconnect_time_wait=0.1)
 
         async def answer(msg: Msg) -> None:
-            body = json.loads(msg.data)
-            self.requests.append(body)
-            self.state = {"pause": "paused", "resume": "running"}.get(body["action"], self.state)
-            await msg.respond(json.dumps({"ok": True, "state": self.state, "error": None}).encode())
+            self.requests.append(json.loads(msg.data))
+            action = decode_request(msg.data).action
+            after = {"pause": EngineState.PAUSED, "resume": EngineState.RUNNING}
+            self.state = after.get(action, self.state)
+            await msg.respond(encode_reply(AdminReply(ok=True, state=self.state, error=None)))
 
-        await nc.subscribe(f"code-engine.admin.{self.instance}", cb=answer)
+        await nc.subscribe(admin_subject(self.instance), cb=answer)
         try:
             while True:
                 if nc.is_connected:
                     stats = snapshot(self.instance, state=self.state)
-                    await nc.publish(
-                        f"code-engine.stats.{self.instance}", json.dumps(stats).encode()
-                    )
+                    await nc.publish(stats_subject(self.instance), encode_snapshot(stats))
                 await asyncio.sleep(0.1)
         finally:
             await nc.close()

@@ -12,12 +12,14 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from tui_harness import SIZE, container, job, snapshot
+from tui_harness import BUSY, IDLE, RECYCLING, SIZE, container, job, running, snapshot
 
 from tui.app import DashboardApp
 from tui.model import ManualClock
 from tui.screenshot import load_demo
 from tui.source import FakeStatsSource
+from wire.stats import Docker
+from wire.status import Status
 
 SnapCompare = Callable[..., bool]
 
@@ -53,8 +55,11 @@ def test_gone_instance_while_disconnected(snap_compare: SnapCompare) -> None:
     app, source, clock = dashboard()
 
     async def feed(pilot: Pilot[Any]) -> None:
-        jobs = [job(f"j-{n}", "ok" if n % 4 else "timeout", at=1764196000.0 + n) for n in range(6)]
-        source.push(snapshot("host-1", recent=jobs, docker={"ok": False, "error": "dockerd gone"}))
+        jobs = [
+            job(f"j-{n}", Status.OK if n % 4 else Status.TIMEOUT, at=1764196000.0 + n)
+            for n in range(6)
+        ]
+        source.push(snapshot("host-1", recent=jobs, docker=Docker(ok=False, error="dockerd gone")))
         await pilot.pause()
         source.disconnect()
         clock.advance(7.0)
@@ -72,14 +77,14 @@ def test_recycle_asks_first(snap_compare: SnapCompare) -> None:
         containers = [
             container(
                 "aaaaaaaaaaa1",
-                "busy",
+                BUSY,
                 jobs=40,
                 cpu=80.0,
                 memory=300 << 20,
-                job={"id": "j-77", "language": "cpp", "elapsed_ms": 2400.0},
+                job=running("j-77", "cpp", 2400.0),
             ),
-            container("bbbbbbbbbbb2", "idle", jobs=38),
-            container("ccccccccccc3", "recycling", jobs=51, cpu=None, memory=None),
+            container("bbbbbbbbbbb2", IDLE, jobs=38),
+            container("ccccccccccc3", RECYCLING, jobs=51, cpu=None, memory=None),
         ]
         source.push(snapshot("host-1", containers=containers))
         await pilot.pause()

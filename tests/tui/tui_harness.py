@@ -1,93 +1,131 @@
-"""Drives the dashboard against a FakeStatsSource and a ManualClock, and builds stats."""
+"""Drives the dashboard against a FakeStatsSource and a ManualClock, and builds stats.
+
+The stats are :mod:`wire.stats` structs, the type the engine publishes; the fake
+source encodes and decodes them as the real one would.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from textual.pilot import Pilot
 
 from tui.app import DashboardApp
 from tui.model import ManualClock
 from tui.source import FakeStatsSource
 from tui.widgets import ConnectionStatus, ContainersTable, InstanceHeader, InstanceList, JobLog
+from wire.admin import EngineState
+from wire.stats import (
+    Container,
+    ContainerJob,
+    ContainerState,
+    Counters,
+    Docker,
+    Latency,
+    Nats,
+    Pool,
+    Queue,
+    RecentJob,
+    Snapshot,
+    Throughput,
+    Workers,
+)
+from wire.status import Status
 
 MIB = 1 << 20
 SIZE = (120, 40)
 
+BUSY = ContainerState.BUSY
+IDLE = ContainerState.IDLE
+WARMING = ContainerState.WARMING
+RECYCLING = ContainerState.RECYCLING
+
+
+def running(jid: str, language: str = "python", elapsed_ms: float = 120.0) -> ContainerJob:
+    """The job a container is running."""
+    return ContainerJob(id=jid, language=language, elapsed_ms=elapsed_ms)
+
 
 def container(
     cid: str,
-    state: str = "idle",
+    state: ContainerState = IDLE,
     *,
     jobs: int = 0,
-    job: dict[str, Any] | None = None,
+    job: ContainerJob | None = None,
     cpu: float | None = 1.0,
     memory: int | None = 10 * MIB,
-) -> dict[str, Any]:
-    return {
-        "id": cid,
-        "state": state,
-        "jobs": jobs,
-        "job": job,
-        "cpu_percent": cpu,
-        "memory_bytes": memory,
-        "memory_limit_bytes": 400 * MIB,
-    }
+) -> Container:
+    return Container(
+        id=cid,
+        state=state,
+        jobs=jobs,
+        job=job,
+        cpu_percent=cpu,
+        memory_bytes=memory,
+        memory_limit_bytes=400 * MIB,
+    )
 
 
 def snapshot(
     instance: str = "host-1",
     *,
-    state: str = "running",
-    containers: list[dict[str, Any]] | None = None,
-    recent: list[dict[str, Any]] | None = None,
+    state: EngineState = EngineState.RUNNING,
+    containers: Iterable[Container] | None = None,
+    recent: Iterable[RecentJob] = (),
     throughput: float = 1.5,
     **fields: Any,
-) -> dict[str, Any]:
-    """A wire snapshot as the engine publishes it; `fields` replace top-level keys."""
+) -> Snapshot:
+    """A snapshot as the engine publishes it; `fields` replace top-level fields."""
     if containers is None:
         containers = [
             container(
                 "aaaaaaaaaaa1",
-                "busy",
+                BUSY,
                 jobs=12,
-                job={"id": "j-1", "language": "python", "elapsed_ms": 120.0},
+                job=running("j-1", "python", 120.0),
                 cpu=55.0,
                 memory=120 * MIB,
             ),
-            container("bbbbbbbbbbb2", "idle", jobs=7),
+            container("bbbbbbbbbbb2", IDLE, jobs=7),
         ]
-    busy = sum(c["state"] == "busy" for c in containers)
-    data: dict[str, Any] = {
-        "instance": instance,
-        "version": "0.1.0",
-        "uptime_s": 754.0,
-        "state": state,
-        "docker": {"ok": True, "error": None},
-        "nats": {"connected": True},
-        "queue": {"depth": 2, "capacity": 64},
-        "workers": {"busy": busy, "total": 3},
-        "pool": {"size": len(containers), "max": 3, "starting": 0, "replaced": 4},
-        "containers": containers,
-        "counters": {
-            "accepted": 20,
-            "rejected": 1,
-            "by_status": {"ok": 17, "timeout": 2, "runtime_error": 1},
-            "by_language": {"python": 15, "go": 5},
-        },
-        "throughput": {"10s": throughput, "60s": 1.1},
-        "latency_ms": {"p50": 21.0, "p95": 48.5, "p99": 90.0},
-        "recent": recent if recent is not None else [],
-    }
-    data.update(fields)
-    return data
+    containers = tuple(containers)
+    busy = sum(c.state is BUSY for c in containers)
+    base = Snapshot(
+        instance=instance,
+        version="0.1.0",
+        uptime_s=754.0,
+        state=state,
+        docker=Docker(ok=True, error=None),
+        nats=Nats(connected=True),
+        queue=Queue(depth=2, capacity=64),
+        workers=Workers(busy=busy, total=3),
+        pool=Pool(size=2, max=3, starting=0, replaced=4),
+        containers=containers,
+        counters=Counters(
+            accepted=20,
+            rejected=1,
+            by_status={Status.OK: 17, Status.TIMEOUT: 2, Status.RUNTIME_ERROR: 1},
+            by_language={"python": 15, "go": 5},
+        ),
+        throughput=Throughput(last_10s=throughput, last_60s=1.1),
+        latency_ms=Latency(p50=21.0, p95=48.5, p99=90.0),
+        recent=tuple(recent),
+    )
+    return msgspec.structs.replace(base, **fields)
 
 
-def job(jid: str, status: str = "ok", language: str = "python", at: float = 1764196000.0) -> dict:
-    return {"id": jid, "language": language, "status": status, "total_ms": 25.0, "at": at}
+def job(
+    jid: str,
+    status: Status = Status.OK,
+    language: str = "python",
+    at: float = 1764196000.0,
+) -> RecentJob:
+    """A finished job, as listed in a snapshot's `recent`."""
+    return RecentJob(id=jid, language=language, status=status, total_ms=25.0, at=at)
 
 
 @dataclass
@@ -97,7 +135,7 @@ class Harness:
     source: FakeStatsSource
     clock: ManualClock
 
-    async def push(self, *snapshots: dict[str, Any]) -> None:
+    async def push(self, *snapshots: Snapshot) -> None:
         for s in snapshots:
             self.source.push(s)
         await self.pilot.pause()

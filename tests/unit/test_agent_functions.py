@@ -1,48 +1,61 @@
-"""Pure functions of the worker agent (worker/agent.py is a script, not a package)."""
+"""Pure functions of the worker agent (the ``agent`` package), run on the host."""
 
 from __future__ import annotations
 
 import base64
-import importlib.util
+import dataclasses
 import os
 import stat
-import sys
-from pathlib import Path
 
 import pytest
 
-_PATH = Path(__file__).resolve().parents[2] / "worker" / "agent.py"
-_spec = importlib.util.spec_from_file_location("code_engine_worker_agent", _PATH)
-assert _spec is not None and _spec.loader is not None
-agent = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = agent  # dataclasses look their module up there
-_spec.loader.exec_module(agent)
+from agent import files, jail, loop, seccomp, steps
+from agent.errors import BadRequest
+from agent.jobs import Agent, Unreadable
+from agent.protocol import (
+    DEFAULT_OUTPUT_LIMIT,
+    DEFAULT_TIMEOUT_MS,
+    Error,
+    Job,
+    Pong,
+    ProtocolError,
+    Result,
+    Run,
+    Step,
+    StepResult,
+    decode_agent_message,
+    decode_host_message,
+    host_message_from,
+)
 
 
 @pytest.mark.parametrize("name", ["main.py", "a", "Main.java", "x" * 255, "ünï.txt"])
 def test_plain_file_names_pass(name):
-    assert agent.check_file_name(name) == name
+    assert files.check_file_name(name) == name
 
 
 @pytest.mark.parametrize(
     "name", ["", ".", "..", "../x", "a/b", "/etc/passwd", ".bashrc", "a\0b", "x" * 256, 7]
 )
 def test_bad_file_names_are_rejected(name):
-    with pytest.raises(agent.BadRequest):
-        agent.check_file_name(name)
+    with pytest.raises(BadRequest):
+        files.check_file_name(name)
 
 
 def test_step_defaults():
-    step = agent.parse_step({"argv": ["true"]}, is_run=True)
+    step = Step.from_wire({"argv": ["true"]})
     assert step.env == {} and step.stdin == b""
-    assert step.timeout_ms == agent.DEFAULT_TIMEOUT_MS
-    assert step.output_limit == agent.DEFAULT_OUTPUT_LIMIT
+    assert step.timeout_ms == DEFAULT_TIMEOUT_MS
+    assert step.output_limit == DEFAULT_OUTPUT_LIMIT
 
 
 def test_run_stdin_is_decoded_but_compile_stdin_ignored():
     raw = {"argv": ["cat"], "stdin": base64.b64encode(b"hi").decode()}
-    assert agent.parse_step(raw, is_run=True).stdin == b"hi"
-    assert agent.parse_step(raw, is_run=False).stdin == b""
+    assert Step.from_wire(raw).stdin == b"hi"
+    assert Step.from_wire(raw, with_stdin=False).stdin == b""
+    job = host_message_from({"type": "job", "id": "j", "compile": raw, "runs": [raw]})
+    assert isinstance(job, Job) and job.compile is not None
+    assert job.compile.stdin == b"" and job.runs[0].stdin == b"hi"
 
 
 @pytest.mark.parametrize(
@@ -60,31 +73,67 @@ def test_run_stdin_is_decoded_but_compile_stdin_ignored():
     ],
 )
 def test_bad_steps_are_rejected(raw):
-    with pytest.raises(agent.BadRequest):
-        agent.parse_step(raw, is_run=True)
+    with pytest.raises(ProtocolError):
+        Step.from_wire(raw)
 
 
 def test_job_parsing():
-    job = agent.parse_job(
+    job = host_message_from(
         {
+            "type": "job",
             "id": "j",
             "files": {"main.py": base64.b64encode(b"print(1)").decode()},
             "compile": None,
             "runs": [{"argv": ["python3"]}],
         }
     )
+    assert isinstance(job, Job)
     assert job.files == {"main.py": b"print(1)"} and job.compile is None and job.finish is True
-    assert job.early is False
-    assert agent.parse_job({"id": "j", "runs": [], "early_result": True}).early is True
-    assert agent.parse_run({"id": "r", "runs": [], "early_result": True}).early is True
-    with pytest.raises(agent.BadRequest):
-        agent.parse_job({"id": "j", "runs": [], "early_result": "yes"})
-    with pytest.raises(agent.BadRequest):
-        agent.parse_job({"id": "j", "files": {"../x": ""}, "runs": []})
+    assert job.early_result is False
+    early_job = host_message_from({"type": "job", "id": "j", "runs": [], "early_result": True})
+    assert isinstance(early_job, Job) and early_job.early_result is True
+    early_run = host_message_from({"type": "run", "id": "r", "runs": [], "early_result": True})
+    assert isinstance(early_run, Run) and early_run.early_result is True
+    with pytest.raises(ProtocolError):
+        host_message_from({"type": "job", "id": "j", "runs": [], "early_result": "yes"})
+    # The protocol carries any name; the agent refuses the ones it will not write.
+    unsafe = host_message_from({"type": "job", "id": "j", "files": {"../x": ""}, "runs": []})
+    assert isinstance(unsafe, Job)
+    with pytest.raises(BadRequest):
+        for name in unsafe.files:
+            files.check_file_name(name)
+
+
+def _answer(line: bytes):
+    """What the agent answers to a line it cannot take as a message (no container touched)."""
+    try:
+        request = decode_host_message(line)
+    except ProtocolError as exc:
+        return Agent(wake_fd=-1).handle(Unreadable.from_error(exc))
+    return Agent(wake_fd=-1).handle(request)
+
+
+def test_unreadable_lines_get_an_error_message():
+    assert _answer(b'{"type": "ping"}') == Pong()
+    bad_json = _answer(b"{not json")
+    assert isinstance(bad_json, Error) and bad_json.message.startswith("bad json: ")
+    assert bad_json.id is None
+    assert _answer(b"[1]") == Error("a message must be an object")
+    assert _answer(b'{"type": "nope", "id": "x"}') == Error("unknown type: 'nope'", "x")
+    assert _answer(b'{"type": "job", "id": 7}') == Error("id must be a string")
+    assert _answer(b'{"type": "run", "id": 7}') == Error("id must be a string")
+
+
+def test_unreadable_is_what_the_error_could_read():
+    try:
+        decode_host_message(b'{"type": "job", "id": "j", "files": {"a": "!!"}}')
+    except ProtocolError as exc:
+        unreadable = Unreadable.from_error(exc)
+    assert unreadable == Unreadable("file a is not valid base64", "job", "j")
 
 
 def test_capture_keeps_exactly_the_limit():
-    capture = agent._Capture(limit=5)
+    capture = steps.Capture(limit=5)
     assert not capture.add(b"abc")
     assert not capture.add(b"de")
     assert capture.add(b"f")
@@ -92,11 +141,11 @@ def test_capture_keeps_exactly_the_limit():
 
 
 def test_step_failed():
-    ok = {"exit_code": 0, "signal": None, "timed_out": False, "output_exceeded": False}
-    assert not agent.step_failed(ok)
-    assert agent.step_failed({**ok, "exit_code": 1})
-    assert agent.step_failed({**ok, "exit_code": None, "signal": 9})
-    assert agent.step_failed({**ok, "output_exceeded": True})
+    ok = StepResult(exit_code=0, signal=None, timed_out=False, output_exceeded=False)
+    assert not ok.failed
+    assert dataclasses.replace(ok, exit_code=1).failed
+    assert dataclasses.replace(ok, exit_code=None, signal=9).failed
+    assert dataclasses.replace(ok, output_exceeded=True).failed
 
 
 def test_wipe_removes_deep_trees_without_following_symlinks(tmp_path):
@@ -118,7 +167,7 @@ def test_wipe_removes_deep_trees_without_following_symlinks(tmp_path):
         os.close(fd)
     (scratch / "top-link").symlink_to(outside)
     (scratch / "build").mkdir()
-    agent.wipe_contents(str(scratch), keep=frozenset({"build"}))
+    files.wipe_contents(str(scratch), keep=frozenset({"build"}))
     assert os.listdir(scratch) == ["build"]
     assert (outside / "keep.txt").read_text() == "keep"
 
@@ -139,7 +188,7 @@ def test_lock_tree_never_follows_symlinks(tmp_path):
     os.chmod(tmp_path, 0o711)
     for path in (build, build / "sub", build / "main", build / "data.txt"):
         os.chown(path, 12345, 12345)
-    agent.lock_tree(str(build))
+    files.lock_tree(str(build))
     victim = outside.stat()
     assert (victim.st_uid, stat.S_IMODE(victim.st_mode)) == (12345, 0o600)
     assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o711
@@ -161,7 +210,7 @@ def test_job_filter_refuses_io_uring_and_nothing_else():
     if pid == 0:  # the filter stays with this child
         code = 1
         try:
-            agent._install_job_filter()
+            seccomp.install_job_filter()
             libc = ctypes.CDLL(None, use_errno=True)
             refused = [
                 libc.syscall(nr, 0, 0, 0, 0, 0) == -1 and ctypes.get_errno() == errno.ENOSYS
@@ -180,18 +229,17 @@ def test_job_filter_refuses_io_uring_and_nothing_else():
 
 
 def test_file_size_request_is_clamped_to_the_hard_limit(monkeypatch):
-    monkeypatch.setattr(agent.resource, "getrlimit", lambda which: (100, 1000))
-    assert agent._below_hard(agent.resource.RLIMIT_FSIZE, 500) == 500
-    assert agent._below_hard(agent.resource.RLIMIT_FSIZE, 5000) == 1000
+    monkeypatch.setattr(jail.resource, "getrlimit", lambda which: (100, 1000))
+    assert jail.below_hard(jail.resource.RLIMIT_FSIZE, 500) == 500
+    assert jail.below_hard(jail.resource.RLIMIT_FSIZE, 5000) == 1000
     monkeypatch.setattr(
-        agent.resource, "getrlimit", lambda which: (100, agent.resource.RLIM_INFINITY)
+        jail.resource, "getrlimit", lambda which: (100, jail.resource.RLIM_INFINITY)
     )
-    assert agent._below_hard(agent.resource.RLIMIT_FSIZE, 5000) == 5000
+    assert jail.below_hard(jail.resource.RLIMIT_FSIZE, 5000) == 5000
 
 
 def test_send_writes_a_whole_message_through_signals():
     """A signal landing mid-write made one write() return short (seen with SIGCHLD)."""
-    import json
     import signal
     import threading
     import time
@@ -208,13 +256,13 @@ def test_send_writes_a_whole_message_through_signals():
     reader.start()
     previous = signal.signal(signal.SIGALRM, lambda *_: None)
     signal.setitimer(signal.ITIMER_REAL, 0.001, 0.001)
-    message = {"type": "result", "blob": "x" * (1 << 20)}
+    message = Result("r", runs=[StepResult(exit_code=0, signal=None, stdout=b"x" * (1 << 20))])
     try:
-        agent.send(message, write_fd)
+        loop.send(message, write_fd)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
         os.close(write_fd)
         reader.join()
         os.close(read_fd)
-    assert received.endswith(b"\n") and json.loads(received) == message
+    assert received.endswith(b"\n") and decode_agent_message(received) == message

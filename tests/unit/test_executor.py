@@ -9,15 +9,20 @@ import pytest
 import trio
 import trio.testing
 
+from agent import protocol
 from docker_api.testing import FakeDockerEngine
 from service.config import Settings
-from service.engine import Engine, limits_for
-from service.intake import Incoming
-from service.jobs.compiler import CLEANUP_TIMEOUT_S, Executor, deadline_s
-from service.requests.validate import Kind, Reply, Status, parse_request
+from service.engine import Engine
+from service.intake.memory import MemoryIntake
+from service.jobs import Executor
+from service.requests import limits_for, parse_request
 from service.sandbox.pool import Pool
+from service.sandbox.session import CLEANUP_TIMEOUT_S, Sandbox
+from service.sandbox.session import job_deadline_s as deadline_s
 from service.scheduling.dispatch import Dispatcher
 from service.testing import FakeAgent, answer, never_answer
+from wire import Kind, Status
+from wire.replies import Reply
 
 SETTINGS = Settings.from_env({}, instance_id="unit", workers=2, concurrency=3)
 
@@ -53,13 +58,13 @@ async def test_pool_fills_with_workers_containers(nursery, autojump_clock):
 async def test_ok_reply(nursery, autojump_clock):
     agent = FakeAgent(answer(stdout=b"1\n"))
     fake, docker, pool = await start_pool(nursery, agent)
-    reply = await Executor(docker, pool, SETTINGS).execute(make_request())
+    reply = await Executor(Sandbox(docker, pool, SETTINGS)).execute(make_request())
     assert reply.status is Status.OK
     assert reply.output == "1\n"
     job = agent.received[-1]
-    assert job["type"] == "job"
-    assert job["runs"][0]["argv"] == ["python3", "-I", "-B", "/work/build/main.py"]
-    assert job["compile"] is None
+    assert isinstance(job, protocol.Job)
+    assert job.runs[0].argv == ["python3", "-I", "-B", "/work/build/main.py"]
+    assert job.compile is None
 
 
 async def test_agent_that_never_answers_times_out_at_limit_plus_grace(nursery, autojump_clock):
@@ -67,7 +72,7 @@ async def test_agent_that_never_answers_times_out_at_limit_plus_grace(nursery, a
     request = make_request(timeout_ms=3000)
     first = set(running(fake))
     start = trio.current_time()
-    reply = await Executor(docker, pool, SETTINGS).execute(request)
+    reply = await Executor(Sandbox(docker, pool, SETTINGS)).execute(request)
     assert reply.status is Status.TIMEOUT
     assert trio.current_time() - start == pytest.approx(deadline_s(request, SETTINGS))
     assert deadline_s(request, SETTINGS) == 3.0 + SETTINGS.grace_ms / 1000
@@ -83,7 +88,7 @@ async def test_answer_just_before_the_deadline_is_ok(nursery, autojump_clock):
     request = make_request(timeout_ms=3000)
     limit = deadline_s(request, SETTINGS)
     fake, docker, pool = await start_pool(nursery, FakeAgent(answer(after=limit - 0.001)))
-    reply = await Executor(docker, pool, SETTINGS).execute(request)
+    reply = await Executor(Sandbox(docker, pool, SETTINGS)).execute(request)
     assert reply.status is Status.OK
     assert pool.replaced == 0
 
@@ -93,7 +98,7 @@ async def test_compiled_language_deadline_includes_compile_limit(nursery, autoju
     fake, docker, pool = await start_pool(nursery, FakeAgent(never_answer), settings)
     request = make_request("cpp", timeout_ms=1000)
     start = trio.current_time()
-    reply = await Executor(docker, pool, settings).execute(request)
+    reply = await Executor(Sandbox(docker, pool, settings)).execute(request)
     assert reply.status is Status.TIMEOUT
     expected = (settings.compile_timeout_ms + 1000 + settings.grace_ms) / 1000
     assert trio.current_time() - start == pytest.approx(expected)
@@ -102,7 +107,9 @@ async def test_compiled_language_deadline_includes_compile_limit(nursery, autoju
 async def test_a_hung_compile_step_is_cut_at_the_compile_limit(nursery, autojump_clock):
     fake, docker, pool = await start_pool(nursery, FakeAgent(never_answer))
     start = trio.current_time()
-    reply = await Executor(docker, pool, SETTINGS).execute(make_request("go", timeout_ms=1000))
+    reply = await Executor(Sandbox(docker, pool, SETTINGS)).execute(
+        make_request("go", timeout_ms=1000)
+    )
     assert reply.status is Status.TIMEOUT
     expected = (SETTINGS.compile_timeout_ms + SETTINGS.grace_ms) / 1000
     assert trio.current_time() - start == pytest.approx(expected)
@@ -111,7 +118,7 @@ async def test_a_hung_compile_step_is_cut_at_the_compile_limit(nursery, autojump
 async def test_compile_step_gets_compile_cpus_and_the_run_gets_cpus(nursery, autojump_clock):
     agent = FakeAgent(answer(stdout=b"42\n"))
     fake, docker, pool = await start_pool(nursery, agent)
-    reply = await Executor(docker, pool, SETTINGS).execute(make_request("cpp"))
+    reply = await Executor(Sandbox(docker, pool, SETTINGS)).execute(make_request("cpp"))
     assert reply.status is Status.OK
     assert reply.compile_time_ms is not None
     period = SETTINGS.cpu_period_ms * 1000
@@ -121,18 +128,18 @@ async def test_compile_step_gets_compile_cpus_and_the_run_gets_cpus(nursery, aut
         int(period * SETTINGS.cpus),
     ]
     job, run = agent.received[-2:]
-    assert (job["type"], job["runs"], job["finish"]) == ("job", [], False)
-    assert (run["type"], run["finish"], run["early_result"]) == ("run", True, True)
+    assert isinstance(job, protocol.Job) and (job.runs, job.finish) == ([], False)
+    assert isinstance(run, protocol.Run) and (run.finish, run.early_result) == (True, True)
 
 
 async def test_dirty_container_is_replaced_clean_one_reused(nursery, autojump_clock):
     fake, docker, pool = await start_pool(nursery, FakeAgent(answer(clean=False)))
-    executor = Executor(docker, pool, SETTINGS)
+    executor = Executor(Sandbox(docker, pool, SETTINGS))
     await executor.execute(make_request())
     await trio.sleep(0.1)
     assert pool.replaced == 1
     fake2, docker2, pool2 = await start_pool(nursery, FakeAgent(answer()))
-    await Executor(docker2, pool2, SETTINGS).execute(make_request())
+    await Executor(Sandbox(docker2, pool2, SETTINGS)).execute(make_request())
     assert pool2.replaced == 0
 
 
@@ -149,7 +156,7 @@ async def test_limits_map_to_statuses_and_clean_containers_are_reused(
     nursery, autojump_clock, step, status
 ):
     fake, docker, pool = await start_pool(nursery, FakeAgent(answer(**step)))
-    reply = await Executor(docker, pool, SETTINGS).execute(make_request())
+    reply = await Executor(Sandbox(docker, pool, SETTINGS)).execute(make_request())
     assert reply.status is status
     assert reply.success is False
     assert pool.replaced == 0  # the agent verified its cleanup
@@ -179,40 +186,48 @@ async def test_engine_handle_answers_invalid_and_busy(nursery, autojump_clock):
     fake = FakeDockerEngine(images=[SETTINGS.image])
     async with fake.client() as docker:
         settings = Settings.from_env({}, instance_id="unit", queue_capacity=1)
-        engine = Engine(settings, docker)
-        sent: list[tuple[str, dict]] = []
-        engine.intake.publish = lambda subject, payload, headers=None, ticket=None, about="": (
-            sent.append((subject, json.loads(payload)))
-        )
-        engine.handle(Incoming(Kind.COMPILER, "compiler.execute.request", "inbox.1", b"{bad"))
-        assert sent[-1][0] == "inbox.1"
-        assert sent[-1][1]["status"] == "invalid_request"
-        engine.handle(Incoming(Kind.COMPILER, "compiler.execute.request", "", b"{}"))
-        assert len(sent) == 1  # no reply subject: dropped
+        intake = MemoryIntake()
+        engine = Engine(settings, docker, intake=intake)
+        await nursery.start(intake.run, engine.admission.handle, engine.control.has_room)
+
+        def sent() -> list[tuple[str, dict]]:
+            return [(item.subject, json.loads(item.payload)) for item in intake.sent]
+
+        intake.submit(b"{bad", reply="inbox.1")
+        assert sent()[-1][0] == "inbox.1"
+        assert sent()[-1][1]["status"] == "invalid_request"
+        intake.submit(b"{}", reply="")
+        assert len(sent()) == 1  # no reply subject: dropped
         good = json.dumps({"language": "py", "code": "eA==", "id": "a"}).encode()
-        engine.handle(Incoming(Kind.COMPILER, "compiler.execute.request", "inbox.2", good))
-        engine.handle(Incoming(Kind.COMPILER, "compiler.execute.request", "inbox.3", good))
-        assert sent[-1] == ("inbox.3", sent[-1][1])
-        assert sent[-1][1]["status"] == "busy"
+        intake.submit(good, reply="inbox.2")
+        intake.submit(good, reply="inbox.3")
+        assert sent()[-1] == ("inbox.3", sent()[-1][1])
+        assert sent()[-1][1]["status"] == "busy"
 
 
 async def test_docker_outage_answers_busy_and_the_pool_is_rebuilt(nursery, autojump_clock):
-    fake, docker, pool = await start_pool(nursery, FakeAgent())
-    engine = Engine(SETTINGS, docker)
-    engine.pool = pool
-    sent: list[dict] = []
-    engine.intake.publish = lambda subject, payload, headers=None, ticket=None, about="": (
-        sent.append(json.loads(payload))
-    )
+    fake = FakeDockerEngine(images=[SETTINGS.image])
+    agent = FakeAgent()
+    fake.on_attach = lambda peer: nursery.start_soon(agent.serve, peer)
+    docker = fake.client()
+    await docker.__aenter__()
+    intake = MemoryIntake()
+    engine = Engine(SETTINGS, docker, intake=intake)
+    await nursery.start(engine.run)
+    pool = engine.pool
+
+    def sent() -> list[dict]:
+        return [json.loads(item.payload) for item in intake.sent if item.subject == "inbox.1"]
+
     before = set(running(fake))
 
     fake.down = True
     await pool.check_health()
     assert pool.docker_ok is False
     good = json.dumps({"language": "py", "code": "eA==", "id": "a"}).encode()
-    engine.handle(Incoming(Kind.COMPILER, "compiler.execute.request", "inbox.1", good))
-    assert sent[-1]["status"] == "busy"
-    assert "Docker" in sent[-1]["error"]
+    intake.submit(good, reply="inbox.1")
+    assert sent()[-1]["status"] == "busy"
+    assert "Docker" in sent()[-1]["error"]
 
     fake.down = False
     await pool.check_health()
@@ -228,7 +243,7 @@ async def test_container_killed_from_outside_is_replaced_and_its_job_answered(
 ):
     agent = FakeAgent(answer(after=5, stdout=b"late\n"))
     fake, docker, pool = await start_pool(nursery, agent)
-    executor = Executor(docker, pool, SETTINGS)
+    executor = Executor(Sandbox(docker, pool, SETTINGS))
     replies: list[Reply] = []
 
     async def run_one() -> None:
@@ -251,7 +266,7 @@ async def test_reply_goes_out_before_the_cleanup(nursery, autojump_clock):
     fake, docker, pool = await start_pool(nursery, agent)
     answered_at: list[float] = []
     start = trio.current_time()
-    await Executor(docker, pool, SETTINGS).run(
+    await Executor(Sandbox(docker, pool, SETTINGS)).run(
         make_request(), lambda reply: answered_at.append(trio.current_time() - start)
     )
     assert answered_at == [pytest.approx(0.5)]
@@ -261,7 +276,7 @@ async def test_reply_goes_out_before_the_cleanup(nursery, autojump_clock):
 
 async def test_unverified_cleanup_replaces_the_container(nursery, autojump_clock):
     fake, docker, pool = await start_pool(nursery, FakeAgent(answer(clean=False), cleanup_s=1))
-    reply = await Executor(docker, pool, SETTINGS).execute(make_request())
+    reply = await Executor(Sandbox(docker, pool, SETTINGS)).execute(make_request())
     assert reply.status is Status.OK
     await trio.sleep(0.1)
     assert pool.replaced == 1
@@ -271,7 +286,7 @@ async def test_cleanup_that_never_ends_kills_the_container(nursery, autojump_clo
     fake, docker, pool = await start_pool(nursery, FakeAgent(answer(), cleanup_s=None))
     replies: list[Reply] = []
     start = trio.current_time()
-    await Executor(docker, pool, SETTINGS).run(make_request(), replies.append)
+    await Executor(Sandbox(docker, pool, SETTINGS)).run(make_request(), replies.append)
     assert replies[0].status is Status.OK
     assert trio.current_time() - start == pytest.approx(CLEANUP_TIMEOUT_S)
     await trio.sleep(0.1)
@@ -280,7 +295,7 @@ async def test_cleanup_that_never_ends_kills_the_container(nursery, autojump_clo
 
 async def test_container_oom_killed_with_its_agent_is_memory_limit(nursery, autojump_clock):
     fake, docker, pool = await start_pool(nursery, FakeAgent(answer(after=5)))
-    executor = Executor(docker, pool, SETTINGS)
+    executor = Executor(Sandbox(docker, pool, SETTINGS))
     replies: list[Reply] = []
 
     async def run_one() -> None:

@@ -2,13 +2,14 @@
 
 import pytest
 
-from service.jobs.outcome import StepResult, verdict
-from service.requests.validate import Status
+from agent.protocol import StepResult
+from service.jobs.outcome import verdict
 from service.testing import step_result
+from wire import Status
 
 
 def step(**fields) -> StepResult:
-    return StepResult.from_agent(step_result(**fields))
+    return step_result(**fields)
 
 
 @pytest.mark.parametrize(

@@ -1,28 +1,21 @@
 """Problems mode: comparison, verdicts, payload fitting."""
 
 import base64
+import dataclasses
 import json
 
 import pytest
 
 from service.config import Settings
-from service.engine import limits_for
 from service.errors import InvalidRequest
-from service.jobs.grading import (
-    Compare,
-    ProblemReply,
-    Verdict,
-    fit_payload,
-    grade,
-    normalize,
-    parse_problem,
-    summarize,
-)
-from service.jobs.grading import TestCase as Case
-from service.jobs.grading import TestReport as Report
-from service.jobs.outcome import StepResult
-from service.requests.validate import Kind, parse_request
+from service.jobs.grading import fit_payload, grade, normalize, summarize
+from service.requests import Compare, limits_for, parse_request
+from service.requests import TestCase as Case
 from service.testing import step_result
+from wire import Kind
+from wire import Status as Verdict
+from wire.replies import ProblemReply
+from wire.replies import TestReport as Report
 
 SETTINGS = Settings.from_env({})
 
@@ -35,8 +28,11 @@ def payload(**fields) -> bytes:
     return json.dumps({"language": "py", "code": b64("print(1)"), **fields}).encode()
 
 
+LIMITS = dataclasses.replace(limits_for(Kind.PROBLEMS, SETTINGS), max_tests=3, max_stdin_bytes=10)
+
+
 def parse(**fields):
-    return parse_problem(payload(**fields), max_tests=3, max_stdin_bytes=10)
+    return parse_request(payload(**fields), Kind.PROBLEMS, LIMITS).problem
 
 
 def test_no_tests_means_no_problem():
@@ -95,7 +91,7 @@ def request():
 )
 def test_grade(step, expected, verdict):
     report = grade(
-        StepResult.from_agent(step_result(**step)),
+        step_result(**step),
         Case("t", b"", expected),
         Compare.TRIM,
         request(),

@@ -6,9 +6,11 @@ import json
 import pytest
 
 from service.config import Settings
-from service.engine import limits_for
 from service.errors import InvalidRequest
-from service.requests.validate import Kind, Reply, Status, encode_reply, parse_request, salvage_id
+from service.requests import limits_for, parse_request, salvage_id
+from wire import Kind, Status
+from wire.replies import Reply
+from wire.replies import encode as encode_reply
 
 SETTINGS = Settings.from_env({})
 LIMITS = limits_for(Kind.COMPILER, SETTINGS)

@@ -9,22 +9,26 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from wire.subjects import admin_subject, stats_subject
+
+from ..model import DROP_AFTER_S, GONE_AFTER_S
+
 KEYS = (
     ("tab / shift+tab", "move between the instance list, containers and job log"),
     ("↑ ↓", "select an instance (instance list) or a container (containers table)"),
     ("p", "pause the selected instance, or resume it when paused"),
     ("d", "drain the selected instance (asks first)"),
     ("r", "recycle the selected container (asks first)"),
-    ("+ / -", "one worker more / fewer on the selected instance"),
+    ("+ / -", "keep one warm container more / fewer on the selected instance"),
     ("?", "this help"),
     ("q", "quit"),
 )
 
 ABOUT = (
-    "Instances publish stats once a second on code-engine.stats.<id>. One that stays "
-    "silent for 3 s is shown as gone, and is forgotten after 30 s (not while the "
-    "dashboard itself is disconnected). Admin requests go to code-engine.admin.<id>; "
-    "their replies appear as notifications."
+    f"Instances publish stats once a second on {stats_subject('<id>')}. One that stays "
+    f"silent for {GONE_AFTER_S:g} s is shown as gone, and is forgotten after "
+    f"{DROP_AFTER_S:g} s (not while the dashboard itself is disconnected). Admin requests "
+    f"go to {admin_subject('<id>')}; their replies appear as notifications."
 )
 
 

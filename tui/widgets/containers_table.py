@@ -1,4 +1,9 @@
-"""The selected instance's containers: state, jobs run, CPU and memory bars, current job."""
+"""The selected instance's containers: state, jobs run, CPU and memory bars, current job.
+
+A container has no CPU or memory figures until the engine has sampled it (memory
+after one sample, CPU after two): those cells say "sampling…" rather than a
+number that is not there.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from textual.reactive import reactive
 from textual.widgets import DataTable
 
 from .. import formatting as fmt
-from ..model import ContainerStats
+from ..model import Container, ContainerState, by_state
 
 BAR_WIDTH = 10
 COLUMNS = (
@@ -20,15 +25,37 @@ COLUMNS = (
 )
 
 
-def _cells(c: ContainerStats) -> dict[str, Text]:
-    cpu = c.cpu_percent
+SAMPLING = "sampling…"
+
+
+def _no_sample(c: Container) -> Text:
+    # A recycling container goes away before it is ever sampled again.
+    if c.state is ContainerState.RECYCLING:
+        return Text("—", style="dim")
+    return Text(SAMPLING, style="dim italic")
+
+
+def _cpu_cell(c: Container) -> Text:
+    if c.cpu_percent is None:
+        return _no_sample(c)
+    cell = fmt.bar(c.cpu_percent / 100, BAR_WIDTH)
+    cell.append(f" {c.cpu_percent:5.1f}%")
+    return cell
+
+
+def _memory_cell(c: Container) -> Text:
     limit = c.memory_limit_bytes
-    memory = c.memory_bytes
-    mem_fraction = memory / limit if memory is not None and limit else None
-    cpu_cell = fmt.bar(None if cpu is None else cpu / 100, BAR_WIDTH)
-    cpu_cell.append(" -" if cpu is None else f" {cpu:5.1f}%")
-    mem_cell = fmt.bar(mem_fraction, BAR_WIDTH)
-    mem_cell.append(f" {fmt.size(memory)} / {fmt.size(limit)}")
+    if c.memory_bytes is None:
+        cell = _no_sample(c)
+        if limit:
+            cell.append(f" / {fmt.size(limit)}", style="dim")
+        return cell
+    cell = fmt.bar(c.memory_bytes / limit if limit else None, BAR_WIDTH)
+    cell.append(f" {fmt.size(c.memory_bytes)} / {fmt.size(limit)}")
+    return cell
+
+
+def _cells(c: Container) -> dict[str, Text]:
     if c.job is None:
         job = Text("—", style="dim")
     else:
@@ -37,10 +64,10 @@ def _cells(c: ContainerStats) -> dict[str, Text]:
         )
     return {
         "container": Text(c.id[:12]),
-        "state": Text(c.state, style=fmt.CONTAINER_STYLES.get(c.state, "")),
+        "state": Text(str(c.state), style=fmt.CONTAINER_STYLES.get(c.state, "")),
         "jobs": Text(str(c.jobs), justify="right"),
-        "cpu": cpu_cell,
-        "memory": mem_cell,
+        "cpu": _cpu_cell(c),
+        "memory": _memory_cell(c),
         "job": job,
     }
 
@@ -62,7 +89,7 @@ class ContainersTable(DataTable[Text]):
     }
     """
 
-    containers: reactive[tuple[ContainerStats, ...]] = reactive(())
+    containers: reactive[tuple[Container, ...]] = reactive(())
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
@@ -84,7 +111,7 @@ class ContainersTable(DataTable[Text]):
         row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
         return None if row_key.value is None else str(row_key.value)
 
-    def watch_containers(self, containers: tuple[ContainerStats, ...]) -> None:
+    def watch_containers(self, containers: tuple[Container, ...]) -> None:
         if not self.columns:
             return
         wanted = [c.id for c in containers]
@@ -100,5 +127,5 @@ class ContainersTable(DataTable[Text]):
                 self.add_row(*_cells(c).values(), key=c.id)
             if selected in wanted:
                 self.move_cursor(row=wanted.index(selected), animate=False)
-        busy = sum(c.state == "busy" for c in containers)
+        busy = by_state(containers)[ContainerState.BUSY]
         self.border_subtitle = f"{len(containers)} containers, {busy} busy"

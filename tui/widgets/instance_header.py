@@ -1,4 +1,9 @@
-"""Two lines about the selected instance: state, uptime, version, health, pool."""
+"""Two lines about the selected instance: state, uptime, version, health, pool.
+
+The pool line counts the containers the snapshot lists, by state, so that it
+agrees with the containers table below; the pool's warm target (`pool.size`) is
+shown apart, as what `+`/`-` change.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,27 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from wire.stats import ContainerState, Snapshot
+from wire.subjects import stats_subject
+
 from .. import formatting as fmt
-from ..model import InstanceState
+from ..model import InstanceState, by_state
+
+
+def pool_line(s: Snapshot) -> str:
+    """`3/3 containers: 3 busy, 0 idle · 1 starting · keeps 2 warm · 4 replaced`."""
+    counts = by_state(s.containers)
+    listed = [f"{counts[ContainerState.BUSY]} busy", f"{counts[ContainerState.IDLE]} idle"]
+    listed += [
+        f"{counts[state]} {state}"
+        for state in (ContainerState.WARMING, ContainerState.RECYCLING)
+        if counts[state]
+    ]
+    pool = s.pool
+    return (
+        f"{len(s.containers)}/{pool.max} containers: {', '.join(listed)}"
+        f" · {pool.starting} starting · keeps {pool.size} warm · {pool.replaced} replaced"
+    )
 
 
 class InstanceHeader(Widget):
@@ -24,7 +48,7 @@ class InstanceHeader(Widget):
     def render(self) -> Text:
         instance = self.instance
         if instance is None:
-            return Text("waiting for engine stats on code-engine.stats.* …", style="dim italic")
+            return Text(f"waiting for engine stats on {stats_subject('*')} …", style="dim italic")
         s = instance.snapshot
         text = Text.assemble((s.instance, "bold"), "  ")
         if instance.gone:
@@ -33,16 +57,13 @@ class InstanceHeader(Widget):
         else:
             text.append(s.state.upper(), style=fmt.STATE_STYLES.get(s.state, "bold"))
         text.append(f"   v{s.version}   up {fmt.duration(s.uptime_s)}   ")
-        text.append_text(fmt.health(s.docker_ok, "docker"))
+        text.append_text(fmt.health(s.docker.ok, "docker"))
         text.append("  ")
-        text.append_text(fmt.health(s.nats_connected, "nats"))
-        if s.docker_error:
-            text.append(f"  {s.docker_error}", style="red")
-        pool = s.pool
+        text.append_text(fmt.health(s.nats.connected, "nats"))
+        if s.docker.error:
+            text.append(f"  {s.docker.error}", style="red")
         text.append(
-            f"\npool {pool.size}/{pool.max} containers"
-            f" · {pool.starting} starting · {pool.replaced} replaced"
-            f" · accepted {s.counters.accepted} · rejected {s.counters.rejected}",
+            f"\n{pool_line(s)} · accepted {s.counters.accepted} · rejected {s.counters.rejected}",
             style="dim",
         )
         return text

@@ -75,13 +75,13 @@ class ThroughputPanel(Vertical):
         rates.update(
             Text.assemble(
                 ("jobs/s  ", "bold"),
-                (f"{s.throughput_10s:.2f}", "bold green"),
+                (f"{s.throughput.last_10s:.2f}", "bold green"),
                 " (10 s)   ",
-                f"{s.throughput_60s:.2f} (60 s)   ",
+                f"{s.throughput.last_60s:.2f} (60 s)   ",
                 (f"peak {peak:.2f}", "dim"),
             )
         )
-        lat = s.latency
+        lat = s.latency_ms
         latency.update(
             Text.assemble(
                 ("latency ", "bold"),
@@ -97,4 +97,4 @@ class ThroughputPanel(Vertical):
         queue_and_workers.append("   ")
         queue_and_workers.append_text(_load("workers", s.workers.busy, s.workers.total, "busy"))
         load.update(queue_and_workers)
-        self.border_subtitle = f"{s.throughput_10s:.2f} jobs/s"
+        self.border_subtitle = f"{s.throughput.last_10s:.2f} jobs/s"

@@ -1,0 +1,73 @@
+"""What a job process gets between fork and exec, and the job user it becomes.
+
+Everything here runs in the forked child (``preexec_fn``), still as root: limits
+first, then the drop to the job user, then the seccomp filter. The job user has
+no capabilities at all (they go with the uid switch, and no-new-privileges stops
+setuid binaries from handing any back).
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+
+from agent.seccomp import install_job_filter
+
+JOB_UID = 10001
+JOB_GID = 10001
+JOB_NOFILE = 256
+
+
+def become_job_user() -> None:
+    """Switch every uid and gid to the job user's, with no supplementary groups."""
+    os.setgroups([])
+    os.setresgid(JOB_GID, JOB_GID, JOB_GID)
+    os.setresuid(JOB_UID, JOB_UID, JOB_UID)
+
+
+def below_hard(which: int, wanted: int) -> int:
+    """``wanted``, lowered to the hard limit of ``which`` that nobody here may raise."""
+    hard = resource.getrlimit(which)[1]
+    return wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+
+
+def enter_job(cpu_seconds: int, file_size_limit: int) -> None:
+    """Runs in the forked child before exec: limits first, then drop to the job user.
+
+    oom_score_adj is written while still root: after the uid switch the process
+    is not dumpable, so its /proc files belong to root and the write would fail.
+    It makes a job process the OOM killer's first choice, but only by default: a
+    job may lower it again down to the agent's own 0 (raising the floor needs
+    CAP_SYS_RESOURCE), and then the agent can be the victim. The container dies
+    with it and the host replaces it; nothing of the job survives either way.
+
+    Raises:
+        OSError: a limit, the user switch or the seccomp filter failed; Popen
+            reports it and the step does not run.
+    """
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD):
+        signal.signal(signum, signal.SIG_DFL)
+    try:
+        fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
+        try:
+            os.write(fd, b"1000")
+        finally:
+            os.close(fd)
+    except OSError:
+        pass  # without it the agent may be the OOM victim: the host then replaces the container
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
+    # The container's own fsize ulimit is a ceiling nobody here may raise.
+    fsize = below_hard(resource.RLIMIT_FSIZE, file_size_limit)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (JOB_NOFILE, JOB_NOFILE))
+    # SCHED_IDLE: the agent's wakeups preempt the job at once. Without it, job
+    # processes spinning through the container's CPU quota kept the agent off the
+    # CPU for up to 1.7 s past a deadline (CFS bandwidth throttling); with it,
+    # about one CFS period at most. Alone in its container's cgroup a job runs
+    # as fast either way. RLIMIT_NICE 0 keeps a job from switching back.
+    resource.setrlimit(resource.RLIMIT_NICE, (0, 0))
+    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    become_job_user()
+    install_job_filter()

@@ -1,0 +1,250 @@
+"""The agent's requests: jobs, runs against a kept build, and the reset between them.
+
+A job writes its files to /work/build, runs the compile step there as the job
+user, then makes the build directory root-owned and read-only and runs each run
+in a fresh /work/run. A failed compile answers with no runs. A job with
+``finish=false`` keeps its build for later ``run`` messages; ``finish=true`` (or
+a ``finish`` message) wipes everything.
+
+Between steps every job process is killed and everything a job can write is
+wiped: the scratch directories, /work (but the build, while it is kept) and the
+IPC namespace's objects; then the container is verified clean. A result says
+CLEAN only when that verification passed; DIRTY tells the host to replace the
+container.
+
+With ``early_result`` (and ``finish``), the result goes out as soon as the last
+step is over, with cleanup OWED, and the wipe follows: its outcome comes in a
+``cleaned`` message before the agent reads its next request. Requests refused
+before anything ran are answered CLEAN or DIRTY as usual.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from agent.errors import BadRequest
+from agent.files import check_file_name, lock_tree, make_job_dir, wipe_contents, write_files
+from agent.ipc import ipc_objects, remove_ipc
+from agent.log import log
+from agent.processes import kill_all, other_pids
+from agent.protocol import (
+    AgentMessage,
+    Cleaned,
+    Cleanup,
+    Error,
+    Finish,
+    Finished,
+    HostMessage,
+    Job,
+    Ping,
+    Pong,
+    ProtocolError,
+    Result,
+    Run,
+    Step,
+    StepResult,
+)
+from agent.steps import StepRunner
+
+WORK_DIR = "/work"
+BUILD_DIR = "/work/build"
+RUN_DIR = "/work/run"
+SCRATCH_DIRS = ("/tmp", "/dev/shm", "/dev/mqueue")
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A line that was no valid message, as far as it could be read.
+
+    Holds no part of the line: the decoding error's traceback does, and it must
+    not outlive the decoding (see :meth:`from_error`).
+    """
+
+    reason: str
+    kind: str | None = None
+    id: str | None = None
+
+    @classmethod
+    def from_error(cls, exc: ProtocolError) -> Unreadable:
+        return cls(str(exc), exc.kind, exc.id)
+
+
+def _verified(clean: bool) -> Cleanup:
+    return Cleanup.CLEAN if clean else Cleanup.DIRTY
+
+
+class Agent:
+    """Answers the host's messages, one at a time, and keeps the container clean."""
+
+    def __init__(self, wake_fd: int) -> None:
+        self.wake_fd = wake_fd
+        self.build_ready = False
+        self.owed_cleanup: str | None = None  # the id of an early result not yet wiped
+        self.pristine = False  # a verified reset happened and no job ran since
+
+    def handle(self, request: HostMessage | Unreadable) -> AgentMessage:
+        """Answer one message; never raises."""
+        if isinstance(request, Ping):
+            return Pong()
+        kind: str | None
+        if isinstance(request, Unreadable):
+            if request.id is None or request.kind not in (Job.TYPE, Run.TYPE):
+                return Error(request.reason, request.id)
+            kind, ident = request.kind, request.id
+        else:
+            kind, ident = request.TYPE, request.id
+        try:
+            if isinstance(request, Unreadable):
+                return self.refuse(request, ident)
+            if isinstance(request, Job):
+                return self.job(request)
+            if isinstance(request, Run):
+                return self.run(request)
+            return Finished(ident, self.reset())
+        except Exception as exc:
+            log(f"internal error on {kind} {ident!r}: {exc!r}")
+            self.build_ready = False
+            self.pristine = False
+            self.owed_cleanup = None
+            try:
+                kill_all()
+            except Exception:
+                pass
+            if kind == Finish.TYPE:
+                return Finished(ident, False)
+            return Result(ident, cleanup=Cleanup.DIRTY, error=f"internal: {exc}")
+
+    def refuse(self, request: Unreadable, ident: str) -> Result:
+        """The answer to a ``job`` or ``run`` that was malformed: nothing of it ran."""
+        error = f"bad request: {request.reason}"
+        if request.kind == Job.TYPE:
+            self.build_ready = False
+            return Result(ident, cleanup=_verified(self.reset()), error=error)
+        return Result(ident, cleanup=_verified(self.verify(self.build_ready)), error=error)
+
+    def job(self, job: Job) -> Result:
+        """Write the files, compile, then run each run."""
+        self.build_ready = False
+        try:
+            for name in job.files:
+                check_file_name(name)
+        except BadRequest as exc:
+            return Result(job.id, cleanup=_verified(self.reset()), error=f"bad request: {exc}")
+        # A verified reset since the last job (usually the cleanup owed after its
+        # early result) leaves nothing to redo: no job process can have run since.
+        if not (self.pristine or self.reset()):
+            return Result(
+                job.id, cleanup=Cleanup.DIRTY, error="internal: the container is not clean"
+            )
+        self.pristine = False
+        make_job_dir(BUILD_DIR)
+        try:
+            write_files(BUILD_DIR, job.files)
+        except BadRequest as exc:
+            return Result(job.id, cleanup=_verified(self.reset()), error=f"bad request: {exc}")
+        finally:
+            # Everything a job process is forked with counts in its ru_maxrss.
+            job.files.clear()
+        compiled = None
+        if job.compile is not None:
+            compiled = StepRunner(job.compile, BUILD_DIR, self.wake_fd).run()
+            if compiled.failed:
+                return Result(
+                    job.id, compiled, cleanup=self.reset_now_or_owe(job.id, job.early_result)
+                )
+        if not self.cleanup(keep_build=True):
+            return Result(job.id, compiled, cleanup=Cleanup.DIRTY)
+        lock_tree(BUILD_DIR)
+        self.build_ready = True
+        runs, cleanup = self.execute_runs(job.id, job.runs, job.finish, job.early_result)
+        return Result(job.id, compiled, runs, cleanup)
+
+    def run(self, request: Run) -> Result:
+        """Run each run against the kept build."""
+        if not self.build_ready:
+            return Result(
+                request.id, cleanup=_verified(self.verify(False)), error="no prepared build"
+            )
+        runs, cleanup = self.execute_runs(
+            request.id, request.runs, request.finish, request.early_result
+        )
+        return Result(request.id, None, runs, cleanup)
+
+    def execute_runs(
+        self, ident: str, steps: list[Step], finish: bool, early: bool
+    ) -> tuple[list[StepResult], Cleanup]:
+        results = []
+        clean = True
+        for index, step in enumerate(steps):
+            make_job_dir(RUN_DIR)
+            results.append(StepRunner(step, RUN_DIR, self.wake_fd).run())
+            step.stdin = b""
+            if finish and index == len(steps) - 1:
+                break  # the reset below cleans up: after the result, when it is early
+            clean = self.cleanup(keep_build=True)
+            if not clean:
+                self.build_ready = False
+                return results, Cleanup.DIRTY
+        if finish:
+            return results, self.reset_now_or_owe(ident, early)
+        return results, _verified(clean and self.verify(keep_build=True))
+
+    def reset_now_or_owe(self, ident: str, early: bool) -> Cleanup:
+        """reset() now; or, for an early result, once it is sent (OWED meanwhile)."""
+        if not early:
+            return _verified(self.reset())
+        self.build_ready = False
+        self.owed_cleanup = ident
+        return Cleanup.OWED
+
+    def pay_cleanup(self) -> Cleaned | None:
+        """The reset owed after an early result, and the ``cleaned`` message saying how it went."""
+        ident, self.owed_cleanup = self.owed_cleanup, None
+        if ident is None:
+            return None
+        try:
+            clean = self.reset()
+        except Exception as exc:
+            log(f"internal error cleaning up after {ident!r}: {exc!r}")
+            try:
+                kill_all()
+            except Exception:
+                pass
+            clean = False
+        return Cleaned(ident, clean)
+
+    def reset(self) -> bool:
+        """Wipe everything, the build included; True if verified clean."""
+        self.build_ready = False
+        self.pristine = self.cleanup(keep_build=False)
+        return self.pristine
+
+    def cleanup(self, *, keep_build: bool) -> bool:
+        """Kill every job process and wipe what jobs can write; True if verified clean."""
+        if not kill_all():
+            log(f"processes survive SIGKILL: {other_pids()}")
+            return False
+        # No job process is left, so IPC found empty now stays empty.
+        had_ipc = remove_ipc()
+        for directory in SCRATCH_DIRS:
+            wipe_contents(directory)
+        wipe_contents(WORK_DIR, keep=frozenset({"build"}) if keep_build else frozenset())
+        return self.verify(keep_build, check_ipc=had_ipc)
+
+    def verify(self, keep_build: bool, *, check_ipc: bool = True) -> bool:
+        """Check that no job process, file or IPC object is left; log what is."""
+        problems = []
+        if other_pids():
+            problems.append(f"processes {other_pids()}")
+        for directory in SCRATCH_DIRS:
+            if os.path.isdir(directory) and os.listdir(directory):
+                problems.append(f"{directory} not empty")
+        allowed = {"build"} if keep_build else set()
+        if set(os.listdir(WORK_DIR)) - allowed:
+            problems.append(f"{WORK_DIR} holds {sorted(os.listdir(WORK_DIR))}")
+        if check_ipc and (left := ipc_objects()):
+            problems.append(f"IPC objects {left}")
+        for problem in problems:
+            log(f"not clean: {problem}")
+        return not problems

@@ -1,0 +1,73 @@
+"""The container's other processes: finding, killing and reaping them, and OOM kills.
+
+The agent is PID 1 of the container's PID namespace, so every other process in
+it is a job process (or an orphan of one, adopted by the agent).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+# How long a SIGKILLed process may take to disappear before the agent gives up.
+KILL_SECONDS = 2.0
+# cgroup v1, then v2: whichever the host mounts.
+OOM_COUNTERS = ("/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.events")
+
+
+def other_pids() -> list[int]:
+    """Every process of the container but the agent."""
+    return [int(name) for name in os.listdir("/proc") if name.isdigit() and name != "1"]
+
+
+def reap_orphans() -> None:
+    """Collect every exited child (PID 1 adopts all orphans of the container)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def signal_everyone() -> None:
+    """SIGKILL every process of the container but the agent."""
+    # From PID 1 of a PID namespace this reaches every other process in the
+    # container and nothing outside it. main() refuses to run as another PID.
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def kill_all(limit: float = KILL_SECONDS) -> bool:
+    """Kill and reap every process but the agent.
+
+    Returns:
+        False if some survive ``limit`` seconds.
+    """
+    end = time.monotonic() + limit
+    while True:
+        signal_everyone()
+        reap_orphans()
+        if not other_pids():
+            return True
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.002)
+
+
+def read_oom_kills() -> int | None:
+    """The container's OOM kill count so far, or None when no counter is readable."""
+    for path in OOM_COUNTERS:
+        try:
+            with open(path) as f:
+                for line in f:
+                    key, _, value = line.partition(" ")
+                    if key == "oom_kill":
+                        return int(value)
+        except (OSError, ValueError):
+            continue
+    return None

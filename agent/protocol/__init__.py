@@ -1,0 +1,95 @@
+"""The agent protocol: every message between the host and the in-container agent.
+
+One package, imported by both ends: the host (``service/sandbox/agent_link.py``),
+the agent itself (this package, run as PID 1 of each worker container) and the
+test double (``service/testing/fake_agent.py``). Standard library only, so the
+worker image needs nothing beyond Python.
+
+On the wire each message is one line of JSON with a ``type`` tag; bytes travel
+as base64. Host to agent::
+
+    ping                                           are you there?
+    job     id, files, compile, runs, finish, early_result
+    run     id, runs, finish, early_result          against the build a job kept
+    finish  id                                     wipe everything, the build too
+
+Agent to host::
+
+    ready     version                              once, at start-up
+    pong
+    result    id, compile, runs, cleanup, error    the answer to job and run
+    cleaned   id, clean                            after a result whose cleanup is OWED
+    finished  id, clean                            the answer to finish
+    error     message, id                          a line it could not read at all
+
+A ``job`` writes ``files`` into the build directory, runs ``compile`` there
+(when given) and then each of ``runs`` in a fresh run directory. With
+``finish=false`` the build is kept for later ``run`` messages. With
+``early_result`` (and ``finish``) the agent answers as soon as the last step is
+over, with ``cleanup`` OWED, and reports the wipe in a ``cleaned`` message
+before it reads its next request.
+
+:func:`decode_host_message` and :func:`decode_agent_message` are the one place
+each end turns a line into a message; anything malformed raises
+:class:`ProtocolError` with a reason, and nothing half-parsed gets further.
+"""
+
+from .fields import ProtocolError
+from .messages import (
+    PROTOCOL_VERSION,
+    AgentMessage,
+    Cleaned,
+    Cleanup,
+    Error,
+    Finish,
+    Finished,
+    HostMessage,
+    Job,
+    Message,
+    Ping,
+    Pong,
+    Ready,
+    Result,
+    Run,
+    agent_message_from,
+    decode_agent_message,
+    decode_host_message,
+    encode,
+    host_message_from,
+)
+from .steps import (
+    DEFAULT_FILE_SIZE_LIMIT,
+    DEFAULT_OUTPUT_LIMIT,
+    DEFAULT_TIMEOUT_MS,
+    Step,
+    StepResult,
+)
+
+__all__ = [
+    "DEFAULT_FILE_SIZE_LIMIT",
+    "DEFAULT_OUTPUT_LIMIT",
+    "DEFAULT_TIMEOUT_MS",
+    "PROTOCOL_VERSION",
+    "AgentMessage",
+    "Cleaned",
+    "Cleanup",
+    "Error",
+    "Finish",
+    "Finished",
+    "HostMessage",
+    "Job",
+    "Message",
+    "Ping",
+    "Pong",
+    "ProtocolError",
+    "Ready",
+    "Result",
+    "Run",
+    "Step",
+    "StepResult",
+    "agent_message_from",
+    "decode_agent_message",
+    "decode_host_message",
+    "encode",
+    "host_message_from",
+]

@@ -1,0 +1,345 @@
+"""The messages, host to agent and agent to host, and the one place lines become messages."""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from .fields import (
+    ProtocolError,
+    as_object,
+    b64,
+    bool_field,
+    int_field,
+    opt_str_field,
+    str_field,
+    unb64,
+)
+from .steps import Step, StepResult
+
+# Bumped whenever a message changes shape; the host refuses an agent that
+# announces another version (an image built from another checkout).
+PROTOCOL_VERSION = 2
+
+
+# --- host -> agent -----------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Ping:
+    TYPE: ClassVar[str] = "ping"
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"type": self.TYPE}
+
+    @classmethod
+    def from_wire(cls, obj: dict[str, Any]) -> Ping:
+        return cls()
+
+
+@dataclass(slots=True)
+class Job:
+    """Write files, compile (when ``compile`` is given), then run each of ``runs``."""
+
+    TYPE: ClassVar[str] = "job"
+    id: str
+    files: dict[str, bytes]
+    compile: Step | None = None
+    runs: list[Step] = field(default_factory=list)
+    finish: bool = True
+    early_result: bool = False
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "type": self.TYPE,
+            "id": self.id,
+            "files": {name: b64(data) for name, data in self.files.items()},
+            "compile": self.compile.to_wire() if self.compile else None,
+            "runs": [run.to_wire() for run in self.runs],
+            "finish": self.finish,
+            "early_result": self.early_result,
+        }
+
+    @classmethod
+    def from_wire(cls, obj: dict[str, Any]) -> Job:
+        files = as_object(obj.get("files", {}), "files")
+        raw_compile = obj.get("compile")
+        return cls(
+            id=str_field(obj, "id"),
+            files={str(name): unb64(data, f"file {name}") for name, data in files.items()},
+            compile=None if raw_compile is None else Step.from_wire(raw_compile, with_stdin=False),
+            runs=_steps(obj),
+            finish=bool_field(obj, "finish", True),
+            early_result=bool_field(obj, "early_result"),
+        )
+
+
+@dataclass(slots=True)
+class Run:
+    """Run each of ``runs`` against the build a ``job`` with ``finish=false`` kept."""
+
+    TYPE: ClassVar[str] = "run"
+    id: str
+    runs: list[Step]
+    finish: bool = True
+    early_result: bool = False
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "type": self.TYPE,
+            "id": self.id,
+            "runs": [run.to_wire() for run in self.runs],
+            "finish": self.finish,
+            "early_result": self.early_result,
+        }
+
+    @classmethod
+    def from_wire(cls, obj: dict[str, Any]) -> Run:
+        return cls(
+            id=str_field(obj, "id"),
+            runs=_steps(obj),
+            finish=bool_field(obj, "finish", True),
+            early_result=bool_field(obj, "early_result"),
+        )
+
+
+@dataclass(slots=True)
+class Finish:
+    """Wipe everything, the kept build included."""
+
+    TYPE: ClassVar[str] = "finish"
+    id: str
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"type": self.TYPE, "id": self.id}
+
+    @classmethod
+    def from_wire(cls, obj: dict[str, Any]) -> Finish:
+        return cls(id=str_field(obj, "id"))
+
+
+def _steps(obj: dict[str, Any]) -> list[Step]:
+    runs = obj.get("runs", [])
+    if not isinstance(runs, list):
+        raise ProtocolError("runs must be a list")
+    return [Step.from_wire(run) for run in runs]
+
+
+HostMessage = Ping | Job | Run | Finish
+
+
+# --- agent -> host -----------------------------------------------------------
+
+
+class Cleanup(enum.StrEnum):
+    """The state of the container a result leaves behind."""
+
+    CLEAN = "clean"  # verified: no job process, file or IPC object is left
+    DIRTY = "dirty"  # not verified: the host must replace the container
+    OWED = "owed"  # an early result: the wipe follows, reported by a Cleaned message
+
+
+@dataclass(slots=True)
+class Ready:
+    TYPE: ClassVar[str] = "ready"
+    version: int
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"type": self.TYPE, "version": self.version}
+
+    @classmethod
+    def from_wire(cls, obj: dict[str, Any]) -> Ready:
+        return cls(version=int_field(obj, "version"))
+
+
+@dataclass(slots=True)
+class Pong:
+    TYPE: ClassVar[str] = "pong"
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"type": self.TYPE}
+
+    @classmethod
+    def from_wire(cls, obj: dict[str, Any]) -> Pong:
+        return cls()
+
+
+@dataclass(slots=True)
+class Result:
+    """The answer to a ``job`` or ``run``.
+
+    ``runs`` is shorter than asked only when ``cleanup`` is DIRTY or ``error`` is
+    set. ``error`` starts with "bad request:" (nothing ran), "no prepared build"
+    (a run without a kept build) or "internal:" (the agent itself failed).
+    """
+
+    TYPE: ClassVar[str] = "result"
+    id: str
+    compile: StepResult | None = None
+    runs: list[StepResult] = field(default_factory=list)
+    cleanup: Cleanup = Cleanup.CLEAN
+    error: str | None = None
+
+    @property
+    def compiled(self) -> bool:
+        """A build exists: there was nothing to compile, or the compile succeeded."""
+        return self.compile is None or not self.compile.failed
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "type": self.TYPE,
+            "id": self.id,
+            "compile": self.compile.to_wire() if self.compile else None,
+            "runs": [run.to_wire() for run in self.runs],
+            "cleanup": self.cleanup.value,
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_wire(cls, obj: dict[str, Any]) -> Result:
+        raw_compile = obj.get("compile")
+        runs = obj.get("runs", [])
+        if not isinstance(runs, list):
+            raise ProtocolError("runs must be a list")
+        try:
+            cleanup = Cleanup(str(obj.get("cleanup")))
+        except ValueError:
+            raise ProtocolError(f"unknown cleanup {obj.get('cleanup')!r}") from None
+        return cls(
+            id=str_field(obj, "id"),
+            compile=None if raw_compile is None else StepResult.from_wire(raw_compile),
+            runs=[StepResult.from_wire(run) for run in runs],
+            cleanup=cleanup,
+            error=opt_str_field(obj, "error"),
+        )
+
+
+@dataclass(slots=True)
+class Cleaned:
+    """The wipe owed after an early result is done; ``clean``: verified."""
+
+    TYPE: ClassVar[str] = "cleaned"
+    id: str
+    clean: bool
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"type": self.TYPE, "id": self.id, "clean": self.clean}
+
+    @classmethod
+    def from_wire(cls, obj: dict[str, Any]) -> Cleaned:
+        return cls(id=str_field(obj, "id"), clean=bool_field(obj, "clean"))
+
+
+@dataclass(slots=True)
+class Finished:
+    """The answer to ``finish``; ``clean``: verified."""
+
+    TYPE: ClassVar[str] = "finished"
+    id: str
+    clean: bool
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"type": self.TYPE, "id": self.id, "clean": self.clean}
+
+    @classmethod
+    def from_wire(cls, obj: dict[str, Any]) -> Finished:
+        return cls(id=str_field(obj, "id"), clean=bool_field(obj, "clean"))
+
+
+@dataclass(slots=True)
+class Error:
+    """A line the agent could not take as a message at all (nothing ran)."""
+
+    TYPE: ClassVar[str] = "error"
+    message: str
+    id: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {"type": self.TYPE, "message": self.message}
+        if self.id is not None:
+            wire["id"] = self.id
+        return wire
+
+    @classmethod
+    def from_wire(cls, obj: dict[str, Any]) -> Error:
+        return cls(message=str_field(obj, "message"), id=opt_str_field(obj, "id"))
+
+
+AgentMessage = Ready | Pong | Result | Cleaned | Finished | Error
+Message = HostMessage | AgentMessage
+
+_HOST_TYPES: dict[str, Any] = {cls.TYPE: cls for cls in (Ping, Job, Run, Finish)}
+_AGENT_TYPES: dict[str, Any] = {
+    cls.TYPE: cls for cls in (Ready, Pong, Result, Cleaned, Finished, Error)
+}
+
+
+# --- the one place lines become messages, and messages lines ----------------
+
+
+def encode(message: Message) -> bytes:
+    """One message as one line (with its newline)."""
+    return json.dumps(message.to_wire(), separators=(",", ":")).encode() + b"\n"
+
+
+def _parse(line: bytes | str) -> dict[str, Any]:
+    try:
+        obj = json.loads(line)
+    except (ValueError, RecursionError) as exc:
+        raise ProtocolError(f"bad json: {exc}") from None
+    return as_object(obj, "a message")
+
+
+def _message_from(obj: object, types: dict[str, Any]) -> Any:
+    data = as_object(obj, "a message")
+    ident = data.get("id")
+    ident = ident if isinstance(ident, str) else None
+    kind = data.get("type")
+    cls = types.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise ProtocolError(f"unknown type: {kind!r}", id=ident)
+    try:
+        return cls.from_wire(data)
+    except ProtocolError as exc:
+        exc.kind, exc.id = cls.TYPE, ident
+        raise
+
+
+def host_message_from(obj: object) -> HostMessage:
+    """A host message from parsed JSON (the agent's side).
+
+    Raises:
+        ProtocolError: not one of the host's messages, or malformed.
+    """
+    message: HostMessage = _message_from(obj, _HOST_TYPES)
+    return message
+
+
+def agent_message_from(obj: object) -> AgentMessage:
+    """An agent message from parsed JSON (the host's side).
+
+    Raises:
+        ProtocolError: not one of the agent's messages, or malformed.
+    """
+    message: AgentMessage = _message_from(obj, _AGENT_TYPES)
+    return message
+
+
+def decode_host_message(line: bytes | str) -> HostMessage:
+    """One line from the host as a message (the agent's side).
+
+    Raises:
+        ProtocolError: not JSON, not one of the host's messages, or malformed.
+    """
+    return host_message_from(_parse(line))
+
+
+def decode_agent_message(line: bytes | str) -> AgentMessage:
+    """One line from the agent as a message (the host's side).
+
+    Raises:
+        ProtocolError: not JSON, not one of the agent's messages, or malformed.
+    """
+    return agent_message_from(_parse(line))

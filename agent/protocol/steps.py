@@ -1,0 +1,149 @@
+"""Steps and their results: what a message asks the agent to run, and what it measured."""
+
+from __future__ import annotations
+
+import signal as signals
+from dataclasses import dataclass, field
+from typing import Any
+
+from .fields import (
+    ProtocolError,
+    as_object,
+    b64,
+    bool_field,
+    float_field,
+    int_field,
+    opt_int_field,
+    unb64,
+)
+
+DEFAULT_TIMEOUT_MS = 10_000
+DEFAULT_OUTPUT_LIMIT = 64 * 1024
+DEFAULT_FILE_SIZE_LIMIT = 64 * 1024 * 1024
+
+
+@dataclass(slots=True)
+class Step:
+    """One program to run: a compile step, or a run (which also has ``stdin``)."""
+
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    timeout_ms: int = DEFAULT_TIMEOUT_MS
+    output_limit: int = DEFAULT_OUTPUT_LIMIT
+    file_size_limit: int = DEFAULT_FILE_SIZE_LIMIT
+    stdin: bytes = b""
+
+    def to_wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {
+            "argv": self.argv,
+            "env": self.env,
+            "timeout_ms": self.timeout_ms,
+            "output_limit": self.output_limit,
+            "file_size_limit": self.file_size_limit,
+        }
+        if self.stdin:
+            wire["stdin"] = b64(self.stdin)
+        return wire
+
+    @classmethod
+    def from_wire(cls, value: object, *, with_stdin: bool = True) -> Step:
+        """A step from its wire form; ``with_stdin=False`` for a compile, which reads none."""
+        obj = as_object(value, "a step")
+        argv = obj.get("argv")
+        if (
+            not isinstance(argv, list)
+            or not argv
+            or not all(isinstance(a, str) and "\0" not in a for a in argv)
+        ):
+            raise ProtocolError("argv must be a non-empty list of strings without NUL")
+        env = as_object(obj.get("env") or {}, "env")
+        for key, item in env.items():
+            if not key or "=" in key or "\0" in key:
+                raise ProtocolError(f"bad environment variable name: {key!r}")
+            if not isinstance(item, str) or "\0" in item:
+                raise ProtocolError(f"environment value of {key} must be a string without NUL")
+        raw_stdin = obj.get("stdin") if with_stdin else None
+        return cls(
+            argv=list(argv),
+            env=dict(env),
+            timeout_ms=int_field(obj, "timeout_ms", DEFAULT_TIMEOUT_MS, 1),
+            output_limit=int_field(obj, "output_limit", DEFAULT_OUTPUT_LIMIT, 0),
+            file_size_limit=int_field(obj, "file_size_limit", DEFAULT_FILE_SIZE_LIMIT, 1),
+            stdin=unb64(raw_stdin, "stdin") if raw_stdin else b"",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    """What the agent measured about one step: facts, never a verdict."""
+
+    exit_code: int | None
+    signal: int | None
+    stdout: bytes = b""
+    stderr: bytes = b""
+    stdout_truncated: bool = False
+    stderr_truncated: bool = False
+    timed_out: bool = False
+    output_exceeded: bool = False
+    oom_killed: bool = False
+    wall_ms: float = 0.0
+    cpu_ms: float = 0.0
+    memory_kb: int | None = None
+
+    @property
+    def truncated(self) -> bool:
+        return self.stdout_truncated or self.stderr_truncated
+
+    @property
+    def failed(self) -> bool:
+        """The step did not run to a clean exit (for a compile: there is no build)."""
+        return (
+            self.exit_code != 0
+            or self.signal is not None
+            or self.timed_out
+            or self.output_exceeded
+            or self.oom_killed
+        )
+
+    @property
+    def signal_name(self) -> str | None:
+        if self.signal is None:
+            return None
+        try:
+            return signals.Signals(self.signal).name
+        except ValueError:
+            return f"SIG{self.signal}"
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "exit_code": self.exit_code,
+            "signal": self.signal,
+            "stdout": b64(self.stdout),
+            "stderr": b64(self.stderr),
+            "stdout_truncated": self.stdout_truncated,
+            "stderr_truncated": self.stderr_truncated,
+            "timed_out": self.timed_out,
+            "output_exceeded": self.output_exceeded,
+            "oom_killed": self.oom_killed,
+            "wall_ms": self.wall_ms,
+            "cpu_ms": self.cpu_ms,
+            "memory_kb": self.memory_kb,
+        }
+
+    @classmethod
+    def from_wire(cls, value: object) -> StepResult:
+        obj = as_object(value, "a step result")
+        return cls(
+            exit_code=opt_int_field(obj, "exit_code"),
+            signal=opt_int_field(obj, "signal"),
+            stdout=unb64(obj.get("stdout", ""), "stdout"),
+            stderr=unb64(obj.get("stderr", ""), "stderr"),
+            stdout_truncated=bool_field(obj, "stdout_truncated"),
+            stderr_truncated=bool_field(obj, "stderr_truncated"),
+            timed_out=bool_field(obj, "timed_out"),
+            output_exceeded=bool_field(obj, "output_exceeded"),
+            oom_killed=bool_field(obj, "oom_killed"),
+            wall_ms=float_field(obj, "wall_ms"),
+            cpu_ms=float_field(obj, "cpu_ms"),
+            memory_kb=opt_int_field(obj, "memory_kb"),
+        )

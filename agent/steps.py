@@ -1,0 +1,301 @@
+"""Running one step: spawning it in its jail, pumping its pipes, measuring it.
+
+A step is one program (a compile or a run) run to completion by a
+single-threaded selector loop: stdin fed from the request, stdout and stderr
+captured up to the output limit, the wall-clock deadline enforced by the agent
+and the CPU limit by the kernel. What comes back is facts (exit status, signal,
+times, peak memory), never a verdict.
+
+memory_kb is the job's ru_maxrss. Linux counts in it the resident size of the
+forked agent at exec time, so it never reads below about 12 MB; that is why the
+agent keeps itself small (see :mod:`agent.loop`; the image ships it compiled)
+and drops each request's raw data before it forks.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import math
+import os
+import resource
+import selectors
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from typing import IO
+
+from agent.errors import AgentFailure
+from agent.jail import enter_job
+from agent.processes import KILL_SECONDS, read_oom_kills, signal_everyone
+from agent.protocol import Step, StepResult
+
+READ_CHUNK = 64 * 1024
+# After the main process exits, how long leftover output may take to arrive.
+DRAIN_SECONDS = 0.5
+PIPE_MAX = 1 << 20  # /proc/sys/fs/pipe-max-size for a process without CAP_SYS_RESOURCE
+
+
+@dataclass
+class Capture:
+    """One output stream, kept up to its limit and counted beyond it."""
+
+    limit: int
+    data: bytearray = field(default_factory=bytearray)
+    total: int = 0
+
+    def add(self, chunk: bytes) -> bool:
+        """Keep what fits under the limit; True once the stream went over it."""
+        room = self.limit - len(self.data)
+        if room > 0:
+            self.data += chunk[:room]
+        self.total += len(chunk)
+        return self.total > self.limit
+
+
+def spawn_failure(step: Step, exc: OSError) -> StepResult:
+    """The result of a program that could not be executed, shaped like a shell's."""
+    message = f"cannot execute {step.argv[0]}: {exc.strerror}\n".encode()
+    return StepResult(
+        exit_code=127 if isinstance(exc, FileNotFoundError) else 126,
+        signal=None,
+        stderr=message,
+    )
+
+
+class StepRunner:
+    """Runs one step to completion with a single-threaded selector loop.
+
+    The agent's SIGCHLD wakeup pipe (``wake_fd``) ends the select() as soon as
+    any child exits, so the main process is reaped without polling.
+    """
+
+    def __init__(self, step: Step, cwd: str, wake_fd: int) -> None:
+        self.step = step
+        self.cwd = cwd
+        self.wake_fd = wake_fd
+        self.cpu_seconds = math.ceil(step.timeout_ms / 1000) + 1
+        self.out = Capture(step.output_limit)
+        self.err = Capture(step.output_limit)
+        self.status: int | None = None
+        self.rusage: resource.struct_rusage | None = None
+        self.timed_out = False
+        self.output_exceeded = False
+        self.killed_at: float | None = None
+        self.stdin_left = memoryview(step.stdin)
+        self.ended = 0.0
+        self.drain_until = 0.0
+        self.pid = 0
+
+    def run(self) -> StepResult:
+        """Run the step and measure it.
+
+        Raises:
+            AgentFailure: a job process does not die after SIGKILL.
+            OSError: the agent could not spawn the step (a program that cannot
+                be executed is a result, exit code 126 or 127, not an error).
+        """
+        _drain(self.wake_fd)
+        oom_before = read_oom_kills()
+        start = time.monotonic()
+        try:
+            proc = subprocess.Popen(
+                self.step.argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                bufsize=0,
+                cwd=self.cwd,
+                env=self.step.env,
+                close_fds=True,
+                start_new_session=True,
+                preexec_fn=lambda: enter_job(self.cpu_seconds, self.step.file_size_limit),
+            )
+        except OSError as exc:
+            # Popen names argv[0] when exec failed; anything else is the agent's failure.
+            if exc.filename != self.step.argv[0]:
+                raise
+            return spawn_failure(self.step, exc)
+        self.pid = proc.pid
+        _widen_pipes(proc, self.step.output_limit)
+        try:
+            ended = self._loop(proc, start)
+        finally:
+            for pipe in (proc.stdin, proc.stdout, proc.stderr):
+                if pipe is not None:
+                    _close_quietly(pipe)
+            # Popen must never reap a recycled pid later; the agent reaped it.
+            proc.returncode = self.status if self.status is not None else -1
+        return self._result(start, ended, oom_before)
+
+    def _loop(self, proc: subprocess.Popen[bytes], start: float) -> float:
+        """Pump the pipes until the main process is gone and its output drained.
+
+        Returns the moment the main process was reaped.
+        """
+        stdin, stdout, stderr = proc.stdin, proc.stdout, proc.stderr
+        assert stdin is not None and stdout is not None and stderr is not None
+        deadline = start + self.step.timeout_ms / 1000
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.wake_fd, selectors.EVENT_READ, "wake")
+            sel.register(stdout, selectors.EVENT_READ, self.out)
+            sel.register(stderr, selectors.EVENT_READ, self.err)
+            if self.stdin_left:
+                os.set_blocking(stdin.fileno(), False)
+                sel.register(stdin, selectors.EVENT_WRITE, "stdin")
+            else:
+                _close_quietly(stdin)
+            while True:
+                wait = self._next_wait(sel, deadline)
+                if wait is None:
+                    return self.ended
+                for key, _ in sel.select(wait):
+                    if key.data == "wake":
+                        _drain(self.wake_fd)
+                    elif key.data == "stdin":
+                        self._feed(sel, stdin)
+                    else:
+                        self._read(sel, key)
+                if self.status is None and self._reap():
+                    self._main_exited(sel, stdin)
+
+    def _next_wait(self, sel: selectors.BaseSelector, deadline: float) -> float | None:
+        """Enforce the deadlines; how long select() may sleep, or None when done."""
+        now = time.monotonic()
+        if self.status is not None:
+            # Only the wakeup pipe left registered means every pipe reached EOF.
+            if len(sel.get_map()) <= 1 or now >= self.drain_until:
+                return None
+            return self.drain_until - now
+        if self.killed_at is None:
+            if now < deadline:
+                return min(deadline - now, 1.0)
+            self.timed_out = True
+            self._kill(now)
+        assert self.killed_at is not None
+        if now - self.killed_at > KILL_SECONDS:
+            raise AgentFailure(f"job process {self.pid} does not die")
+        return 0.05
+
+    def _main_exited(self, sel: selectors.BaseSelector, stdin: IO[bytes]) -> None:
+        self.ended = time.monotonic()
+        self.drain_until = self.ended + DRAIN_SECONDS
+        # Whatever the job left behind may hold the pipes open: it goes now.
+        signal_everyone()
+        if _is_registered(sel, stdin):
+            sel.unregister(stdin)
+            _close_quietly(stdin)
+
+    def _feed(self, sel: selectors.BaseSelector, pipe: IO[bytes]) -> None:
+        try:
+            written = os.write(pipe.fileno(), self.stdin_left[:READ_CHUNK])
+        except BlockingIOError:
+            return
+        except OSError:  # BrokenPipe: the job closed its stdin
+            written = len(self.stdin_left)
+        self.stdin_left = self.stdin_left[written:]
+        if not self.stdin_left:
+            sel.unregister(pipe)
+            _close_quietly(pipe)
+
+    def _read(self, sel: selectors.BaseSelector, key: selectors.SelectorKey) -> None:
+        capture: Capture = key.data
+        try:
+            chunk = os.read(key.fd, READ_CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            sel.unregister(key.fileobj)
+            return
+        if capture.add(chunk) and not self.output_exceeded:
+            self.output_exceeded = True
+            if self.status is None:
+                self._kill(time.monotonic())
+
+    def _kill(self, now: float) -> None:
+        self.killed_at = now
+        signal_everyone()
+
+    def _reap(self) -> bool:
+        """Reap every exited child; True when the step's main process was among them."""
+        found = False
+        while True:
+            try:
+                pid, status, rusage = os.wait4(-1, os.WNOHANG)
+            except ChildProcessError:
+                return found
+            if pid == 0:
+                return found
+            if pid == self.pid:
+                self.status, self.rusage, found = status, rusage, True
+
+    def _result(self, start: float, ended: float, oom_before: int | None) -> StepResult:
+        status = self.status if self.status is not None else 0
+        exit_code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
+        signum = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+        rusage = self.rusage
+        cpu_ms = (rusage.ru_utime + rusage.ru_stime) * 1000 if rusage else 0.0
+        oom_after = read_oom_kills()
+        oom_killed = oom_before is not None and oom_after is not None and oom_after > oom_before
+        cpu_limit_hit = signum == signal.SIGXCPU or (
+            signum == signal.SIGKILL
+            and not self.killed_at
+            and not oom_killed
+            and cpu_ms >= self.cpu_seconds * 1000
+        )
+        return StepResult(
+            exit_code=exit_code,
+            signal=signum,
+            stdout=bytes(self.out.data),
+            stderr=bytes(self.err.data),
+            stdout_truncated=self.out.total > self.out.limit,
+            stderr_truncated=self.err.total > self.err.limit,
+            timed_out=self.timed_out or cpu_limit_hit,
+            output_exceeded=self.output_exceeded,
+            oom_killed=oom_killed,
+            wall_ms=round((ended - start) * 1000, 3),
+            cpu_ms=round(cpu_ms, 3),
+            memory_kb=rusage.ru_maxrss if rusage else None,
+        )
+
+
+def _widen_pipes(proc: subprocess.Popen[bytes], output_limit: int) -> None:
+    """Give the job's output pipes room for more than the output limit where allowed.
+
+    A runtime that writes to a full pipe without blocking (Node.js queues the
+    write and spins on) would otherwise never show the agent more than one pipe
+    of output, and a flood would look like a timeout instead of output_limit.
+    """
+    size = min(max(output_limit + 65536, 65536), PIPE_MAX)
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is None:
+            continue
+        try:
+            fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, size)
+        except (OSError, AttributeError):
+            pass
+
+
+def _is_registered(sel: selectors.BaseSelector, fileobj: IO[bytes]) -> bool:
+    try:
+        sel.get_key(fileobj)
+    except (KeyError, ValueError):
+        return False
+    return True
+
+
+def _close_quietly(pipe: IO[bytes]) -> None:
+    try:
+        pipe.close()
+    except OSError:
+        pass
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 4096):
+            pass
+    except BlockingIOError:
+        pass

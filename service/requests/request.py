@@ -1,0 +1,58 @@
+"""What a validated request is: the only shape of a request inside the engine."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from wire import Kind
+
+from ..languages import Language
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one kind of request may ask for; built from the settings (:func:`limits_for`)."""
+
+    max_code_bytes: int
+    max_stdin_bytes: int
+    max_args: int
+    max_timeout_ms: int
+    max_memory_mb: int
+    output_limit: int
+    max_tests: int = 0  # problems requests only
+
+
+class Compare(enum.StrEnum):
+    EXACT = "exact"
+    TRIM = "trim"
+
+
+@dataclass(frozen=True, slots=True)
+class TestCase:
+    id: str
+    stdin: bytes
+    expected: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    tests: tuple[TestCase, ...]
+    compare: Compare
+    stop_on_first_failure: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ExecuteRequest:
+    """A validated request: bytes decoded, language resolved, limits clamped."""
+
+    id: str
+    kind: Kind
+    language: Language
+    code: bytes
+    stdin: bytes
+    args: tuple[str, ...]
+    timeout_ms: int
+    memory_mb: int
+    output_limit: int
+    problem: Problem | None = None  # problems requests with tests

@@ -1,0 +1,262 @@
+"""A request's hold on one pool container: compile, run, finish, kill.
+
+:class:`Sandbox` lends containers (``async with sandbox.session(request)``);
+:class:`Session` is what a job flow does with one. Every exchange with the agent
+runs in a cancel scope whose deadline belongs to that exchange alone (the
+step's limits plus ``grace_ms``): the agent enforces each step's limits itself,
+but the host never trusts it to. If no answer arrives by then, the container is
+killed (the pool replaces it) and :class:`AgentTimeout` is raised.
+
+Deadlines, one place each:
+
+========================  ==============================================
+exchange                  host deadline
+========================  ==============================================
+:meth:`Session.job`       compile limit (compiled languages) + run limit + grace
+:meth:`Session.compile`   compile limit + grace
+:meth:`Session.run`       run limit + grace
+:meth:`Session.finish`    ``FINISH_TIMEOUT_S``
+:meth:`Session.cleaned`   ``CLEANUP_TIMEOUT_S``
+========================  ==============================================
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+from collections.abc import AsyncIterator
+
+import trio
+
+from agent import protocol
+from agent.protocol import Cleanup, Result
+from docker_api import DockerClient, DockerError
+
+from ..config import Settings
+from ..errors import AgentError, AgentTimeout, PoolUnavailable
+from ..requests import ExecuteRequest
+from .container import CurrentJob, WorkerContainer
+from .pool import Pool
+from .steps import one_shot_job, prepare_job, run_message
+
+log = logging.getLogger(__name__)
+
+ACQUIRE_TIMEOUT_S = 60.0
+CLEANUP_TIMEOUT_S = 10.0
+FINISH_TIMEOUT_S = 10.0
+INSPECT_TIMEOUT_S = 5.0
+KILL_TIMEOUT_S = 10.0
+
+
+def job_deadline_s(request: ExecuteRequest, settings: Settings) -> float:
+    """Host-side deadline of a job message that compiles (when needed) and runs once."""
+    compile_ms = settings.compile_timeout_ms if request.language.compiled else 0
+    return (compile_ms + request.timeout_ms + settings.grace_ms) / 1000
+
+
+def run_deadline_s(request: ExecuteRequest, settings: Settings) -> float:
+    """Host-side deadline of one run against a kept build."""
+    return (request.timeout_ms + settings.grace_ms) / 1000
+
+
+def compile_deadline_s(settings: Settings) -> float:
+    """Host-side deadline of a job message that only compiles."""
+    return (settings.compile_timeout_ms + settings.grace_ms) / 1000
+
+
+class Session:
+    """One request on one container. Not for concurrent use.
+
+    ``reusable`` says whether the container goes back to the pool when the
+    session ends; it starts False, and a flow sets it once the agent has
+    verified a clean container.
+    """
+
+    def __init__(
+        self,
+        docker: DockerClient,
+        container: WorkerContainer,
+        request: ExecuteRequest,
+        settings: Settings,
+    ) -> None:
+        self._docker = docker
+        self._settings = settings
+        self.container = container
+        self.request = request
+        self.reusable = False
+
+    # -- exchanges -------------------------------------------------------------
+
+    async def job(self) -> Result:
+        """Write the source, compile it when the language needs it, run once, finish.
+
+        The result comes back as soon as the run is over (cleanup OWED: wait for
+        :meth:`cleaned`), unless nothing ran.
+
+        Raises:
+            AgentTimeout: no result by the deadline; the container has been killed.
+            AgentError: the agent went away or failed.
+        """
+        message = one_shot_job(self.request, self._settings)
+        return await self._exchange(message, job_deadline_s(self.request, self._settings))
+
+    async def compile(self) -> Result:
+        """Write the source and compile it; the build is kept for :meth:`run`.
+
+        The compile step gets ``compile_cpus`` (compilers use several threads);
+        the container is back at ``cpus`` before any run.
+
+        Raises:
+            AgentTimeout, AgentError: as :meth:`job`.
+        """
+        message = prepare_job(self.request, self._settings)
+        limit = compile_deadline_s(self._settings)
+        if not (self.request.language.compiled and self.boosts_compile):
+            return await self._exchange(message, limit)
+        await self._set_cpus(self._settings.compile_cpus)
+        try:
+            return await self._exchange(message, limit)
+        finally:
+            with trio.CancelScope(shield=True):
+                await self._set_cpus(self._settings.cpus)
+
+    async def run(self, stdin: bytes, *, finish: bool) -> Result:
+        """Run the kept build once with ``stdin``.
+
+        With ``finish`` the agent wipes everything afterwards (the result comes
+        first, cleanup OWED); without it the build stays for the next run and
+        the result says whether the run's traces were verified gone.
+
+        Raises:
+            AgentTimeout, AgentError: as :meth:`job`.
+        """
+        message = run_message(self.request, self._settings, stdin, finish=finish)
+        return await self._exchange(message, run_deadline_s(self.request, self._settings))
+
+    async def finish(self) -> bool:
+        """Wipe everything, the build included; True when the agent verified it."""
+        message = protocol.Finish(id=self.request.id)
+        with trio.move_on_after(FINISH_TIMEOUT_S) as scope:
+            try:
+                finished = await self.container.link.request(message, protocol.Finished)
+            except AgentError as exc:
+                log.warning("container %s: %s", self.container.short_id, exc)
+                return False
+        if scope.cancelled_caught:
+            log.warning("container %s did not finish in time", self.container.short_id)
+            await self.kill()
+            return False
+        return finished.clean
+
+    async def cleaned(self) -> bool:
+        """Wait for the cleanup an early result owes; True when it was verified."""
+        with trio.move_on_after(CLEANUP_TIMEOUT_S):
+            try:
+                message = await self.container.link.receive_type(protocol.Cleaned)
+            except AgentError as exc:
+                log.warning("container %s: %s", self.container.short_id, exc)
+                return False
+            return message.clean
+        log.warning("container %s did not finish its cleanup in time", self.container.short_id)
+        await self.kill()
+        return False
+
+    async def kill(self) -> None:
+        """Kill the container at once (shielded); the pool replaces it when the session ends."""
+        self.container.dead = True
+        with trio.CancelScope(shield=True), trio.move_on_after(KILL_TIMEOUT_S):
+            try:
+                await self._docker.containers.kill(self.container.id)
+            except DockerError:
+                pass
+
+    async def oom_killed(self) -> bool:
+        """After the agent went away: did the OOM killer take the whole container?"""
+        self.container.dead = True
+        with trio.CancelScope(shield=True), trio.move_on_after(INSPECT_TIMEOUT_S):
+            try:
+                info = await self._docker.containers.inspect(self.container.id)
+            except DockerError:
+                return False
+            state = info.get("State") or {}
+            if state.get("Running"):
+                return False  # the stream broke, not the container
+            return bool(state.get("OOMKilled"))
+        return False
+
+    # -- internals -------------------------------------------------------------
+
+    @property
+    def boosts_compile(self) -> bool:
+        return self._settings.compile_cpus != self._settings.cpus
+
+    async def _exchange(self, message: protocol.Job | protocol.Run, limit_s: float) -> Result:
+        with trio.move_on_after(limit_s) as scope:
+            result = await self.container.link.request(message, Result)
+        if scope.cancelled_caught:
+            await self.kill()
+            raise AgentTimeout(self.container.id, f"no answer within {limit_s:.1f} s")
+        if result.error:
+            raise AgentError(self.container.id, f"agent error: {result.error}")
+        return result
+
+    async def _set_cpus(self, cpus: float) -> None:
+        period_us = self._settings.cpu_period_ms * 1000
+        try:
+            await self._docker.containers.update(
+                self.container.id, {"CpuPeriod": period_us, "CpuQuota": int(period_us * cpus)}
+            )
+        except DockerError as exc:
+            # A container whose CPU share is unknown is not handed out again.
+            log.warning("could not set %s CPUs on %s: %s", cpus, self.container.short_id, exc)
+            self.container.dead = True
+
+
+class Sandbox:
+    """Lends pool containers to job flows, one request at a time per container."""
+
+    def __init__(self, docker: DockerClient, pool: Pool, settings: Settings) -> None:
+        self._docker = docker
+        self._pool = pool
+        self.settings = settings
+
+    @contextlib.asynccontextmanager
+    async def session(self, request: ExecuteRequest) -> AsyncIterator[Session]:
+        """Borrow a container for ``request``; it goes back (or is replaced) on exit.
+
+        Raises:
+            PoolUnavailable: no container became available within the acquire timeout.
+            DockerError: the container's memory limit could not be fitted to the request.
+        """
+        container: WorkerContainer | None = None
+        with trio.move_on_after(ACQUIRE_TIMEOUT_S):
+            container = await self._pool.acquire()
+        if container is None:
+            raise PoolUnavailable(self._pool.last_error or "no worker container became available")
+        container.current = CurrentJob(request.id, request.language.name, trio.current_time())
+        session = Session(self._docker, container, request, self.settings)
+        try:
+            await self._fit_memory(container, request.memory_mb)
+            yield session
+        finally:
+            self._pool.release(container, reusable=session.reusable)
+
+    async def _fit_memory(self, container: WorkerContainer, memory_mb: int) -> None:
+        # The container's cgroup is the memory limit; a request asking for less
+        # gets it lowered for its run (and raised again by the next request).
+        if memory_mb == container.memory_mb:
+            return
+        size = memory_mb << 20
+        await self._docker.containers.update(container.id, {"Memory": size, "MemorySwap": size})
+        container.memory_mb = memory_mb
+
+
+def with_compile(result: Result, compile: protocol.StepResult | None) -> Result:
+    """``result`` (of a run) carrying the compile step of the job that prepared it."""
+    return dataclasses.replace(result, compile=compile)
+
+
+def verified(result: Result) -> bool:
+    """The result leaves a container known to be clean, or owes a cleanup still to come."""
+    return result.cleanup is not Cleanup.DIRTY

@@ -1,0 +1,214 @@
+"""The durable consumer against an in-memory JetStream: done-bucket, poison, ack after reply.
+
+nats-py is asyncio; the consumer crosses into it with trio-asyncio, so the fakes
+here are asyncio objects served from a real trio-asyncio loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+import nats.errors
+import nats.js.errors
+import trio
+import trio_asyncio
+
+from service.config import Settings
+from service.intake.base import Incoming
+from service.intake.durable import DurableConsumer
+from wire import Kind
+from wire.subjects import MSG_ID_HEADER, REPLY_HEADER, durable_subject
+
+SETTINGS = Settings.from_env({}, instance_id="unit", durable_max_deliver=3)
+
+
+@dataclass(eq=False)
+class FakeMsg:
+    subject: str
+    data: bytes
+    headers: dict[str, str]
+    delivered: int = 1
+    events: list[str] = field(default_factory=list)
+    settled: trio.Event = field(default_factory=trio.Event)
+
+    @property
+    def metadata(self) -> SimpleNamespace:
+        return SimpleNamespace(num_delivered=self.delivered)
+
+    async def ack(self) -> None:
+        self.events.append("ack")
+        self.settled.set()
+
+    async def term(self) -> None:
+        self.events.append("term")
+        self.settled.set()
+
+    async def nak(self, delay: float | None = None) -> None:
+        self.events.append(f"nak {delay}")
+
+    async def in_progress(self) -> None:
+        self.events.append("in_progress")
+
+
+class FakeKV:
+    def __init__(self) -> None:
+        self.data: dict[str, bytes] = {}
+
+    async def get(self, key: str) -> bytes:
+        if key not in self.data:
+            raise nats.js.errors.KeyNotFoundError
+        return self.data[key]
+
+    async def put(self, key: str, value: bytes) -> None:
+        self.data[key] = value
+
+
+class FakeSubscription:
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[FakeMsg] = asyncio.Queue()
+
+    async def fetch(self, batch: int, timeout: float) -> list[FakeMsg]:
+        try:
+            return [await asyncio.wait_for(self.queue.get(), timeout)]
+        except TimeoutError:
+            raise nats.errors.TimeoutError from None
+
+
+class FakeJetStream:
+    def __init__(self) -> None:
+        self.kv = FakeKV()
+        self.sub = FakeSubscription()
+        self.streams: list[object] = []
+
+    async def add_stream(self, config: object) -> None:
+        self.streams.append(config)
+
+    async def update_stream(self, config: object) -> None:
+        self.streams.append(config)
+
+    async def create_key_value(self, **kwargs: object) -> FakeKV:
+        return self.kv
+
+    async def pull_subscribe(self, subject: str, **kwargs: object) -> FakeSubscription:
+        return self.sub
+
+
+class FakeClient:
+    def __init__(self) -> None:
+        self.js = FakeJetStream()
+
+    def jetstream(self) -> FakeJetStream:
+        return self.js
+
+
+def durable_msg(request_id: str, *, delivered: int = 1, reply: str | None = "inbox.1") -> FakeMsg:
+    headers = {MSG_ID_HEADER: request_id}
+    if reply:
+        headers[REPLY_HEADER] = reply
+    return FakeMsg(durable_subject(Kind.COMPILER), b"{}", headers, delivered)
+
+
+class Harness:
+    def __init__(self) -> None:
+        self.client = FakeClient()
+        self.delivered: list[Incoming] = []
+        self.arrived = trio.Event()
+        self.room = True
+        self.room_asked = 0
+        self.asked_often = trio.Event()
+        self.consumer = DurableConsumer(SETTINGS, self._deliver, self._has_room)
+
+    def _has_room(self) -> bool:
+        self.room_asked += 1
+        if self.room_asked >= 10:
+            self.asked_often.set()
+        return self.room
+
+    def _deliver(self, incoming: Incoming) -> None:
+        self.delivered.append(incoming)
+        self.arrived.set()
+
+    async def next_delivery(self) -> Incoming:
+        with trio.fail_after(5):
+            await self.arrived.wait()
+        self.arrived = trio.Event()
+        return self.delivered[-1]
+
+    def put(self, msg: FakeMsg) -> None:
+        self.client.js.sub.queue.put_nowait(msg)
+
+
+async def run_consumer(harness: Harness, nursery: trio.Nursery) -> None:
+    await nursery.start(harness.consumer.run, harness.client)
+
+
+async def test_a_delivery_is_acknowledged_only_after_complete_and_never_run_twice():
+    harness = Harness()
+    async with trio_asyncio.open_loop(), trio.open_nursery() as nursery:
+        await run_consumer(harness, nursery)
+        first = durable_msg("job-1")
+        harness.put(first)
+        incoming = await harness.next_delivery()
+        assert (incoming.kind, incoming.reply, incoming.poison) == (Kind.COMPILER, "inbox.1", False)
+        assert first.events == []  # not acknowledged while it runs
+        assert incoming.ticket is not None
+        await harness.consumer.complete(incoming.ticket)
+        assert first.events == ["ack"]
+        # A redelivery of an answered id is acknowledged without being run again.
+        again = durable_msg("job-1", delivered=2)
+        harness.put(again)
+        with trio.fail_after(5):
+            await again.settled.wait()
+        assert again.events == ["ack"]
+        assert len(harness.delivered) == 1
+        nursery.cancel_scope.cancel()
+
+
+async def test_the_last_allowed_delivery_is_marked_poison():
+    harness = Harness()
+    async with trio_asyncio.open_loop(), trio.open_nursery() as nursery:
+        await run_consumer(harness, nursery)
+        harness.put(durable_msg("job-2", delivered=SETTINGS.durable_max_deliver))
+        incoming = await harness.next_delivery()
+        assert incoming.poison
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_message_without_a_reply_subject_is_terminated():
+    harness = Harness()
+    async with trio_asyncio.open_loop(), trio.open_nursery() as nursery:
+        await run_consumer(harness, nursery)
+        orphan = durable_msg("job-3", reply=None)
+        harness.put(orphan)
+        harness.put(durable_msg("job-4"))
+        assert (await harness.next_delivery()).ticket.request_id == "job-4"
+        assert orphan.events == ["term"]
+        nursery.cancel_scope.cancel()
+
+
+async def test_deferred_deliveries_are_handed_back_with_their_delay():
+    harness = Harness()
+    async with trio_asyncio.open_loop(), trio.open_nursery() as nursery:
+        await run_consumer(harness, nursery)
+        msg = durable_msg("job-5")
+        harness.put(msg)
+        incoming = await harness.next_delivery()
+        await harness.consumer.defer(incoming.ticket, 1.0)
+        assert msg.events == ["nak 1.0"]
+        nursery.cancel_scope.cancel()
+
+
+async def test_nothing_is_pulled_while_the_engine_has_no_room():
+    harness = Harness()
+    harness.room = False
+    async with trio_asyncio.open_loop(), trio.open_nursery() as nursery:
+        await run_consumer(harness, nursery)
+        harness.put(durable_msg("job-6"))
+        with trio.fail_after(5):
+            await harness.asked_often.wait()  # it kept asking, and pulled nothing
+        assert harness.delivered == []
+        harness.room = True
+        assert (await harness.next_delivery()).ticket.request_id == "job-6"
+        nursery.cancel_scope.cancel()

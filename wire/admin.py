@@ -1,0 +1,97 @@
+"""Admin requests and replies on ``code-engine.admin.<instance>``, and the engine's state.
+
+Request: ``{"action": "pause" | "resume" | "drain" | "recycle" | "resize",
+"container": "<short id>" (recycle), "workers": N (resize)}``. Reply:
+``{"ok": bool, "state": "running" | "paused" | "draining", "error": str | null}``.
+
+Only the shape is checked here; whether a request can be carried out (a container
+named, workers within the instance's bounds) is the engine's to say, in the reply.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import msgspec
+
+from .errors import AdminReplyError, AdminRequestError
+
+
+class EngineState(enum.StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"  # not subscribed to the execute subjects
+    DRAINING = "draining"  # finishing what it has, taking nothing new
+
+
+class AdminAction(enum.StrEnum):
+    PAUSE = "pause"
+    RESUME = "resume"
+    DRAIN = "drain"
+    RECYCLE = "recycle"  # needs `container`
+    RESIZE = "resize"  # needs `workers`
+
+
+class AdminRequest(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    action: AdminAction
+    container: str | None = None  # recycle: a container's short id (or a prefix of its id)
+    workers: int | None = None  # resize: warm containers to keep ready
+
+
+class AdminReply(msgspec.Struct, frozen=True, kw_only=True):
+    ok: bool
+    state: EngineState  # after the request, whether it was carried out or not
+    error: str | None = None
+
+
+class _Action(msgspec.Struct):
+    """Just the action of a request: read only to name an unknown one."""
+
+    action: str
+
+
+_ACTIONS = frozenset(AdminAction)
+_encoder = msgspec.json.Encoder()
+_request_decoder = msgspec.json.Decoder(AdminRequest)
+_action_decoder = msgspec.json.Decoder(_Action)
+_reply_decoder = msgspec.json.Decoder(AdminReply)
+
+
+def encode_request(request: AdminRequest) -> bytes:
+    return _encoder.encode(request)
+
+
+def decode_request(payload: bytes) -> AdminRequest:
+    """Read an admin request.
+
+    Raises:
+        AdminRequestError: not JSON, not an object, an unknown action (said as
+            ``unknown action 'x'``) or a field of the wrong type.
+    """
+    try:
+        return _request_decoder.decode(payload)
+    except msgspec.ValidationError as exc:
+        try:
+            action = _action_decoder.decode(payload).action
+        except msgspec.MsgspecError:
+            action = None
+        if action is not None and action not in _ACTIONS:
+            raise AdminRequestError(f"unknown action {action!r}") from None
+        raise AdminRequestError(f"bad admin request: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise AdminRequestError(f"bad admin request: {exc}") from None
+
+
+def encode_reply(reply: AdminReply) -> bytes:
+    return _encoder.encode(reply)
+
+
+def decode_reply(payload: bytes) -> AdminReply:
+    """Read an admin reply.
+
+    Raises:
+        AdminReplyError: not JSON, or not an object of the reply's shape.
+    """
+    try:
+        return _reply_decoder.decode(payload)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise AdminReplyError(f"not an admin reply: {exc}") from None
