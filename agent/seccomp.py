@@ -1,11 +1,33 @@
-"""The job's own seccomp filter: no io_uring.
+"""The job's own seccomp filter, stacked on Docker's default profile.
 
-Docker 20.10's default seccomp profile still allows io_uring, whose kernel code
-has been the way into many privilege escalations (later Docker profiles drop
-it). Every job process gets one more filter, stacked on Docker's, that answers
-ENOSYS to io_uring and allows everything else; runtimes fall back to plain
-reads and writes. io_uring_setup, _enter and _register are 425-427 on every
-architecture; the x32 bit is masked off so that ABI cannot reach them either.
+Docker's profile decides most of what a job may call; this filter closes what it
+leaves open that a job in a networkless sandbox has no use for. Each refusal,
+with its reason:
+
+- **Any ABI but the native one** (the 32-bit ``int 0x80`` entry, x32 on x86-64,
+  32-bit ARM on arm64): Docker 20.10's profile allows them, and their syscall
+  numbers and multiplexed calls (``socketcall``, ``ipc``) get past filters
+  written for the 64-bit table, this one included. No runtime of ours uses them.
+  Answered ENOSYS.
+- **Socket families other than Unix, IPv4, IPv6 and routing netlink**: the
+  container's network namespace has only loopback, but some families belong to
+  no network namespace at all: ``AF_VSOCK`` reaches the hypervisor of a VM host,
+  and others (Bluetooth, CAN, packet, ...) reach kernel code no job needs. Unix
+  sockets serve local IPC (Python's multiprocessing), IPv4/IPv6 loopback serves
+  programs that talk to themselves, and ``NETLINK_ROUTE`` is how libc, Go and
+  Node list network interfaces. Answered EAFNOSUPPORT, as a kernel without the
+  family would.
+- **io_uring** (setup, enter, register): allowed by Docker 20.10's profile
+  (later profiles drop it), and its kernel code has been the way into many
+  privilege escalations. Answered ENOSYS; runtimes fall back to plain reads and
+  writes.
+
+Kept, with the reason: ``keyctl``/``add_key``/``request_key``, ``bpf``,
+``ptrace``, ``mount``, ``unshare`` and the rest of the kernel's cross-sandbox
+interfaces are refused by Docker's profile already. File locks (``flock``,
+``fcntl`` locks) stay: Go's build cache takes them, and a job can lock only files
+in its own container's filesystems (the image's files are read-only and each
+container's overlay has inodes of its own).
 """
 
 from __future__ import annotations
@@ -13,6 +35,8 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import platform
+from dataclasses import dataclass
 
 from agent.libc import libc
 
@@ -20,8 +44,34 @@ _PR_SET_SECCOMP = 22
 _SECCOMP_MODE_FILTER = 2
 _SECCOMP_RET_ALLOW = 0x7FFF0000
 _SECCOMP_RET_ERRNO = 0x00050000
-_X32_SYSCALL_BIT = 0x40000000
-_IO_URING_FIRST, _IO_URING_LAST = 425, 427
+
+# struct seccomp_data: int nr; __u32 arch; __u64 instruction_pointer; __u64 args[6]
+_NR, _ARCH, _ARG0, _ARG2 = 0, 4, 16, 32  # low 32 bits of args[0], args[2] (little endian)
+
+# BPF instructions.
+_LD_W_ABS = 0x20
+_JEQ_K = 0x15
+_JGE_K = 0x35
+_JGT_K = 0x25
+_RET_K = 0x06
+
+AF_UNIX, AF_INET, AF_INET6, AF_NETLINK = 1, 2, 10, 16
+NETLINK_ROUTE = 0
+IO_URING_FIRST, IO_URING_LAST = 425, 427  # the same on every architecture
+
+
+@dataclass(frozen=True, slots=True)
+class _Arch:
+    audit: int  # AUDIT_ARCH_* of the native ABI
+    socket: int
+    socketpair: int
+    max_native: int  # numbers at or above it are another ABI (x32) or not syscalls
+
+
+_ARCHES = {
+    "x86_64": _Arch(audit=0xC000003E, socket=41, socketpair=53, max_native=0x40000000),
+    "aarch64": _Arch(audit=0xC00000B7, socket=198, socketpair=199, max_native=0x40000000),
+}
 
 
 class _SockFilter(ctypes.Structure):
@@ -37,21 +87,70 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
 
 
-def _job_filter() -> _SockFprog:
-    program = [
-        (0x20, 0, 0, 0),  # A = seccomp_data.nr
-        (0x54, 0, 0, 0xFFFFFFFF & ~_X32_SYSCALL_BIT),  # A &= ~x32 bit
-        (0x35, 0, 2, _IO_URING_FIRST),  # A >= first ? next : allow
-        (0x25, 1, 0, _IO_URING_LAST),  # A > last ? allow : next
-        (0x06, 0, 0, _SECCOMP_RET_ERRNO | errno.ENOSYS),
-        (0x06, 0, 0, _SECCOMP_RET_ALLOW),
+Insn = tuple[int, str | int, str | int, int]  # code, jump if true, jump if false, k
+
+
+def program(arch: _Arch) -> list[tuple[int, int, int, int]]:
+    """The filter for ``arch`` as BPF instructions, jumps resolved."""
+    listing: list[Insn | str] = [
+        (_LD_W_ABS, 0, 0, _ARCH),
+        (_JEQ_K, 0, "enosys", arch.audit),
+        (_LD_W_ABS, 0, 0, _NR),
+        (_JGE_K, "enosys", 0, arch.max_native),
+        (_JEQ_K, "socket", 0, arch.socket),
+        (_JEQ_K, "socketpair", 0, arch.socketpair),
+        (_JGE_K, 0, "allow", IO_URING_FIRST),
+        (_JGT_K, "allow", "enosys", IO_URING_LAST),
+        "socket",
+        (_LD_W_ABS, 0, 0, _ARG0),
+        (_JEQ_K, "allow", 0, AF_UNIX),
+        (_JEQ_K, "allow", 0, AF_INET),
+        (_JEQ_K, "allow", 0, AF_INET6),
+        (_JEQ_K, 0, "eafnosupport", AF_NETLINK),
+        (_LD_W_ABS, 0, 0, _ARG2),
+        (_JEQ_K, "allow", "eafnosupport", NETLINK_ROUTE),
+        "socketpair",
+        (_LD_W_ABS, 0, 0, _ARG0),
+        (_JEQ_K, "allow", "eafnosupport", AF_UNIX),
+        "enosys",
+        (_RET_K, 0, 0, _SECCOMP_RET_ERRNO | errno.ENOSYS),
+        "eafnosupport",
+        (_RET_K, 0, 0, _SECCOMP_RET_ERRNO | errno.EAFNOSUPPORT),
+        "allow",
+        (_RET_K, 0, 0, _SECCOMP_RET_ALLOW),
     ]
-    filters = (_SockFilter * len(program))(*(_SockFilter(*insn) for insn in program))
-    return _SockFprog(len(program), filters)
+    labels: dict[str, int] = {}
+    insns: list[Insn] = []
+    for item in listing:
+        if isinstance(item, str):
+            labels[item] = len(insns)
+        else:
+            insns.append(item)
+
+    def offset(target: str | int, at: int) -> int:
+        if isinstance(target, int):
+            return target
+        jump = labels[target] - at - 1
+        assert 0 <= jump < 256, f"jump to {target} out of range"
+        return jump
+
+    return [(code, offset(jt, i), offset(jf, i), k) for i, (code, jt, jf, k) in enumerate(insns)]
+
+
+def _native() -> _Arch:
+    machine = platform.machine()
+    if machine not in _ARCHES:
+        raise OSError(errno.ENOSYS, f"no job seccomp filter for architecture {machine}")
+    return _ARCHES[machine]
+
+
+def _compile(insns: list[tuple[int, int, int, int]]) -> _SockFprog:
+    filters = (_SockFilter * len(insns))(*(_SockFilter(*insn) for insn in insns))
+    return _SockFprog(len(insns), filters)
 
 
 # Built once: the forked child only hands it to the kernel.
-_JOB_FILTER = _job_filter()
+_JOB_FILTER = _compile(program(_native()))
 
 
 def install_job_filter() -> None:
