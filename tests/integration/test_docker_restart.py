@@ -16,9 +16,10 @@ from pathlib import Path
 
 import nats
 import pytest
-from conftest import ROOT, Daemon, NatsServer, run_code, worker_containers
+from conftest import ROOT, run_code, worker_containers
 
 from engine_client import build_request
+from service.testing.harness import Daemon, NatsServer
 
 pytestmark = pytest.mark.docker_restart
 

@@ -9,9 +9,10 @@ import threading
 import time
 
 import nats
-from conftest import Daemon, NatsServer, containers_running, worker_containers
+from conftest import containers_running, worker_containers
 
 from engine_client import EngineClient, build_request
+from service.testing.harness import Daemon, NatsServer
 
 DURABLE = {"CODE_ENGINE_DURABLE": "1", "CODE_ENGINE_DURABLE_ACK_WAIT_S": "2"}
 
@@ -35,7 +36,7 @@ async def _service_stats(url: str, instance_id: str) -> dict:
 
 def test_durable_request_is_answered_once(tmp_path):
     server = NatsServer(tmp_path)
-    daemon = Daemon(server.url, tmp_path / "d.log", **DURABLE)
+    daemon = Daemon(server.url, tmp_path / "d.log", DURABLE)
     try:
         reply = submit(server.url, build_request("python", "print('durable')", request_id="d1"))
         assert reply["status"] == "ok"
@@ -54,7 +55,7 @@ def test_durable_request_is_answered_once(tmp_path):
 
 def test_duplicate_submissions_run_once(tmp_path):
     server = NatsServer(tmp_path)
-    daemon = Daemon(server.url, tmp_path / "d.log", **DURABLE)
+    daemon = Daemon(server.url, tmp_path / "d.log", DURABLE)
     try:
         code = "import time\ntime.sleep(0.5)\nprint('x')"
 
@@ -86,7 +87,7 @@ def test_duplicate_submissions_run_once(tmp_path):
 
 def test_sigkill_mid_job_is_redelivered_to_another_instance(tmp_path):
     server = NatsServer(tmp_path)
-    a = Daemon(server.url, tmp_path / "a.log", **DURABLE)
+    a = Daemon(server.url, tmp_path / "a.log", DURABLE)
     replies: list = []
 
     async def client() -> None:
@@ -115,9 +116,8 @@ def test_sigkill_mid_job_is_redelivered_to_another_instance(tmp_path):
     thread.start()
     try:
         containers_running(a.instance_id, "main.py")
-        a.process.kill()  # SIGKILL: no reply, no ack
-        a.process.wait()
-        b = Daemon(server.url, tmp_path / "b.log", **DURABLE)
+        a.kill()  # SIGKILL: no reply, no ack
+        b = Daemon(server.url, tmp_path / "b.log", DURABLE)
         thread.join()
         assert len(replies) == 1, replies
         reply, headers = replies[0]
@@ -135,7 +135,7 @@ def test_sigkill_mid_job_is_redelivered_to_another_instance(tmp_path):
 def test_poison_request_is_dead_lettered_and_answered(tmp_path):
     server = NatsServer(tmp_path)
     settings = {**DURABLE, "CODE_ENGINE_DURABLE_MAX_DELIVER": "2"}
-    first = Daemon(server.url, tmp_path / "a.log", **settings)
+    first = Daemon(server.url, tmp_path / "a.log", settings)
     results: dict = {"replies": [], "dead": []}
 
     async def client() -> None:
@@ -163,9 +163,8 @@ def test_poison_request_is_dead_lettered_and_answered(tmp_path):
     thread = threading.Thread(target=lambda: asyncio.run(client()))
     thread.start()
     time.sleep(3)  # delivered once to `first`, which dies with it
-    first.process.kill()
-    first.process.wait()
-    second = Daemon(server.url, tmp_path / "b.log", **settings)
+    first.kill()
+    second = Daemon(server.url, tmp_path / "b.log", settings)
     thread.join()
     try:
         assert len(results["replies"]) == 1

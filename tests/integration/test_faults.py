@@ -11,9 +11,10 @@ import time
 
 import nats
 import pytest
-from conftest import Daemon, NatsServer, containers_running, run_code, worker_containers
+from conftest import containers_running, run_code, worker_containers
 
 from engine_client import build_request
+from service.testing.harness import Daemon, NatsServer
 
 
 async def _gather_requests(url: str, requests: list[dict], timeout: float = 60) -> list:
@@ -66,7 +67,7 @@ def test_sigterm_answers_every_request_and_removes_containers(own_nats, tmp_path
 
 
 def test_shutdown_grace_cuts_long_jobs_with_a_clear_reply(own_nats, tmp_path):
-    daemon = Daemon(own_nats.url, tmp_path / "d.log", CODE_ENGINE_SHUTDOWN_GRACE_S="1")
+    daemon = Daemon(own_nats.url, tmp_path / "d.log", {"CODE_ENGINE_SHUTDOWN_GRACE_S": "1"})
     result: list = []
     thread = threading.Thread(
         target=lambda: result.extend(
@@ -106,12 +107,11 @@ def test_second_signal_exits_at_once_and_still_removes_containers(own_nats, tmp_
 def test_leftover_containers_of_the_same_instance_are_removed_at_start(own_nats, tmp_path):
     first = Daemon(own_nats.url, tmp_path / "a.log")
     leftovers = worker_containers(first.instance_id)
-    first.process.kill()  # no cleanup
-    first.process.wait()
+    first.kill()  # no cleanup
     assert leftovers
     other = Daemon(own_nats.url, tmp_path / "b.log")  # another instance: must not touch them
     assert set(worker_containers(first.instance_id)) == set(leftovers)
-    again = Daemon(own_nats.url, tmp_path / "c.log", CODE_ENGINE_INSTANCE_ID=first.instance_id)
+    again = Daemon(own_nats.url, tmp_path / "c.log", instance_id=first.instance_id)
     remaining = set(worker_containers(first.instance_id))
     assert not remaining & set(leftovers)
     assert again.stop() == 0 and other.stop() == 0
@@ -169,9 +169,7 @@ def test_nats_server_restart_mid_load(tmp_path):
         assert all(r["status"] == "ok" for r, _ in before)
         server.stop()
         time.sleep(1)
-        server.process = subprocess.Popen(
-            server.process.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+        server.start()  # same port, same store
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:

@@ -2,44 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
-
-import nats
 import pytest
 from conftest import run_code
 
 from engine_client import EngineClientError
+from service.testing.harness import Daemon, nats_request, next_snapshot
 
 
-async def _request(url: str, subject: str, body: dict | None = None, timeout: float = 5) -> dict:
-    nc = await nats.connect(url)
-    try:
-        msg = await nc.request(subject, json.dumps(body or {}).encode(), timeout=timeout)
-        return json.loads(msg.data)
-    finally:
-        await nc.close()
+def request(daemon: Daemon, subject: str, body: dict | None = None) -> dict:
+    return nats_request(daemon.nats_url, subject, body)
 
 
-def request(daemon, subject: str, body: dict | None = None) -> dict:
-    return asyncio.run(_request(daemon.nats_url, subject, body))
-
-
-def admin(daemon, **body) -> dict:
+def admin(daemon: Daemon, **body) -> dict:
     return request(daemon, f"code-engine.admin.{daemon.instance_id}", body)
-
-
-def next_snapshot(daemon, timeout: float = 5) -> dict:
-    async def go() -> dict:
-        nc = await nats.connect(daemon.nats_url)
-        try:
-            sub = await nc.subscribe(f"code-engine.stats.{daemon.instance_id}")
-            msg = await sub.next_msg(timeout=timeout)
-            return json.loads(msg.data)
-        finally:
-            await nc.close()
-
-    return asyncio.run(go())
 
 
 def test_stats_snapshot_is_published_every_second(daemon):
