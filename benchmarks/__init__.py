@@ -1,4 +1,5 @@
-"""The benchmark of issue #7: code-engine against the bare host, `docker run` and llm-sandbox.
+"""Benchmarks: code-engine's latency, throughput and cost against the bare host, `docker run`
+and llm-sandbox, a soak at saturation, and a problems request against separate requests.
 
 Run it with ``.venv/bin/python -m benchmarks.bench`` (see ``benchmarks/README.md``).
 """

@@ -1,4 +1,4 @@
-"""The benchmark of issue #7, in one run on this machine.
+"""Latency, throughput and CPU and memory cost of the engine against the alternatives, in one run.
 
     .venv/bin/python -m benchmarks.bench [--quick] [--skip-peer] [--jobs N] [--json PATH]
                                          [--profile DIR] [--engine-env KEY=VALUE ...]

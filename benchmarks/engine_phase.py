@@ -1,7 +1,7 @@
 """The engine's phases: end to end over NATS, its resources, the CPU cap lifted, the agent alone.
 
-Each phase starts what it needs (:mod:`benchmarks.services`) and stops it on the
-way out, whatever happens. The numbers come back as plain dicts of summaries,
+Each phase starts what it needs (:func:`benchmarks.services.engine`) and stops it
+on the way out, whatever happens. The numbers come back as plain dicts of summaries,
 ready for :mod:`benchmarks.report` and ``--json``.
 """
 
@@ -12,7 +12,7 @@ import contextlib
 import os
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 from benchmarks import BenchError, agent_probe, host, load
@@ -22,9 +22,10 @@ from benchmarks.figures import summarize
 from benchmarks.plan import Plan, sequential_runs
 from benchmarks.procstat import CpuMeter, InstanceContainers, pids_named, rss_kb
 from benchmarks.programs import PROGRAMS, find
-from benchmarks.services import Daemon, NatsServer
+from benchmarks.services import engine
 from engine_client import EngineClient
 from service.config import Settings
+from service.testing.harness import Daemon, NatsServer
 
 RSS_CHECKPOINTS = 10
 
@@ -37,16 +38,11 @@ class EnginePhases:
         self.hello = find("python", "hello")
         self.daemon_settings: Settings | None = None
 
-    @contextlib.contextmanager
-    def _engine(self, env: dict[str, str]) -> Iterator[tuple[NatsServer, Daemon]]:
+    def _engine(
+        self, env: Mapping[str, str]
+    ) -> contextlib.AbstractContextManager[tuple[NatsServer, Daemon]]:
         """A nats-server and a daemon of our own; both stopped on the way out."""
-        with contextlib.ExitStack() as stack:
-            nats = NatsServer(self.plan.workdir)
-            stack.callback(nats.stop)
-            self.plan.say("engine: starting the daemon")
-            daemon = Daemon(nats.url, self.plan.workdir, env)
-            stack.callback(self._stop_daemon, daemon)
-            yield nats, daemon
+        return engine(self.plan.workdir, env, self.plan.say)
 
     def measure_engine(self) -> dict[str, Any]:
         """Sequential latency per program, a NATS echo, throughput against the host, and
@@ -89,12 +85,6 @@ class EnginePhases:
                 return out
 
             return asyncio.run(sequential())
-
-    def _stop_daemon(self, daemon: Daemon) -> None:
-        self.plan.say("engine: stopping the daemon")
-        code = daemon.stop()
-        if code not in (0, None):
-            self.plan.say(f"the daemon exited {code}:\n{daemon.log_tail()}")
 
     async def _engine_load(self, nats: NatsServer, daemon: Daemon) -> dict[str, Any]:
         out: dict[str, Any] = {}

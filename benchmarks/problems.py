@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 from benchmarks.figures import table
-from benchmarks.services import Daemon, NatsServer
+from benchmarks.services import engine
 from engine_client import EngineClient, build_request
-from engine_client.client import PROBLEMS_SUBJECT
+from wire.subjects import PROBLEMS_SUBJECT
 
 SOURCE = """#include <iostream>
 int main() { long a, b; std::cin >> a >> b; std::cout << a + b << std::endl; }
@@ -66,16 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tests", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="code-engine-problems-") as tmp:
-        server = NatsServer(Path(tmp))
-        try:
-            daemon = Daemon(server.url, Path(tmp), {})
-            try:
-                results = asyncio.run(_measure(server.url, args.tests, args.rounds))
-            finally:
-                daemon.stop()
-        finally:
-            server.stop()
+    with (
+        tempfile.TemporaryDirectory(prefix="code-engine-problems-") as tmp,
+        engine(Path(tmp), {}) as (server, _),
+    ):
+        results = asyncio.run(_measure(server.url, args.tests, args.rounds))
     problem = statistics.median(r[0] for r in results)
     separate = statistics.median(r[1] for r in results)
     print(

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from benchmarks.figures import percentile, table
 from benchmarks.procstat import rss_kb
-from benchmarks.services import Daemon, NatsServer
+from benchmarks.services import engine
 from engine_client import EngineClient, EngineClientError
 
 CLIENT_TIMEOUT_S = 120.0
@@ -181,24 +181,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=8, help="requests kept in flight")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="code-engine-soak-") as tmp:
-        server = NatsServer(Path(tmp))
+    with (
+        tempfile.TemporaryDirectory(prefix="code-engine-soak-") as tmp,
+        engine(Path(tmp), {}, print) as (server, daemon),
+    ):
+        soak = Soak(server.url, daemon.pid, args.minutes, args.clients)
         try:
-            daemon = Daemon(server.url, Path(tmp), {})
-            try:
-                soak = Soak(server.url, daemon.pid, args.minutes, args.clients)
-                try:
-                    asyncio.run(soak.run())
-                except KeyboardInterrupt:
-                    print("interrupted; partial results:")
-                print(soak.report())
-                if args.json:
-                    args.json.write_text(json.dumps(soak.as_json(), indent=2))
-            finally:
-                code = daemon.stop()
-                print(f"daemon exit code {code}")
-        finally:
-            server.stop()
+            asyncio.run(soak.run())
+        except KeyboardInterrupt:
+            print("interrupted; partial results:")
+        print(soak.report())
+        if args.json:
+            args.json.write_text(json.dumps(soak.as_json(), indent=2))
     return 0 if all(m.lost == 0 for m in soak.minutes) else 1
 
 

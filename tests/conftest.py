@@ -1,119 +1,23 @@
-"""Shared fixtures. Integration fixtures start a real nats-server and a real daemon."""
+"""Shared fixtures. Integration fixtures start a real nats-server and a real daemon.
+
+Both come from :mod:`service.testing.harness`; the daemons get the caller's
+environment, so ``CODE_ENGINE_IMAGE`` chooses the worker image they run.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from engine_client import EngineClient, build_request
-from service.intake.nats_server import config_text, find_binary
-
-ROOT = Path(__file__).resolve().parent.parent
-IMAGE = os.environ.get("CODE_ENGINE_IMAGE", "code-engine-worker:latest")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port} after {timeout} s")
-
-
-class NatsServer:
-    def __init__(self, directory: Path, max_payload: int = 8 << 20) -> None:
-        self.port = free_port()
-        self.url = f"nats://127.0.0.1:{self.port}"
-        conf = directory / "nats.conf"
-        conf.write_text(
-            config_text(self.port, max_payload, jetstream_dir=str(directory / f"js-{self.port}"))
-        )
-        self.process = subprocess.Popen(
-            [find_binary(), "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        wait_for_port(self.port)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(10)
-
-
-_DAEMONS: list[Daemon] = []
-
-
-class Daemon:
-    """A real `code-engine serve` process (stopped at the end of the session at the latest)."""
-
-    def __init__(self, nats_url: str, log_path: Path, **env: str) -> None:
-        self.nats_url = nats_url
-        self.instance_id = env.pop("CODE_ENGINE_INSTANCE_ID", f"test-{uuid.uuid4().hex[:8]}")
-        self.log_path = log_path
-        self.signalled = False
-        environ = {
-            **os.environ,
-            "NATSURL": nats_url,
-            "CODE_ENGINE_INSTANCE_ID": self.instance_id,
-            "CODE_ENGINE_IMAGE": IMAGE,
-            **env,
-        }
-        self._log = open(log_path, "wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "service", "serve"],
-            env=environ,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
-        _DAEMONS.append(self)
-        self.wait_ready()
-
-    def send_signal(self, sig: int) -> None:
-        self.signalled = True
-        self.process.send_signal(sig)
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def wait_ready(self, timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"daemon exited early:\n{self.log_text()}")
-            if (
-                "ready" in self.log_text()
-                and f"code-engine {self.instance_id} ready" in self.log_text()
-            ):
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"daemon not ready after {timeout} s:\n{self.log_text()}")
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60.0) -> int:
-        """Stop the daemon (unless a test already signalled it) and return its exit code."""
-        if self.process.poll() is None and not self.signalled:
-            self.process.send_signal(sig)
-        code = self.process.wait(timeout)
-        self._log.close()
-        return code
+from service.testing.harness import ROOT, Daemon, NatsServer, instance_containers, stop_leftovers
 
 
 def send(
@@ -154,13 +58,7 @@ def run_code(nats_url: str, language: str, code: str, **fields) -> dict:
 
 
 def worker_containers(instance_id: str) -> list[str]:
-    out = subprocess.run(
-        ["docker", "ps", "-aq", "--filter", f"label=org.code-engine.instance={instance_id}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return out.split()
+    return instance_containers(instance_id)
 
 
 def containers_running(instance_id: str, needle: str, timeout: float = 20) -> list[str]:
@@ -206,16 +104,7 @@ def daemon(nats_server: NatsServer, tmp_session: Path) -> Iterator[Daemon]:
 def pytest_sessionfinish(session, exitstatus):
     # A test that failed half-way may have left its daemon running: stop it and
     # its containers, so nothing outlives the run.
-    for daemon in _DAEMONS:
-        if daemon.process.poll() is None:
-            daemon.process.terminate()
-            try:
-                daemon.process.wait(30)
-            except subprocess.TimeoutExpired:
-                daemon.process.kill()
-        leftovers = worker_containers(daemon.instance_id)
-        if leftovers:
-            subprocess.run(["docker", "rm", "-f", *leftovers], capture_output=True)
+    stop_leftovers()
 
 
 def pytest_collection_modifyitems(config, items):
@@ -226,4 +115,13 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: item.get_closest_marker("docker_restart") is not None)
 
 
-__all__ = ["Daemon", "NatsServer", "json", "run_code", "send", "send_many", "worker_containers"]
+__all__ = [
+    "ROOT",
+    "Daemon",
+    "NatsServer",
+    "containers_running",
+    "run_code",
+    "send",
+    "send_many",
+    "worker_containers",
+]

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import Daemon, NatsServer, worker_containers
+from conftest import worker_containers
+
+from service.testing.harness import Daemon, NatsServer
 
 from .hostile_support import Sandbox
 
@@ -51,11 +53,13 @@ def hostile_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]
     daemon = Daemon(
         nats.url,
         directory / "daemon.log",
-        CODE_ENGINE_WORKERS="1",
-        CODE_ENGINE_CONCURRENCY="1",
-        # Compile bombs meet this limit; hello world compiles in well under a second.
-        CODE_ENGINE_COMPILE_TIMEOUT_MS="5000",
-        CODE_ENGINE_LOG_LEVEL="INFO",
+        {
+            "CODE_ENGINE_WORKERS": "1",
+            "CODE_ENGINE_CONCURRENCY": "1",
+            # Compile bombs meet this limit; hello world compiles in well under a second.
+            "CODE_ENGINE_COMPILE_TIMEOUT_MS": "5000",
+            "CODE_ENGINE_LOG_LEVEL": "INFO",
+        },
     )
     try:
         yield daemon

@@ -10,7 +10,6 @@ container.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import time
@@ -18,8 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import nats
-from conftest import Daemon, run_code
+from conftest import run_code
+
+from service.testing.harness import Daemon
+from service.testing.harness import next_snapshot as next_snapshot  # the suite's tests use it
 
 # Every run and compile step sees exactly this environment (service/languages.py).
 RUN_ENV = {
@@ -71,21 +72,6 @@ CLEAN_PLACES = {
     "/dev/mqueue": [],
     "/work/build": ["/work/build/main.py"],
 }
-
-
-def next_snapshot(daemon: Daemon, timeout: float = 10.0) -> dict:
-    """The next stats snapshot the daemon publishes (service/snapshot.py)."""
-
-    async def go() -> dict:
-        nc = await nats.connect(daemon.nats_url)
-        try:
-            sub = await nc.subscribe(f"code-engine.stats.{daemon.instance_id}")
-            msg = await sub.next_msg(timeout=timeout)
-            return json.loads(msg.data)
-        finally:
-            await nc.close()
-
-    return asyncio.run(go())
 
 
 @dataclass(frozen=True)

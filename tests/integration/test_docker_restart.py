@@ -5,8 +5,6 @@ This restarts the machine's dockerd, so conftest runs it after every other test.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
 import signal
 import subprocess
@@ -14,11 +12,11 @@ import threading
 import time
 from pathlib import Path
 
-import nats
 import pytest
-from conftest import ROOT, Daemon, NatsServer, run_code, worker_containers
+from conftest import ROOT, run_code, send, worker_containers
 
 from engine_client import build_request
+from service.testing.harness import Daemon, NatsServer, job_running, wait_for_stats
 
 pytestmark = pytest.mark.docker_restart
 
@@ -34,17 +32,6 @@ def docker_answers() -> bool:
     return subprocess.run(["docker", "info"], capture_output=True).returncode == 0
 
 
-async def _request(url: str, body: dict, timeout: float) -> dict:
-    nc = await nats.connect(url)
-    try:
-        msg = await nc.request(
-            "compiler.execute.request", json.dumps(body).encode(), timeout=timeout
-        )
-        return json.loads(msg.data)
-    finally:
-        await nc.close()
-
-
 def test_dockerd_restart_rebuilds_the_pool(tmp_path: Path):
     nats_server = NatsServer(tmp_path)
     daemon = Daemon(nats_server.url, tmp_path / "d.log")
@@ -53,10 +40,10 @@ def test_dockerd_restart_rebuilds_the_pool(tmp_path: Path):
         in_flight: list[dict] = []
         body = build_request("python", "import time\ntime.sleep(30)", request_id="in-flight")
         thread = threading.Thread(
-            target=lambda: in_flight.append(asyncio.run(_request(nats_server.url, body, 60)))
+            target=lambda: in_flight.append(send(nats_server.url, body, timeout=60))
         )
         thread.start()
-        time.sleep(1)
+        wait_for_stats(daemon, job_running("in-flight"), what="the job running")
 
         os.kill(dockerd_pid(), signal.SIGTERM)
         deadline = time.monotonic() + 60
@@ -65,19 +52,19 @@ def test_dockerd_restart_rebuilds_the_pool(tmp_path: Path):
         assert not docker_answers()
         thread.join(60)
         assert in_flight and in_flight[0]["status"] == "internal_error", in_flight
-        time.sleep(2)  # the next health check notices
+        wait_for_stats(daemon, lambda s: not s["docker"]["ok"], what="Docker seen down")
         down = run_code(nats_server.url, "python", "print(1)")
         assert down["status"] == "busy"
         assert "Docker" in down["error"]
 
         subprocess.run(["bash", str(ROOT / "scripts" / "ensure-docker.sh")], check=True)
-        deadline = time.monotonic() + 60
-        reply = down
-        while time.monotonic() < deadline:
-            reply = run_code(nats_server.url, "python", "print('back')")
-            if reply["status"] == "ok":
-                break
-            time.sleep(0.5)
+        wait_for_stats(
+            daemon,
+            lambda s: s["docker"]["ok"] and any(c["state"] == "idle" for c in s["containers"]),
+            timeout=60,
+            what="Docker back and a warm container",
+        )
+        reply = run_code(nats_server.url, "python", "print('back')")
         assert reply["status"] == "ok", reply
         assert reply["output"] == "back\n"
         assert "Docker daemon answers again" in daemon.log_text()

@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import sys
 import threading
 import time
 
 import nats
-from conftest import Daemon, NatsServer, containers_running, worker_containers
+from conftest import ROOT, containers_running, worker_containers
 
 from engine_client import EngineClient, build_request
+from service.testing.harness import Daemon, NatsServer, job_running, nats_request, wait_for_stats
 
 DURABLE = {"CODE_ENGINE_DURABLE": "1", "CODE_ENGINE_DURABLE_ACK_WAIT_S": "2"}
 
@@ -24,27 +26,20 @@ def submit(url: str, request: dict, timeout: float = 60) -> dict:
     return asyncio.run(go())
 
 
-async def _service_stats(url: str, instance_id: str) -> dict:
-    nc = await nats.connect(url)
-    try:
-        msg = await nc.request(f"$SRV.STATS.code-engine.{instance_id}", b"", timeout=5)
-        return json.loads(msg.data)
-    finally:
-        await nc.close()
-
-
 def test_durable_request_is_answered_once(tmp_path):
     server = NatsServer(tmp_path)
-    daemon = Daemon(server.url, tmp_path / "d.log", **DURABLE)
+    daemon = Daemon(server.url, tmp_path / "d.log", DURABLE)
     try:
         reply = submit(server.url, build_request("python", "print('durable')", request_id="d1"))
         assert reply["status"] == "ok"
         assert reply["output"] == "durable\n"
         # Plain request-reply keeps working in durable mode.
+        cli = [sys.executable, "-m", "service", "run", "--nats", server.url]
         plain = subprocess.run(
-            [".venv/bin/code-engine", "run", "--nats", server.url, "/dev/stdin", "--lang", "py"],
+            [*cli, "/dev/stdin", "--lang", "py"],
             input=b"print('plain')",
             capture_output=True,
+            cwd=ROOT,
         )
         assert plain.stdout == b"plain\n"
     finally:
@@ -54,7 +49,7 @@ def test_durable_request_is_answered_once(tmp_path):
 
 def test_duplicate_submissions_run_once(tmp_path):
     server = NatsServer(tmp_path)
-    daemon = Daemon(server.url, tmp_path / "d.log", **DURABLE)
+    daemon = Daemon(server.url, tmp_path / "d.log", DURABLE)
     try:
         code = "import time\ntime.sleep(0.5)\nprint('x')"
 
@@ -65,7 +60,13 @@ def test_duplicate_submissions_run_once(tmp_path):
                         build_request("python", code, request_id="same"), timeout=4
                     )
                 )
-                await asyncio.sleep(0.1)
+                # The second goes out once the first is in the engine.
+                await asyncio.to_thread(
+                    wait_for_stats,
+                    daemon,
+                    lambda s: s["counters"]["accepted"] >= 1,
+                    what="the first accepted",
+                )
                 second = asyncio.create_task(
                     client.submit_durable(
                         build_request("python", code, request_id="same"), timeout=4
@@ -76,7 +77,7 @@ def test_duplicate_submissions_run_once(tmp_path):
         first, second = asyncio.run(twice())
         assert first["status"] == "ok"
         assert isinstance(second, Exception)  # the stream dropped it: no second run, no reply
-        stats = asyncio.run(_service_stats(server.url, daemon.instance_id))
+        stats = nats_request(server.url, f"$SRV.STATS.code-engine.{daemon.instance_id}")
         compiler = next(e for e in stats["endpoints"] if e["name"] == "compiler")
         assert compiler["num_requests"] == 1
     finally:
@@ -86,7 +87,7 @@ def test_duplicate_submissions_run_once(tmp_path):
 
 def test_sigkill_mid_job_is_redelivered_to_another_instance(tmp_path):
     server = NatsServer(tmp_path)
-    a = Daemon(server.url, tmp_path / "a.log", **DURABLE)
+    a = Daemon(server.url, tmp_path / "a.log", DURABLE)
     replies: list = []
 
     async def client() -> None:
@@ -115,9 +116,8 @@ def test_sigkill_mid_job_is_redelivered_to_another_instance(tmp_path):
     thread.start()
     try:
         containers_running(a.instance_id, "main.py")
-        a.process.kill()  # SIGKILL: no reply, no ack
-        a.process.wait()
-        b = Daemon(server.url, tmp_path / "b.log", **DURABLE)
+        a.kill()  # SIGKILL: no reply, no ack
+        b = Daemon(server.url, tmp_path / "b.log", DURABLE)
         thread.join()
         assert len(replies) == 1, replies
         reply, headers = replies[0]
@@ -135,7 +135,7 @@ def test_sigkill_mid_job_is_redelivered_to_another_instance(tmp_path):
 def test_poison_request_is_dead_lettered_and_answered(tmp_path):
     server = NatsServer(tmp_path)
     settings = {**DURABLE, "CODE_ENGINE_DURABLE_MAX_DELIVER": "2"}
-    first = Daemon(server.url, tmp_path / "a.log", **settings)
+    first = Daemon(server.url, tmp_path / "a.log", settings)
     results: dict = {"replies": [], "dead": []}
 
     async def client() -> None:
@@ -162,10 +162,9 @@ def test_poison_request_is_dead_lettered_and_answered(tmp_path):
 
     thread = threading.Thread(target=lambda: asyncio.run(client()))
     thread.start()
-    time.sleep(3)  # delivered once to `first`, which dies with it
-    first.process.kill()
-    first.process.wait()
-    second = Daemon(server.url, tmp_path / "b.log", **settings)
+    wait_for_stats(first, job_running("poison"), what="the job delivered")  # once, to `first`
+    first.kill()  # which dies with it
+    second = Daemon(server.url, tmp_path / "b.log", settings)
     thread.join()
     try:
         assert len(results["replies"]) == 1

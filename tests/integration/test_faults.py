@@ -11,9 +11,10 @@ import time
 
 import nats
 import pytest
-from conftest import Daemon, NatsServer, containers_running, run_code, worker_containers
+from conftest import containers_running, run_code, worker_containers
 
 from engine_client import build_request
+from service.testing.harness import Daemon, NatsServer, job_running, wait_for_stats
 
 
 async def _gather_requests(url: str, requests: list[dict], timeout: float = 60) -> list:
@@ -50,13 +51,19 @@ def sleeper(seconds: float, request_id: str) -> dict:
 
 def test_sigterm_answers_every_request_and_removes_containers(own_nats, tmp_path):
     daemon = Daemon(own_nats.url, tmp_path / "d.log")
-    requests = [sleeper(1.5, f"r{i}") for i in range(6)]
+    # Long enough for a stats snapshot (one every one to two seconds) to catch three
+    # running and three queued.
+    requests = [sleeper(4, f"r{i}") for i in range(6)]
     result: list = []
     thread = threading.Thread(
         target=lambda: result.extend(asyncio.run(_gather_requests(own_nats.url, requests)))
     )
     thread.start()
-    time.sleep(0.7)  # three running, three queued
+    wait_for_stats(
+        daemon,
+        lambda s: s["workers"]["busy"] == 3 and s["queue"]["depth"] == 3,
+        what="three running, three queued",
+    )
     daemon.send_signal(signal.SIGTERM)
     thread.join()
     assert daemon.stop() == 0
@@ -66,7 +73,7 @@ def test_sigterm_answers_every_request_and_removes_containers(own_nats, tmp_path
 
 
 def test_shutdown_grace_cuts_long_jobs_with_a_clear_reply(own_nats, tmp_path):
-    daemon = Daemon(own_nats.url, tmp_path / "d.log", CODE_ENGINE_SHUTDOWN_GRACE_S="1")
+    daemon = Daemon(own_nats.url, tmp_path / "d.log", {"CODE_ENGINE_SHUTDOWN_GRACE_S": "1"})
     result: list = []
     thread = threading.Thread(
         target=lambda: result.extend(
@@ -74,7 +81,7 @@ def test_shutdown_grace_cuts_long_jobs_with_a_clear_reply(own_nats, tmp_path):
         )
     )
     thread.start()
-    time.sleep(0.7)
+    wait_for_stats(daemon, job_running("long"), what="the job running")
     started = time.monotonic()
     daemon.send_signal(signal.SIGTERM)
     thread.join()
@@ -92,10 +99,10 @@ def test_second_signal_exits_at_once_and_still_removes_containers(own_nats, tmp_
         target=lambda: asyncio.run(_gather_requests(own_nats.url, [sleeper(8, "long")], timeout=20))
     )
     thread.start()
-    time.sleep(0.7)
-    started = time.monotonic()
+    wait_for_stats(daemon, job_running("long"), what="the job running")
     daemon.send_signal(signal.SIGTERM)
-    time.sleep(0.3)
+    wait_for_stats(daemon, lambda s: s["state"] == "draining", what="the drain begun")
+    started = time.monotonic()
     daemon.send_signal(signal.SIGINT)
     assert daemon.stop(timeout=20) == 0
     assert time.monotonic() - started < 5
@@ -106,12 +113,11 @@ def test_second_signal_exits_at_once_and_still_removes_containers(own_nats, tmp_
 def test_leftover_containers_of_the_same_instance_are_removed_at_start(own_nats, tmp_path):
     first = Daemon(own_nats.url, tmp_path / "a.log")
     leftovers = worker_containers(first.instance_id)
-    first.process.kill()  # no cleanup
-    first.process.wait()
+    first.kill()  # no cleanup
     assert leftovers
     other = Daemon(own_nats.url, tmp_path / "b.log")  # another instance: must not touch them
     assert set(worker_containers(first.instance_id)) == set(leftovers)
-    again = Daemon(own_nats.url, tmp_path / "c.log", CODE_ENGINE_INSTANCE_ID=first.instance_id)
+    again = Daemon(own_nats.url, tmp_path / "c.log", instance_id=first.instance_id)
     remaining = set(worker_containers(first.instance_id))
     assert not remaining & set(leftovers)
     assert again.stop() == 0 and other.stop() == 0
@@ -167,19 +173,8 @@ def test_nats_server_restart_mid_load(tmp_path):
     try:
         before = asyncio.run(_gather_requests(server.url, [sleeper(0.1, str(i)) for i in range(5)]))
         assert all(r["status"] == "ok" for r, _ in before)
-        server.stop()
-        time.sleep(1)
-        server.process = subprocess.Popen(
-            server.process.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                reply = run_code(server.url, "python", "print('back')")
-                if reply["status"] == "ok":
-                    break
-            except Exception:
-                time.sleep(0.5)
+        server.restart()  # same port, same store
+        wait_for_stats(daemon, lambda s: s["nats"]["reconnects"] >= 1, what="a reconnection")
         after = asyncio.run(_gather_requests(server.url, [sleeper(0.1, str(i)) for i in range(10)]))
         assert all(r["status"] == "ok" for r, _ in after)
         assert "reconnected to NATS" in daemon.log_text()

@@ -7,7 +7,9 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from conftest import Daemon, NatsServer, run_code
+from conftest import run_code
+
+from service.testing.harness import Daemon, NatsServer
 
 
 class Ingest(BaseHTTPRequestHandler):
@@ -31,9 +33,11 @@ def test_job_records_are_shipped_with_the_bearer_token(tmp_path):
     daemon = Daemon(
         nats_server.url,
         tmp_path / "d.log",
-        BETTERSTACKUPLOADURL=url,
-        BETTERSTACKSOURCETOKEN="secret-token",
-        ENVIRONMENT="production",
+        {
+            "BETTERSTACKUPLOADURL": url,
+            "BETTERSTACKSOURCETOKEN": "secret-token",
+            "ENVIRONMENT": "production",
+        },
     )
     try:
         reply = run_code(nats_server.url, "python", "print(1)", request_id="shipped-job")

@@ -2,44 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
-
-import nats
 import pytest
 from conftest import run_code
 
 from engine_client import EngineClientError
+from service.testing.harness import Daemon, nats_request, next_snapshot, wait_for_stats
 
 
-async def _request(url: str, subject: str, body: dict | None = None, timeout: float = 5) -> dict:
-    nc = await nats.connect(url)
-    try:
-        msg = await nc.request(subject, json.dumps(body or {}).encode(), timeout=timeout)
-        return json.loads(msg.data)
-    finally:
-        await nc.close()
+def request(daemon: Daemon, subject: str, body: dict | None = None) -> dict:
+    return nats_request(daemon.nats_url, subject, body)
 
 
-def request(daemon, subject: str, body: dict | None = None) -> dict:
-    return asyncio.run(_request(daemon.nats_url, subject, body))
-
-
-def admin(daemon, **body) -> dict:
+def admin(daemon: Daemon, **body) -> dict:
     return request(daemon, f"code-engine.admin.{daemon.instance_id}", body)
 
 
-def next_snapshot(daemon, timeout: float = 5) -> dict:
-    async def go() -> dict:
-        nc = await nats.connect(daemon.nats_url)
-        try:
-            sub = await nc.subscribe(f"code-engine.stats.{daemon.instance_id}")
-            msg = await sub.next_msg(timeout=timeout)
-            return json.loads(msg.data)
-        finally:
-            await nc.close()
-
-    return asyncio.run(go())
+def container_ids(snapshot: dict) -> list[str]:
+    return [c["id"] for c in snapshot["containers"]]
 
 
 def test_stats_snapshot_is_published_every_second(daemon):
@@ -58,10 +37,12 @@ def test_stats_snapshot_is_published_every_second(daemon):
     assert {c["state"] for c in containers} <= {"idle", "busy", "warming", "recycling"}
     assert all(c["memory_limit_bytes"] == 400 << 20 for c in containers)
     # CPU % needs two samples of the same container.
-    for _ in range(5):
-        later = next_snapshot(daemon)
-        if any(c["cpu_percent"] is not None for c in later["containers"]):
-            break
+    later = wait_for_stats(
+        daemon,
+        lambda s: any(c["cpu_percent"] is not None for c in s["containers"]),
+        timeout=10,
+        what="a container's CPU %",
+    )
     assert any(c["cpu_percent"] is not None for c in later["containers"]), later
     assert all(c["memory_bytes"] > 0 for c in later["containers"] if c["memory_bytes"] is not None)
 
@@ -99,11 +80,13 @@ def test_recycle_replaces_the_container(daemon):
     snapshot = next_snapshot(daemon)
     victim = next(c["id"] for c in snapshot["containers"] if c["state"] == "idle")
     assert admin(daemon, action="recycle", container=victim)["ok"] is True
-    for _ in range(5):
-        ids = [c["id"] for c in next_snapshot(daemon)["containers"]]
-        if victim not in ids and len(ids) >= 2:
-            break
-    assert victim not in ids
+    later = wait_for_stats(
+        daemon,
+        lambda s: victim not in container_ids(s) and len(container_ids(s)) >= 2,
+        timeout=10,
+        what=f"{victim} replaced",
+    )
+    assert victim not in container_ids(later)
     assert run_code(daemon.nats_url, "python", "print(1)")["status"] == "ok"
 
 

