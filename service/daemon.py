@@ -10,7 +10,8 @@
             ├── Pool.run              warm containers + health monitor (every 1 s)
             │   └── spawn / remove    container lifecycles
             ├── Dispatcher.run        `concurrency` worker tasks, each job in a cancel scope
-            ├── NatsIntake.run        nats-py under trio-asyncio: requests in, replies out,
+            ├── NatsIntake.run        nats-py under trio-asyncio: requests in (to Admission),
+            │                         replies out,
             │                         admin and $SRV services, pause/resume
             └── StatsPublisher.run    a snapshot on code-engine.stats.<instance> every 1 s
 
@@ -97,7 +98,10 @@ async def serve(settings: Settings) -> None:
                     await shutdown.requested.wait()
                     log.info("shutting down: draining for up to %.0f s", settings.shutdown_grace_s)
                     with shutdown.cut_short:
-                        await engine.shutdown(settings.shutdown_grace_s)
+                        await engine.control.finish_work(settings.shutdown_grace_s)
+                    # Outside the cut-short scope: cut-off jobs are answered before
+                    # the intake flushes and closes.
+                    await engine.control.stop_workers()
                     nursery.cancel_scope.cancel()
             root.cancel_scope.cancel()
     log.info("stopped")

@@ -104,7 +104,3 @@ class Engine:
             await nursery.start(self.intake.run, self.admission.handle, self.control.has_room)
             await nursery.start(self._stats.run)
             task_status.started()
-
-    async def shutdown(self, grace_s: float) -> None:
-        """Stop taking requests and let in-flight jobs finish for up to ``grace_s``."""
-        await self.control.shutdown(grace_s)

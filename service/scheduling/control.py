@@ -61,18 +61,32 @@ class Control:
 
     # -- shutdown -------------------------------------------------------------------
 
-    async def shutdown(self, grace_s: float) -> None:
-        """Stop taking requests and let in-flight jobs finish for up to ``grace_s``."""
+    async def finish_work(self, grace_s: float) -> None:
+        """Take nothing new; let queued and running jobs finish for up to ``grace_s``.
+
+        On timeout or cancellation (a second signal) the queued jobs are answered
+        ``internal_error``; running ones are left to :meth:`stop_workers`.
+        """
         self.drain()
-        with trio.move_on_after(grace_s) as scope:
-            await self._dispatcher.drain()
-        if scope.cancelled_caught:
-            dropped = self._dispatcher.abandon_queued("the engine is shutting down")
-            log.warning(
-                "shutdown grace over: %d queued and %d running jobs answered internal_error",
-                dropped,
-                self._dispatcher.in_flight,
-            )
-        # Workers answer their cut-off jobs before the intake flushes and closes.
+        finished = False
+        try:
+            with trio.move_on_after(grace_s):
+                await self._dispatcher.drain()
+                finished = True
+        finally:
+            if not finished:
+                dropped = self._dispatcher.abandon_queued("the engine is shutting down")
+                log.warning(
+                    "shutdown grace over: %d queued and %d running jobs answered internal_error",
+                    dropped,
+                    self._dispatcher.in_flight,
+                )
+
+    async def stop_workers(self) -> None:
+        """Cut running jobs short (each answered ``internal_error``) and wait for the workers.
+
+        Not to be cut short itself: the answers must be queued before the intake
+        flushes and closes.
+        """
         self._dispatcher.cancel()
         await self._dispatcher.stopped.wait()
