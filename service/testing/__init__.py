@@ -1,6 +1,9 @@
-"""Test doubles for the engine: deterministic unit tests without Docker or NATS.
+"""Test doubles and harnesses for the engine.
 
-``fake_agent`` speaks the agent protocol on :class:`docker_api.testing.FakeAttachPeer`.
+``fake_agent`` speaks the agent protocol on :class:`docker_api.testing.FakeAttachPeer`
+for deterministic unit tests without Docker; ``harness`` runs a real nats-server
+and a real daemon as child processes for integration tests and benchmarks. The
+in-memory intake is :mod:`service.intake.memory`.
 """
 
 from .fake_agent import Behaviour, FakeAgent, answer, never_answer, step_result

@@ -197,7 +197,45 @@ PROTOCOL_INJECTION_OUTPUT = (
     "/dev/tty No such device or address\n"
 )
 
+FOREIGN_SOCKETS = r"""
+import errno, socket
+for name, family, kind, proto in [("vsock", 40, 1, 0), ("packet", 17, 3, 0),
+                                  ("bluetooth", 31, 1, 0), ("alg", 38, 5, 0),
+                                  ("netlink-audit", 16, 3, 9)]:
+    try:
+        socket.socket(family, kind, proto).close()
+        print(name, "allowed")
+    except OSError as exc:
+        print(name, errno.errorcode.get(exc.errno))
+"""
+
+FOREIGN_SOCKETS_OUTPUT = "".join(
+    f"{name} EAFNOSUPPORT\n" for name in ("vsock", "packet", "bluetooth", "alg", "netlink-audit")
+)
+
+# The 32-bit entry: getpid (20) and socketcall (102) of the i386 table.
+LEGACY_ABI = r"""
+#include <cstdio>
+static long call32(long nr, long a, long b) {
+    long ret;
+    asm volatile("int $0x80" : "=a"(ret) : "a"(nr), "b"(a), "c"(b) : "memory");
+    return ret;
+}
+int main() {
+    long args[3] = {40, 1, 0};
+    std::printf("%ld %ld\n", call32(20, 0, 0), call32(102, 1, (long)args));
+}
+"""
+
 CASES = [
+    Hostile(
+        "python-opens-sockets-of-foreign-families",
+        "python",
+        FOREIGN_SOCKETS,
+        "ok",
+        check=_output(FOREIGN_SOCKETS_OUTPUT),
+    ),
+    Hostile("cpp-enters-the-32-bit-abi", "cpp", LEGACY_ABI, "ok", check=_output("-38 -38\n")),
     Hostile(
         "python-reads-environment-and-privileges",
         "python",
