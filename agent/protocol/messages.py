@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import json
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from .fields import (
     ProtocolError,
@@ -217,10 +217,10 @@ class Result:
 
 
 @dataclass(slots=True)
-class Cleaned:
-    """The wipe owed after an early result is done; ``clean``: verified."""
+class _Verified:
+    """A report on a wipe: ``clean`` says whether the agent verified it."""
 
-    TYPE: ClassVar[str] = "cleaned"
+    TYPE: ClassVar[str]
     id: str
     clean: bool
 
@@ -228,24 +228,22 @@ class Cleaned:
         return {"type": self.TYPE, "id": self.id, "clean": self.clean}
 
     @classmethod
-    def from_wire(cls, obj: dict[str, Any]) -> Cleaned:
+    def from_wire(cls, obj: dict[str, Any]) -> Self:
         return cls(id=str_field(obj, "id"), clean=bool_field(obj, "clean"))
 
 
 @dataclass(slots=True)
-class Finished:
-    """The answer to ``finish``; ``clean``: verified."""
+class Cleaned(_Verified):
+    """The wipe owed after an early result is done."""
+
+    TYPE: ClassVar[str] = "cleaned"
+
+
+@dataclass(slots=True)
+class Finished(_Verified):
+    """The answer to ``finish``: everything, the build included, is wiped."""
 
     TYPE: ClassVar[str] = "finished"
-    id: str
-    clean: bool
-
-    def to_wire(self) -> dict[str, Any]:
-        return {"type": self.TYPE, "id": self.id, "clean": self.clean}
-
-    @classmethod
-    def from_wire(cls, obj: dict[str, Any]) -> Finished:
-        return cls(id=str_field(obj, "id"), clean=bool_field(obj, "clean"))
 
 
 @dataclass(slots=True)
