@@ -42,7 +42,9 @@ def engine(
     """
     with contextlib.ExitStack() as stack:
         try:
-            nats = NatsServer(workdir)
+            # Core NATS only, as the engine's default deployment: the benchmark
+            # never uses durable mode, and JetStream on would change what it measures.
+            nats = NatsServer(workdir, jetstream=False)
         except HarnessError as exc:
             raise BenchError(str(exc)) from exc
         stack.callback(nats.stop)

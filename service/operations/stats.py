@@ -79,9 +79,6 @@ class UsageSampler:
         )
 
 
-SAMPLE_MARGIN_S = 0.05  # of each interval, left for building and sending the snapshot
-
-
 class StatsPublisher:
     """Publishes a snapshot every ``interval`` seconds until cancelled.
 
@@ -108,15 +105,11 @@ class StatsPublisher:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
-        tick = trio.current_time()
         while True:
-            # One snapshot per interval: sampling gets what is left of it (Docker's
-            # one-shot stats can be slow), never more.
-            tick += self._interval
-            with trio.move_on_at(tick - SAMPLE_MARGIN_S):
+            with trio.move_on_after(self._interval):
                 await self._sampler.sample(self._container_ids())
             try:
                 self._publish(encode_snapshot(self._snapshot(self._sampler.usage, time.time())))
             except Exception:
                 log.exception("could not publish stats")
-            await trio.sleep_until(max(tick, trio.current_time()))
+            await trio.sleep(self._interval)
