@@ -27,6 +27,7 @@ from .intake import Intake, NatsIntake
 from .jobs import Jobs
 from .operations.admin import Admin
 from .operations.discovery import Discovery, EndpointStats
+from .operations.loop_lag import LoopLag
 from .operations.metrics import Metrics
 from .operations.snapshot import Snapshotter
 from .operations.stats import StatsPublisher, UsageSampler
@@ -35,7 +36,7 @@ from .sandbox.session import Sandbox
 from .scheduling.admission import Admission
 from .scheduling.control import Control
 from .scheduling.dispatch import Dispatcher
-from .scheduling.replies import Replies
+from .scheduling.replies import PAYLOAD_MARGIN, Replies
 
 
 class Engine:
@@ -48,7 +49,7 @@ class Engine:
         self.metrics = Metrics()
         self.pool = Pool(docker, settings)
         self.sandbox = Sandbox(docker, self.pool, settings)
-        self.jobs = Jobs(self.sandbox)
+        self.jobs = Jobs(self.sandbox, lambda: self.intake.max_payload - PAYLOAD_MARGIN)
         self.dispatcher = Dispatcher(
             self.jobs,
             concurrency=settings.concurrency,
@@ -79,6 +80,7 @@ class Engine:
             admin_subject(settings.instance_id),
             Admin(self.control, max_workers=settings.concurrency),
         )
+        self.loop_lag = LoopLag()
         snapshot = Snapshotter(
             instance_id=settings.instance_id,
             concurrency=settings.concurrency,
@@ -87,6 +89,7 @@ class Engine:
             bus=self.intake,
             metrics=self.metrics,
             state=lambda: self.control.state,
+            loop_lag=self.loop_lag.take,
         )
         self._stats = StatsPublisher(
             snapshot,
@@ -99,6 +102,7 @@ class Engine:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Start pool, workers, intake and stats in order; run until cancelled."""
         async with trio.open_nursery() as nursery:
+            await nursery.start(self.loop_lag.run)
             await nursery.start(self.pool.run)
             await nursery.start(self.dispatcher.run)
             await nursery.start(self.intake.run, self.admission.handle, self.control.has_room)

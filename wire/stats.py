@@ -15,7 +15,8 @@ The JSON, field by field::
      "throughput": {"10s": 1.2, "60s": 0.8},
      "latency_ms": {"p50": 20.1, "p95": 40.0, "p99": null},
      "recent": [{"id": "j-1", "language": "python", "status": "ok", "total_ms": 21.5,
-                 "at": 1764196000.1}]}
+                 "at": 1764196000.1}],
+     "loop_lag_ms": 1.2}
 
 Every field but the identities (``instance``, a container's ``id`` and ``state``,
 a job's ``id``) has a default, so the snapshot of an engine that lacks a newer
@@ -135,6 +136,9 @@ class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
     throughput: Throughput = Throughput()
     latency_ms: Latency = Latency()
     recent: tuple[RecentJob, ...] = ()  # finished since the previous snapshot, each once
+    # The event loop's longest stall since the previous snapshot: a request
+    # that holds the loop holds every other request too.
+    loop_lag_ms: float = 0.0
 
 
 _encoder = msgspec.json.Encoder()

@@ -7,8 +7,6 @@ grades each test's run and sums the reports into the request's reply.
 
 from __future__ import annotations
 
-import msgspec
-
 from agent.protocol import StepResult
 from wire import Status
 from wire.replies import ProblemReply, TestReport
@@ -87,26 +85,6 @@ def summarize(
         total=total,
         tests=reports,
     )
-
-
-def fit_payload(reply: ProblemReply, max_bytes: int) -> bytes:
-    """Encode a reply, cutting the largest test outputs until it fits ``max_bytes``.
-
-    Cut tests get ``truncated`` set; the reply is never dropped.
-    """
-    encoded = msgspec.json.encode(reply)
-    while len(encoded) > max_bytes:
-        over = len(encoded) - max_bytes
-        victim = max(reply.tests, key=lambda t: len(t.output) + len(t.error), default=None)
-        if victim is None or not (victim.output or victim.error):
-            break
-        field_name = "output" if len(victim.output) >= len(victim.error) else "error"
-        value: str = getattr(victim, field_name)
-        keep = max(0, len(value) - over - 64)
-        setattr(victim, field_name, value[: min(keep, len(value) // 2)])
-        victim.truncated = True
-        encoded = msgspec.json.encode(reply)
-    return encoded
 
 
 def refusal_for_problem(request: ExecuteRequest, status: Status, reason: str) -> ProblemReply:

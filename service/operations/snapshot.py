@@ -150,6 +150,7 @@ class Snapshotter:
         pool, queue, bus, metrics: the parts of the engine the snapshot shows.
         state: the engine's state now.
         clock: the Trio clock (current jobs' elapsed times).
+        loop_lag: the event loop's longest stall (ms) since the previous call.
     """
 
     def __init__(
@@ -163,6 +164,7 @@ class Snapshotter:
         metrics: Metrics,
         state: Callable[[], EngineState],
         clock: Callable[[], float] = trio.current_time,
+        loop_lag: Callable[[], float] = lambda: 0.0,
         version: str = __version__,
     ) -> None:
         self._instance_id = instance_id
@@ -173,6 +175,7 @@ class Snapshotter:
         self._metrics = metrics
         self._state = state
         self._clock = clock
+        self._loop_lag = loop_lag
         self._version = version
         self._last_reported: Finished | None = None
 
@@ -222,6 +225,7 @@ class Snapshotter:
                 )
                 for f in self._unreported()[-RECENT_LIMIT:]
             ),
+            loop_lag_ms=self._loop_lag(),
         )
 
     def _unreported(self) -> list[Finished]:

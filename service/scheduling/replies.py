@@ -18,7 +18,7 @@ import trio
 from wire.replies import AnyReply, ProblemReply, encode
 
 from ..intake import Incoming, Outbox
-from ..jobs.grading import fit_payload
+from ..jobs.fitting import fit
 from ..operations.discovery import EndpointStats
 from ..operations.metrics import Metrics
 
@@ -75,7 +75,7 @@ class Replies:
             },
         )
         if isinstance(reply, ProblemReply):
-            payload = fit_payload(reply, self._outbox.max_payload - PAYLOAD_MARGIN)
+            payload = fit(reply, self._outbox.max_payload - PAYLOAD_MARGIN)
         else:
             payload = encode(reply)
         try:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import json
 import subprocess
 import threading
 import time
@@ -10,7 +12,8 @@ import time
 import pytest
 from conftest import send, worker_containers
 
-from engine_client import build_request
+from engine_client import EngineClient, build_request
+from wire.subjects import stats_subject
 
 SUBJECT = "problems.execute.request"
 
@@ -233,3 +236,37 @@ def test_a_reply_over_the_payload_limit_is_cut_not_dropped(daemon):
     assert reply["passed"] == 100
     assert any(t["truncated"] for t in reply["tests"])
     assert all(t["status"] == "accepted" for t in reply["tests"])
+
+
+def test_grading_the_largest_outputs_never_stalls_the_engine(daemon):
+    # Every test writes its stdout and stderr up to the problems output limit
+    # (1 MiB each): within every limit, and far more than one NATS message
+    # holds. The reply is cut to fit; meanwhile the event loop keeps running
+    # (the stats snapshots report its longest stall), so no other request waits.
+    count = 40
+    code = "import sys\nsys.stdout.write('o' * (1 << 20))\nsys.stderr.write('e' * (1 << 20))\n"
+    request = build_request("python", code, tests=[case("") for _ in range(count)])
+
+    async def go() -> tuple[dict, list[float]]:
+        lags: list[float] = []
+        async with await EngineClient.connect(daemon.nats_url) as client:
+            nc = client.nc
+            got_one = asyncio.Event()
+
+            async def on_stats(msg) -> None:
+                lags.append(json.loads(msg.data)["loop_lag_ms"])
+                got_one.set()
+
+            sub = await nc.subscribe(stats_subject(daemon.instance_id), cb=on_stats)
+            reply = await client.send(request, subject=SUBJECT, timeout=300)
+            got_one.clear()
+            await asyncio.wait_for(got_one.wait(), 10)  # the interval the reply ended in
+            await sub.unsubscribe()
+        return reply, lags
+
+    reply, lags = asyncio.run(go())
+    assert reply["status"] == "accepted", reply["status"]
+    assert [t["id"] for t in reply["tests"]] == [str(i + 1) for i in range(count)]
+    assert any(t["truncated"] for t in reply["tests"])
+    assert len(lags) >= 2
+    assert max(lags) < 100, lags

@@ -8,7 +8,8 @@ import pytest
 
 from service.config import Settings
 from service.errors import InvalidRequest
-from service.jobs.grading import fit_payload, grade, normalize, summarize
+from service.jobs.fitting import fit
+from service.jobs.grading import grade, normalize, summarize
 from service.requests import Compare, limits_for, parse_request
 from service.requests import TestCase as Case
 from service.testing import step_result
@@ -125,7 +126,7 @@ def test_oversized_reply_is_cut_not_dropped():
         total=10,
         tests=tests,
     )
-    encoded = fit_payload(reply, 100_000)
+    encoded = fit(reply, 100_000)
     assert len(encoded) <= 100_000
     decoded = json.loads(encoded)
     assert len(decoded["tests"]) == 10
