@@ -12,10 +12,12 @@ IPC namespace's objects; then the container is verified clean. A result says
 CLEAN only when that verification passed; DIRTY tells the host to replace the
 container.
 
-With ``early_result`` (and ``finish``), the result goes out as soon as the last
-step is over, with cleanup OWED, and the wipe follows: its outcome comes in a
-``cleaned`` message before the agent reads its next request. Requests refused
-before anything ran are answered CLEAN or DIRTY as usual.
+With ``early_result``, the result goes out as soon as the last step is over,
+with cleanup OWED, and the wipe follows (of everything with ``finish``, of all
+but the build without): its outcome comes in a ``cleaned`` message before the
+agent reads its next request. So the host can hold a run to its own deadline
+and the wipe after it to another. Requests refused before anything ran are
+answered CLEAN or DIRTY as usual.
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ class Agent:
         self.wake_fd = wake_fd
         self.build_ready = False
         self.owed_cleanup: str | None = None  # the id of an early result not yet wiped
+        self.owed_keeps_build = False  # that wipe spares the build (a run without finish)
         self.pristine = False  # a verified reset happened and no job ran since
 
     def handle(self, request: HostMessage | Unreadable) -> AgentMessage:
@@ -180,14 +183,17 @@ class Agent:
             make_job_dir(RUN_DIR)
             results.append(StepRunner(step, RUN_DIR, self.wake_fd).run())
             step.stdin = b""
-            if finish and index == len(steps) - 1:
-                break  # the reset below cleans up: after the result, when it is early
+            if (finish or early) and index == len(steps) - 1:
+                break  # cleaned up below: after the result, when it is early
             clean = self.cleanup(keep_build=True)
             if not clean:
                 self.build_ready = False
                 return results, Cleanup.DIRTY
         if finish:
             return results, self.reset_now_or_owe(ident, early)
+        if early:
+            self.owed_cleanup, self.owed_keeps_build = ident, True
+            return results, Cleanup.OWED
         return results, _verified(clean and self.verify(keep_build=True))
 
     def reset_now_or_owe(self, ident: str, early: bool) -> Cleanup:
@@ -195,18 +201,23 @@ class Agent:
         if not early:
             return _verified(self.reset())
         self.build_ready = False
-        self.owed_cleanup = ident
+        self.owed_cleanup, self.owed_keeps_build = ident, False
         return Cleanup.OWED
 
     def pay_cleanup(self) -> Cleaned | None:
-        """The reset owed after an early result, and the ``cleaned`` message saying how it went."""
+        """The wipe owed after an early result, and the ``cleaned`` message saying how it went."""
         ident, self.owed_cleanup = self.owed_cleanup, None
         if ident is None:
             return None
         try:
-            clean = self.reset()
+            if self.owed_keeps_build:
+                clean = self.cleanup(keep_build=True)
+                self.build_ready = clean
+            else:
+                clean = self.reset()
         except Exception as exc:
             log(f"internal error cleaning up after {ident!r}: {exc!r}")
+            self.build_ready = False
             try:
                 kill_all()
             except Exception:

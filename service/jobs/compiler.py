@@ -23,7 +23,7 @@ from wire.replies import Reply, refusal
 from ..errors import AgentError, AgentTimeout, PoolUnavailable
 from ..requests import ExecuteRequest
 from ..sandbox.session import Sandbox, Session, verified, with_compile
-from .outcome import compile_failure, run_reply
+from .outcome import compile_failure, memory_exceeded, run_reply
 from .replies import internal
 
 log = logging.getLogger(__name__)
@@ -74,8 +74,7 @@ class Executor:
                             request.id,
                             request.language.name,
                             Status.MEMORY_LIMIT,
-                            f"memory limit exceeded ({request.memory_mb} MB); "
-                            "the sandbox was replaced",
+                            f"{memory_exceeded(request)}; the sandbox was replaced",
                         )
                     await session.kill()
                     raise exc from None

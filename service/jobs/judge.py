@@ -3,9 +3,12 @@
 The agent keeps the compiled build between messages and wipes the run
 directory, scratch space, IPC objects and every job process after each test.
 Each test is its own exchange with its own host-side deadline (the session's),
-so a test that hangs costs only its own limit; a container that had to be
-replaced mid-request is swapped for a fresh one, the source is compiled again
-there, and the remaining tests continue.
+so a test that hangs costs only its own limit; the agent answers before it
+wipes, and the wipe has a deadline of its own, so a test that leaves work for
+the cleanup keeps its verdict. A container that had to be replaced
+mid-request (the cleanup overran, the OOM killer took it, it was lost) is
+swapped for a fresh one, the source is compiled again there, and the remaining
+tests continue.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from wire.replies import ProblemReply, TestReport
 from ..config import Settings
 from ..errors import AgentError, AgentTimeout, PoolUnavailable
 from ..requests import ExecuteRequest, Problem, TestCase
-from ..sandbox.session import Sandbox, Session
+from ..sandbox.session import Sandbox, Session, oom_struck
 from .grading import failed, grade, skipped, summarize
+from .outcome import memory_exceeded
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +44,15 @@ def _compile_timeout(settings: Settings) -> StepResult:
         stderr=message.encode(),
         timed_out=True,
         wall_ms=float(settings.compile_timeout_ms),
+    )
+
+
+def _compile_out_of_memory() -> StepResult:
+    return StepResult(
+        exit_code=None,
+        signal=None,
+        stderr=b"the compiler took the sandbox over its memory limit",
+        oom_killed=True,
     )
 
 
@@ -101,12 +114,14 @@ class Judge:
         except AgentTimeout:
             return _compile_timeout(self._sandbox.settings), True
         except AgentError as exc:
+            if await session.oom_killed():
+                return _compile_out_of_memory(), True
             log.warning("problem %s: lost the container while compiling: %s", request.id, exc)
             await session.kill()
             raise _LostWhileCompiling from None
         compile_result = prepared.compile
         if not prepared.compiled:
-            session.reusable = prepared.cleanup is Cleanup.CLEAN
+            session.reusable = prepared.cleanup is Cleanup.CLEAN and not oom_struck(prepared)
             return compile_result, True
         while pending:
             test = pending[0]
@@ -119,12 +134,8 @@ class Judge:
                 )
                 return compile_result, self._stopping(problem, reports)
             except AgentError as exc:
-                log.warning("problem %s, test %s: %s", request.id, test.id, exc)
-                await session.kill()
                 pending.pop(0)
-                reports.append(
-                    failed(test, Status.INTERNAL_ERROR, "the sandbox was lost during this test")
-                )
+                reports.append(await self._lost(session, test, exc))
                 return compile_result, self._stopping(problem, reports)
             pending.pop(0)
             if not result.runs:
@@ -134,13 +145,34 @@ class Judge:
                 )
                 return compile_result, self._stopping(problem, reports)
             reports.append(grade(result.runs[0], test, problem.compare, request))
-            if result.cleanup is not Cleanup.CLEAN:
+            # The wipe after a test has a deadline of its own: a test that left
+            # work for it keeps its verdict, and only the container is replaced.
+            # So is one the OOM killer struck in (see verified()).
+            if oom_struck(result):
+                clean = False
+            elif result.cleanup is Cleanup.OWED:
+                clean = await session.cleaned()
+            else:
+                clean = result.cleanup is Cleanup.CLEAN
+            if not clean:
                 await session.kill()
                 return compile_result, self._stopping(problem, reports)
             if self._stopping(problem, reports):
                 break
         session.reusable = await session.finish()
         return compile_result, self._stopping(problem, reports)
+
+    @staticmethod
+    async def _lost(session: Session, test: TestCase, exc: AgentError) -> TestReport:
+        """The report of a test whose container went away while it ran."""
+        request = session.request
+        if await session.oom_killed():
+            # The test took the whole container over its memory limit: its doing.
+            log.warning("problem %s, test %s: the container was OOM-killed", request.id, test.id)
+            return failed(test, Status.MEMORY_LIMIT, memory_exceeded(request))
+        log.warning("problem %s, test %s: %s", request.id, test.id, exc)
+        await session.kill()
+        return failed(test, Status.INTERNAL_ERROR, "the sandbox was lost during this test")
 
     @staticmethod
     def _stopping(problem: Problem, reports: list[TestReport]) -> bool:

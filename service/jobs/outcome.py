@@ -47,12 +47,16 @@ def explain(step: StepResult, status: Status, request: ExecuteRequest) -> str:
     if status is Status.TIMEOUT:
         return f"time limit exceeded ({request.timeout_ms} ms)"
     if status is Status.MEMORY_LIMIT:
-        return f"memory limit exceeded ({request.memory_mb} MB)"
+        return memory_exceeded(request)
     if status is Status.OUTPUT_LIMIT:
         return f"output limit exceeded ({request.output_limit} bytes per stream)"
     if step.signal == SIGXFSZ:
         return "file size limit exceeded"
     return ""
+
+
+def memory_exceeded(request: ExecuteRequest) -> str:
+    return f"memory limit exceeded ({request.memory_mb} MB)"
 
 
 def text(data: bytes) -> str:

@@ -124,9 +124,9 @@ class Session:
     async def run(self, stdin: bytes, *, finish: bool) -> Result:
         """Run the kept build once with ``stdin``.
 
-        With ``finish`` the agent wipes everything afterwards (the result comes
-        first, cleanup OWED); without it the build stays for the next run and
-        the result says whether the run's traces were verified gone.
+        The result comes first (cleanup OWED: wait for :meth:`cleaned`, which
+        has its own deadline); then the agent wipes the run's traces, and with
+        ``finish`` the build too.
 
         Raises:
             AgentTimeout, AgentError: as :meth:`job`.
@@ -150,7 +150,11 @@ class Session:
         return finished.clean
 
     async def cleaned(self) -> bool:
-        """Wait for the cleanup an early result owes; True when it was verified."""
+        """Wait for the cleanup an early result owes; True when it was verified.
+
+        A cleanup that overruns ``CLEANUP_TIMEOUT_S`` gets the container killed
+        (the pool replaces it); the result already received stands.
+        """
         with trio.move_on_after(CLEANUP_TIMEOUT_S):
             try:
                 message = await self.container.link.receive_type(protocol.Cleaned)
@@ -172,7 +176,11 @@ class Session:
                 pass
 
     async def oom_killed(self) -> bool:
-        """After the agent went away: did the OOM killer take the whole container?"""
+        """After the agent went away: did the OOM killer take the whole container?
+
+        Docker's flag covers the container's whole life; it speaks of this job
+        because a container is never reused after an OOM kill (:func:`verified`).
+        """
         self.container.dead = True
         with trio.CancelScope(shield=True), trio.move_on_after(INSPECT_TIMEOUT_S):
             try:
@@ -258,5 +266,17 @@ def with_compile(result: Result, compile: protocol.StepResult | None) -> Result:
 
 
 def verified(result: Result) -> bool:
-    """The result leaves a container known to be clean, or owes a cleanup still to come."""
-    return result.cleanup is not Cleanup.DIRTY
+    """The result leaves a container fit for reuse, or owes a cleanup still to come.
+
+    A container in which the OOM killer struck is not reused: Docker's
+    ``OOMKilled`` stays set for the rest of its life, and it is what tells a
+    later job's container loss to the OOM killer from any other (see
+    :meth:`Session.oom_killed`).
+    """
+    return result.cleanup is not Cleanup.DIRTY and not oom_struck(result)
+
+
+def oom_struck(result: Result) -> bool:
+    """The OOM killer killed a process of one of the result's steps."""
+    steps = [result.compile, *result.runs] if result.compile else result.runs
+    return any(step.oom_killed for step in steps)

@@ -67,10 +67,14 @@ def prepare_job(request: ExecuteRequest, settings: Settings) -> Job:
 
 
 def run_message(request: ExecuteRequest, settings: Settings, stdin: bytes, *, finish: bool) -> Run:
-    """One run against the kept build; with ``finish``, answered before the wipe."""
+    """One run against the kept build, answered before the wipe after it.
+
+    With ``finish`` the wipe takes the build too; without, the build stays for
+    the next run. Either way the run and the wipe get deadlines of their own.
+    """
     return Run(
         id=request.id,
         runs=[run_step(request, settings, stdin)],
         finish=finish,
-        early_result=finish,
+        early_result=True,
     )

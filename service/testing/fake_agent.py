@@ -94,14 +94,15 @@ class FakeAgent:
 
     Messages that ask for ``early_result`` get their result at once (cleanup
     OWED) and a ``cleaned`` message ``cleanup_s`` later, as the real agent does;
-    ``cleanup_s=None`` means the cleanup never finishes.
+    ``cleanup_s=None`` means the cleanup never finishes. ``cleanup_s`` may also
+    be a function of the message, for a cleanup that takes long after one run only.
     """
 
     def __init__(
         self,
         behaviour: Behaviour | None = None,
         *,
-        cleanup_s: float | None = 0.0,
+        cleanup_s: float | Callable[[Job | Run], float | None] | None = 0.0,
         version: int = protocol.PROTOCOL_VERSION,
     ) -> None:
         self.behaviour = behaviour or answer(stdout=b"ok\n")
@@ -138,7 +139,8 @@ class FakeAgent:
         clean = result.cleanup is Cleanup.CLEAN
         result.cleanup = Cleanup.OWED
         await peer.send_frame(STDOUT, protocol.encode(result))
-        if self.cleanup_s is None:
+        cleanup_s = self.cleanup_s(message) if callable(self.cleanup_s) else self.cleanup_s
+        if cleanup_s is None:
             await trio.sleep_forever()
-        await trio.sleep(self.cleanup_s)
+        await trio.sleep(cleanup_s)
         await peer.send_frame(STDOUT, protocol.encode(Cleaned(message.id, clean)))

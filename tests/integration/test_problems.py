@@ -11,6 +11,7 @@ import time
 
 import pytest
 from conftest import send, worker_containers
+from hostile.test_limits import OOM_DODGER
 
 from engine_client import EngineClient, build_request
 from wire.subjects import stats_subject
@@ -270,3 +271,18 @@ def test_grading_the_largest_outputs_never_stalls_the_engine(daemon):
     assert any(t["truncated"] for t in reply["tests"])
     assert len(lags) >= 2
     assert max(lags) < 100, lags
+
+
+def test_a_test_over_the_memory_limit_is_memory_limit_whoever_the_oom_killer_takes(daemon):
+    # OOM_DODGER may get the agent picked as the OOM victim, taking the container.
+    tests = [case("1", "1\n"), case(""), case("2", "2\n")]
+    code = (
+        "import sys\nline = sys.stdin.readline()\n"
+        + "if not line:\n"
+        + "".join(f"    {row}\n" for row in OOM_DODGER.strip().splitlines())
+        + "print(line.strip())\n"
+    )
+    reply = problem(daemon, "python", code, tests, memory_mb=160, timeout_ms=5000)
+    assert [t["status"] for t in reply["tests"]] == ["accepted", "memory_limit", "accepted"], reply
+    assert "160 MB" in reply["tests"][1]["error"]
+    assert reply["status"] == "memory_limit"

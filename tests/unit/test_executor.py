@@ -159,7 +159,10 @@ async def test_limits_map_to_statuses_and_clean_containers_are_reused(
     reply = await Executor(Sandbox(docker, pool, SETTINGS)).execute(make_request())
     assert reply.status is status
     assert reply.success is False
-    assert pool.replaced == 0  # the agent verified its cleanup
+    await trio.sleep(0.1)
+    # The agent verified its cleanup; only a container the OOM killer struck in
+    # is retired (Docker's OOMKilled flag would speak for it ever after).
+    assert pool.replaced == (1 if step.get("oom_killed") else 0)
 
 
 async def test_full_queue_answers_busy_at_once(autojump_clock, nursery):

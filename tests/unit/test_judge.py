@@ -15,7 +15,12 @@ from service.config import Settings
 from service.jobs import Judge
 from service.requests import limits_for, parse_request
 from service.sandbox.pool import Pool
-from service.sandbox.session import Sandbox, compile_deadline_s, run_deadline_s
+from service.sandbox.session import (
+    CLEANUP_TIMEOUT_S,
+    Sandbox,
+    compile_deadline_s,
+    run_deadline_s,
+)
 from service.testing import FakeAgent, step_result
 from wire import Kind, Status
 
@@ -44,6 +49,7 @@ class Scripted:
         self.hang_on: set[bytes] = set()
         self.dirty_on: set[bytes] = set()
         self.compile_fails = False
+        self.hung = trio.Event()  # a run of ``hang_on`` arrived
 
     async def __call__(self, message: Job | Run) -> Result | None:
         if isinstance(message, Job):
@@ -51,6 +57,7 @@ class Scripted:
             return Result(id=message.id, compile=compile)
         stdin = message.runs[0].stdin
         if stdin in self.hang_on:
+            self.hung.set()
             return None
         return Result(
             id=message.id,
@@ -59,8 +66,10 @@ class Scripted:
         )
 
 
-async def start(nursery, behaviour) -> tuple[FakeAgent, FakeDockerEngine, Pool, Judge]:
-    agent = FakeAgent(behaviour)
+async def start(
+    nursery, behaviour, **agent_options
+) -> tuple[FakeAgent, FakeDockerEngine, Pool, Judge]:
+    agent = FakeAgent(behaviour, **agent_options)
     fake = FakeDockerEngine(images=[SETTINGS.image])
     fake.on_attach = lambda peer: nursery.start_soon(agent.serve, peer)
     docker = fake.client()
@@ -114,6 +123,51 @@ async def test_an_unverified_cleanup_moves_the_rest_to_a_fresh_container(nursery
     assert sum(isinstance(m, Job) for m in agent.received) == 2
     await trio.sleep(0.1)
     assert pool.replaced == 1
+
+
+async def test_a_cleanup_that_overruns_replaces_the_container_and_the_verdict_stands(
+    nursery, autojump_clock
+):
+    # The test itself finished in time; the wipe after it took too long.
+    def cleanup_s(message: Job | Run) -> float | None:
+        return None if isinstance(message, Run) and message.runs[0].stdin == b"1" else 0.0
+
+    agent, fake, pool, judge = await start(nursery, Scripted(), cleanup_s=cleanup_s)
+    request = problem_request(("1", "1"), ("2", "2"), timeout_ms=1000)
+    start_time = trio.current_time()
+    reply = await judge.judge(request, request.problem)
+    assert [t.status for t in reply.tests] == [Status.ACCEPTED, Status.ACCEPTED]
+    # The cleanup had its own deadline, not the test's.
+    assert trio.current_time() - start_time == pytest.approx(CLEANUP_TIMEOUT_S)
+    assert sum(isinstance(m, Job) for m in agent.received) == 2
+    await trio.sleep(0.1)
+    assert pool.replaced == 1
+
+
+async def test_a_test_that_takes_its_container_over_the_memory_limit_is_memory_limit(
+    nursery, autojump_clock
+):
+    behaviour = Scripted()
+    behaviour.hang_on = {b"2"}
+    agent, fake, pool, judge = await start(nursery, behaviour)
+    request = problem_request(("1", "1"), ("2", "2"), ("3", "3"), memory_mb=128)
+    replies = []
+    done = trio.Event()
+
+    async def grade() -> None:
+        replies.append(await judge.judge(request, request.problem))
+        done.set()
+
+    nursery.start_soon(grade)
+    await behaviour.hung.wait()
+    busy = next(c for c in pool.containers if c.current is not None)
+    fake.container(busy.id).oom_killed = True
+    await fake.exit_container(busy.id, exit_code=137)
+    await done.wait()
+    tests = replies[0].tests
+    assert [t.status for t in tests] == [Status.ACCEPTED, Status.MEMORY_LIMIT, Status.ACCEPTED]
+    assert tests[1].error == "memory limit exceeded (128 MB)"
+    assert replies[0].status is Status.MEMORY_LIMIT
 
 
 async def test_stop_on_first_failure_skips_the_rest(nursery, autojump_clock):
