@@ -32,6 +32,27 @@ def below_hard(which: int, wanted: int) -> int:
     return wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
 
 
+def lowest_priority() -> None:
+    """Put the job below the agent: SCHED_IDLE, or nice 19 where that is not offered.
+
+    SCHED_IDLE: the agent's wakeups preempt the job at once. Without it, job
+    processes spinning through the container's CPU quota kept the agent off the
+    CPU for up to 1.7 s past a deadline (CFS bandwidth throttling); with it,
+    about one CFS period at most. Alone in its container's cgroup a job runs as
+    fast either way. RLIMIT_NICE 0 keeps a job from switching back (Docker's
+    default already; gVisor refuses even to set it to what it is).
+
+    gVisor has no SCHED_IDLE (EINVAL): its own scheduler runs the sandbox's
+    tasks, and nice 19 is the closest it takes.
+    """
+    if resource.getrlimit(resource.RLIMIT_NICE) != (0, 0):
+        resource.setrlimit(resource.RLIMIT_NICE, (0, 0))
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except OSError:
+        os.setpriority(os.PRIO_PROCESS, 0, 19)
+
+
 def enter_job(cpu_seconds: int, file_size_limit: int) -> None:
     """Runs in the forked child before exec: limits first, then drop to the job user.
 
@@ -62,12 +83,6 @@ def enter_job(cpu_seconds: int, file_size_limit: int) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_NOFILE, (JOB_NOFILE, JOB_NOFILE))
-    # SCHED_IDLE: the agent's wakeups preempt the job at once. Without it, job
-    # processes spinning through the container's CPU quota kept the agent off the
-    # CPU for up to 1.7 s past a deadline (CFS bandwidth throttling); with it,
-    # about one CFS period at most. Alone in its container's cgroup a job runs
-    # as fast either way. RLIMIT_NICE 0 keeps a job from switching back.
-    resource.setrlimit(resource.RLIMIT_NICE, (0, 0))
-    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    lowest_priority()
     become_job_user()
     install_job_filter()

@@ -12,8 +12,13 @@ import time
 
 # How long a SIGKILLed process may take to disappear before the agent gives up.
 KILL_SECONDS = 2.0
-# cgroup v1, then v2: whichever the host mounts.
+# cgroup v1, then v2: whichever the host mounts. The OOM killer's kills, and
+# the times the memory usage reached the limit (v1 failcnt, v2 "max").
 OOM_COUNTERS = ("/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.events")
+LIMIT_COUNTERS = (
+    ("/sys/fs/cgroup/memory/memory.failcnt", None),
+    ("/sys/fs/cgroup/memory.events", "max"),
+)
 
 
 def other_pids() -> list[int]:
@@ -67,6 +72,22 @@ def read_oom_kills() -> int | None:
                 for line in f:
                     key, _, value = line.partition(" ")
                     if key == "oom_kill":
+                        return int(value)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def read_limit_hits() -> int | None:
+    """How often the container's memory usage reached its limit so far, or None."""
+    for path, key in LIMIT_COUNTERS:
+        try:
+            with open(path) as f:
+                if key is None:
+                    return int(f.read())
+                for line in f:
+                    name, _, value = line.partition(" ")
+                    if name == key:
                         return int(value)
         except (OSError, ValueError):
             continue

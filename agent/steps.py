@@ -27,7 +27,7 @@ from typing import IO
 
 from agent.errors import AgentFailure
 from agent.jail import enter_job
-from agent.processes import KILL_SECONDS, read_oom_kills, signal_everyone
+from agent.processes import KILL_SECONDS, read_limit_hits, read_oom_kills, signal_everyone
 from agent.protocol import Step, StepResult
 
 READ_CHUNK = 64 * 1024
@@ -97,6 +97,7 @@ class StepRunner:
         """
         _drain(self.wake_fd)
         oom_before = read_oom_kills()
+        limit_hits_before = read_limit_hits()
         start = time.monotonic()
         try:
             proc = subprocess.Popen(
@@ -126,7 +127,7 @@ class StepRunner:
                     _close_quietly(pipe)
             # Popen must never reap a recycled pid later; the agent reaped it.
             proc.returncode = self.status if self.status is not None else -1
-        return self._result(start, ended, oom_before)
+        return self._result(start, ended, oom_before, limit_hits_before)
 
     def _loop(self, proc: subprocess.Popen[bytes], start: float) -> float:
         """Pump the pipes until the main process is gone and its output drained.
@@ -231,7 +232,9 @@ class StepRunner:
             if pid == self.pid:
                 self.status, self.rusage, found = status, rusage, True
 
-    def _result(self, start: float, ended: float, oom_before: int | None) -> StepResult:
+    def _result(
+        self, start: float, ended: float, oom_before: int | None, limit_hits_before: int | None
+    ) -> StepResult:
         status = self.status if self.status is not None else 0
         exit_code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
         signum = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
@@ -239,6 +242,12 @@ class StepRunner:
         cpu_ms = (rusage.ru_utime + rusage.ru_stime) * 1000 if rusage else 0.0
         oom_after = read_oom_kills()
         oom_killed = oom_before is not None and oom_after is not None and oom_after > oom_before
+        limit_hits = read_limit_hits()
+        limit_reached = (
+            limit_hits_before is not None
+            and limit_hits is not None
+            and limit_hits > limit_hits_before
+        )
         cpu_limit_hit = signum == signal.SIGXCPU or (
             signum == signal.SIGKILL
             and not self.killed_at
@@ -255,6 +264,7 @@ class StepRunner:
             timed_out=self.timed_out or cpu_limit_hit,
             output_exceeded=self.output_exceeded,
             oom_killed=oom_killed,
+            memory_limit_reached=oom_killed or limit_reached,
             wall_ms=round((ended - start) * 1000, 3),
             cpu_ms=round(cpu_ms, 3),
             memory_kb=rusage.ru_maxrss if rusage else None,

@@ -13,6 +13,7 @@ import shlex
 import shutil
 from dataclasses import dataclass
 
+from service.config import Settings
 from service.languages import BUILD_DIR, RUN_DIR, Language, lookup
 
 HOST_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -137,7 +138,8 @@ def commands(program: Program, directory: str, *, host: bool) -> Commands:
     With ``host`` the tools are resolved on the host (the Debian python3 for Python).
     """
     spec = program.spec
-    run = [_moved(arg, directory) for arg in spec.run_argv]
+    memory_mb = Settings.from_env({}).memory_mb  # the engine's default limit
+    run = [_moved(arg, directory) for arg in spec.run_command(memory_mb)]
     compile_argv = (
         [_moved(arg, directory) for arg in spec.compile_argv] if spec.compile_argv else None
     )
@@ -153,7 +155,7 @@ def commands(program: Program, directory: str, *, host: bool) -> Commands:
         compile=compile_argv,
         compile_env={k: _moved(v, directory) for k, v in spec.compile_environment().items()},
         run=run,
-        run_env={k: _moved(v, directory) for k, v in spec.run_environment().items()},
+        run_env={k: _moved(v, directory) for k, v in spec.run_environment(memory_mb).items()},
     )
 
 

@@ -1,32 +1,120 @@
 #!/usr/bin/env bash
 # Make sure a Docker daemon answers on the unix socket: install Debian's
 # docker.io when dockerd is missing, start dockerd when nothing answers.
+#
+# With WITH_RUNSC=1 (set by `make` when CODE_ENGINE_RUNTIME=runsc, and by
+# `make test`, whose gVisor pass needs it), gVisor's runsc is installed from
+# Debian's packages and registered as the Docker runtime `runsc`. A dockerd
+# this script starts gets it registered before it starts; a dockerd this script
+# started earlier (its pid is in $STARTED) is restarted once to take it up. A
+# dockerd someone else started is never touched: the script prints the
+# daemon.json entry to add and exits non-zero.
 set -euo pipefail
 
 SOCK="${DOCKER_HOST:-unix:///var/run/docker.sock}"
 SOCK="${SOCK#unix://}"
+DAEMON_JSON="${DAEMON_JSON:-/etc/docker/daemon.json}"
+STARTED=/run/code-engine-dockerd.pid   # the dockerd this script started
+WITH_RUNSC="${WITH_RUNSC:-0}"
+export DEBIAN_FRONTEND=noninteractive
 
 ping() { curl -sf --max-time 2 --unix-socket "$SOCK" http://docker/_ping >/dev/null 2>&1; }
+say() { echo "ensure-docker: $*" >&2; }
 
-if ping; then
-    exit 0
-fi
+# On this kind of host (a VM whose root network namespace is the only one
+# runsc may not touch) gVisor runs only without its own network stack, which
+# worker containers never use anyway (NetworkMode none).
+RUNSC_ENTRY='{"runtimes": {"runsc": {"path": "/usr/bin/runsc", "runtimeArgs": ["--network=none"]}}}'
 
-if ! command -v dockerd >/dev/null 2>&1; then
-    echo "ensure-docker: installing docker.io from Debian's packages" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq docker.io debootstrap >/dev/null
-fi
-command -v curl >/dev/null 2>&1 || apt-get install -y -qq curl >/dev/null
+runsc_registered() {
+    curl -sf --max-time 5 --unix-socket "$SOCK" http://docker/info |
+        python3 -c 'import json, sys; sys.exit("runsc" not in json.load(sys.stdin).get("Runtimes", {}))'
+}
 
-echo "ensure-docker: starting dockerd (log: /var/log/dockerd.log)" >&2
-nohup dockerd >/var/log/dockerd.log 2>&1 &
-for _ in $(seq 1 60); do
-    if ping; then
-        exit 0
+install_packages() {
+    local missing=()
+    command -v curl >/dev/null 2>&1 || missing+=(curl)
+    command -v dockerd >/dev/null 2>&1 || missing+=(docker.io debootstrap)
+    if [ "$WITH_RUNSC" = 1 ] && ! [ -x /usr/bin/runsc ]; then missing+=(runsc); fi
+    if [ "${#missing[@]}" -gt 0 ]; then
+        say "installing ${missing[*]} from Debian's packages"
+        apt-get update -qq
+        apt-get install -y -qq "${missing[@]}" >/dev/null
     fi
-    sleep 0.5
-done
-echo "ensure-docker: dockerd did not answer within 30 s; see /var/log/dockerd.log" >&2
-exit 1
+}
+
+register_runsc() {
+    # Merge the runtime into whatever daemon.json holds already.
+    mkdir -p "$(dirname "$DAEMON_JSON")"
+    python3 - "$DAEMON_JSON" "$RUNSC_ENTRY" <<'EOF'
+import json, os, sys
+path, entry = sys.argv[1], json.loads(sys.argv[2])
+config = json.load(open(path)) if os.path.exists(path) and os.path.getsize(path) else {}
+config.setdefault("runtimes", {}).update(entry["runtimes"])
+with open(path + ".tmp", "w") as f:
+    json.dump(config, f, indent=2)
+os.replace(path + ".tmp", path)
+EOF
+    say "registered runsc in $DAEMON_JSON"
+}
+
+start_dockerd() {
+    # A SIGKILLed dockerd leaves its pid file behind, and a new one refuses to start.
+    if [ -f /var/run/docker.pid ] && ! kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; then
+        rm -f /var/run/docker.pid
+    fi
+    say "starting dockerd (log: /var/log/dockerd.log)"
+    # Without the caller's open files: a dockerd holding, say, the lock file a
+    # `flock` around this script took would hold that lock for its whole life.
+    (
+        for fd in /proc/self/fd/*; do
+            fd="${fd##*/}"
+            if [ "$fd" -gt 2 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+        done
+        exec nohup dockerd >>/var/log/dockerd.log 2>&1 </dev/null
+    ) &
+    echo $! >"$STARTED"
+    for _ in $(seq 1 60); do
+        if ping; then
+            return 0
+        fi
+        sleep 0.5
+    done
+    say "dockerd did not answer within 30 s; see /var/log/dockerd.log"
+    exit 1
+}
+
+started_here() {
+    [ -f "$STARTED" ] && [ -f /var/run/docker.pid ] &&
+        [ "$(cat "$STARTED")" = "$(cat /var/run/docker.pid)" ] &&
+        kill -0 "$(cat "$STARTED")" 2>/dev/null
+}
+
+install_packages
+
+if ! ping; then
+    if [ "$WITH_RUNSC" = 1 ]; then register_runsc; fi
+    start_dockerd
+fi
+
+if [ "$WITH_RUNSC" = 1 ] && ! runsc_registered; then
+    if ! started_here; then
+        say "gVisor was asked for, but the running dockerd has no runsc runtime and was not"
+        say "started by this set-up, so it is left alone. Add this to $DAEMON_JSON and restart it:"
+        echo "$RUNSC_ENTRY" >&2
+        exit 1
+    fi
+    register_runsc
+    say "restarting the dockerd this set-up started, to take up runsc"
+    pid="$(cat "$STARTED")"
+    kill -TERM "$pid"
+    for _ in $(seq 1 60); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.5
+    done
+    start_dockerd
+    if ! runsc_registered; then
+        say "dockerd still lists no runsc runtime; see /var/log/dockerd.log"
+        exit 1
+    fi
+fi

@@ -101,6 +101,11 @@ class Settings:
     compile_cpus: float = _setting(
         "CODE_ENGINE_COMPILE_CPUS", 1.0, "CPUs a compile step may use (compilers are threaded)"
     )
+    compile_memory: int = _setting(
+        "CODE_ENGINE_COMPILE_MEMORY_MB",
+        0,
+        "memory a compile step may use, whatever the job's own limit (0: CODE_ENGINE_MEMORY_MB)",
+    )
     cpu_period_ms: int = _setting(
         "CODE_ENGINE_CPU_PERIOD_MS", 200, "CFS period: longer lets short programs burst unthrottled"
     )
@@ -205,6 +210,16 @@ class Settings:
         settings.check()
         return settings
 
+    @property
+    def live_updates(self) -> bool:
+        """Whether running containers' limits can be changed (gVisor's runsc cannot)."""
+        return self.runtime != "runsc"
+
+    @property
+    def compile_memory_mb(self) -> int:
+        """The memory of compile steps (a job's own limit may be lower: its run gets that)."""
+        return self.compile_memory or self.memory_mb
+
     def check(self) -> None:
         positive = (
             "workers concurrency queue_capacity recycle_after health_interval_ms memory_mb "
@@ -229,6 +244,8 @@ class Settings:
             )
         if self.memory_mb < 32:
             raise ConfigError("CODE_ENGINE_MEMORY_MB must be at least 32")
+        if self.compile_memory < 0 or 0 < self.compile_memory < 32:
+            raise ConfigError("CODE_ENGINE_COMPILE_MEMORY_MB must be 0 or at least 32")
         self.docker_socket  # noqa: B018  (validates DOCKER_HOST)
 
 

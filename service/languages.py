@@ -8,7 +8,11 @@ limits here. Paths are the agent's fixed layout (sources and artifacts in
 
 from __future__ import annotations
 
+import signal
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from agent.protocol import StepResult
 
 BUILD_DIR = "/work/build"
 RUN_DIR = "/work/run"
@@ -22,6 +26,65 @@ _BASE_ENV = {
 }
 
 
+# How much of the job's memory limit is left to what Node keeps outside its
+# old generation (the young generation's semi-spaces, code, the binary itself).
+NODE_NON_HEAP_MB = 128
+DYING_WORDS = 4096  # bytes at each end of stderr where a runtime's last words are looked for
+
+
+@dataclass(frozen=True, slots=True)
+class Memory:
+    """How a language's runtime learns the job's memory limit, and how it says it ran out.
+
+    A runtime with a heap limit of its own (V8, Go's GC) gets it sized to the
+    job's limit, so that a program within the limit may use it and one beyond
+    it dies the runtime's way before the kernel's OOM killer thrashes. Its
+    report of running out (``out_of_memory``) is a fact like an OOM kill.
+    """
+
+    argv: Callable[[int], tuple[str, ...]] = lambda memory_mb: ()  # after the interpreter
+    env: Callable[[int], dict[str, str]] = lambda memory_mb: {}
+    out_of_memory: Callable[[StepResult], bool] = lambda step: False
+
+
+def _stderr_ends(step: StepResult) -> bytes:
+    # Go and V8 say it first and dump stacks after; Python and libstdc++ say it last.
+    stderr = step.stderr
+    if len(stderr) <= 2 * DYING_WORDS:
+        return stderr
+    return stderr[:DYING_WORDS] + b"\n" + stderr[-DYING_WORDS:]
+
+
+def _python_out_of_memory(step: StepResult) -> bool:
+    # An uncaught MemoryError: the traceback's last line names it, exit status 1.
+    last = step.stderr[-DYING_WORDS:].rstrip().rsplit(b"\n", 1)[-1]
+    return step.exit_code == 1 and (last == b"MemoryError" or last.startswith(b"MemoryError:"))
+
+
+def _node_heap(memory_mb: int) -> tuple[str, ...]:
+    return (f"--max-old-space-size={max(memory_mb // 2, memory_mb - NODE_NON_HEAP_MB)}",)
+
+
+def _node_out_of_memory(step: StepResult) -> bool:
+    # V8 at its heap limit prints a FATAL ERROR and aborts.
+    died = step.signal in (signal.SIGABRT, signal.SIGTRAP) or step.exit_code == 134
+    return died and b"JavaScript heap out of memory" in _stderr_ends(step)
+
+
+def _go_heap(memory_mb: int) -> dict[str, str]:
+    # A soft limit: the GC works harder near it instead of doubling the heap past it.
+    return {"GOMEMLIMIT": f"{memory_mb * 9 // 10}MiB"}
+
+
+def _go_out_of_memory(step: StepResult) -> bool:
+    return step.exit_code == 2 and b"fatal error: runtime: out of memory" in _stderr_ends(step)
+
+
+def _cpp_out_of_memory(step: StepResult) -> bool:
+    # An uncaught std::bad_alloc: libstdc++'s terminate handler names it, then aborts.
+    return step.signal == signal.SIGABRT and b"std::bad_alloc" in _stderr_ends(step)
+
+
 @dataclass(frozen=True, slots=True)
 class Language:
     name: str
@@ -31,6 +94,7 @@ class Language:
     compile_argv: tuple[str, ...] | None = None
     compile_env: dict[str, str] = field(default_factory=dict)
     run_env: dict[str, str] = field(default_factory=dict)
+    memory: Memory = Memory()
 
     @property
     def compiled(self) -> bool:
@@ -39,8 +103,13 @@ class Language:
     def compile_environment(self) -> dict[str, str]:
         return {**_BASE_ENV, "HOME": BUILD_DIR, **self.compile_env}
 
-    def run_environment(self) -> dict[str, str]:
-        return {**_BASE_ENV, **self.run_env}
+    def run_command(self, memory_mb: int) -> list[str]:
+        """The run step's argv under a memory limit of ``memory_mb``."""
+        program, *rest = self.run_argv
+        return [program, *self.memory.argv(memory_mb), *rest]
+
+    def run_environment(self, memory_mb: int) -> dict[str, str]:
+        return {**_BASE_ENV, **self.run_env, **self.memory.env(memory_mb)}
 
 
 LANGUAGES: tuple[Language, ...] = (
@@ -52,12 +121,14 @@ LANGUAGES: tuple[Language, ...] = (
         # job leaves behind (usercustomize, .pth files) can reach another job.
         # -B: no bytecode files (the build dir is read-only anyway).
         run_argv=("python3", "-I", "-B", f"{BUILD_DIR}/main.py"),
+        memory=Memory(out_of_memory=_python_out_of_memory),
     ),
     Language(
         name="javascript",
         aliases=("javascript", "js", "node", "nodejs"),
         source_file="main.js",
         run_argv=("node", f"{BUILD_DIR}/main.js"),
+        memory=Memory(argv=_node_heap, out_of_memory=_node_out_of_memory),
     ),
     Language(
         name="go",
@@ -79,6 +150,7 @@ LANGUAGES: tuple[Language, ...] = (
             # and turning it off recompiles net, os/user and their dependents (4 s).
         },
         run_argv=(f"{BUILD_DIR}/main",),
+        memory=Memory(env=_go_heap, out_of_memory=_go_out_of_memory),
     ),
     Language(
         name="cpp",
@@ -94,6 +166,7 @@ LANGUAGES: tuple[Language, ...] = (
             f"{BUILD_DIR}/main.cpp",
         ),
         run_argv=(f"{BUILD_DIR}/main",),
+        memory=Memory(out_of_memory=_cpp_out_of_memory),
     ),
 )
 

@@ -86,6 +86,9 @@ class StepResult:
     timed_out: bool = False
     output_exceeded: bool = False
     oom_killed: bool = False
+    # The container's memory usage reached its limit during the step (the
+    # kernel reclaimed or OOM-killed to stay under it).
+    memory_limit_reached: bool = False
     wall_ms: float = 0.0
     cpu_ms: float = 0.0
     memory_kb: int | None = None
@@ -125,6 +128,7 @@ class StepResult:
             "timed_out": self.timed_out,
             "output_exceeded": self.output_exceeded,
             "oom_killed": self.oom_killed,
+            "memory_limit_reached": self.memory_limit_reached,
             "wall_ms": self.wall_ms,
             "cpu_ms": self.cpu_ms,
             "memory_kb": self.memory_kb,
@@ -143,6 +147,7 @@ class StepResult:
             timed_out=bool_field(obj, "timed_out"),
             output_exceeded=bool_field(obj, "output_exceeded"),
             oom_killed=bool_field(obj, "oom_killed"),
+            memory_limit_reached=bool_field(obj, "memory_limit_reached"),
             wall_ms=float_field(obj, "wall_ms"),
             cpu_ms=float_field(obj, "cpu_ms"),
             memory_kb=opt_int_field(obj, "memory_kb"),

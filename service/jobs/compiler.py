@@ -111,7 +111,7 @@ class Executor:
 
     @staticmethod
     async def _exchange(session: Session) -> Result:
-        if not (session.request.language.compiled and session.boosts_compile):
+        if not (session.request.language.compiled and session.compiles_apart):
             return await session.job()
         prepared = await session.compile()
         if not prepared.compiled:

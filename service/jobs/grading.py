@@ -28,7 +28,7 @@ def grade(
     step: StepResult, test: TestCase, compare: Compare, request: ExecuteRequest
 ) -> TestReport:
     """The report of one test from its run."""
-    status = verdict(step, request.memory_mb)
+    status = verdict(step, request.language)
     if status is Status.OK:
         if test.expected is None or normalize(step.stdout, compare) == normalize(
             test.expected, compare

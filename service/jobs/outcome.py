@@ -13,15 +13,30 @@ from agent.protocol import StepResult
 from wire import Status
 from wire.replies import Reply
 
+from ..languages import Language
 from ..requests import ExecuteRequest
 
 SIGXFSZ = int(signals.SIGXFSZ)
-MEMORY_CEILING_SHARE = 0.9  # of the limit: a timed-out peak this high is memory_limit
 
 
-def verdict(step: StepResult, memory_mb: int | None = None) -> Status:
-    """The status of one run step (``memory_mb``: the memory limit it ran under)."""
-    if step.oom_killed or _stalled_at_the_memory_ceiling(step, memory_mb):
+def verdict(step: StepResult, language: Language) -> Status:
+    """The status of one run step of a ``language`` program.
+
+    Every verdict rests on a fact, never on a guess from nearby numbers:
+    ``memory_limit`` when the program ran out of memory, whoever noticed (the
+    kernel's OOM killer, or the runtime itself: V8's heap limit, Go's runtime,
+    Python's MemoryError, an uncaught std::bad_alloc, each runtime's heap being
+    sized to the job's limit), or when it ran into its time limit while the
+    kernel was holding it at the memory limit (near a cgroup's limit without
+    swap the kernel may evict and re-read code pages for seconds instead of
+    OOM-killing: the program crawls into its time limit); ``timeout`` only when
+    the agent's clock reached a time limit.
+    """
+    if (
+        step.oom_killed
+        or language.memory.out_of_memory(step)
+        or (step.timed_out and step.memory_limit_reached)
+    ):
         return Status.MEMORY_LIMIT
     if step.timed_out:
         return Status.TIMEOUT
@@ -30,16 +45,6 @@ def verdict(step: StepResult, memory_mb: int | None = None) -> Status:
     if step.exit_code == 0 and step.signal is None:
         return Status.OK
     return Status.RUNTIME_ERROR
-
-
-def _stalled_at_the_memory_ceiling(step: StepResult, memory_mb: int | None) -> bool:
-    # Near a cgroup's limit without swap the kernel may evict and re-read code
-    # pages for seconds instead of OOM-killing (seen with V8 and Go heaps): the
-    # program crawls into its time limit. A program whose peak is at the ceiling
-    # when the time runs out ran out of memory, not of time.
-    if not (step.timed_out and memory_mb and step.memory_kb):
-        return False
-    return step.memory_kb >= memory_mb * 1024 * MEMORY_CEILING_SHARE
 
 
 def explain(step: StepResult, status: Status, request: ExecuteRequest) -> str:
@@ -101,7 +106,7 @@ def compile_failure(request: ExecuteRequest, step: StepResult) -> Reply:
 
 
 def run_reply(request: ExecuteRequest, run: StepResult, compile: StepResult | None) -> Reply:
-    status = verdict(run, request.memory_mb)
+    status = verdict(run, request.language)
     error = error_text(run, status, request)
     return Reply(
         id=request.id,

@@ -40,13 +40,15 @@ class WorkerContainer:
 
     id: str
     link: AgentLink
-    memory_mb: int
+    memory_mb: int  # its limits now (a session fits them to each step)
+    cpus: float
     state: State = State.IDLE
     jobs_served: int = 0
     created: float = field(default_factory=trio.current_time)
     last_used: float = field(default_factory=trio.current_time)
     current: CurrentJob | None = None
     dead: bool = False  # set by the pool monitor when Docker says it is gone
+    sized: bool = False  # made for one request's memory limit (Pool.acquire_sized)
 
     @property
     def short_id(self) -> str:
@@ -92,7 +94,9 @@ async def start_container(docker: DockerClient, settings: Settings) -> WorkerCon
             raise PoolUnavailable(f"cannot start a worker container: {exc}") from exc
         raise
     log.debug("container %s ready", container_id[:12])
-    return WorkerContainer(id=container_id, link=link, memory_mb=settings.memory_mb)
+    return WorkerContainer(
+        id=container_id, link=link, memory_mb=settings.memory_mb, cpus=settings.cpus
+    )
 
 
 async def remove_container(docker: DockerClient, container_id: str) -> bool:

@@ -15,6 +15,7 @@ instance, fills the pool, reports ready, then monitors health every
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Awaitable, Callable
@@ -111,11 +112,29 @@ class Pool:
             self._top_up()
             return container
 
+    async def acquire_sized(self, memory_mb: int) -> WorkerContainer:
+        """A container of its own at ``memory_mb``, started now and retired after its job.
+
+        For a runtime that cannot change a running container's limits (gVisor's
+        runsc has no ``update``): a request for less memory than the pool's
+        containers have gets one made to measure.
+
+        Raises:
+            PoolUnavailable, AgentError: as the pool's own starts.
+        """
+        sized = dataclasses.replace(self._settings, memory_mb=memory_mb)
+        container = await self._starter(self._docker, sized)
+        container.state = State.BUSY
+        container.sized = True
+        self._containers[container.id] = container
+        return container
+
     def release(self, container: WorkerContainer, *, reusable: bool) -> None:
         """Give a container back after a job; it is replaced unless ``reusable``."""
         container.current = None
         container.jobs_served += 1
         container.last_used = trio.current_time()
+        reusable = reusable and not container.sized
         if not reusable or container.dead or container.jobs_served >= self._settings.recycle_after:
             self.retire(container)
         else:

@@ -104,22 +104,25 @@ class Session:
     async def compile(self) -> Result:
         """Write the source and compile it; the build is kept for :meth:`run`.
 
-        The compile step gets ``compile_cpus`` (compilers use several threads);
-        the container is back at ``cpus`` before any run.
+        The compile step gets ``compile_cpus`` (compilers use several threads)
+        and the compile memory (a build needs more than many a program's limit);
+        the container is back at ``cpus`` and the request's memory before any run.
 
         Raises:
             AgentTimeout, AgentError: as :meth:`job`.
+            DockerError: the container could not be set to the run's memory.
         """
         message = prepare_job(self.request, self._settings)
         limit = compile_deadline_s(self._settings)
-        if not (self.request.language.compiled and self.boosts_compile):
+        if not (self.request.language.compiled and self.compiles_apart):
             return await self._exchange(message, limit)
-        await self._set_cpus(self._settings.compile_cpus)
+        settings = self._settings
+        await self._fit(self.compile_memory_mb, settings.compile_cpus)
         try:
             return await self._exchange(message, limit)
         finally:
             with trio.CancelScope(shield=True):
-                await self._set_cpus(self._settings.cpus)
+                await self._fit(self.request.memory_mb, settings.cpus)
 
     async def run(self, stdin: bytes, *, finish: bool) -> Result:
         """Run the kept build once with ``stdin``.
@@ -193,11 +196,42 @@ class Session:
             return bool(state.get("OOMKilled"))
         return False
 
+    async def fit_first_step(self) -> None:
+        """Fit the container's memory to the request's first step.
+
+        The container's cgroup is the memory limit; a request asking for less
+        gets it lowered for its run (and raised again by the next request). A
+        compile step that runs apart starts at the compile memory instead
+        (:meth:`compile` lowers it for the run).
+
+        Raises:
+            DockerError: the container's limits could not be set.
+        """
+        if self.container.sized or not self._settings.live_updates:
+            return  # made to measure, or not resizable at all
+        compiles_first = self.request.language.compiled and self.compiles_apart
+        memory_mb = self.compile_memory_mb if compiles_first else self.request.memory_mb
+        await self._fit(memory_mb, self.container.cpus)
+
     # -- internals -------------------------------------------------------------
 
     @property
-    def boosts_compile(self) -> bool:
-        return self._settings.compile_cpus != self._settings.cpus
+    def compile_memory_mb(self) -> int:
+        return max(self.request.memory_mb, self._settings.compile_memory_mb)
+
+    @property
+    def compiles_apart(self) -> bool:
+        """The compile step runs under other limits than the run: two exchanges, not one.
+
+        Never where the runtime cannot change a running container's limits
+        (gVisor): there the compile shares the run's.
+        """
+        settings = self._settings
+        if not settings.live_updates:
+            return False
+        return settings.compile_cpus != settings.cpus or self.compile_memory_mb != (
+            self.request.memory_mb
+        )
 
     async def _exchange(self, message: protocol.Job | protocol.Run, limit_s: float) -> Result:
         with trio.move_on_after(limit_s) as scope:
@@ -209,16 +243,25 @@ class Session:
             raise AgentError(self.container.id, f"agent error: {result.error}")
         return result
 
-    async def _set_cpus(self, cpus: float) -> None:
-        period_us = self._settings.cpu_period_ms * 1000
+    async def _fit(self, memory_mb: int, cpus: float) -> None:
+        """Set the container's memory and CPU share, in one Docker call (none when unchanged)."""
+        container = self.container
+        update: dict[str, int] = {}
+        if memory_mb != container.memory_mb:
+            update["Memory"] = update["MemorySwap"] = memory_mb << 20
+        if cpus != container.cpus:
+            period_us = self._settings.cpu_period_ms * 1000
+            update["CpuPeriod"], update["CpuQuota"] = period_us, int(period_us * cpus)
+        if not update:
+            return
         try:
-            await self._docker.containers.update(
-                self.container.id, {"CpuPeriod": period_us, "CpuQuota": int(period_us * cpus)}
-            )
+            await self._docker.containers.update(container.id, update)
         except DockerError as exc:
-            # A container whose CPU share is unknown is not handed out again.
-            log.warning("could not set %s CPUs on %s: %s", cpus, self.container.short_id, exc)
-            self.container.dead = True
+            # A container whose limits are unknown is not handed out again.
+            log.warning("could not set the limits of %s: %s", container.short_id, exc)
+            container.dead = True
+            raise
+        container.memory_mb, container.cpus = memory_mb, cpus
 
 
 class Sandbox:
@@ -228,6 +271,12 @@ class Sandbox:
         self._docker = docker
         self._pool = pool
         self.settings = settings
+
+    async def _acquire_sized(self, memory_mb: int) -> WorkerContainer:
+        try:
+            return await self._pool.acquire_sized(memory_mb)
+        except AgentError as exc:
+            raise PoolUnavailable(f"could not start a container for the request: {exc}") from exc
 
     @contextlib.asynccontextmanager
     async def session(self, request: ExecuteRequest) -> AsyncIterator[Session]:
@@ -239,25 +288,19 @@ class Sandbox:
         """
         container: WorkerContainer | None = None
         with trio.move_on_after(ACQUIRE_TIMEOUT_S):
-            container = await self._pool.acquire()
+            if self.settings.live_updates or request.memory_mb == self.settings.memory_mb:
+                container = await self._pool.acquire()
+            else:
+                container = await self._acquire_sized(request.memory_mb)
         if container is None:
             raise PoolUnavailable(self._pool.last_error or "no worker container became available")
         container.current = CurrentJob(request.id, request.language.name, trio.current_time())
         session = Session(self._docker, container, request, self.settings)
         try:
-            await self._fit_memory(container, request.memory_mb)
+            await session.fit_first_step()
             yield session
         finally:
             self._pool.release(container, reusable=session.reusable)
-
-    async def _fit_memory(self, container: WorkerContainer, memory_mb: int) -> None:
-        # The container's cgroup is the memory limit; a request asking for less
-        # gets it lowered for its run (and raised again by the next request).
-        if memory_mb == container.memory_mb:
-            return
-        size = memory_mb << 20
-        await self._docker.containers.update(container.id, {"Memory": size, "MemorySwap": size})
-        container.memory_mb = memory_mb
 
 
 def with_compile(result: Result, compile: protocol.StepResult | None) -> Result:

@@ -21,8 +21,8 @@ def run_step(request: ExecuteRequest, settings: Settings, stdin: bytes) -> Step:
     """The run step of ``request`` fed with ``stdin``."""
     language = request.language
     return Step(
-        argv=[*language.run_argv, *request.args],
-        env=language.run_environment(),
+        argv=[*language.run_command(request.memory_mb), *request.args],
+        env=language.run_environment(request.memory_mb),
         stdin=stdin,
         timeout_ms=request.timeout_ms,
         output_limit=request.output_limit,

@@ -50,6 +50,7 @@ def step_result(
     timed_out: bool = False,
     output_exceeded: bool = False,
     oom_killed: bool = False,
+    memory_limit_reached: bool = False,
     wall_ms: float = 1.0,
     memory_kb: int | None = 1024,
 ) -> StepResult:
@@ -63,6 +64,7 @@ def step_result(
         timed_out=timed_out,
         output_exceeded=output_exceeded,
         oom_killed=oom_killed,
+        memory_limit_reached=memory_limit_reached or oom_killed,
         wall_ms=wall_ms,
         cpu_ms=wall_ms,
         memory_kb=memory_kb,

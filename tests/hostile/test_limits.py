@@ -247,6 +247,39 @@ CASES = [
     Hostile("cpp-memory-bomb", "cpp", CPP_MEMORY_BOMB, "memory_limit", replaced=True),
     Hostile("go-memory-bomb", "go", GO_MEMORY_BOMB, "memory_limit", replaced=True),
     Hostile("js-memory-bomb", "javascript", JS_MEMORY_BOMB, "memory_limit", replaced=True),
+    # The runtimes' own ways of running out, each a memory_limit like the OOM
+    # killer's: V8's heap limit (sized to the job's limit), allocations too large
+    # for any limit (MemoryError, std::bad_alloc, Go's fatal error).
+    Hostile(
+        "js-heap-bomb",
+        "javascript",
+        "const hoard = [];\nfor (let i = 0; ; i++) hoard.push({ i, list: [i, i + 1, i + 2] });\n",
+        "memory_limit",
+        check=lambda reply: "heap out of memory" in reply["error"],
+    ),
+    Hostile(
+        "python-allocation-beyond-any-limit",
+        "python",
+        "hoard = bytearray(1 << 46)\n",
+        "memory_limit",
+        check=lambda reply: "MemoryError" in reply["error"],
+    ),
+    Hostile(
+        "cpp-allocation-beyond-any-limit",
+        "cpp",
+        "#include <cstddef>\n"
+        "int main() { char* p = new char[std::size_t(1) << 46]; return p[0]; }\n",
+        "memory_limit",
+        check=lambda reply: "bad_alloc" in reply["error"],
+    ),
+    Hostile(
+        "go-allocation-beyond-any-limit",
+        "go",
+        'package main\n\nimport "os"\n\nfunc main() {\n'
+        "\tb := make([]byte, 1<<46)\n\tos.Exit(int(b[len(b)-1]))\n}\n",
+        "memory_limit",
+        check=lambda reply: "out of memory" in reply["error"],
+    ),
     Hostile(
         "python-memory-bomb-under-a-lowered-limit",
         "python",

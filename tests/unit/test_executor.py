@@ -132,6 +132,45 @@ async def test_compile_step_gets_compile_cpus_and_the_run_gets_cpus(nursery, aut
     assert isinstance(run, protocol.Run) and (run.finish, run.early_result) == (True, True)
 
 
+async def test_the_compile_step_gets_its_own_memory_and_the_run_the_jobs(nursery, autojump_clock):
+    # A job that may use 64 MB still gets built with the compile allowance.
+    settings = Settings.from_env({}, instance_id="unit", compile_cpus=SETTINGS.cpus)
+    agent = FakeAgent(answer(stdout=b"42\n"))
+    fake, docker, pool = await start_pool(nursery, agent, settings)
+    reply = await Executor(Sandbox(docker, pool, settings)).execute(
+        make_request("go", memory_mb=64)
+    )
+    assert reply.status is Status.OK
+    busy = next(c for c in fake.containers.values() if c.updates)
+    # Created at the compile memory (the default), lowered once, after the compile.
+    assert busy.updates == [{"Memory": 64 << 20, "MemorySwap": 64 << 20}]
+    job, run = agent.received[-2:]
+    assert isinstance(job, protocol.Job) and job.runs == []
+    assert isinstance(run, protocol.Run)
+    # An interpreted job is one exchange, at its own limit from the start.
+    await Executor(Sandbox(docker, pool, settings)).execute(make_request("python", memory_mb=64))
+    assert isinstance(agent.received[-1], protocol.Job) and agent.received[-1].runs
+
+
+async def test_without_live_updates_a_lower_limit_gets_a_container_of_its_own(
+    nursery, autojump_clock
+):
+    # gVisor's runsc cannot change a running container's limits.
+    settings = Settings.from_env({}, instance_id="unit", runtime="runsc")
+    fake, docker, pool = await start_pool(nursery, FakeAgent(answer(stdout=b"1\n")), settings)
+    sandbox = Sandbox(docker, pool, settings)
+    warm = {c.id for c in pool.containers}
+    reply = await Executor(sandbox).execute(make_request("cpp", memory_mb=64))
+    assert reply.status is Status.OK
+    assert not any(c.updates for c in fake.containers.values())
+    sized = [c for cid, c in fake.containers.items() if cid not in warm]
+    assert len(sized) == 1
+    assert sized[0].host_config["Memory"] == 64 << 20
+    await trio.sleep(0.1)
+    assert not sized[0].running  # retired after its one job
+    assert {c.id for c in pool.containers} >= warm  # the warm ones untouched
+
+
 async def test_dirty_container_is_replaced_clean_one_reused(nursery, autojump_clock):
     fake, docker, pool = await start_pool(nursery, FakeAgent(answer(clean=False)))
     executor = Executor(Sandbox(docker, pool, SETTINGS))

@@ -1,11 +1,16 @@
-"""Agent facts to statuses."""
+"""Agent facts to statuses: every verdict from a fact, the same on both subjects."""
+
+import signal
 
 import pytest
 
 from agent.protocol import StepResult
 from service.jobs.outcome import verdict
+from service.languages import lookup
 from service.testing import step_result
 from wire import Status
+
+PYTHON, NODE, GO, CPP = (lookup(name) for name in ("python", "javascript", "go", "cpp"))
 
 
 def step(**fields) -> StepResult:
@@ -24,12 +29,75 @@ def step(**fields) -> StepResult:
     ],
 )
 def test_verdicts(fields, status):
-    assert verdict(step(**fields), 400) is status
+    for language in (PYTHON, NODE, GO, CPP):
+        assert verdict(step(**fields), language) is status
 
 
-def test_a_timeout_at_the_memory_ceiling_is_memory_limit():
-    stalled = step(timed_out=True, exit_code=None, signal=9, memory_kb=395 * 1024)
-    assert verdict(stalled, 400) is Status.MEMORY_LIMIT
-    busy = step(timed_out=True, exit_code=None, signal=9, memory_kb=50 * 1024)
-    assert verdict(busy, 400) is Status.TIMEOUT
-    assert verdict(stalled) is Status.TIMEOUT  # no limit known: no guess
+def test_a_timeout_while_held_at_the_memory_limit_is_memory_limit():
+    stalled = step(timed_out=True, exit_code=None, signal=9, memory_limit_reached=True)
+    assert verdict(stalled, GO) is Status.MEMORY_LIMIT
+    # A high peak alone is no fact: the kernel never held it at the limit.
+    busy = step(timed_out=True, exit_code=None, signal=9, memory_kb=399 * 1024)
+    assert verdict(busy, GO) is Status.TIMEOUT
+    # Reaching the limit and finishing in time is no failure at all.
+    assert verdict(step(memory_limit_reached=True), GO) is Status.OK
+
+
+PYTHON_MEMORY_ERROR = (
+    b'Traceback (most recent call last):\n  File "/work/build/main.py", line 1, in <module>\n'
+    b"    hoard = bytearray(1 << 40)\n            ^^^^^^^^^^^^^^^^\nMemoryError\n"
+)
+NODE_HEAP = (
+    b"<--- Last few GCs --->\n\nFATAL ERROR: Reached heap limit Allocation failed - "
+    b"JavaScript heap out of memory\n 1: 0xb7a940 node::Abort() [node]\n"
+)
+GO_OOM = b"fatal error: runtime: out of memory\n\ngoroutine 1 [running]:\n"
+CPP_BAD_ALLOC = (
+    b"terminate called after throwing an instance of 'std::bad_alloc'\n  what():  std::bad_alloc\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("language", "fields"),
+    [
+        (PYTHON, {"exit_code": 1, "stderr": PYTHON_MEMORY_ERROR}),
+        (PYTHON, {"exit_code": 1, "stderr": b"...\nMemoryError: cannot allocate\n"}),
+        (NODE, {"exit_code": None, "signal": signal.SIGABRT, "stderr": NODE_HEAP}),
+        (NODE, {"exit_code": 134, "stderr": NODE_HEAP}),
+        (GO, {"exit_code": 2, "stderr": GO_OOM}),
+        (GO, {"exit_code": 2, "stderr": GO_OOM + b"goroutine dump\n" * 2000}),
+        (CPP, {"exit_code": None, "signal": signal.SIGABRT, "stderr": CPP_BAD_ALLOC}),
+    ],
+)
+def test_a_runtime_that_ran_out_of_memory_is_memory_limit(language, fields):
+    assert verdict(step(**fields), language) is Status.MEMORY_LIMIT
+
+
+@pytest.mark.parametrize(
+    ("language", "fields", "status"),
+    [
+        # Words alone are not a death: the program printed them and went on.
+        (PYTHON, {"exit_code": 0, "stderr": PYTHON_MEMORY_ERROR}, Status.OK),
+        (NODE, {"exit_code": 0, "stderr": NODE_HEAP}, Status.OK),
+        (CPP, {"exit_code": 0, "stderr": CPP_BAD_ALLOC}, Status.OK),
+        (GO, {"exit_code": 1, "stderr": GO_OOM}, Status.RUNTIME_ERROR),
+        # Another error, whatever it mentioned first.
+        (
+            PYTHON,
+            {"exit_code": 1, "stderr": PYTHON_MEMORY_ERROR + b"ValueError\n"},
+            Status.RUNTIME_ERROR,
+        ),
+        # Each runtime's own words only.
+        (PYTHON, {"exit_code": 2, "stderr": GO_OOM}, Status.RUNTIME_ERROR),
+    ],
+)
+def test_no_memory_limit_without_the_runtimes_own_report(language, fields, status):
+    assert verdict(step(**fields), language) is status
+
+
+def test_each_runtime_heap_is_sized_to_the_jobs_limit():
+    assert NODE.run_command(400) == ["node", "--max-old-space-size=272", "/work/build/main.js"]
+    assert NODE.run_command(128) == ["node", "--max-old-space-size=64", "/work/build/main.js"]
+    assert GO.run_environment(400)["GOMEMLIMIT"] == "360MiB"
+    assert PYTHON.run_command(400) == ["python3", "-I", "-B", "/work/build/main.py"]
+    assert "GOMEMLIMIT" not in CPP.run_environment(400)
