@@ -12,11 +12,42 @@ import os
 import resource
 import signal
 
+from agent import landlock
 from agent.seccomp import install_job_filter
 
-JOB_UID = 10001
-JOB_GID = 10001
+# The job user: one uid of this range per container, chosen by the host
+# (CODE_ENGINE_JOB_UID in the agent's environment) so that the kernel's per-uid
+# quotas (pending signals, message-queue bytes, inotify instances, pipe
+# buffers) are not shared by jobs running at the same time in different
+# containers. The image names each uid of the range in /etc/passwd.
+JOB_UIDS = range(10001, 11025)
 JOB_NOFILE = 256
+
+
+def _job_uid(environ: dict[str, str] | os._Environ[str] = os.environ) -> int:
+    try:
+        uid = int(environ.get("CODE_ENGINE_JOB_UID", ""))
+    except ValueError:
+        return JOB_UIDS[0]
+    return uid if uid in JOB_UIDS else JOB_UIDS[0]
+
+
+JOB_UID = JOB_GID = _job_uid()
+
+# Built once at start-up (prepare()), used by every job between fork and exec.
+_landlock_ruleset: int | None = None
+
+
+def prepare() -> str:
+    """Build what every job's jail needs, once, at start-up; a line for the log."""
+    global _landlock_ruleset
+    _landlock_ruleset = landlock.build()
+    hiding = (
+        f"{landlock.HIDDEN} hidden from jobs (Landlock ABI {landlock.abi_version()})"
+        if _landlock_ruleset is not None
+        else f"no Landlock here: jobs can read {landlock.HIDDEN}"
+    )
+    return f"jobs run as uid {JOB_UID}; {hiding}"
 
 
 def become_job_user() -> None:
@@ -85,4 +116,6 @@ def enter_job(cpu_seconds: int, file_size_limit: int) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (JOB_NOFILE, JOB_NOFILE))
     lowest_priority()
     become_job_user()
+    if _landlock_ruleset is not None:
+        landlock.restrict(_landlock_ruleset)
     install_job_filter()

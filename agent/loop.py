@@ -13,6 +13,7 @@ import signal
 import sys
 from types import FrameType
 
+from agent import jail
 from agent.errors import HostGone
 from agent.jobs import WORK_DIR, Agent, Unreadable
 from agent.libc import libc
@@ -111,6 +112,7 @@ def main() -> int:
     if os.getpid() != 1:
         log("refusing to run: the agent must be PID 1 of its own PID namespace")
         return 2
+    log(jail.prepare())
     agent = Agent(setup())
     if not agent.reset():
         log("start-up: the container was not clean")

@@ -13,7 +13,7 @@ from docker_api import DockerClient, DockerError, NotFound
 from service.config import Settings
 from service.errors import AgentError, AgentVersionMismatch, PoolUnavailable
 from service.sandbox.agent_link import AgentLink
-from service.sandbox.spec import container_config
+from service.sandbox.spec import JOB_UIDS, container_config
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +49,16 @@ class WorkerContainer:
     current: CurrentJob | None = None
     dead: bool = False  # set by the pool monitor when Docker says it is gone
     sized: bool = False  # made for one request's memory limit (Pool.acquire_sized)
+    job_uid: int = JOB_UIDS[0]  # its jobs' uid, no other container of the pool's
 
     @property
     def short_id(self) -> str:
         return self.id[:12]
 
 
-async def start_container(docker: DockerClient, settings: Settings) -> WorkerContainer:
+async def start_container(
+    docker: DockerClient, settings: Settings, *, job_uid: int = JOB_UIDS[0]
+) -> WorkerContainer:
     """Create, attach and start a worker container, and wait for its agent.
 
     Returns a container whose agent has said it is ready.
@@ -67,7 +70,7 @@ async def start_container(docker: DockerClient, settings: Settings) -> WorkerCon
     On cancellation the half-made container is removed (shielded).
     """
     try:
-        container_id = await docker.containers.create(container_config(settings))
+        container_id = await docker.containers.create(container_config(settings, job_uid=job_uid))
     except NotFound:
         raise PoolUnavailable(
             f"worker image {settings.image!r} not found; run `code-engine build-image`"
@@ -95,7 +98,11 @@ async def start_container(docker: DockerClient, settings: Settings) -> WorkerCon
         raise
     log.debug("container %s ready", container_id[:12])
     return WorkerContainer(
-        id=container_id, link=link, memory_mb=settings.memory_mb, cpus=settings.cpus
+        id=container_id,
+        link=link,
+        memory_mb=settings.memory_mb,
+        cpus=settings.cpus,
+        job_uid=job_uid,
     )
 
 

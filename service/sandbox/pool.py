@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import random
 from collections.abc import Awaitable, Callable
 
 import trio
@@ -26,11 +27,11 @@ from docker_api import DaemonUnavailable, DockerClient, DockerError
 from service.config import Settings
 from service.errors import AgentError, PoolUnavailable
 from service.sandbox.container import State, WorkerContainer, remove_container, start_container
-from service.sandbox.spec import instance_filter
+from service.sandbox.spec import JOB_UIDS, instance_filter
 
 log = logging.getLogger(__name__)
 
-Starter = Callable[[DockerClient, Settings], Awaitable[WorkerContainer]]
+Starter = Callable[..., Awaitable[WorkerContainer]]  # start_container's signature
 
 
 class Pool:
@@ -43,6 +44,7 @@ class Pool:
         self._containers: dict[str, WorkerContainer] = {}
         self._idle_send, self._idle_recv = trio.open_memory_channel[WorkerContainer](math.inf)
         self._starting = 0
+        self._uids_starting: set[int] = set()  # job uids of containers being started
         self._nursery: trio.Nursery | None = None
         self._filled = trio.Event()
         self.docker_ok = True
@@ -122,8 +124,7 @@ class Pool:
         Raises:
             PoolUnavailable, AgentError: as the pool's own starts.
         """
-        sized = dataclasses.replace(self._settings, memory_mb=memory_mb)
-        container = await self._starter(self._docker, sized)
+        container = await self._start(dataclasses.replace(self._settings, memory_mb=memory_mb))
         container.state = State.BUSY
         container.sized = True
         self._containers[container.id] = container
@@ -189,6 +190,26 @@ class Pool:
                 return True
         return False
 
+    async def _start(self, settings: Settings) -> WorkerContainer:
+        uid = self._free_job_uid()
+        self._uids_starting.add(uid)
+        try:
+            return await self._starter(self._docker, settings, job_uid=uid)
+        finally:
+            # No checkpoint between here and the caller's registering the container.
+            self._uids_starting.discard(uid)
+
+    def _free_job_uid(self) -> int:
+        """A job uid no container of this pool has (or is being given).
+
+        Random among the free ones, so that two daemons sharing a host seldom
+        pick the same; where they do, those two containers share per-uid kernel
+        quotas, as every container did before uids were per container.
+        """
+        taken = {c.job_uid for c in self._containers.values()} | self._uids_starting
+        free = [uid for uid in JOB_UIDS if uid not in taken]
+        return random.choice(free) if free else random.choice(JOB_UIDS)
+
     def _top_up(self) -> None:
         if self._nursery is None:
             return
@@ -201,7 +222,7 @@ class Pool:
         try:
             while True:
                 try:
-                    container = await self._starter(self._docker, self._settings)
+                    container = await self._start(self._settings)
                     break
                 except (PoolUnavailable, AgentError) as exc:
                     self.last_error = str(exc)

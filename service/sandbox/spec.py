@@ -39,9 +39,19 @@ TMP_MB = 64
 MIN_FSIZE = 64 << 20
 
 
-def container_config(settings: Settings, *, memory_mb: int | None = None) -> dict[str, Any]:
-    """The Engine API body for ``POST /containers/create``."""
+# The job uids the image knows (agent/jail.py JOB_UIDS, worker/Dockerfile).
+JOB_UIDS = range(10001, 11025)
+
+
+def container_config(
+    settings: Settings, *, memory_mb: int | None = None, job_uid: int = JOB_UIDS[0]
+) -> dict[str, Any]:
+    """The Engine API body for ``POST /containers/create``; jobs in it run as ``job_uid``."""
     config = _config(settings, memory_mb=memory_mb)
+    # Per-uid kernel quotas (pending signals, message-queue bytes, inotify
+    # instances, pipe buffers) count across containers: a uid of its own keeps
+    # one container's jobs from using up another's.
+    config["Env"].append(f"CODE_ENGINE_JOB_UID={job_uid}")
     if settings.runtime:
         # e.g. runsc: gVisor's user-space kernel between the job and the host's.
         config["HostConfig"]["Runtime"] = settings.runtime

@@ -167,7 +167,23 @@ class Sandbox:
         assert seen["listening"] == [] and seen["udp"] == [], seen
         assert seen["unix"] == [], seen["unix"]
         assert seen["env"] == RUN_ENV, seen["env"]
-        assert seen["uid"] == 10001
+        assert seen["uid"] == self.job_uid(), seen["uid"]
+
+    def job_uid(self) -> int:
+        """The job uid the host gave the pool's container (its CODE_ENGINE_JOB_UID)."""
+        env = subprocess.run(
+            ["docker", "inspect", "-f", "{{json .Config.Env}}", self.container()],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        values = [
+            e.split("=", 1)[1] for e in json.loads(env) if e.startswith("CODE_ENGINE_JOB_UID=")
+        ]
+        assert len(values) == 1, env
+        uid = int(values[0])
+        assert 10001 <= uid <= 11024, uid
+        return uid
 
     def exercise(self, case: Hostile) -> dict:
         """Run ``case``, check its reply, then everything that must hold afterwards."""

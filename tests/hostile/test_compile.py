@@ -80,6 +80,7 @@ CASES = [
         "cpp",
         INCLUDE_RANDOM,
         "compile_error",
+        replaced=True,  # the compiler ran into the memory limit: an OOM kill retires it
         check=_stopped_by_a_limit,
     ),
     Hostile(
@@ -87,6 +88,7 @@ CASES = [
         "cpp",
         TEMPLATE_EXPLOSION,
         "compile_error",
+        replaced=True,  # the compiler ran into the memory limit: an OOM kill retires it
         check=_stopped_by_a_limit,
     ),
     Hostile(

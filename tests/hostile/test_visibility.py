@@ -42,8 +42,17 @@ print(os.getuid(), os.geteuid(), os.getgid(), os.getgroups())
 ENVIRONMENT_OUTPUT = (
     json.dumps(RUN_ENV, sort_keys=True)
     + "\n0000000000000000 0000000000000000 0000000000000000\nNoNewPrivs 1 Seccomp 2\n"
-    + "10001 10001 10001 []\n"
 )
+
+
+def _environment(reply: dict) -> None:
+    # Then one uid for real, effective and group ids: the container's job uid
+    # (checked against the host's choice by every probe), no supplementary groups.
+    head, _, ids_line = reply["output"].rstrip("\n").rpartition("\n")
+    assert head + "\n" == ENVIRONMENT_OUTPUT, reply["output"][-3000:] + reply["error"][-3000:]
+    uid, euid, gid, groups = ids_line.split(" ", 3)
+    assert uid == euid == gid and 10001 <= int(uid) <= 11024 and groups == "[]", ids_line
+
 
 AGENT_SECRETS = r"""
 import os
@@ -227,7 +236,33 @@ int main() {
 }
 """
 
+# The container's cgroup counters outlive every job (cgroup v1 cannot reset
+# them): peak memory, failcnt, OOM kills, CPU usage would tell a job what the
+# jobs before it did. The agent reads them; jobs find every one unreadable.
+CGROUP_COUNTERS = r"""
+import os
+files, readable = 0, []
+for root, dirs, names in os.walk("/sys/fs/cgroup"):
+    for name in names:
+        files += 1
+        path = os.path.join(root, name)
+        try:
+            with open(path, "rb") as f:
+                f.read(1)
+            readable.append(path)
+        except OSError:
+            pass
+print(files > 10, readable[:5])
+"""
+
 CASES = [
+    Hostile(
+        "python-reads-the-cgroup-counters",
+        "python",
+        CGROUP_COUNTERS,
+        "ok",
+        check=_output("True []\n"),
+    ),
     Hostile(
         "python-opens-sockets-of-foreign-families",
         "python",
@@ -241,7 +276,7 @@ CASES = [
         "python",
         ENVIRONMENT,
         "ok",
-        check=_output(ENVIRONMENT_OUTPUT),
+        check=_environment,
     ),
     Hostile(
         "js-reads-environment",

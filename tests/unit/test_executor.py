@@ -352,3 +352,18 @@ async def test_container_oom_killed_with_its_agent_is_memory_limit(nursery, auto
     assert replies[0].status is Status.MEMORY_LIMIT
     assert "128 MB" in replies[0].error
     assert busy.id not in {c.id for c in pool.containers}
+
+
+async def test_every_container_of_the_pool_runs_its_jobs_as_a_uid_of_its_own(
+    nursery, autojump_clock
+):
+    settings = Settings.from_env({}, instance_id="unit", workers=4, concurrency=4)
+    fake, docker, pool = await start_pool(nursery, FakeAgent(answer()), settings)
+    uids = []
+    for container in fake.containers.values():
+        env = dict(e.split("=", 1) for e in container.config["Env"])
+        uids.append(int(env["CODE_ENGINE_JOB_UID"]))
+    assert len(uids) == 4
+    assert len(set(uids)) == 4
+    assert all(10001 <= uid <= 11024 for uid in uids)
+    assert sorted(uids) == sorted(c.job_uid for c in pool.containers)
