@@ -1,9 +1,10 @@
 """The worker agent: PID 1 of every hardened worker container.
 
 The agent prepares a build directory, runs untrusted programs in it as the job
-user (uid 10001, no capabilities, under limits and one more seccomp filter), and
-resets the container between jobs: it kills every job process and wipes
-everything a job can write, then verifies that nothing is left. It speaks the
+user (the container's job uid, no capabilities, under limits, one more seccomp
+filter and a Landlock ruleset), and resets the container between jobs: it kills
+every job process and wipes everything a job can write, then verifies that
+nothing is left. It speaks the
 protocol of :mod:`agent.protocol` with the host over its stdin and stdout, one
 JSON message per line; diagnostics go to stderr.
 

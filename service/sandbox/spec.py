@@ -2,9 +2,10 @@
 
 Each setting is here for a reason given beside it; the README's security section
 lists them too. The agent is the container's PID 1 and runs as root with only the
-capabilities it needs to set jobs up and tear them down; jobs run as uid 10001,
-which has no capabilities at all (dropped on the uid switch, and no-new-privileges
-stops setuid binaries from handing any back).
+capabilities it needs to set jobs up and tear them down; jobs run as the
+container's job uid (one of ``JOB_UIDS``), which has no capabilities at all
+(dropped on the uid switch, and no-new-privileges stops setuid binaries from
+handing any back).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ ROLE = "worker"
 # What the agent needs, and nothing more:
 #   CHOWN, FOWNER       give the job its fresh directories; lock build outputs read-only
 #   DAC_OVERRIDE        wipe whatever the job wrote, whatever mode it set
-#   SETUID, SETGID      start the job as uid/gid 10001 with no supplementary groups
+#   SETUID, SETGID      start the job as its uid/gid with no supplementary groups
 #   KILL                kill every process of the job when it ends
 AGENT_CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "KILL")
 
