@@ -282,7 +282,8 @@ def _parse(env: str, raw: str, default: Any) -> Any:
         if isinstance(default, float):
             return float(raw)
     except ValueError:
-        raise ConfigError(f"{env}={raw!r} is not a {type(default).__name__}") from None
+        kind = "an integer" if isinstance(default, int) else "a number"
+        raise ConfigError(f"{env}={raw!r} is not {kind}") from None
     return raw
 
 
