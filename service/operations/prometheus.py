@@ -27,6 +27,7 @@ from prometheus_client.registry import Collector
 
 from service.operations.metrics import Metrics
 from service.operations.snapshot import BusHealth, PoolView, QueueView
+from service.sandbox.pool import RETIRE_REASONS
 from wire.admin import EngineState
 from wire.stats import ContainerState
 
@@ -124,7 +125,8 @@ class EngineCollector(Collector):
             "Containers retired (and replaced as needed), by reason",
             labels=["reason"],
         )
-        for reason, count in sorted(pool.replaced_by.items()):
+        counts = {reason: 0 for reason in RETIRE_REASONS} | dict(pool.replaced_by)
+        for reason, count in counts.items():
             replaced.add_metric([reason], count)
         yield replaced
 

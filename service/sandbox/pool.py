@@ -33,6 +33,17 @@ log = logging.getLogger(__name__)
 
 Starter = Callable[[DockerClient, Settings], Awaitable[WorkerContainer]]
 
+# Why a container is retired (Pool.retire): metrics list each, zero or not.
+RETIRE_REASONS = (
+    "unusable",
+    "recycle_after",
+    "admin",
+    "gone",
+    "docker_unavailable",
+    "idle",
+    "sized",
+)
+
 
 class Pool:
     def __init__(
