@@ -51,15 +51,18 @@ def requests(samples: Samples, kind: str, status: str) -> float:
 
 
 @pytest.fixture(scope="module")
-def observed(nats_server: NatsServer, tmp_session: Path) -> Iterator[tuple[Daemon, int]]:
+def observed(tmp_session: Path) -> Iterator[tuple[Daemon, int]]:
+    # A NATS of its own: the suite's other daemons share the queue group and
+    # would take some of the requests counted here.
     port = free_port()
-    daemon = Daemon(
-        nats_server.url,
-        tmp_session / "metrics-daemon.log",
-        {"CODE_ENGINE_METRICS_ADDR": f"127.0.0.1:{port}"},
-    )
-    yield daemon, port
-    assert daemon.stop() == 0, daemon.log_tail()
+    with NatsServer(tmp_session) as nats_server:
+        daemon = Daemon(
+            nats_server.url,
+            tmp_session / "metrics-daemon.log",
+            {"CODE_ENGINE_METRICS_ADDR": f"127.0.0.1:{port}"},
+        )
+        yield daemon, port
+        assert daemon.stop() == 0, daemon.log_tail()
 
 
 def test_metrics_move_with_requests(observed):
