@@ -144,6 +144,11 @@ def _run(args: argparse.Namespace) -> int:
             problem = f"cannot tell the language of {args.file}; use --lang ({supported()})"
         print(f"code-engine: {problem}", file=sys.stderr)
         return 125
+    url = _nats_url(args.nats)
+    scheme, sep, _ = url.partition("://")
+    if sep and scheme not in ("nats", "tls", "ws", "wss"):
+        print(f"code-engine: {url!r} is not a NATS URL (nats://host:port)", file=sys.stderr)
+        return 125
     try:
         code = _read(args.file, "source file")
         stdin = _read(args.stdin, "--stdin file") if args.stdin else b""
@@ -153,7 +158,6 @@ def _run(args: argparse.Namespace) -> int:
 
     async def send() -> dict:
         # One request: a quick, clear failure beats a long retry.
-        url = _nats_url(args.nats)
         async with await EngineClient.connect(url, attempts=1, retry_wait_s=0.25) as engine:
             return await engine.execute(
                 language.name,
