@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 8192
 READ_TIMEOUT_S = 5.0
+MAX_CONNECTIONS = 32  # beyond: closed at once (scrapers and probes need a few)
 JSON = "application/json"
 
 
@@ -39,6 +40,7 @@ class OpsListener:
     def __init__(self) -> None:
         self._registry = registry(None)
         self._engine: ReadyView | None = None
+        self._connections = trio.CapacityLimiter(MAX_CONNECTIONS)
         self.port: int | None = None
 
     def attach(self, collector: Collector, engine: ReadyView) -> None:
@@ -67,6 +69,10 @@ class OpsListener:
     async def _serve(self, stream: trio.abc.Stream) -> None:
         async with stream:
             try:
+                self._connections.acquire_nowait()
+            except trio.WouldBlock:
+                return  # too many at once: a slow client must not pile up tasks
+            try:
                 with trio.fail_after(READ_TIMEOUT_S):
                     head = await _read_head(stream)
                 status, content_type, body = self.answer(head)
@@ -75,6 +81,8 @@ class OpsListener:
                 return
             except Exception:
                 log.exception("metrics listener: could not answer")
+            finally:
+                self._connections.release()
 
     def answer(self, head: bytes | None) -> tuple[HTTPStatus, str, bytes]:
         """The status, content type and body for a request's head (None: unreadable)."""

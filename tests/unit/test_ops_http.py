@@ -15,7 +15,7 @@ from service.config import Settings
 from service.engine import Engine
 from service.errors import ConfigError, EngineError
 from service.intake.memory import MemoryIntake
-from service.operations.http import OpsListener
+from service.operations.http import MAX_CONNECTIONS, READ_TIMEOUT_S, OpsListener
 from service.operations.metrics import Histogram
 from service.testing import FakeAgent, answer
 
@@ -203,3 +203,21 @@ def test_histogram_buckets_are_cumulative():
     assert pairs["60.0"] == 3
     assert pairs["+Inf"] == 4
     assert histogram.count == 4
+
+
+async def test_a_silent_client_is_dropped_and_connections_are_capped(nursery, autojump_clock):
+    listener = OpsListener()
+    client, server = trio.testing.memory_stream_pair()
+    nursery.start_soon(listener._serve, server)
+    await trio.sleep(READ_TIMEOUT_S)
+    assert await client.receive_some() == b""  # closed after the read timeout, unanswered
+    silent = []
+    for _ in range(MAX_CONNECTIONS):
+        client, server = trio.testing.memory_stream_pair()
+        silent.append(client)
+        nursery.start_soon(listener._serve, server)
+    await trio.sleep(0.1)
+    one_more, server = trio.testing.memory_stream_pair()
+    nursery.start_soon(listener._serve, server)
+    assert await one_more.receive_some() == b""  # refused at once
+    assert trio.current_time() == READ_TIMEOUT_S + 0.1
