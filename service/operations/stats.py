@@ -94,7 +94,7 @@ class StatsPublisher:
 
     Args:
         snapshot: builds the snapshot from the usage sampled and the wall-clock time.
-        container_ids: the pool's containers now (sampled before each snapshot).
+        container_ids: the pool's containers now (sampled in the background).
         sampler: where the usage comes from.
         publish: sends one encoded snapshot; must not block.
     """
