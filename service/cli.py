@@ -138,16 +138,27 @@ def _run(args: argparse.Namespace) -> int:
 
     language = lookup(args.lang) if args.lang else guess_from_filename(args.file.name)
     if language is None:
-        print(
-            f"code-engine: cannot tell the language of {args.file}; use --lang ({supported()})",
-            file=sys.stderr,
-        )
+        if args.lang:
+            problem = f"unknown language {args.lang!r}; supported: {supported()}"
+        else:
+            problem = f"cannot tell the language of {args.file}; use --lang ({supported()})"
+        print(f"code-engine: {problem}", file=sys.stderr)
         return 125
-    code = args.file.read_bytes()
-    stdin = args.stdin.read_bytes() if args.stdin else b""
+    url = _nats_url(args.nats)
+    scheme, sep, _ = url.partition("://")
+    if sep and scheme not in ("nats", "tls", "ws", "wss"):
+        print(f"code-engine: {url!r} is not a NATS URL (nats://host:port)", file=sys.stderr)
+        return 125
+    try:
+        code = _read(args.file, "source file")
+        stdin = _read(args.stdin, "--stdin file") if args.stdin else b""
+    except EngineError as exc:
+        print(f"code-engine: {exc}", file=sys.stderr)
+        return 125
 
     async def send() -> dict:
-        async with await EngineClient.connect(_nats_url(args.nats)) as engine:
+        # One request: a quick, clear failure beats a long retry.
+        async with await EngineClient.connect(url, attempts=1, retry_wait_s=0.25) as engine:
             return await engine.execute(
                 language.name,
                 code,
@@ -180,6 +191,13 @@ def _run(args: argparse.Namespace) -> int:
     if isinstance(exit_code, int) and exit_code != 0:
         return exit_code
     return 125 if reply.get("status") in ("invalid_request", "busy", "internal_error") else 1
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise EngineError(f"cannot read the {what} {path}: {exc.strerror or exc}") from None
 
 
 def _tui(args: argparse.Namespace) -> int:

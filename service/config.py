@@ -173,6 +173,11 @@ class Settings:
     shutdown_grace_s: float = _setting(
         "CODE_ENGINE_SHUTDOWN_GRACE_S", 15.0, "time in-flight jobs get to finish on SIGTERM"
     )
+    metrics_addr: str = _setting(
+        "CODE_ENGINE_METRICS_ADDR",
+        "",
+        "host:port of the HTTP listener for /metrics, /healthz, /readyz; empty: none",
+    )
 
     @property
     def production(self) -> bool:
@@ -181,6 +186,20 @@ class Settings:
     @property
     def effective_nats_url(self) -> str:
         return self.nats_url or DEFAULT_NATS_URL
+
+    @property
+    def metrics_listen(self) -> tuple[str, int] | None:
+        """``(host, port)`` of the metrics and probes listener, or None when it is off."""
+        if not self.metrics_addr:
+            return None
+        host, sep, port = self.metrics_addr.rpartition(":")
+        host = host.removeprefix("[").removesuffix("]")
+        if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(
+                f"CODE_ENGINE_METRICS_ADDR must be host:port (e.g. 0.0.0.0:9464), "
+                f"got {self.metrics_addr!r}"
+            )
+        return host or "0.0.0.0", int(port)
 
     @property
     def docker_socket(self) -> str:
@@ -247,6 +266,7 @@ class Settings:
         if self.compile_memory < 0 or 0 < self.compile_memory < 32:
             raise ConfigError("CODE_ENGINE_COMPILE_MEMORY_MB must be 0 or at least 32")
         self.docker_socket  # noqa: B018  (validates DOCKER_HOST)
+        self.metrics_listen  # noqa: B018  (validates CODE_ENGINE_METRICS_ADDR)
 
 
 def _env_of(name: str) -> str:
@@ -262,7 +282,8 @@ def _parse(env: str, raw: str, default: Any) -> Any:
         if isinstance(default, float):
             return float(raw)
     except ValueError:
-        raise ConfigError(f"{env}={raw!r} is not a {type(default).__name__}") from None
+        kind = "an integer" if isinstance(default, int) else "a number"
+        raise ConfigError(f"{env}={raw!r} is not {kind}") from None
     return raw
 
 

@@ -5,6 +5,7 @@
     serve()
     └── root nursery
         ├── log shipper               (only when BetterStack is configured)
+        ├── metrics and probes        (only when CODE_ENGINE_METRICS_ADDR is set)
         ├── embedded nats-server      (only when NATSURL is unset and :4222 is free)
         └── Engine.run
             ├── Pool.run              warm containers + health monitor (every 1 s)
@@ -35,6 +36,7 @@ from service.config import Settings
 from service.engine import Engine
 from service.errors import EngineError
 from service.intake.nats_server import listening, run_embedded
+from service.operations.http import OpsListener
 from service.operations.logs import ship_logs
 
 log = logging.getLogger(__name__)
@@ -82,6 +84,10 @@ async def serve(settings: Settings) -> None:
             root.start_soon(shutdown.watch, signals, root.cancel_scope)
             if settings.betterstack_url and settings.betterstack_token:
                 await root.start(ship_logs, settings.betterstack_url, settings.betterstack_token)
+            listener = OpsListener()
+            if (address := settings.metrics_listen) is not None:
+                # First, so /healthz answers while the rest starts (and /readyz says so).
+                await root.start(listener.run, *address)
             if settings.nats_url is None and not listening():
                 url = await root.start(run_embedded, settings.nats_max_payload)
                 log.info("using embedded NATS at %s", url)
@@ -94,6 +100,7 @@ async def serve(settings: Settings) -> None:
                 async with trio.open_nursery() as nursery:
                     await nursery.start(engine.run)
                     shutdown.engine = engine
+                    listener.attach(engine.collector, engine.parts)
                     log.info("code-engine %s ready", settings.instance_id)
                     await shutdown.requested.wait()
                     log.info("shutting down: draining for up to %.0f s", settings.shutdown_grace_s)

@@ -29,6 +29,8 @@ from .operations.admin import Admin
 from .operations.discovery import Discovery, EndpointStats
 from .operations.loop_lag import LoopLag
 from .operations.metrics import Metrics
+from .operations.probes import EngineParts
+from .operations.prometheus import EngineCollector
 from .operations.snapshot import Snapshotter
 from .operations.stats import StatsPublisher, UsageSampler
 from .sandbox.pool import Pool
@@ -91,6 +93,18 @@ class Engine:
             state=lambda: self.control.state,
             loop_lag=self.loop_lag.take,
         )
+        # What the metrics and probes listener reads (service.operations.http).
+        self.collector = EngineCollector(
+            instance_id=settings.instance_id,
+            version=__version__,
+            concurrency=settings.concurrency,
+            metrics=self.metrics,
+            pool=self.pool,
+            queue=self.dispatcher,
+            bus=self.intake,
+            state=lambda: self.control.state,
+        )
+        self.parts = EngineParts(self.pool, self.intake, lambda: self.control.state)
         self._stats = StatsPublisher(
             snapshot,
             lambda: [container.id for container in self.pool.containers],

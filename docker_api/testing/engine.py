@@ -71,6 +71,9 @@ class FakeDockerEngine:
             e.g. ``lambda peer: nursery.start_soon(fake_runner, peer)``.
         build_output: Progress messages streamed by ``/build``; include
             ``{"error": ...}`` to make the build fail (no image is added then).
+        stats_tick: When set, a one-shot ``/stats`` answers at the next multiple
+            of it on the Trio clock, as Docker 20.10 does (its collector runs
+            once a second and a one-shot request waits for the next run).
     """
 
     def __init__(self, images: Iterable[str] = ()) -> None:
@@ -81,6 +84,7 @@ class FakeDockerEngine:
         self.down = False
         self.on_attach: Callable[[FakeAttachPeer], None] | None = None
         self.build_output: list[dict[str, Any]] | None = None
+        self.stats_tick: float | None = None
         self._failures: list[_Failure] = []
         self._counter = 0
         self._attach_send, self._attach_receive = trio.open_memory_channel[FakeAttachPeer](math.inf)
@@ -351,6 +355,9 @@ class FakeDockerEngine:
         container = self._lookup(match)
         if isinstance(container, httpx.Response):
             return container
+        if self.stats_tick:
+            tick = self.stats_tick
+            await trio.sleep_until((math.floor(trio.current_time() / tick) + 1) * tick)
         return httpx.Response(200, json=container.sample_stats())
 
     async def _wait(self, request: httpx.Request, match: re.Match[str]) -> httpx.Response:

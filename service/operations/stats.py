@@ -3,8 +3,14 @@
 Subject ``code-engine.stats.<instance>``; the payload is :class:`wire.stats.Snapshot`
 (documented there and in the README), read by the dashboard (``tui/``). Container
 CPU and memory come from Docker's one-shot stats API; CPU % is computed against
-this publisher's previous sample of the same container (a one-shot sample carries
+the sampler's previous sample of the same container (a one-shot sample carries
 no previous reading of its own), so a container's first sample has memory but no CPU.
+
+Sampling runs in its own task, apart from publishing: Docker 20.10 answers a
+one-shot stats request at its collector's next one-second run, so a sample cut
+at the publishing deadline was often lost, and a container could go unsampled
+for good (no CPU, no memory) while the snapshot went on listing it. Each
+snapshot carries the latest sample of every container listed.
 """
 
 from __future__ import annotations
@@ -30,6 +36,9 @@ class Usage:
     memory_limit_bytes: int | None = None
 
 
+SAMPLE_TIMEOUT_S = 3.0  # one container's one-shot stats: Docker's tick (1 s) and slack
+
+
 class UsageSampler:
     """CPU and memory of pool containers from one-shot Docker stats."""
 
@@ -41,7 +50,8 @@ class UsageSampler:
     async def sample(self, container_ids: Iterable[str]) -> None:
         """Sample each container at once; forget those no longer listed.
 
-        A container Docker does not answer for (within 2 s) has no usage until it does.
+        A container Docker does not answer for (within :data:`SAMPLE_TIMEOUT_S`)
+        keeps its previous usage; one Docker does not know has none.
         """
         alive = set(container_ids)
         async with trio.open_nursery() as nursery:
@@ -53,7 +63,7 @@ class UsageSampler:
 
     async def _sample_one(self, container_id: str) -> None:
         try:
-            with trio.move_on_after(2):
+            with trio.move_on_after(SAMPLE_TIMEOUT_S):
                 raw = await self._docker.containers.stats(container_id)
                 self.usage[container_id] = self._usage(container_id, raw)
         except DockerError:
@@ -84,7 +94,7 @@ class StatsPublisher:
 
     Args:
         snapshot: builds the snapshot from the usage sampled and the wall-clock time.
-        container_ids: the pool's containers now (sampled before each snapshot).
+        container_ids: the pool's containers now (sampled in the background).
         sampler: where the usage comes from.
         publish: sends one encoded snapshot; must not block.
     """
@@ -104,12 +114,23 @@ class StatsPublisher:
         self._interval = interval
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        task_status.started()
+        """Sample in the background; publish one snapshot per interval, the first after one."""
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._sample_forever)
+            task_status.started()
+            tick = trio.current_time()
+            while True:
+                tick += self._interval
+                await trio.sleep_until(max(tick, trio.current_time()))
+                try:
+                    snapshot = self._snapshot(self._sampler.usage, time.time())
+                    self._publish(encode_snapshot(snapshot))
+                except Exception:
+                    log.exception("could not publish stats")
+
+    async def _sample_forever(self) -> None:
+        # A round lasts until Docker's next collection; at most one round per interval.
         while True:
-            with trio.move_on_after(self._interval):
-                await self._sampler.sample(self._container_ids())
-            try:
-                self._publish(encode_snapshot(self._snapshot(self._sampler.usage, time.time())))
-            except Exception:
-                log.exception("could not publish stats")
-            await trio.sleep(self._interval)
+            started = trio.current_time()
+            await self._sampler.sample(self._container_ids())
+            await trio.sleep_until(started + self._interval)

@@ -15,6 +15,7 @@ instance, fills the pool, reports ready, then monitors health every
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import logging
 import math
@@ -33,6 +34,17 @@ log = logging.getLogger(__name__)
 
 Starter = Callable[..., Awaitable[WorkerContainer]]  # start_container's signature
 
+# Why a container is retired (Pool.retire): metrics list each, zero or not.
+RETIRE_REASONS = (
+    "unusable",
+    "recycle_after",
+    "admin",
+    "gone",
+    "docker_unavailable",
+    "idle",
+    "sized",
+)
+
 
 class Pool:
     def __init__(
@@ -50,6 +62,9 @@ class Pool:
         self.docker_ok = True
         self.last_error: str | None = None
         self.replaced = 0
+        # Why containers were retired (the reasons add up to ``replaced``); see retire().
+        self.replaced_by: collections.Counter[str] = collections.Counter()
+        self._marked: dict[str, str] = {}  # marked dead while busy: the reason, for release()
         self.workers = settings.workers  # warm containers kept ready; changed by resize()
         self._unremoved: set[str] = set()  # removal failed (Docker down): retried by health checks
 
@@ -135,20 +150,32 @@ class Pool:
         container.current = None
         container.jobs_served += 1
         container.last_used = trio.current_time()
-        reusable = reusable and not container.sized
-        if not reusable or container.dead or container.jobs_served >= self._settings.recycle_after:
-            self.retire(container)
+        marked = self._marked.pop(container.id, None)
+        if container.sized:
+            self.retire(container, "sized")
+        elif not reusable or container.dead:
+            self.retire(container, marked or "unusable")
+        elif container.jobs_served >= self._settings.recycle_after:
+            self.retire(container, "recycle_after")
         else:
             container.state = State.IDLE
             self._idle_send.send_nowait(container)
         self._top_up()
 
-    def retire(self, container: WorkerContainer) -> None:
-        """Remove a container in the background; the pool warms a replacement."""
+    def retire(self, container: WorkerContainer, reason: str = "unusable") -> None:
+        """Remove a container in the background; the pool warms a replacement.
+
+        ``reason``: ``unusable`` (its job left it unverified or killed), ``recycle_after``
+        (served its jobs), ``admin`` (recycle request), ``gone`` (Docker no longer runs
+        it), ``docker_unavailable`` (the daemon went away), ``idle`` (an extra one
+        shrunk), ``sized`` (made to measure for one job: see acquire_sized).
+        """
         if self._containers.pop(container.id, None) is None:
             return
         container.state = State.RECYCLING
         self.replaced += 1
+        self.replaced_by[reason] += 1
+        self._marked.pop(container.id, None)
         if self._nursery is not None:
             self._nursery.start_soon(self._remove, container)
         self._top_up()
@@ -184,9 +211,7 @@ class Pool:
         """Replace a container now (idle) or after its current job (busy)."""
         for container in self._containers.values():
             if container.id.startswith(short_id):
-                container.dead = True
-                if container.state is State.IDLE:
-                    self.retire(container)
+                self._mark(container, "admin")
                 return True
         return False
 
@@ -209,6 +234,14 @@ class Pool:
         taken = {c.job_uid for c in self._containers.values()} | self._uids_starting
         free = [uid for uid in JOB_UIDS if uid not in taken]
         return random.choice(free) if free else random.choice(JOB_UIDS)
+
+    def _mark(self, container: WorkerContainer, reason: str) -> None:
+        """Replace a container now (idle) or when its job gives it back (busy)."""
+        container.dead = True
+        if container.state is State.IDLE:
+            self.retire(container, reason)
+        else:
+            self._marked.setdefault(container.id, reason)
 
     def _top_up(self) -> None:
         if self._nursery is None:
@@ -278,9 +311,7 @@ class Pool:
                 log.error("Docker daemon unavailable: %s", exc)
                 # Every attach stream went through the daemon: none survives it.
                 for container in list(self._containers.values()):
-                    container.dead = True
-                    if container.state is State.IDLE:
-                        self.retire(container)
+                    self._mark(container, "docker_unavailable")
             self.docker_ok = False
             return
         except DockerError as exc:
@@ -301,9 +332,7 @@ class Pool:
         for container in list(self._containers.values()):
             if container.id not in running:
                 log.warning("container %s is gone; replacing it", container.short_id)
-                container.dead = True
-                if container.state is State.IDLE:
-                    self.retire(container)
+                self._mark(container, "gone")
         self._shrink()
         self._top_up()
 
@@ -316,5 +345,5 @@ class Pool:
                 break
             if force or now - container.last_used >= self._settings.idle_shrink_s:
                 container.dead = True  # still queued in the idle channel: acquire skips it
-                self.retire(container)
+                self.retire(container, "idle")
                 extra -= 1

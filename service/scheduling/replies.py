@@ -59,7 +59,7 @@ class Replies:
     def send(self, incoming: Incoming, reply: AnyReply, elapsed_s: float) -> None:
         total_ms = elapsed_s * 1000
         status = str(reply.status)
-        self._metrics.record(reply.id, reply.language, status, total_ms)
+        self._metrics.record(reply.id, reply.language, status, total_ms, incoming.kind)
         self._endpoints[incoming.kind].record(status, elapsed_s, reply.error)
         log.info(
             "job %s %s: %s in %.1f ms",

@@ -36,7 +36,7 @@ def test_environment_overrides():
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"CODE_ENGINE_WORKERS": "many"}, "CODE_ENGINE_WORKERS='many' is not a int"),
+        ({"CODE_ENGINE_WORKERS": "many"}, "CODE_ENGINE_WORKERS='many' is not an integer"),
         ({"CODE_ENGINE_QUEUE_CAPACITY": "0"}, "CODE_ENGINE_QUEUE_CAPACITY must be positive"),
         ({"CODE_ENGINE_WORKERS": "5"}, "must be at least CODE_ENGINE_WORKERS"),
         ({"DOCKER_HOST": "tcp://1.2.3.4:2375"}, "DOCKER_HOST must be unix://"),

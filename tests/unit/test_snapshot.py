@@ -197,6 +197,7 @@ async def test_the_publisher_sends_decodable_snapshots_with_usage_as_sampled(
 ) -> None:
     """Memory comes with a container's first sample, CPU % with its second."""
     fake = FakeDockerEngine(images=["worker"])
+    fake.stats_tick = 1.0  # samples come at t = 1, 2, ...; snapshots at 1.25, 2.25
     published: list[bytes] = []
     async with fake.client() as docker:
         container_id = await docker.containers.create({"Image": "worker"})
@@ -210,9 +211,10 @@ async def test_the_publisher_sends_decodable_snapshots_with_usage_as_sampled(
             published.append,
             interval=1.0,
         )
+        await trio.sleep(0.25)
         async with trio.open_nursery() as nursery:
             await nursery.start(publisher.run)
-            await trio.sleep(0.5)
+            await trio.sleep(1.25)
             fake.container(container_id).stats = {
                 "cpu_stats": {
                     "cpu_usage": {"total_usage": 3_000_000},
@@ -221,9 +223,40 @@ async def test_the_publisher_sends_decodable_snapshots_with_usage_as_sampled(
                 },
                 "memory_stats": {"usage": 30 * MIB, "stats": {"cache": 10 * MIB}, "limit": MIB},
             }
-            await trio.sleep(1.0)
+            await trio.sleep(0.9)
             nursery.cancel_scope.cancel()
     first, second = (decode_snapshot(p).containers[0] for p in published)
     assert (first.cpu_percent, first.memory_bytes) == (None, 8 * MIB)
     assert (second.cpu_percent, second.memory_bytes) == (40.0, 20 * MIB)
     assert second.memory_limit_bytes == MIB
+
+
+async def test_slow_docker_stats_neither_delay_snapshots_nor_leave_containers_unsampled(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Docker answers one-shot stats at its next one-second tick; snapshots keep their cadence."""
+    fake = FakeDockerEngine(images=["worker"])
+    fake.stats_tick = 1.0
+    published: list[tuple[float, Snapshot]] = []
+    async with fake.client() as docker:
+        parts = Parts()
+        for _ in range(3):
+            container_id = await docker.containers.create({"Image": "worker"})
+            await docker.containers.start(container_id)
+            parts.pool.containers.append(FakeContainer(container_id, state=State.BUSY))
+        publisher = StatsPublisher(
+            parts.snapshotter(),
+            lambda: [c.id for c in parts.pool.containers],
+            UsageSampler(docker),
+            lambda payload: published.append((trio.current_time(), decode_snapshot(payload))),
+            interval=1.0,
+        )
+        await trio.sleep(0.5)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(publisher.run)
+            await trio.sleep(4.9)
+            nursery.cancel_scope.cancel()
+    assert [at for at, _ in published] == [1.5, 2.5, 3.5, 4.5]
+    # Every container, busy as it is, sampled from the first snapshot on.
+    for _, snapshot in published:
+        assert [c.memory_bytes for c in snapshot.containers] == [8 * MIB] * 3
