@@ -121,9 +121,16 @@ def inspect(container: str) -> dict:
 
 
 def hardening(container: str) -> tuple[dict, dict]:
-    """What makes a worker container what it is: HostConfig, and Config less its labels."""
+    """What makes a worker container what it is: HostConfig, and Config less its labels.
+
+    Each container's job uid is its own (CODE_ENGINE_JOB_UID): only its presence counts.
+    """
     found = inspect(container)
     config = {k: v for k, v in found["Config"].items() if k not in ("Labels", "Hostname")}
+    config["Env"] = [
+        "CODE_ENGINE_JOB_UID=*" if e.startswith("CODE_ENGINE_JOB_UID=") else e
+        for e in config["Env"]
+    ]
     return found["HostConfig"], config
 
 
