@@ -1,23 +1,29 @@
-"""What clients send: protocol v1 requests as they are on the wire.
+"""What clients send: requests as they are on the wire.
 
 ``code``, ``stdin`` and test data are base64 text here; the engine decodes and
 checks them in one place (``service/requests``). A problems request is a compiler
-request plus test cases, so one decode of one struct reads either.
+request plus the problem's fields, so each subject has its own struct and a field
+that is not in it is refused by name (a request with a misspelt or too new field
+must not be graded as if the field were absent).
 """
 
 from __future__ import annotations
 
 import msgspec
 
+# The version of the request and reply protocol (what the README documents),
+# advertised in $SRV.INFO metadata. 2: unknown fields refused.
+PROTOCOL_VERSION = 2
 
-class WireTest(msgspec.Struct, frozen=True):
+
+class WireTest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     stdin: str | None = None
     expected_output: str | None = None
     id: str | int | None = None
 
 
-class WireRequest(msgspec.Struct, frozen=True):
-    """A request on either subject (problems fields are absent on compiler requests)."""
+class WireRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A request on compiler.execute.request."""
 
     language: str
     code: str
@@ -26,7 +32,16 @@ class WireRequest(msgspec.Struct, frozen=True):
     id: str | int | None = None
     timeout_ms: int | None = None
     memory_mb: int | None = None
-    # problems.execute.request only
+
+
+class WireProblemRequest(WireRequest, frozen=True, forbid_unknown_fields=True):
+    """A request on problems.execute.request: a compiler request plus the problem."""
+
     tests: list[WireTest] | None = None
     compare: str = "trim"
     stop_on_first_failure: bool = False
+
+
+PROBLEM_ONLY_FIELDS = frozenset(WireProblemRequest.__struct_fields__) - frozenset(
+    WireRequest.__struct_fields__
+)

@@ -1,19 +1,21 @@
-"""Protocol v1 validation: payload bytes in, :class:`ExecuteRequest` or a precise refusal out.
+"""Request validation: payload bytes in, :class:`ExecuteRequest` or a precise refusal out.
 
-A payload is decoded once, into :class:`wire.requests.WireRequest`, whichever
-subject it came on; the problem part is read from the same struct.
+A payload is decoded once, into the struct of the subject it came on
+(:class:`wire.requests.WireRequest` or :class:`~wire.requests.WireProblemRequest`);
+a field that struct does not have is refused by name.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
 import uuid
 
 import msgspec
 
 from wire import Kind
-from wire.requests import WireRequest, WireTest
+from wire.requests import PROBLEM_ONLY_FIELDS, WireProblemRequest, WireRequest, WireTest
 
 from ..config import Settings
 from ..errors import InvalidRequest
@@ -24,7 +26,10 @@ MAX_ARG_CHARS = 4096
 MAX_ID_CHARS = 128
 MIN_MEMORY_MB = 16
 
-_decoder = msgspec.json.Decoder(WireRequest)
+_decoders: dict[Kind, msgspec.json.Decoder[WireRequest]] = {
+    Kind.COMPILER: msgspec.json.Decoder(WireRequest),
+    Kind.PROBLEMS: msgspec.json.Decoder(WireProblemRequest),
+}
 
 
 def limits_for(kind: Kind, settings: Settings) -> Limits:
@@ -56,9 +61,9 @@ def parse_request(payload: bytes, kind: Kind, limits: Limits) -> ExecuteRequest:
         InvalidRequest: with the reason, for anything that breaks protocol v1.
     """
     try:
-        wire = _decoder.decode(payload)
+        wire = _decoders[kind].decode(payload)
     except msgspec.ValidationError as exc:
-        raise InvalidRequest(f"invalid request: {_describe(exc)}") from None
+        raise InvalidRequest(f"invalid request: {_describe(exc, kind)}") from None
     except msgspec.DecodeError as exc:
         raise InvalidRequest(f"request is not valid JSON: {exc}") from None
 
@@ -89,11 +94,11 @@ def parse_request(payload: bytes, kind: Kind, limits: Limits) -> ExecuteRequest:
         timeout_ms=_clamp("timeout_ms", wire.timeout_ms, limits.max_timeout_ms),
         memory_mb=_clamp("memory_mb", wire.memory_mb, limits.max_memory_mb, minimum=MIN_MEMORY_MB),
         output_limit=limits.output_limit,
-        problem=_problem(wire, limits) if kind is Kind.PROBLEMS else None,
+        problem=_problem(wire, limits) if isinstance(wire, WireProblemRequest) else None,
     )
 
 
-def _problem(wire: WireRequest, limits: Limits) -> Problem | None:
+def _problem(wire: WireProblemRequest, limits: Limits) -> Problem | None:
     """The problem part of a problems request, or None when it has no ``tests``."""
     if wire.tests is None:
         return None
@@ -187,10 +192,23 @@ def _clamp(name: str, value: int | None, maximum: int, *, minimum: int = 1) -> i
     return min(value, maximum)
 
 
-def _describe(exc: msgspec.ValidationError) -> str:
+_UNKNOWN = re.compile(
+    r"^Object contains unknown field `(?P<name>[^`]*)`(?: - at `\$\.?(?P<at>[^`]*)`)?$"
+)
+
+
+def _describe(exc: msgspec.ValidationError, kind: Kind) -> str:
     text = str(exc)
     if text.startswith("Expected `object`") and " - at " not in text:
         return "the request must be a JSON object"
+    unknown = _UNKNOWN.match(text)
+    if unknown:
+        name, at = unknown["name"][:40], unknown["at"]
+        if at:
+            return f"unknown field {name!r} (at {at!r})"
+        if kind is Kind.COMPILER and name in PROBLEM_ONLY_FIELDS:
+            return f"unknown field {name!r} (accepted on problems requests only)"
+        return f"unknown field {name!r}"
     return text.replace("`", "'").replace(" - at '$.", " (at '").replace("$.", "") + (
         ")" if " - at " in text else ""
     )
