@@ -20,20 +20,29 @@ from agent.log import log
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
+MAX_FILE_DEPTH = 8
+MAX_SEGMENT_BYTES = 255
+
+
 def check_file_name(name: object) -> str:
-    """A job's file name: one plain, visible entry of the build directory.
+    """A job's file name: a relative path of plain, visible segments.
 
     Raises:
-        BadRequest: not a non-empty string, not UTF-8, a path, hidden or too long.
+        BadRequest: not a non-empty string, not UTF-8, absolute, too deep, or a
+            segment that is empty, hidden (``.``, ``..``, ``.x``) or too long.
     """
     if not isinstance(name, str) or not name:
         raise BadRequest("file name must be a non-empty string")
     try:
-        encoded = name.encode("utf-8")
+        name.encode("utf-8")
     except UnicodeEncodeError:
         raise BadRequest(f"file name is not valid UTF-8: {name!r}") from None
-    if "/" in name or "\0" in name or name.startswith(".") or len(encoded) > 255:
+    segments = name.split("/")
+    if "\0" in name or len(segments) > MAX_FILE_DEPTH:
         raise BadRequest(f"bad file name: {name!r}")
+    for segment in segments:
+        if not segment or segment.startswith(".") or len(segment.encode()) > MAX_SEGMENT_BYTES:
+            raise BadRequest(f"bad file name: {name!r}")
     return name
 
 
@@ -126,30 +135,74 @@ def make_job_dir(path: str) -> None:
 
 
 def write_files(directory: str, files: dict[str, bytes]) -> None:
-    """Create each file new in ``directory``, owned by the job user.
+    """Create each file new in ``directory`` (and its directories), owned by the job user.
+
+    Names are paths checked by :func:`check_file_name`; directories on the way
+    are created (mode 0700) or entered, never through a symlink.
 
     Raises:
-        BadRequest: a file cannot be created or written (a duplicate, the tmpfs full).
+        BadRequest: a file cannot be created or written (a duplicate, a file
+            where a directory should be, the tmpfs full).
     """
-    dir_fd = os.open(directory, _DIR_FLAGS)
+    top_fd = os.open(directory, _DIR_FLAGS)
     try:
         for name, data in files.items():
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            *parents, leaf = name.split("/")
+            dir_fd = _enter_dirs(top_fd, parents, name)
             try:
-                fd = os.open(name, flags, 0o600, dir_fd=dir_fd)
-            except OSError as exc:
-                raise BadRequest(f"cannot create {name}: {exc.strerror}") from None
-            try:
-                os.fchown(fd, JOB_UID, JOB_GID)
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-            except OSError as exc:
-                raise BadRequest(f"cannot write {name}: {exc.strerror}") from None
+                _write_new(dir_fd, leaf, name, data)
             finally:
-                os.close(fd)
+                if dir_fd != top_fd:
+                    os.close(dir_fd)
     finally:
-        os.close(dir_fd)
+        os.close(top_fd)
+
+
+def _enter_dirs(top_fd: int, parents: list[str], name: str) -> int:
+    """A descriptor of top/parents..., each created for the job user when missing."""
+    fd = top_fd
+    try:
+        for part in parents:
+            try:
+                os.mkdir(part, 0o700, dir_fd=fd)
+                created = True
+            except FileExistsError:
+                created = False
+            except OSError as exc:
+                raise BadRequest(
+                    f"cannot create the directories of {name}: {exc.strerror}"
+                ) from None
+            try:
+                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except OSError:
+                raise BadRequest(f"cannot create {name}: {part} is not a directory") from None
+            if fd != top_fd:
+                os.close(fd)
+            fd = child
+            if created:
+                os.fchown(fd, JOB_UID, JOB_GID)
+    except BaseException:
+        if fd != top_fd:
+            os.close(fd)
+        raise
+    return fd
+
+
+def _write_new(dir_fd: int, leaf: str, name: str, data: bytes) -> None:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(leaf, flags, 0o600, dir_fd=dir_fd)
+    except OSError as exc:
+        raise BadRequest(f"cannot create {name}: {exc.strerror}") from None
+    try:
+        os.fchown(fd, JOB_UID, JOB_GID)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    except OSError as exc:
+        raise BadRequest(f"cannot write {name}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
 
 
 def _lock_file(dir_fd: int, entry: os.DirEntry[str]) -> None:

@@ -31,10 +31,24 @@ class Language:
     compile_argv: tuple[str, ...] | None = None
     compile_env: dict[str, str] = field(default_factory=dict)
     run_env: dict[str, str] = field(default_factory=dict)
+    # Extra files (a request's ``files``) with these endings are compiled too.
+    source_suffixes: tuple[str, ...] = ()
+    not_source_suffixes: tuple[str, ...] = ()
 
     @property
     def compiled(self) -> bool:
         return self.compile_argv is not None
+
+    def compile_command(self, extra_files: tuple[str, ...] = ()) -> tuple[str, ...] | None:
+        """The compile argv for the main file and ``extra_files`` (names in the build dir)."""
+        if self.compile_argv is None:
+            return None
+        sources = [
+            f"{BUILD_DIR}/{name}"
+            for name in extra_files
+            if name.endswith(self.source_suffixes) and not name.endswith(self.not_source_suffixes)
+        ]
+        return (*self.compile_argv, *sources) if self.source_suffixes else self.compile_argv
 
     def compile_environment(self) -> dict[str, str]:
         return {**_BASE_ENV, "HOME": BUILD_DIR, **self.compile_env}
@@ -48,10 +62,13 @@ LANGUAGES: tuple[Language, ...] = (
         name="python",
         aliases=("python", "py", "python3"),
         source_file="main.py",
-        # -I: ignore PYTHON* variables and the user site directory, so nothing a
-        # job leaves behind (usercustomize, .pth files) can reach another job.
+        # -E -s: ignore PYTHON* variables and the user site directory, so nothing
+        # a job leaves behind (usercustomize, .pth files) can reach another job.
+        # Not -I, which adds -P: the script's directory (the read-only build dir)
+        # stays first on sys.path, so the request's own modules and packages
+        # import; the run directory a job writes is never on it.
         # -B: no bytecode files (the build dir is read-only anyway).
-        run_argv=("python3", "-I", "-B", f"{BUILD_DIR}/main.py"),
+        run_argv=("python3", "-E", "-s", "-B", f"{BUILD_DIR}/main.py"),
     ),
     Language(
         name="javascript",
@@ -79,6 +96,9 @@ LANGUAGES: tuple[Language, ...] = (
             # and turning it off recompiles net, os/user and their dependents (4 s).
         },
         run_argv=(f"{BUILD_DIR}/main",),
+        # One package main of the main file and the extra .go files beside it.
+        source_suffixes=(".go",),
+        not_source_suffixes=("_test.go",),
     ),
     Language(
         name="cpp",
@@ -89,11 +109,15 @@ LANGUAGES: tuple[Language, ...] = (
             "-std=c++17",
             "-O2",
             "-pipe",
+            # Headers of the request's files include by their path in it.
+            "-I",
+            BUILD_DIR,
             "-o",
             f"{BUILD_DIR}/main",
             f"{BUILD_DIR}/main.cpp",
         ),
         run_argv=(f"{BUILD_DIR}/main",),
+        source_suffixes=(".cpp", ".cc", ".cxx"),
     ),
 )
 

@@ -22,6 +22,13 @@ class WireTest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     id: str | int | None = None
 
 
+class WireFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """An extra source file: a relative path and its base64 content."""
+
+    name: str
+    content: str = ""
+
+
 class WireRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A request on compiler.execute.request."""
 
@@ -32,6 +39,7 @@ class WireRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     id: str | int | None = None
     timeout_ms: int | None = None
     memory_mb: int | None = None
+    files: list[WireFile] | None = None
 
 
 class WireProblemRequest(WireRequest, frozen=True, forbid_unknown_fields=True):

@@ -5,7 +5,7 @@ resolved, limits clamped, tests read); ``validate`` turns a payload into one or
 raises :class:`service.errors.InvalidRequest` with a reason a client can act on.
 """
 
-from .request import Compare, ExecuteRequest, Limits, Problem, TestCase
+from .request import Compare, ExecuteRequest, Limits, Problem, SourceFile, TestCase
 from .validate import limits_for, parse_request, salvage_id, salvage_language
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "ExecuteRequest",
     "Limits",
     "Problem",
+    "SourceFile",
     "TestCase",
     "limits_for",
     "parse_request",

@@ -29,6 +29,14 @@ class Compare(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class SourceFile:
+    """One of a request's extra files: a checked relative path and its bytes."""
+
+    name: str
+    content: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class TestCase:
     id: str
     stdin: bytes
@@ -56,3 +64,11 @@ class ExecuteRequest:
     memory_mb: int
     output_limit: int
     problem: Problem | None = None  # problems requests with tests
+    files: tuple[SourceFile, ...] = ()  # beside the main file (``language.source_file``)
+
+    def source_files(self) -> dict[str, bytes]:
+        """Every file of the submission by its name in the build directory."""
+        return {
+            self.language.source_file: self.code,
+            **{file.name: file.content for file in self.files},
+        }

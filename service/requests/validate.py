@@ -21,6 +21,7 @@ from ..config import Settings
 from ..errors import InvalidRequest
 from ..languages import lookup, supported
 from .request import Compare, ExecuteRequest, Limits, Problem, TestCase
+from .sources import check_files
 
 MAX_ARG_CHARS = 4096
 MAX_ID_CHARS = 128
@@ -95,6 +96,13 @@ def parse_request(payload: bytes, kind: Kind, limits: Limits) -> ExecuteRequest:
         memory_mb=_clamp("memory_mb", wire.memory_mb, limits.max_memory_mb, minimum=MIN_MEMORY_MB),
         output_limit=limits.output_limit,
         problem=_problem(wire, limits) if isinstance(wire, WireProblemRequest) else None,
+        files=check_files(
+            language,
+            wire.files,
+            limits.max_code_bytes - len(code),
+            decode_b64,
+            limit=limits.max_code_bytes,
+        ),
     )
 
 

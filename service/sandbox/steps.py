@@ -30,12 +30,15 @@ def run_step(request: ExecuteRequest, settings: Settings, stdin: bytes) -> Step:
     )
 
 
-def compile_step(language: Language, settings: Settings) -> Step | None:
-    """The compile step of ``language``, or None for an interpreted one."""
-    if language.compile_argv is None:
+def compile_step(
+    language: Language, settings: Settings, extra_files: tuple[str, ...] = ()
+) -> Step | None:
+    """The compile step of ``language`` (with ``extra_files``), or None for an interpreted one."""
+    argv = language.compile_command(extra_files)
+    if argv is None:
         return None
     return Step(
-        argv=list(language.compile_argv),
+        argv=list(argv),
         env=language.compile_environment(),
         timeout_ms=settings.compile_timeout_ms,
         output_limit=settings.compile_output_limit,
@@ -47,8 +50,8 @@ def one_shot_job(request: ExecuteRequest, settings: Settings) -> Job:
     """Source, compile step (when needed) and one run, answered before the cleanup."""
     return Job(
         id=request.id,
-        files={request.language.source_file: request.code},
-        compile=compile_step(request.language, settings),
+        files=request.source_files(),
+        compile=compile_step(request.language, settings, _extra_names(request)),
         runs=[run_step(request, settings, request.stdin)],
         finish=True,
         early_result=True,
@@ -59,8 +62,8 @@ def prepare_job(request: ExecuteRequest, settings: Settings) -> Job:
     """Source and compile step, the build kept for :func:`run_message`."""
     return Job(
         id=request.id,
-        files={request.language.source_file: request.code},
-        compile=compile_step(request.language, settings),
+        files=request.source_files(),
+        compile=compile_step(request.language, settings, _extra_names(request)),
         runs=[],
         finish=False,
     )
@@ -74,3 +77,7 @@ def run_message(request: ExecuteRequest, settings: Settings, stdin: bytes, *, fi
         finish=finish,
         early_result=finish,
     )
+
+
+def _extra_names(request: ExecuteRequest) -> tuple[str, ...]:
+    return tuple(file.name for file in request.files)

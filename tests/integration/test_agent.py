@@ -429,10 +429,19 @@ def test_build_is_kept_across_run_messages_then_finished(agent):
 
 
 def test_bad_file_names_are_rejected(agent):
-    for name in ("../evil", "a/b", ".hidden", "", "x" * 256):
+    for name in ("../evil", "a/../b", "/etc/x", "a//b", ".hidden", "", "x" * 256):
         reply = agent.job({name: "data"}, [sh("echo ran")])
         assert reply.error.startswith("bad request"), (name, reply)
         assert reply.runs == []
+
+
+def test_files_in_directories_are_written_and_locked(agent):
+    reply = agent.job(
+        {"pkg/sub/m.txt": "deep", "pkg/n.txt": "near"},
+        [sh("cd /work/build/pkg; cat sub/m.txt n.txt; stat -c '%U %a' .")],
+    )
+    assert reply.error is None, reply
+    assert text(reply.runs[0].stdout) == "deepnearroot 755\n"
 
 
 def test_symlinks_in_the_build_are_not_followed(agent):

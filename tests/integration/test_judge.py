@@ -60,3 +60,79 @@ def test_info_advertises_the_protocol_version(daemon):
         return json.loads(msg.data)
 
     assert asyncio.run(info())["metadata"]["protocol"] == "2"
+
+
+def source(name: str, content: str) -> dict:
+    return {"name": name, "content": b64(content)}
+
+
+MULTI_FILE = {
+    "python": (
+        "from pkg.calc import add\nimport util\n"
+        "print(util.twice(add(*map(int, input().split()))))\n",
+        [
+            source("util.py", "def twice(x):\n    return 2 * x\n"),
+            source("pkg/__init__.py", ""),
+            source("pkg/calc.py", "def add(a, b):\n    return a + b\n"),
+        ],
+    ),
+    "javascript": (
+        "const util = require('./util');\nconst { add } = require('./lib/calc');\n"
+        "const [a, b] = require('fs').readFileSync(0, 'utf8').trim().split(' ').map(Number);\n"
+        "console.log(util.twice(add(a, b)));\n",
+        [
+            source("util.js", "exports.twice = (x) => 2 * x;\n"),
+            source("lib/calc.js", "exports.add = (a, b) => a + b;\n"),
+        ],
+    ),
+    "go": (
+        'package main\nimport "fmt"\nfunc main() { var a, b int; fmt.Scan(&a, &b); '
+        "fmt.Println(twice(add(a, b))) }\n",
+        [
+            source("util.go", "package main\nfunc twice(x int) int { return 2 * x }\n"),
+            source("calc.go", "package main\nfunc add(a, b int) int { return a + b }\n"),
+            # Not part of the build: it would not even compile.
+            source("util_test.go", "package main\nthis is not go\n"),
+            source("README.txt", "not a source"),
+        ],
+    ),
+    "cpp": (
+        '#include <iostream>\n#include "util.h"\n#include "lib/calc.h"\n'
+        "int main() { long a, b; std::cin >> a >> b; std::cout << twice(add(a, b)) << '\\n'; }\n",
+        [
+            source("util.h", "long twice(long x);\n"),
+            source("util.cpp", '#include "util.h"\nlong twice(long x) { return 2 * x; }\n'),
+            source("lib/calc.h", "long add(long a, long b);\n"),
+            source(
+                "lib/calc.cc", '#include "lib/calc.h"\nlong add(long a, long b) { return a + b; }\n'
+            ),
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("language", sorted(MULTI_FILE))
+def test_multi_file_programs_on_both_subjects(daemon, language):
+    code, files = MULTI_FILE[language]
+    reply = run_code(daemon.nats_url, language, code, stdin="2 3", files=files)
+    assert reply["status"] == "ok", reply
+    assert reply["output"] == "10\n"
+    judged = problem(daemon, language, code, [case("2 3", "10"), case("1 1", "4")], files=files)
+    assert judged["status"] == "accepted", judged
+
+
+def test_a_go_mod_is_refused(daemon):
+    code, files = MULTI_FILE["go"]
+    reply = run_code(daemon.nats_url, "go", code, files=[*files, source("go.mod", "module x\n")])
+    assert reply["status"] == "invalid_request"
+    assert "files[4]: 'go.mod': go.mod is refused" in reply["error"]
+
+
+def test_the_build_keeps_extra_files_read_only(daemon):
+    code = (
+        "import os\n"
+        "try:\n    open('/work/build/data/x.txt', 'a')\nexcept OSError as e:\n    print(e.errno)\n"
+        "print(open('/work/build/data/x.txt').read())\n"
+    )
+    reply = run_code(daemon.nats_url, "python", code, files=[source("data/x.txt", "hi")])
+    assert reply["output"] == "13\nhi\n", reply
