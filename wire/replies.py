@@ -22,6 +22,7 @@ class Reply(msgspec.Struct, kw_only=True):
     compile_time_ms: float | None = None
     memory_kb: int | None = None
     truncated: bool = False
+    cpu_time_ms: float | None = None
 
 
 class TestReport(msgspec.Struct, kw_only=True):
@@ -37,6 +38,7 @@ class TestReport(msgspec.Struct, kw_only=True):
     execution_time_ms: float | None = None
     memory_kb: int | None = None
     truncated: bool = False
+    cpu_time_ms: float | None = None
 
 
 class ProblemReply(msgspec.Struct, kw_only=True):

@@ -39,6 +39,7 @@ class WireRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     id: str | int | None = None
     timeout_ms: int | None = None
     memory_mb: int | None = None
+    cpu_time_limit_ms: int | None = None
     files: list[WireFile] | None = None
 
 

@@ -21,7 +21,7 @@ from .steps import Step, StepResult
 
 # Bumped whenever a message changes shape; the host refuses an agent that
 # announces another version (an image built from another checkout).
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 
 
 # --- host -> agent -----------------------------------------------------------

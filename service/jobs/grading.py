@@ -52,6 +52,7 @@ def grade(
         execution_time_ms=round(step.wall_ms, 3),
         memory_kb=step.memory_kb,
         truncated=step.truncated,
+        cpu_time_ms=round(step.cpu_ms, 3),
     )
 
 

@@ -22,6 +22,7 @@ from ..errors import AgentError, AgentTimeout, PoolUnavailable
 from ..requests import ExecuteRequest, Problem, TestCase
 from ..sandbox.session import Sandbox, Session
 from .grading import failed, grade, skipped, summarize
+from .outcome import time_limit_reason
 
 log = logging.getLogger(__name__)
 
@@ -114,9 +115,7 @@ class Judge:
                 result = await session.run(test.stdin, finish=False)
             except AgentTimeout:
                 pending.pop(0)
-                reports.append(
-                    failed(test, Status.TIMEOUT, f"time limit exceeded ({request.timeout_ms} ms)")
-                )
+                reports.append(failed(test, Status.TIMEOUT, time_limit_reason(request)))
                 return compile_result, self._stopping(problem, reports)
             except AgentError as exc:
                 log.warning("problem %s, test %s: %s", request.id, test.id, exc)

@@ -23,7 +23,7 @@ def verdict(step: StepResult, memory_mb: int | None = None) -> Status:
     """The status of one run step (``memory_mb``: the memory limit it ran under)."""
     if step.oom_killed or _stalled_at_the_memory_ceiling(step, memory_mb):
         return Status.MEMORY_LIMIT
-    if step.timed_out:
+    if step.timed_out or step.cpu_exceeded:
         return Status.TIMEOUT
     if step.output_exceeded:
         return Status.OUTPUT_LIMIT
@@ -45,7 +45,7 @@ def _stalled_at_the_memory_ceiling(step: StepResult, memory_mb: int | None) -> b
 def explain(step: StepResult, status: Status, request: ExecuteRequest) -> str:
     """A line appended to the job's stderr saying why it was stopped, when it was."""
     if status is Status.TIMEOUT:
-        return f"time limit exceeded ({request.timeout_ms} ms)"
+        return time_limit_reason(request, cpu=step.cpu_exceeded and not step.timed_out)
     if status is Status.MEMORY_LIMIT:
         return f"memory limit exceeded ({request.memory_mb} MB)"
     if status is Status.OUTPUT_LIMIT:
@@ -53,6 +53,13 @@ def explain(step: StepResult, status: Status, request: ExecuteRequest) -> str:
     if step.signal == SIGXFSZ:
         return "file size limit exceeded"
     return ""
+
+
+def time_limit_reason(request: ExecuteRequest, *, cpu: bool = False) -> str:
+    """Which of the two time limits stopped the program."""
+    if cpu:
+        return f"CPU time limit exceeded ({request.cpu_time_limit_ms} ms)"
+    return f"wall-clock limit exceeded ({request.timeout_ms} ms)"
 
 
 def text(data: bytes) -> str:
@@ -112,4 +119,5 @@ def run_reply(request: ExecuteRequest, run: StepResult, compile: StepResult | No
         compile_time_ms=round(compile.wall_ms, 3) if compile else None,
         memory_kb=run.memory_kb,
         truncated=run.truncated,
+        cpu_time_ms=round(run.cpu_ms, 3),
     )

@@ -20,6 +20,7 @@ class Limits:
     max_timeout_ms: int
     max_memory_mb: int
     output_limit: int
+    max_cpu_time_ms: int
     max_tests: int = 0  # problems requests only
 
 
@@ -64,6 +65,8 @@ class ExecuteRequest:
     memory_mb: int
     output_limit: int
     problem: Problem | None = None  # problems requests with tests
+    # User plus system time of all the run's processes; defaults to the wall limit.
+    cpu_time_limit_ms: int | None = None
     files: tuple[SourceFile, ...] = ()  # beside the main file (``language.source_file``)
 
     def source_files(self) -> dict[str, bytes]:

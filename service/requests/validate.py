@@ -43,6 +43,7 @@ def limits_for(kind: Kind, settings: Settings) -> Limits:
             max_timeout_ms=settings.timeout_ms,
             max_memory_mb=settings.memory_mb,
             output_limit=settings.problems_output_limit,
+            max_cpu_time_ms=settings.cpu_time_ceiling_ms,
             max_tests=settings.problems_max_tests,
         )
     return Limits(
@@ -52,6 +53,7 @@ def limits_for(kind: Kind, settings: Settings) -> Limits:
         max_timeout_ms=settings.timeout_ms,
         max_memory_mb=settings.memory_mb,
         output_limit=settings.output_limit,
+        max_cpu_time_ms=settings.cpu_time_ceiling_ms,
     )
 
 
@@ -85,6 +87,8 @@ def parse_request(payload: bytes, kind: Kind, limits: Limits) -> ExecuteRequest:
             raise InvalidRequest(f"args[{i}] contains a NUL byte")
         if len(arg) > MAX_ARG_CHARS:
             raise InvalidRequest(f"args[{i}] is longer than {MAX_ARG_CHARS} characters")
+    timeout_ms = _clamp("timeout_ms", wire.timeout_ms, limits.max_timeout_ms)
+    cpu_ceiling = limits.max_cpu_time_ms
     return ExecuteRequest(
         id=request_id(wire.id),
         kind=kind,
@@ -92,7 +96,12 @@ def parse_request(payload: bytes, kind: Kind, limits: Limits) -> ExecuteRequest:
         code=code,
         stdin=stdin,
         args=args,
-        timeout_ms=_clamp("timeout_ms", wire.timeout_ms, limits.max_timeout_ms),
+        timeout_ms=timeout_ms,
+        cpu_time_limit_ms=(
+            min(timeout_ms, cpu_ceiling)
+            if wire.cpu_time_limit_ms is None
+            else _clamp("cpu_time_limit_ms", wire.cpu_time_limit_ms, cpu_ceiling)
+        ),
         memory_mb=_clamp("memory_mb", wire.memory_mb, limits.max_memory_mb, minimum=MIN_MEMORY_MB),
         output_limit=limits.output_limit,
         problem=_problem(wire, limits) if isinstance(wire, WireProblemRequest) else None,

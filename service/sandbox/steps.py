@@ -27,6 +27,7 @@ def run_step(request: ExecuteRequest, settings: Settings, stdin: bytes) -> Step:
         timeout_ms=request.timeout_ms,
         output_limit=request.output_limit,
         file_size_limit=settings.file_size_limit,
+        cpu_time_limit_ms=request.cpu_time_limit_ms,
     )
 
 

@@ -136,3 +136,37 @@ def test_the_build_keeps_extra_files_read_only(daemon):
     )
     reply = run_code(daemon.nats_url, "python", code, files=[source("data/x.txt", "hi")])
     assert reply["output"] == "13\nhi\n", reply
+
+
+SPIN = "while True:\n    pass\n"
+SLEEP = "import time\ntime.sleep(60)\n"
+# Two children spinning while the main process only waits: all of them count.
+SPIN_IN_CHILDREN = (
+    "import os\nfor _ in range(2):\n    if os.fork() == 0:\n        while True:\n"
+    "            pass\nos.wait()\n"
+)
+
+
+@pytest.mark.parametrize("code", [SPIN, SPIN_IN_CHILDREN], ids=["spin", "children"])
+def test_a_cpu_bound_program_is_stopped_by_the_cpu_limit(daemon, code):
+    reply = run_code(daemon.nats_url, "python", code, timeout_ms=5000, cpu_time_limit_ms=300)
+    assert reply["status"] == "timeout", reply
+    assert reply["error"].endswith("CPU time limit exceeded (300 ms)")
+    assert reply["cpu_time_ms"] >= 300
+
+
+def test_a_sleeping_program_is_stopped_by_the_wall_limit(daemon):
+    reply = run_code(daemon.nats_url, "python", SLEEP, timeout_ms=700, cpu_time_limit_ms=300)
+    assert reply["status"] == "timeout", reply
+    assert reply["error"].endswith("wall-clock limit exceeded (700 ms)")
+    assert reply["cpu_time_ms"] < 300
+
+
+def test_every_test_reports_its_cpu_time(daemon):
+    tests = [case("", "1"), case("spin")]
+    code = "import sys\nif sys.stdin.read():\n    while True: pass\nprint(1)\n"
+    reply = problem(daemon, "python", code, tests, timeout_ms=3000, cpu_time_limit_ms=200)
+    assert [t["status"] for t in reply["tests"]] == ["accepted", "timeout"]
+    assert 0 < reply["tests"][0]["cpu_time_ms"] < 200
+    assert reply["tests"][1]["cpu_time_ms"] >= 200
+    assert reply["tests"][1]["error"].endswith("CPU time limit exceeded (200 ms)")
