@@ -48,6 +48,7 @@ class WireProblemRequest(WireRequest, frozen=True, forbid_unknown_fields=True):
 
     tests: list[WireTest] | None = None
     compare: str = "trim"
+    float_tolerance: float | None = None
     stop_on_first_failure: bool = False
 
 

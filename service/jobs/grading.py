@@ -13,28 +13,25 @@ from agent.protocol import StepResult
 from wire import Status
 from wire.replies import ProblemReply, TestReport
 
-from ..requests import Compare, ExecuteRequest, TestCase
+from ..requests import DEFAULT_FLOAT_TOLERANCE, Compare, ExecuteRequest, TestCase
+from .comparing import matches, normalize
 from .outcome import compile_diagnostics, error_text, text, verdict
 
-
-def normalize(output: bytes, compare: Compare) -> bytes:
-    if compare is Compare.EXACT:
-        return output
-    lines = [line.rstrip() for line in output.replace(b"\r\n", b"\n").split(b"\n")]
-    while lines and not lines[-1]:
-        lines.pop()
-    return b"\n".join(lines)
+__all__ = ["failed", "fit_payload", "grade", "normalize", "skipped", "summarize"]
 
 
 def grade(
-    step: StepResult, test: TestCase, compare: Compare, request: ExecuteRequest
+    step: StepResult,
+    test: TestCase,
+    compare: Compare,
+    request: ExecuteRequest,
+    *,
+    tolerance: float = DEFAULT_FLOAT_TOLERANCE,
 ) -> TestReport:
     """The report of one test from its run."""
     status = verdict(step, request.memory_mb)
     if status is Status.OK:
-        if test.expected is None or normalize(step.stdout, compare) == normalize(
-            test.expected, compare
-        ):
+        if test.expected is None or matches(step.stdout, test.expected, compare, tolerance):
             result = Status.ACCEPTED
         else:
             result = Status.WRONG_ANSWER

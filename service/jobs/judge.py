@@ -132,7 +132,15 @@ class Judge:
                     failed(test, Status.INTERNAL_ERROR, "the sandbox returned no result")
                 )
                 return compile_result, self._stopping(problem, reports)
-            reports.append(grade(result.runs[0], test, problem.compare, request))
+            reports.append(
+                grade(
+                    result.runs[0],
+                    test,
+                    problem.compare,
+                    request,
+                    tolerance=problem.float_tolerance,
+                )
+            )
             if result.cleanup is not Cleanup.CLEAN:
                 await session.kill()
                 return compile_result, self._stopping(problem, reports)

@@ -24,9 +24,14 @@ class Limits:
     max_tests: int = 0  # problems requests only
 
 
+DEFAULT_FLOAT_TOLERANCE = 1e-6
+
+
 class Compare(enum.StrEnum):
     EXACT = "exact"
     TRIM = "trim"
+    TOKENS = "tokens"
+    FLOAT = "float"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +54,7 @@ class Problem:
     tests: tuple[TestCase, ...]
     compare: Compare
     stop_on_first_failure: bool
+    float_tolerance: float = DEFAULT_FLOAT_TOLERANCE  # compare FLOAT only
 
 
 @dataclass(frozen=True, slots=True)

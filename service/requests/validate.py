@@ -20,7 +20,7 @@ from wire.requests import PROBLEM_ONLY_FIELDS, WireProblemRequest, WireRequest, 
 from ..config import Settings
 from ..errors import InvalidRequest
 from ..languages import lookup, supported
-from .request import Compare, ExecuteRequest, Limits, Problem, TestCase
+from .request import DEFAULT_FLOAT_TOLERANCE, Compare, ExecuteRequest, Limits, Problem, TestCase
 from .sources import check_files
 
 MAX_ARG_CHARS = 4096
@@ -126,9 +126,19 @@ def _problem(wire: WireProblemRequest, limits: Limits) -> Problem | None:
     try:
         compare = Compare(wire.compare)
     except ValueError:
-        raise InvalidRequest(f"compare must be 'exact' or 'trim', got {wire.compare!r}") from None
+        modes = ", ".join(repr(mode.value) for mode in Compare)
+        raise InvalidRequest(f"compare must be one of {modes}, got {wire.compare[:40]!r}") from None
+    tolerance = DEFAULT_FLOAT_TOLERANCE
+    if wire.float_tolerance is not None:
+        if compare is not Compare.FLOAT:
+            raise InvalidRequest("float_tolerance applies only with compare 'float'")
+        if not 0 < wire.float_tolerance <= 1:
+            raise InvalidRequest(
+                f"float_tolerance must be above 0 and at most 1, got {wire.float_tolerance}"
+            )
+        tolerance = wire.float_tolerance
     cases = tuple(_test_case(index, test, limits) for index, test in enumerate(wire.tests))
-    return Problem(cases, compare, wire.stop_on_first_failure)
+    return Problem(cases, compare, wire.stop_on_first_failure, tolerance)
 
 
 def _test_case(index: int, test: WireTest, limits: Limits) -> TestCase:

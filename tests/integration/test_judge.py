@@ -170,3 +170,24 @@ def test_every_test_reports_its_cpu_time(daemon):
     assert 0 < reply["tests"][0]["cpu_time_ms"] < 200
     assert reply["tests"][1]["cpu_time_ms"] >= 200
     assert reply["tests"][1]["error"].endswith("CPU time limit exceeded (200 ms)")
+
+
+def test_a_float_problem_accepts_1e9_off_and_refuses_1e3_off(daemon):
+    code = "import sys\nprint(float(sys.stdin.read()) / 3)\n"
+    tests = [
+        case("1", "0.333333334"),  # the program prints 0.3333333333333333: 1e-9 off
+        case("1", "0.334333333"),  # 1e-3 off
+        case("3", "1"),
+    ]
+    reply = problem(daemon, "python", code, tests, compare="float")
+    assert [t["status"] for t in reply["tests"]] == ["accepted", "wrong_answer", "accepted"]
+    loose = problem(daemon, "python", code, tests[1:2], compare="float", float_tolerance=0.01)
+    assert loose["status"] == "accepted"
+
+
+def test_tokens_ignores_how_whitespace_is_laid_out(daemon):
+    code = "print(' 1\\t2 ')\nprint()\nprint('3')\n"
+    reply = problem(
+        daemon, "python", code, [case("", "1 2 3"), case("", "1 2 3 4")], compare="tokens"
+    )
+    assert [t["status"] for t in reply["tests"]] == ["accepted", "wrong_answer"]
