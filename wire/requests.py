@@ -20,6 +20,8 @@ class WireTest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     stdin: str | None = None
     expected_output: str | None = None
     id: str | int | None = None
+    points: float | None = None
+    group: str | None = None
 
 
 class WireFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

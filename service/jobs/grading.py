@@ -16,6 +16,7 @@ from wire.replies import ProblemReply, TestReport
 from ..requests import DEFAULT_FLOAT_TOLERANCE, Compare, ExecuteRequest, TestCase
 from .comparing import matches, normalize
 from .outcome import compile_diagnostics, error_text, text, verdict
+from .scoring import score
 
 __all__ = ["failed", "fit_payload", "grade", "normalize", "skipped", "summarize"]
 
@@ -66,6 +67,9 @@ def summarize(
 ) -> ProblemReply:
     """The request's reply: the first non-accepted verdict in test order decides its status."""
     passed = sum(1 for r in reports if r.passed)
+    tests = request.problem.tests if request.problem else ()
+    missing = Status.COMPILE_ERROR if compile_step and compile_step.failed else Status.SKIPPED
+    scores = score(tests, reports, missing)
     status = next(
         (
             r.status
@@ -84,6 +88,9 @@ def summarize(
         passed=passed,
         total=total,
         tests=reports,
+        score=scores.score,
+        max_score=scores.max_score,
+        groups=msgspec.UNSET if scores.groups is None else scores.groups,
     )
 
 
@@ -108,12 +115,15 @@ def fit_payload(reply: ProblemReply, max_bytes: int) -> bytes:
 
 
 def refusal_for_problem(request: ExecuteRequest, status: Status, reason: str) -> ProblemReply:
-    total = len(request.problem.tests) if request.problem else 0
+    tests = request.problem.tests if request.problem else ()
+    scores = score(tests, [], status)
     return ProblemReply(
         id=request.id,
         language=request.language.name,
         success=False,
         status=status,
-        total=total,
+        total=len(tests),
         error=reason,
+        max_score=scores.max_score,
+        groups=msgspec.UNSET if scores.groups is None else scores.groups,
     )

@@ -23,6 +23,7 @@ from ..requests import ExecuteRequest, Problem, TestCase
 from ..sandbox.session import Sandbox, Session
 from .grading import failed, grade, skipped, summarize
 from .outcome import time_limit_reason
+from .scoring import failed_groups
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,10 @@ class Judge:
             return compile_result, True
         while pending:
             test = pending[0]
+            if test.group is not None and test.group in failed_groups(problem.tests, reports):
+                # A group scores only when all its tests pass: the rest need not run.
+                reports.append(skipped(pending.pop(0)))
+                continue
             try:
                 result = await session.run(test.stdin, finish=False)
             except AgentTimeout:

@@ -47,6 +47,8 @@ class TestCase:
     id: str
     stdin: bytes
     expected: bytes | None
+    points: float = 1.0
+    group: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from .sources import check_files
 MAX_ARG_CHARS = 4096
 MAX_ID_CHARS = 128
 MIN_MEMORY_MB = 16
+MAX_POINTS = 1e9
 
 _decoders: dict[Kind, msgspec.json.Decoder[WireRequest]] = {
     Kind.COMPILER: msgspec.json.Decoder(WireRequest),
@@ -149,7 +150,14 @@ def _test_case(index: int, test: WireTest, limits: Limits) -> TestCase:
         else None
     )
     test_id = str(test.id) if test.id is not None else str(index + 1)
-    return TestCase(test_id[:MAX_ID_CHARS], stdin, expected)
+    points = 1.0 if test.points is None else test.points
+    if not 0 <= points <= MAX_POINTS:
+        raise InvalidRequest(
+            f"tests[{index}].points must be a number from 0 to {MAX_POINTS}, got {points}"
+        )
+    if test.group is not None and not 0 < len(test.group) <= MAX_ID_CHARS:
+        raise InvalidRequest(f"tests[{index}].group must be 1 to {MAX_ID_CHARS} characters")
+    return TestCase(test_id[:MAX_ID_CHARS], stdin, expected, points, test.group)
 
 
 def decode_b64(name: str, value: str | None, max_bytes: int) -> bytes:

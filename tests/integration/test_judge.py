@@ -191,3 +191,52 @@ def test_tokens_ignores_how_whitespace_is_laid_out(daemon):
         daemon, "python", code, [case("", "1 2 3"), case("", "1 2 3 4")], compare="tokens"
     )
     assert [t["status"] for t in reply["tests"]] == ["accepted", "wrong_answer"]
+
+
+# Subtasks: small inputs (worth 30), large inputs (worth 70); the solution under
+# test answers correctly only below its threshold.
+def subtask_tests() -> list[dict]:
+    small = [case(f"{n}", f"{2 * n}", group="small", points=10) for n in (1, 2, 3)]
+    large = [case(f"{n}", f"{2 * n}", group="large", points=35) for n in (1000, 2000)]
+    return [*small, case("0", "0", points=0), *large]
+
+
+@pytest.mark.parametrize(
+    ("threshold", "score", "statuses", "groups"),
+    [
+        (
+            10**9,
+            100.0,
+            ["accepted"] * 6,
+            [("small", 30.0, "accepted"), ("large", 70.0, "accepted")],
+        ),
+        (
+            1000,
+            30.0,
+            ["accepted"] * 4 + ["wrong_answer", "skipped"],
+            [("small", 30.0, "accepted"), ("large", 0.0, "wrong_answer")],
+        ),
+        (
+            2,
+            0.0,
+            ["accepted", "wrong_answer", "skipped", "accepted", "wrong_answer", "skipped"],
+            [("small", 0.0, "wrong_answer"), ("large", 0.0, "wrong_answer")],
+        ),
+    ],
+    ids=["full", "partial", "zero"],
+)
+def test_subtasks_score_all_or_nothing(daemon, threshold, score, statuses, groups):
+    code = f"n = int(input())\nprint(2 * n if n < {threshold} else -1)\n"
+    reply = problem(daemon, "python", code, subtask_tests())
+    assert [t["status"] for t in reply["tests"]] == statuses
+    assert (reply["score"], reply["max_score"]) == (score, 100.0)
+    assert [(g["id"], g["score"], g["status"]) for g in reply["groups"]] == groups
+    assert [g["max_score"] for g in reply["groups"]] == [30.0, 70.0]
+    assert reply["success"] is (score == 100.0)
+    assert reply["status"] == next((s for s in statuses if s != "accepted"), "accepted")
+
+
+def test_a_reply_without_groups_still_scores(daemon):
+    reply = problem(daemon, "python", "print(input())", [case("1", "1"), case("2", "3")])
+    assert (reply["score"], reply["max_score"]) == (1.0, 2.0)
+    assert "groups" not in reply
