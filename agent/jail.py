@@ -17,13 +17,25 @@ from agent.seccomp import install_job_filter
 JOB_UID = 10001
 JOB_GID = 10001
 JOB_NOFILE = 256
+# The tool user's ids are the job user's shifted by this much, whatever the job
+# user is: far enough that no job uid of another container is ever one of them.
+TOOL_ID_SHIFT = 100_000
 
 
-def become_job_user() -> None:
-    """Switch every uid and gid to the job user's, with no supplementary groups."""
+def tool_ids(job_uid: int = JOB_UID, job_gid: int = JOB_GID) -> tuple[int, int]:
+    """The uid and gid a problem's tools (checker, interactor) run as.
+
+    Not the job's: a job process cannot signal, trace or read what runs as it.
+    Derived from the job user's ids, so a per-container job uid moves it along.
+    """
+    return job_uid + TOOL_ID_SHIFT, job_gid + TOOL_ID_SHIFT
+
+
+def become_job_user(uid: int = JOB_UID, gid: int = JOB_GID) -> None:
+    """Switch every uid and gid to the job user's (or ``uid``/``gid``), no supplementary groups."""
     os.setgroups([])
-    os.setresgid(JOB_GID, JOB_GID, JOB_GID)
-    os.setresuid(JOB_UID, JOB_UID, JOB_UID)
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
 
 
 def below_hard(which: int, wanted: int) -> int:
@@ -32,8 +44,13 @@ def below_hard(which: int, wanted: int) -> int:
     return wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
 
 
-def enter_job(cpu_seconds: int, file_size_limit: int) -> None:
+def enter_job(
+    cpu_seconds: int, file_size_limit: int, uid: int = JOB_UID, gid: int = JOB_GID
+) -> None:
     """Runs in the forked child before exec: limits first, then drop to the job user.
+
+    ``uid``/``gid``: another unprivileged user (a problem's tool, see
+    :func:`tool_ids`), under the same limits and filter.
 
     oom_score_adj is written while still root: after the uid switch the process
     is not dumpable, so its /proc files belong to root and the write would fail.
@@ -69,5 +86,5 @@ def enter_job(cpu_seconds: int, file_size_limit: int) -> None:
     # as fast either way. RLIMIT_NICE 0 keeps a job from switching back.
     resource.setrlimit(resource.RLIMIT_NICE, (0, 0))
     os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-    become_job_user()
+    become_job_user(uid, gid)
     install_job_filter()

@@ -28,7 +28,7 @@ from typing import IO
 
 from agent.cputime import CpuMeter
 from agent.errors import AgentFailure
-from agent.jail import enter_job
+from agent.jail import JOB_GID, JOB_UID, enter_job
 from agent.processes import KILL_SECONDS, read_oom_kills, signal_everyone
 from agent.protocol import Step, StepResult
 
@@ -78,8 +78,11 @@ class StepRunner:
     any child exits, so the main process is reaped without polling.
     """
 
-    def __init__(self, step: Step, cwd: str, wake_fd: int) -> None:
+    def __init__(
+        self, step: Step, cwd: str, wake_fd: int, user: tuple[int, int] = (JOB_UID, JOB_GID)
+    ) -> None:
         self.step = step
+        self.user = user
         self.cwd = cwd
         self.wake_fd = wake_fd
         cpu_limit_ms = step.cpu_time_limit_ms
@@ -129,7 +132,9 @@ class StepRunner:
                 env=self.step.env,
                 close_fds=True,
                 start_new_session=True,
-                preexec_fn=lambda: enter_job(self.cpu_seconds, self.step.file_size_limit),
+                preexec_fn=lambda: enter_job(
+                    self.cpu_seconds, self.step.file_size_limit, *self.user
+                ),
             )
         except OSError as exc:
             # Popen names argv[0] when exec failed; anything else is the agent's failure.

@@ -8,10 +8,13 @@ limits here. Paths are the agent's fixed layout (sources and artifacts in
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 BUILD_DIR = "/work/build"
 RUN_DIR = "/work/run"
+# A problem's tool (checker) builds here and runs in CHECK_DIR, as the tool user.
+TOOL_DIR = "/work/tool"
+CHECK_DIR = "/work/check"
 
 _BASE_ENV = {
     "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -34,6 +37,7 @@ class Language:
     # Extra files (a request's ``files``) with these endings are compiled too.
     source_suffixes: tuple[str, ...] = ()
     not_source_suffixes: tuple[str, ...] = ()
+    build_dir: str = BUILD_DIR
 
     @property
     def compiled(self) -> bool:
@@ -44,14 +48,28 @@ class Language:
         if self.compile_argv is None:
             return None
         sources = [
-            f"{BUILD_DIR}/{name}"
+            f"{self.build_dir}/{name}"
             for name in extra_files
             if name.endswith(self.source_suffixes) and not name.endswith(self.not_source_suffixes)
         ]
         return (*self.compile_argv, *sources) if self.source_suffixes else self.compile_argv
 
+    def moved_to(self, build_dir: str, home: str) -> Language:
+        """This language building in ``build_dir`` and running with ``home`` (a problem's tool)."""
+
+        def move(values: tuple[str, ...]) -> tuple[str, ...]:
+            return tuple(value.replace(BUILD_DIR, build_dir) for value in values)
+
+        return replace(
+            self,
+            build_dir=build_dir,
+            run_argv=move(self.run_argv),
+            compile_argv=None if self.compile_argv is None else move(self.compile_argv),
+            run_env={**self.run_env, "HOME": home},
+        )
+
     def compile_environment(self) -> dict[str, str]:
-        return {**_BASE_ENV, "HOME": BUILD_DIR, **self.compile_env}
+        return {**_BASE_ENV, "HOME": self.build_dir, **self.compile_env}
 
     def run_environment(self) -> dict[str, str]:
         return {**_BASE_ENV, **self.run_env}

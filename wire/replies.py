@@ -39,6 +39,7 @@ class TestReport(msgspec.Struct, kw_only=True):
     memory_kb: int | None = None
     truncated: bool = False
     cpu_time_ms: float | None = None
+    checker_output: str = ""
 
 
 class GroupReport(msgspec.Struct, kw_only=True):

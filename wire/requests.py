@@ -31,6 +31,14 @@ class WireFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     content: str = ""
 
 
+class WireTool(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A problem's own program: a checker."""
+
+    language: str
+    code: str
+    files: list[WireFile] | None = None
+
+
 class WireRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A request on compiler.execute.request."""
 
@@ -52,6 +60,7 @@ class WireProblemRequest(WireRequest, frozen=True, forbid_unknown_fields=True):
     compare: str = "trim"
     float_tolerance: float | None = None
     stop_on_first_failure: bool = False
+    checker: WireTool | None = None
 
 
 PROBLEM_ONLY_FIELDS = frozenset(WireProblemRequest.__struct_fields__) - frozenset(

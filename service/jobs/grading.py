@@ -14,6 +14,7 @@ from wire import Status
 from wire.replies import ProblemReply, TestReport
 
 from ..requests import DEFAULT_FLOAT_TOLERANCE, Compare, ExecuteRequest, TestCase
+from .checking import Checked, checker_text, checker_verdict
 from .comparing import matches, normalize
 from .outcome import compile_diagnostics, error_text, text, verdict
 from .scoring import score
@@ -28,17 +29,24 @@ def grade(
     request: ExecuteRequest,
     *,
     tolerance: float = DEFAULT_FLOAT_TOLERANCE,
+    checker: Checked | None = None,
 ) -> TestReport:
-    """The report of one test from its run."""
+    """The report of one test from its run (and its checker's, with ``checker``)."""
     status = verdict(step, request.memory_mb)
-    if status is Status.OK:
-        if test.expected is None or matches(step.stdout, test.expected, compare, tolerance):
-            result = Status.ACCEPTED
-        else:
-            result = Status.WRONG_ANSWER
-    else:
-        result = status
     error = error_text(step, status, request)
+    checker_output = ""
+    result: Status
+    if status is not Status.OK:
+        result = status
+    elif checker is not None:
+        result, reason = checker_verdict(checker.step)
+        checker_output = checker_text(checker.step)
+        if reason:
+            error = f"{error}\n{reason}" if error else reason
+    elif test.expected is None or matches(step.stdout, test.expected, compare, tolerance):
+        result = Status.ACCEPTED
+    else:
+        result = Status.WRONG_ANSWER
     return TestReport(
         id=test.id,
         status=result,
@@ -51,6 +59,7 @@ def grade(
         memory_kb=step.memory_kb,
         truncated=step.truncated,
         cpu_time_ms=round(step.cpu_ms, 3),
+        checker_output=checker_output,
     )
 
 

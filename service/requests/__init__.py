@@ -11,6 +11,7 @@ from .request import (
     ExecuteRequest,
     Limits,
     Problem,
+    Program,
     SourceFile,
     TestCase,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "ExecuteRequest",
     "Limits",
     "Problem",
+    "Program",
     "SourceFile",
     "TestCase",
     "limits_for",

@@ -52,11 +52,24 @@ class TestCase:
 
 
 @dataclass(frozen=True, slots=True)
+class Program:
+    """A problem's own program (a checker): language, main file and extra files."""
+
+    language: Language
+    code: bytes
+    files: tuple[SourceFile, ...] = ()
+
+    def source_files(self) -> dict[str, bytes]:
+        return _source_files(self.language, self.code, self.files)
+
+
+@dataclass(frozen=True, slots=True)
 class Problem:
     tests: tuple[TestCase, ...]
     compare: Compare
     stop_on_first_failure: bool
     float_tolerance: float = DEFAULT_FLOAT_TOLERANCE  # compare FLOAT only
+    checker: Program | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +92,10 @@ class ExecuteRequest:
 
     def source_files(self) -> dict[str, bytes]:
         """Every file of the submission by its name in the build directory."""
-        return {
-            self.language.source_file: self.code,
-            **{file.name: file.content for file in self.files},
-        }
+        return _source_files(self.language, self.code, self.files)
+
+
+def _source_files(
+    language: Language, code: bytes, files: tuple[SourceFile, ...]
+) -> dict[str, bytes]:
+    return {language.source_file: code, **{file.name: file.content for file in files}}

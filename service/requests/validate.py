@@ -15,12 +15,20 @@ import uuid
 import msgspec
 
 from wire import Kind
-from wire.requests import PROBLEM_ONLY_FIELDS, WireProblemRequest, WireRequest, WireTest
+from wire.requests import PROBLEM_ONLY_FIELDS, WireFile, WireProblemRequest, WireRequest, WireTest
 
 from ..config import Settings
 from ..errors import InvalidRequest
 from ..languages import lookup, supported
-from .request import DEFAULT_FLOAT_TOLERANCE, Compare, ExecuteRequest, Limits, Problem, TestCase
+from .request import (
+    DEFAULT_FLOAT_TOLERANCE,
+    Compare,
+    ExecuteRequest,
+    Limits,
+    Problem,
+    Program,
+    TestCase,
+)
 from .sources import check_files
 
 MAX_ARG_CHARS = 4096
@@ -71,14 +79,7 @@ def parse_request(payload: bytes, kind: Kind, limits: Limits) -> ExecuteRequest:
     except msgspec.DecodeError as exc:
         raise InvalidRequest(f"request is not valid JSON: {exc}") from None
 
-    language = lookup(wire.language)
-    if language is None:
-        raise InvalidRequest(f"unknown language {wire.language[:40]!r}; supported: {supported()}")
-    code = decode_b64("code", wire.code, limits.max_code_bytes)
-    if not code.strip():
-        raise InvalidRequest("code is empty")
-    if b"\x00" in code:
-        raise InvalidRequest("code contains NUL bytes")
+    main = _program("", wire.language, wire.code, wire.files, limits.max_code_bytes, limits)
     stdin = decode_b64("stdin", wire.stdin, limits.max_stdin_bytes)
     args = tuple(wire.args or ())
     if len(args) > limits.max_args:
@@ -90,11 +91,12 @@ def parse_request(payload: bytes, kind: Kind, limits: Limits) -> ExecuteRequest:
             raise InvalidRequest(f"args[{i}] is longer than {MAX_ARG_CHARS} characters")
     timeout_ms = _clamp("timeout_ms", wire.timeout_ms, limits.max_timeout_ms)
     cpu_ceiling = limits.max_cpu_time_ms
+    used = len(main.code) + sum(len(file.content) for file in main.files)
     return ExecuteRequest(
         id=request_id(wire.id),
         kind=kind,
-        language=language,
-        code=code,
+        language=main.language,
+        code=main.code,
         stdin=stdin,
         args=args,
         timeout_ms=timeout_ms,
@@ -105,20 +107,52 @@ def parse_request(payload: bytes, kind: Kind, limits: Limits) -> ExecuteRequest:
         ),
         memory_mb=_clamp("memory_mb", wire.memory_mb, limits.max_memory_mb, minimum=MIN_MEMORY_MB),
         output_limit=limits.output_limit,
-        problem=_problem(wire, limits) if isinstance(wire, WireProblemRequest) else None,
-        files=check_files(
-            language,
-            wire.files,
-            limits.max_code_bytes - len(code),
-            decode_b64,
-            limit=limits.max_code_bytes,
-        ),
+        problem=_problem(wire, limits, used) if isinstance(wire, WireProblemRequest) else None,
+        files=main.files,
     )
 
 
-def _problem(wire: WireProblemRequest, limits: Limits) -> Problem | None:
-    """The problem part of a problems request, or None when it has no ``tests``."""
+def _program(
+    prefix: str,
+    language_name: str,
+    code_b64: str,
+    files: list[WireFile] | None,
+    budget: int,
+    limits: Limits,
+) -> Program:
+    """A language, a main file and extra files within ``budget`` bytes together.
+
+    ``prefix`` names the fields in errors ("" for the submission, "checker.").
+    """
+    language = lookup(language_name)
+    if language is None:
+        raise InvalidRequest(
+            f"unknown {prefix}language {language_name[:40]!r}; supported: {supported()}"
+        )
+    code = decode_b64(f"{prefix}code", code_b64, budget)
+    if not code.strip():
+        raise InvalidRequest(f"{prefix}code is empty")
+    if b"\x00" in code:
+        raise InvalidRequest(f"{prefix}code contains NUL bytes")
+    extra = check_files(
+        language,
+        files,
+        budget - len(code),
+        decode_b64,
+        limit=limits.max_code_bytes,
+        what=f"{prefix}files",
+    )
+    return Program(language, code, extra)
+
+
+def _problem(wire: WireProblemRequest, limits: Limits, used: int) -> Problem | None:
+    """The problem part of a problems request, or None when it has no ``tests``.
+
+    ``used``: bytes of the submission, which its checker shares the code limit with.
+    """
     if wire.tests is None:
+        if wire.checker is not None:
+            raise InvalidRequest("checker needs tests")
         return None
     if not 1 <= len(wire.tests) <= limits.max_tests:
         raise InvalidRequest(
@@ -138,8 +172,17 @@ def _problem(wire: WireProblemRequest, limits: Limits) -> Problem | None:
                 f"float_tolerance must be above 0 and at most 1, got {wire.float_tolerance}"
             )
         tolerance = wire.float_tolerance
+    checker = None
+    if wire.checker is not None:
+        if compare is not Compare.TRIM:
+            raise InvalidRequest(
+                f"checker and compare {compare.value!r} exclude each other: the checker decides"
+            )
+        tool = wire.checker
+        budget = limits.max_code_bytes - used
+        checker = _program("checker.", tool.language, tool.code, tool.files, budget, limits)
     cases = tuple(_test_case(index, test, limits) for index, test in enumerate(wire.tests))
-    return Problem(cases, compare, wire.stop_on_first_failure, tolerance)
+    return Problem(cases, compare, wire.stop_on_first_failure, tolerance, checker)
 
 
 def _test_case(index: int, test: WireTest, limits: Limits) -> TestCase:

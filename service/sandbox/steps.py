@@ -7,14 +7,22 @@ request and the settings).
 
 from __future__ import annotations
 
-from agent.protocol import Job, Run, Step
+from agent.protocol import Check, Job, Run, Step, Tool
 
 from ..config import Settings
-from ..languages import Language
-from ..requests import ExecuteRequest
+from ..languages import CHECK_DIR, TOOL_DIR, Language
+from ..requests import ExecuteRequest, Program
 
 # A compiler writes object files and binaries larger than any program's output.
 MIN_COMPILE_FILE_SIZE = 64 << 20
+# What a checker may print: kept whole up to this much (more is checker_error);
+# the reply shows the first CHECKER_OUTPUT_SHOWN bytes (service.jobs.grading).
+CHECKER_OUTPUT_LIMIT = 64 << 10
+
+
+def checker_timeout_ms(settings: Settings) -> int:
+    """A checker's wall-clock and CPU time limit per test: the server's wall maximum."""
+    return settings.timeout_ms
 
 
 def run_step(request: ExecuteRequest, settings: Settings, stdin: bytes) -> Step:
@@ -47,6 +55,34 @@ def compile_step(
     )
 
 
+def tool_language(program: Program) -> Language:
+    return program.language.moved_to(TOOL_DIR, CHECK_DIR)
+
+
+def tool(program: Program, settings: Settings) -> Tool:
+    """A problem's checker, built as the tool user in its own directory."""
+    names = tuple(file.name for file in program.files)
+    return Tool(
+        files=program.source_files(),
+        compile=compile_step(tool_language(program), settings, names),
+    )
+
+
+def check(program: Program, settings: Settings, answer: bytes) -> Check:
+    """The checker's run after a test; the agent appends <input> <output> <answer>."""
+    language = tool_language(program)
+    limit = checker_timeout_ms(settings)
+    step = Step(
+        argv=list(language.run_argv),
+        env=language.run_environment(),
+        timeout_ms=limit,
+        cpu_time_limit_ms=limit,
+        output_limit=CHECKER_OUTPUT_LIMIT,
+        file_size_limit=settings.file_size_limit,
+    )
+    return Check(step=step, answer=answer)
+
+
 def one_shot_job(request: ExecuteRequest, settings: Settings) -> Job:
     """Source, compile step (when needed) and one run, answered before the cleanup."""
     return Job(
@@ -60,23 +96,37 @@ def one_shot_job(request: ExecuteRequest, settings: Settings) -> Job:
 
 
 def prepare_job(request: ExecuteRequest, settings: Settings) -> Job:
-    """Source and compile step, the build kept for :func:`run_message`."""
+    """Source and compile step (and the checker's), the builds kept for :func:`run_message`."""
+    checker = request.problem.checker if request.problem else None
     return Job(
         id=request.id,
         files=request.source_files(),
         compile=compile_step(request.language, settings, _extra_names(request)),
         runs=[],
         finish=False,
+        tool=tool(checker, settings) if checker else None,
     )
 
 
-def run_message(request: ExecuteRequest, settings: Settings, stdin: bytes, *, finish: bool) -> Run:
-    """One run against the kept build; with ``finish``, answered before the wipe."""
+def run_message(
+    request: ExecuteRequest,
+    settings: Settings,
+    stdin: bytes,
+    *,
+    finish: bool,
+    answer: bytes | None = None,
+) -> Run:
+    """One run against the kept build; with ``finish``, answered before the wipe.
+
+    With ``answer`` (a problem with a checker), the checker checks the run.
+    """
+    checker = request.problem.checker if request.problem else None
     return Run(
         id=request.id,
         runs=[run_step(request, settings, stdin)],
         finish=finish,
         early_result=finish,
+        checks=[check(checker, settings, answer)] if checker and answer is not None else None,
     )
 
 

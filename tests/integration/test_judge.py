@@ -240,3 +240,217 @@ def test_a_reply_without_groups_still_scores(daemon):
     reply = problem(daemon, "python", "print(input())", [case("1", "1"), case("2", "3")])
     assert (reply["score"], reply["max_score"]) == (1.0, 2.0)
     assert "groups" not in reply
+
+
+# Many right answers: print two non-negative integers that add up to n.
+SPLIT_CHECKER = r"""
+import sys
+inp, out, ans = (open(path).read() for path in sys.argv[1:4])
+n = int(inp)
+try:
+    a, b = map(int, out.split())
+except ValueError:
+    print("expected two integers", file=sys.stderr)
+    sys.exit(2)
+if a < 0 or b < 0 or a + b != n:
+    print(f"{a} + {b} != {n}", file=sys.stderr)
+    sys.exit(1)
+print(f"ok {a} + {b}", file=sys.stderr)
+"""
+
+
+def checker(code: str, language: str = "python", files: list[dict] | None = None) -> dict:
+    tool: dict[str, object] = {"language": language, "code": b64(code)}
+    if files:
+        tool["files"] = files
+    return tool
+
+
+@pytest.mark.parametrize(
+    ("solution", "statuses"),
+    [
+        ("n = int(input())\nprint(0, n)", ["accepted", "accepted"]),
+        ("n = int(input())\nprint(n // 2, n - n // 2)", ["accepted", "accepted"]),
+        ("n = int(input())\nprint(1, n)", ["wrong_answer", "wrong_answer"]),
+        ("print('many')", ["wrong_answer", "wrong_answer"]),
+    ],
+)
+def test_a_checker_accepts_any_valid_answer(daemon, solution, statuses):
+    tests = [case("7"), case("10")]
+    reply = problem(daemon, "python", solution, tests, checker=checker(SPLIT_CHECKER))
+    assert [t["status"] for t in reply["tests"]] == statuses, reply
+    for report in reply["tests"]:
+        assert report["checker_output"].startswith(("ok ", "expected two", "1 + "))
+        assert report["checker_output"].endswith("\n")
+
+
+@pytest.mark.parametrize(
+    ("code", "language", "reason"),
+    [
+        ("import os\nos.abort()", "python", "the checker was killed by SIGABRT"),
+        ("import sys\nsys.exit(3)", "python", "the checker exited with code 3"),
+        ("int main() { *(volatile int *)0 = 1; }", "cpp", "the checker was killed by SIGSEGV"),
+    ],
+)
+def test_a_checker_that_crashes_is_checker_error(daemon, code, language, reason):
+    reply = problem(
+        daemon, "python", "print(1)", [case("1"), case("2")], checker=checker(code, language)
+    )
+    assert reply["status"] == "checker_error"
+    assert [t["status"] for t in reply["tests"]] == ["checker_error"] * 2
+    assert reply["tests"][0]["error"].endswith(reason)
+    assert reply["tests"][0]["output"] == "1\n"
+
+
+def test_a_checker_that_does_not_compile_is_checker_error(daemon):
+    reply = problem(
+        daemon, "python", "print(1)", [case("1")], checker=checker("int main() {", "cpp")
+    )
+    assert reply["status"] == "checker_error"
+    assert reply["error"].startswith("the checker did not compile:\n")
+    assert reply["tests"] == []
+
+
+def test_the_solution_fails_before_its_checker_is_asked(daemon):
+    reply = problem(
+        daemon,
+        "python",
+        "import sys\nif input() == '2':\n    sys.exit(5)\nprint(0, 1)",
+        [case("1"), case("2")],
+        checker=checker(SPLIT_CHECKER),
+    )
+    assert [t["status"] for t in reply["tests"]] == ["accepted", "runtime_error"]
+    assert reply["tests"][1]["checker_output"] == ""
+
+
+CPP_CHECKER = r"""
+#include <cstdio>
+#include <cstdlib>
+int main(int argc, char **argv) {
+    if (argc != 4) return 3;
+    FILE *in = fopen(argv[1], "r"), *out = fopen(argv[2], "r"), *ans = fopen(argv[3], "r");
+    long n, a, b, expected;
+    if (!in || !out || !ans || fscanf(in, "%ld", &n) != 1 || fscanf(ans, "%ld", &expected) != 1)
+        return 3;
+    if (fscanf(out, "%ld %ld", &a, &b) != 2) { fprintf(stderr, "no answer\n"); return 2; }
+    if (a < 0 || b < 0 || a + b != n || expected != n) { fprintf(stderr, "wrong\n"); return 1; }
+    fprintf(stderr, "ok\n");
+    return 0;
+}
+"""
+
+
+def test_a_compiled_checker_reads_the_answer_file(daemon):
+    reply = problem(
+        daemon,
+        "cpp",
+        "#include <iostream>\nint main() { long n; std::cin >> n; std::cout << n << ' ' << 0; }",
+        [case("5", "5"), case("6", "7")],
+        checker=checker(CPP_CHECKER, "cpp"),
+    )
+    assert [t["status"] for t in reply["tests"]] == ["accepted", "wrong_answer"], reply
+    assert [t["checker_output"] for t in reply["tests"]] == ["ok\n", "wrong\n"]
+
+
+def test_a_checker_excludes_another_compare(daemon):
+    reply = problem(
+        daemon, "python", "print(1)", [case("1")], checker=checker(SPLIT_CHECKER), compare="tokens"
+    )
+    assert reply["status"] == "invalid_request"
+    assert "checker and compare 'tokens' exclude each other" in reply["error"]
+
+
+SNOOPING_SOLUTION = r"""
+import os, signal, sys, time
+# Spelt in two halves, so that this source does not hold them whole.
+secrets = tuple(a + b"SECRET" for a in (b"ANSWER-", b"NEXT-INPUT-", b"CHECKER-"))
+seen = []
+for path in ("/work/tool", "/work/tool/main", "/work/tool/main.cpp", "/work/check",
+             "/work/check/answer", "/work/check/input", "/work/check/output"):
+    try:
+        os.listdir(path) if os.path.isdir(path) else open(path, "rb").read(1)
+        seen.append(path)
+    except OSError:
+        pass
+for top in ("/work", "/tmp", "/dev/shm", "/proc/1"):
+    for root, dirs, files in os.walk(top):
+        if root.startswith("/proc/1/") and root.count("/") > 3:
+            continue
+        for name in files:
+            try:
+                with open(os.path.join(root, name), "rb") as f:
+                    data = f.read(1 << 20)
+            except OSError:
+                continue
+            seen += [f"{root}/{name}" for secret in secrets if secret in data]
+print("clean" if not seen else " ".join(seen), flush=True)
+# Something left behind to wait for the checker, kill it and write into its files.
+parent = os.getpid()
+if os.fork() == 0:
+    os.setsid()
+    while os.getppid() == parent:  # strike once the solution itself is over
+        time.sleep(0.001)
+    end = time.monotonic() + 3
+    while time.monotonic() < end:
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass
+        for name in ("input", "output", "answer"):
+            try:
+                open(f"/work/check/{name}", "w").write("tampered")
+            except OSError:
+                pass
+    os._exit(0)
+"""
+
+GUARDED_CHECKER = r"""
+#include <cstdio>
+#include <cstring>
+#include <unistd.h>
+static const char *kSecret = "CHECKER-SECRET";
+int main(int argc, char **argv) {
+    usleep(200000);  // time for anything the solution left to strike
+    char out[256] = {0}, ans[256] = {0};
+    FILE *o = fopen(argv[2], "r"), *a = fopen(argv[3], "r");
+    if (!o || !a) return 3;
+    fread(out, 1, sizeof out - 1, o);
+    fread(ans, 1, sizeof ans - 1, a);
+    fprintf(stderr, "uid %d %s\n", (int)getuid(), kSecret + 14);
+    if (strncmp(ans, "ANSWER-SECRET", 13) != 0) return 3;
+    return strcmp(out, "clean\n") == 0 ? 0 : 1;
+}
+"""
+
+
+def test_the_solution_can_read_no_answer_checker_or_next_input(daemon):
+    tests = [
+        case("1", "ANSWER-SECRET-1"),
+        case("NEXT-INPUT-SECRET-2", "ANSWER-SECRET-2"),
+        case("3", "ANSWER-SECRET-3"),
+    ]
+    reply = problem(
+        daemon, "python", SNOOPING_SOLUTION, tests, checker=checker(GUARDED_CHECKER, "cpp")
+    )
+    assert [t["output"] for t in reply["tests"]] == ["clean\n"] * 3, reply
+    # The checker ran to its end each time, as a user other than the solution's.
+    assert [t["status"] for t in reply["tests"]] == ["accepted"] * 3, reply
+    assert {t["checker_output"] for t in reply["tests"]} == {"uid 110001 \n"}
+
+
+def test_a_checker_cannot_tamper_with_the_next_test(daemon):
+    # The checker plants files everywhere it can write; the next run finds none.
+    planting = (
+        "import os, sys\n"
+        "for d in ('/tmp', '/dev/shm', '/work/check', '/work/run'):\n"
+        "    try:\n        open(d + '/planted', 'w').write('x')\n"
+        "    except OSError:\n        pass\n"
+        "sys.exit(0)\n"
+    )
+    solution = (
+        "import os\n"
+        "dirs = ('/tmp', '/dev/shm', '/work', '/work/run')\n"
+        "print(sorted(p for d in dirs for p in os.listdir(d)))\n"
+    )
+    reply = problem(daemon, "python", solution, [case("1"), case("2")], checker=checker(planting))
+    assert [t["output"] for t in reply["tests"]] == ["['build', 'run', 'tool']\n"] * 2, reply

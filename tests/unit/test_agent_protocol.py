@@ -104,7 +104,7 @@ def test_agent_messages_round_trip(message):
 
 
 def test_wire_shapes():
-    assert json.loads(encode(Ready(PROTOCOL_VERSION))) == {"type": "ready", "version": 3}
+    assert json.loads(encode(Ready(PROTOCOL_VERSION))) == {"type": "ready", "version": 4}
     assert json.loads(encode(Result("j", cleanup=Cleanup.OWED))) == {
         "type": "result",
         "id": "j",
@@ -112,6 +112,8 @@ def test_wire_shapes():
         "runs": [],
         "cleanup": "owed",
         "error": None,
+        "tool_compile": None,
+        "checks": [],
     }
     assert json.loads(encode(Error("no"))) == {"type": "error", "message": "no"}
     run = json.loads(encode(Run("r", [Step(["true"], stdin=b"hi")])))["runs"][0]
