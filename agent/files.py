@@ -209,6 +209,41 @@ def _write_new(dir_fd: int, leaf: str, name: str, data: bytes, owner: tuple[int,
         os.close(fd)
 
 
+def read_file(directory: str, name: str, limit: int) -> tuple[bytes, bool]:
+    """At most ``limit`` bytes of ``directory/name``, never through a symlink.
+
+    Returns the bytes and whether the file held more; nothing when it is gone
+    or not a regular file.
+    """
+    try:
+        dir_fd = os.open(directory, _DIR_FLAGS)
+    except OSError:
+        return b"", False
+    try:
+        fd = os.open(
+            name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd
+        )
+    except OSError:
+        return b"", False
+    finally:
+        os.close(dir_fd)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return b"", False
+        chunks = []
+        left = limit + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        data = b"".join(chunks)
+        return data[:limit], len(data) > limit
+    finally:
+        os.close(fd)
+
+
 def _lock_file(dir_fd: int, entry: os.DirEntry[str], gid: int, private: bool) -> None:
     os.chown(entry.name, 0, gid, dir_fd=dir_fd, follow_symlinks=False)
     mode = entry.stat(follow_symlinks=False).st_mode

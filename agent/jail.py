@@ -45,12 +45,17 @@ def below_hard(which: int, wanted: int) -> int:
 
 
 def enter_job(
-    cpu_seconds: int, file_size_limit: int, uid: int = JOB_UID, gid: int = JOB_GID
+    cpu_seconds: int,
+    file_size_limit: int,
+    uid: int = JOB_UID,
+    gid: int = JOB_GID,
+    oom_score_adj: int = 1000,
 ) -> None:
     """Runs in the forked child before exec: limits first, then drop to the job user.
 
     ``uid``/``gid``: another unprivileged user (a problem's tool, see
-    :func:`tool_ids`), under the same limits and filter.
+    :func:`tool_ids`), under the same limits and filter. ``oom_score_adj``: an
+    interactor, running beside the job, is the OOM killer's second choice.
 
     oom_score_adj is written while still root: after the uid switch the process
     is not dumpable, so its /proc files belong to root and the write would fail.
@@ -68,7 +73,7 @@ def enter_job(
     try:
         fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
         try:
-            os.write(fd, b"1000")
+            os.write(fd, str(oom_score_adj).encode())
         finally:
             os.close(fd)
     except OSError:

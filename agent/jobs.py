@@ -28,10 +28,18 @@ before anything ran are answered CLEAN or DIRTY as usual.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from agent.errors import BadRequest
-from agent.files import check_file_name, lock_tree, make_job_dir, wipe_contents, write_files
+from agent.files import (
+    check_file_name,
+    lock_tree,
+    make_job_dir,
+    read_file,
+    wipe_contents,
+    write_files,
+)
+from agent.interaction import Interaction
 from agent.ipc import ipc_objects, remove_ipc
 from agent.jail import tool_ids
 from agent.log import log
@@ -230,9 +238,14 @@ class Agent:
         clean = True
         for index, step in enumerate(steps):
             make_job_dir(RUN_DIR)
-            results.append(StepRunner(step, RUN_DIR, self.wake_fd).run())
+            if checks is not None and checked is not None and checks[index].interactive:
+                run, interactor = self.interact(step, checks[index])
+                results.append(run)
+                checked.append(interactor)
+            else:
+                results.append(StepRunner(step, RUN_DIR, self.wake_fd).run())
             stdin, step.stdin = step.stdin, b""
-            if checks is not None and checked is not None:
+            if checks is not None and checked is not None and not checks[index].interactive:
                 # No job process may be alive while the tool runs or its files exist.
                 if not self.cleanup(keep_build=True):
                     self.build_ready = False
@@ -252,6 +265,19 @@ class Agent:
         if finish:
             return results, self.reset_now_or_owe(ident, early)
         return results, _verified(clean and self.verify(keep_build=True))
+
+    def interact(self, step: Step, check: Check) -> tuple[StepResult, StepResult]:
+        """Run ``step`` against the interactor, which gets the input and an output file."""
+        make_job_dir(CHECK_DIR, tool_ids())
+        write_files(CHECK_DIR, {"input": step.stdin, "output": b""}, tool_ids())
+        step.stdin = b""
+        tool = check.step
+        tool.argv = [*tool.argv, f"{CHECK_DIR}/input", f"{CHECK_DIR}/output"]
+        run, interactor = Interaction(
+            step, tool, run_dir=RUN_DIR, tool_dir=CHECK_DIR, wake_fd=self.wake_fd
+        ).run()
+        output, cut = read_file(CHECK_DIR, "output", step.output_limit)
+        return replace(run, stdout=output, stdout_truncated=cut), interactor
 
     def check(self, check: Check, stdin: bytes, run: StepResult) -> StepResult:
         """Run the tool on a run's input, output and answer, as the tool user."""

@@ -32,7 +32,7 @@ class WireFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class WireTool(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """A problem's own program: a checker."""
+    """A problem's own program: a checker or an interactor."""
 
     language: str
     code: str
@@ -61,6 +61,7 @@ class WireProblemRequest(WireRequest, frozen=True, forbid_unknown_fields=True):
     float_tolerance: float | None = None
     stop_on_first_failure: bool = False
     checker: WireTool | None = None
+    interactor: WireTool | None = None
 
 
 PROBLEM_ONLY_FIELDS = frozenset(WireProblemRequest.__struct_fields__) - frozenset(

@@ -76,14 +76,22 @@ class Check:
     """After a run that ended cleanly: the tool run as ``argv <input> <output> <answer>``.
 
     ``step.stdin`` is unused; the three files are written for the tool user
-    once no job process is left.
+    once no job process is left. With ``interactive`` the tool is an
+    interactor instead: it runs as ``argv <input> <output>`` at the same time
+    as the run, connected to it by pipes (see :mod:`agent.interaction`), and
+    the run's stdout in the result is what the tool wrote to ``<output>``.
     """
 
     step: Step
     answer: bytes = b""
+    interactive: bool = False
 
     def to_wire(self) -> dict[str, Any]:
-        return {"step": self.step.to_wire(), "answer": b64(self.answer)}
+        return {
+            "step": self.step.to_wire(),
+            "answer": b64(self.answer),
+            "interactive": self.interactive,
+        }
 
     @classmethod
     def from_wire(cls, value: object) -> Check:
@@ -91,6 +99,7 @@ class Check:
         return cls(
             step=Step.from_wire(obj.get("step"), with_stdin=False),
             answer=unb64(obj.get("answer", ""), "answer"),
+            interactive=bool_field(obj, "interactive"),
         )
 
 

@@ -8,6 +8,7 @@ is ``checker_error``: the problem's fault, never the solution's.
 
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass
 
 from agent.protocol import StepResult
@@ -15,6 +16,7 @@ from wire import Status
 
 from .outcome import text
 
+SIGPIPE = int(signal.SIGPIPE)
 WRONG_ANSWER_CODES = frozenset({1, 2, 4, 8})
 # How much of what the checker printed (stderr, then stdout) a test's report shows.
 CHECKER_OUTPUT_SHOWN = 4096
@@ -25,6 +27,7 @@ class Checked:
     """The checker's run after a test; ``step`` is None when it did not run."""
 
     step: StepResult | None
+    interactive: bool = False  # an interactor's run, beside the solution's
 
 
 def checker_verdict(step: StepResult | None) -> tuple[Status, str]:
@@ -51,3 +54,13 @@ def checker_text(step: StepResult | None) -> str:
     if step is None:
         return ""
     return text((step.stderr + step.stdout)[:CHECKER_OUTPUT_SHOWN])
+
+
+def broke_off(solution: StepResult, interactor: StepResult | None) -> bool:
+    """The solution died of a broken pipe after the interactor had exited: not its fault."""
+    return (
+        interactor is not None
+        and solution.signal == SIGPIPE
+        and not (solution.timed_out or solution.cpu_exceeded or solution.oom_killed)
+        and interactor.wall_ms <= solution.wall_ms
+    )

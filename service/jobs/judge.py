@@ -126,7 +126,7 @@ class Judge:
             assert prepared.tool_compile is not None
             session.reusable = prepared.cleanup is Cleanup.CLEAN
             raise _ToolFailed(prepared.tool_compile, compile_result)
-        checked = problem.checker is not None
+        checked = problem.tool is not None
         while pending:
             test = pending[0]
             if test.group is not None and test.group in failed_groups(problem.tests, reports):
@@ -162,7 +162,10 @@ class Judge:
                     problem.compare,
                     request,
                     tolerance=problem.float_tolerance,
-                    checker=Checked(result.checks[0] if result.checks else None)
+                    checker=Checked(
+                        result.checks[0] if result.checks else None,
+                        interactive=problem.interactor is not None,
+                    )
                     if checked
                     else None,
                 )

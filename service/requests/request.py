@@ -53,7 +53,7 @@ class TestCase:
 
 @dataclass(frozen=True, slots=True)
 class Program:
-    """A problem's own program (a checker): language, main file and extra files."""
+    """A problem's own program (a checker, an interactor): language, main file, extra files."""
 
     language: Language
     code: bytes
@@ -70,6 +70,12 @@ class Problem:
     stop_on_first_failure: bool
     float_tolerance: float = DEFAULT_FLOAT_TOLERANCE  # compare FLOAT only
     checker: Program | None = None
+    interactor: Program | None = None
+
+    @property
+    def tool(self) -> Program | None:
+        """The problem's own program, whichever it is (never both)."""
+        return self.checker or self.interactor
 
 
 @dataclass(frozen=True, slots=True)

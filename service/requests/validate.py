@@ -150,10 +150,14 @@ def _problem(wire: WireProblemRequest, limits: Limits, used: int) -> Problem | N
 
     ``used``: bytes of the submission, which its checker shares the code limit with.
     """
+    tool_field = "checker" if wire.checker is not None else "interactor"
+    tool = wire.checker or wire.interactor
     if wire.tests is None:
-        if wire.checker is not None:
-            raise InvalidRequest("checker needs tests")
+        if tool is not None:
+            raise InvalidRequest(f"{tool_field} needs tests")
         return None
+    if wire.checker is not None and wire.interactor is not None:
+        raise InvalidRequest("checker and interactor exclude each other: the interactor decides")
     if not 1 <= len(wire.tests) <= limits.max_tests:
         raise InvalidRequest(
             f"tests must hold 1 to {limits.max_tests} cases, got {len(wire.tests)}"
@@ -172,17 +176,24 @@ def _problem(wire: WireProblemRequest, limits: Limits, used: int) -> Problem | N
                 f"float_tolerance must be above 0 and at most 1, got {wire.float_tolerance}"
             )
         tolerance = wire.float_tolerance
-    checker = None
-    if wire.checker is not None:
+    program = None
+    if tool is not None:
         if compare is not Compare.TRIM:
             raise InvalidRequest(
-                f"checker and compare {compare.value!r} exclude each other: the checker decides"
+                f"{tool_field} and compare {compare.value!r} exclude each other: "
+                f"the {tool_field} decides"
             )
-        tool = wire.checker
         budget = limits.max_code_bytes - used
-        checker = _program("checker.", tool.language, tool.code, tool.files, budget, limits)
+        program = _program(f"{tool_field}.", tool.language, tool.code, tool.files, budget, limits)
     cases = tuple(_test_case(index, test, limits) for index, test in enumerate(wire.tests))
-    return Problem(cases, compare, wire.stop_on_first_failure, tolerance, checker)
+    return Problem(
+        cases,
+        compare,
+        wire.stop_on_first_failure,
+        tolerance,
+        checker=program if wire.checker is not None else None,
+        interactor=program if wire.interactor is not None else None,
+    )
 
 
 def _test_case(index: int, test: WireTest, limits: Limits) -> TestCase:

@@ -25,6 +25,20 @@ def checker_timeout_ms(settings: Settings) -> int:
     return settings.timeout_ms
 
 
+def interaction(program: Program, request: ExecuteRequest, settings: Settings) -> Check:
+    """An interactor beside a run: the run's wall limit, as wall and CPU limit of its own."""
+    language = tool_language(program)
+    step = Step(
+        argv=list(language.run_argv),
+        env=language.run_environment(),
+        timeout_ms=request.timeout_ms,
+        cpu_time_limit_ms=request.timeout_ms,
+        output_limit=CHECKER_OUTPUT_LIMIT,
+        file_size_limit=settings.file_size_limit,
+    )
+    return Check(step=step, interactive=True)
+
+
 def run_step(request: ExecuteRequest, settings: Settings, stdin: bytes) -> Step:
     """The run step of ``request`` fed with ``stdin``."""
     language = request.language
@@ -97,7 +111,7 @@ def one_shot_job(request: ExecuteRequest, settings: Settings) -> Job:
 
 def prepare_job(request: ExecuteRequest, settings: Settings) -> Job:
     """Source and compile step (and the checker's), the builds kept for :func:`run_message`."""
-    checker = request.problem.checker if request.problem else None
+    checker = request.problem.tool if request.problem else None
     return Job(
         id=request.id,
         files=request.source_files(),
@@ -118,15 +132,21 @@ def run_message(
 ) -> Run:
     """One run against the kept build; with ``finish``, answered before the wipe.
 
-    With ``answer`` (a problem with a checker), the checker checks the run.
+    With ``answer`` (a problem with a checker), the checker checks the run; with
+    an interactor the run talks to it (``answer`` unused).
     """
-    checker = request.problem.checker if request.problem else None
+    problem = request.problem
+    checks = None
+    if problem and problem.interactor and answer is not None:
+        checks = [interaction(problem.interactor, request, settings)]
+    elif problem and problem.checker and answer is not None:
+        checks = [check(problem.checker, settings, answer)]
     return Run(
         id=request.id,
         runs=[run_step(request, settings, stdin)],
         finish=finish,
         early_result=finish,
-        checks=[check(checker, settings, answer)] if checker and answer is not None else None,
+        checks=checks,
     )
 
 

@@ -454,3 +454,138 @@ def test_a_checker_cannot_tamper_with_the_next_test(daemon):
     )
     reply = problem(daemon, "python", solution, [case("1"), case("2")], checker=checker(planting))
     assert [t["output"] for t in reply["tests"]] == ["['build', 'run', 'tool']\n"] * 2, reply
+
+
+GUESS_INTERACTOR = r"""
+import sys
+secret = int(open(sys.argv[1]).read())
+out = open(sys.argv[2], "w")
+for guesses in range(1, 32):
+    line = sys.stdin.readline()
+    if not line:
+        print("the solution stopped asking", file=sys.stderr)
+        sys.exit(1)
+    try:
+        guess = int(line)
+    except ValueError:
+        print(f"not a number: {line[:20]!r}", file=sys.stderr)
+        sys.exit(2)
+    if guess == secret:
+        print("=", flush=True)
+        out.write(f"found {secret} in {guesses}\n")
+        print(f"ok {guesses} guesses", file=sys.stderr)
+        sys.exit(0)
+    print("<" if secret < guess else ">", flush=True)
+print("too many guesses", file=sys.stderr)
+sys.exit(1)
+"""
+
+GUESSERS = {
+    "correct": r"""
+#include <iostream>
+#include <string>
+int main() {
+    long lo = 1, hi = 1000000000;
+    while (true) {
+        long mid = (lo + hi) / 2;
+        std::cout << mid << std::endl;
+        std::string r;
+        if (!(std::cin >> r) || r == "=") return 0;
+        if (r == "<") hi = mid - 1; else lo = mid + 1;
+    }
+}
+""",
+    "wrong": r"""
+#include <iostream>
+#include <string>
+int main() {
+    std::string r;
+    for (long g = 1; std::cin.good(); ++g) {
+        std::cout << g << std::endl;
+        if (!(std::cin >> r) || r == "=") return 0;
+    }
+}
+""",
+    "silent": r"""
+#include <iostream>
+int main() { long n; std::cin >> n; }
+""",
+    "flood": r"""
+#include <cstdio>
+int main() { for (;;) std::fputs("guess guess guess guess\n", stdout); }
+""",
+}
+
+
+SECRETS = ("100", "777777777", "1000000000")
+
+
+@pytest.mark.parametrize(
+    ("solution", "status", "reason"),
+    [
+        ("correct", "accepted", ""),
+        ("wrong", "wrong_answer", ""),
+        ("silent", "timeout", "wall-clock limit exceeded (2000 ms)"),
+        ("flood", "wrong_answer", ""),
+    ],
+)
+def test_an_interactive_guess_the_number_problem(daemon, solution, status, reason):
+    tests = [case(secret) for secret in SECRETS]
+    reply = problem(
+        daemon,
+        "cpp",
+        GUESSERS[solution],
+        tests,
+        interactor=checker(GUESS_INTERACTOR),
+        timeout_ms=2000,
+    )
+    assert [t["status"] for t in reply["tests"]] == [status] * 3, reply
+    report = reply["tests"][0]
+    assert report["error"].endswith(reason)
+    if solution == "correct":
+        for secret, test in zip(SECRETS, reply["tests"], strict=True):
+            assert test["output"].startswith(f"found {secret} in ")
+        assert all(t["checker_output"].startswith("ok ") for t in reply["tests"])
+        assert all(t["cpu_time_ms"] is not None for t in reply["tests"])
+    if solution == "flood":
+        assert reply["tests"][0]["checker_output"].startswith("not a number")
+
+
+SNOOPING_GUESSER = r"""
+import os, signal, sys
+seen = []
+for path in ("/work/check/input", "/work/check/output", "/work/tool/main.py", "/work/check"):
+    try:
+        os.listdir(path) if path == "/work/check" else open(path).read(1)
+        seen.append(path)
+    except OSError:
+        pass
+for pid in (int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid()):
+    for sig in (signal.SIGSTOP, signal.SIGKILL):
+        try:
+            os.kill(pid, sig)
+            seen.append(f"signalled {pid}")
+        except OSError:
+            pass
+print(" ".join(seen) or "nothing", file=sys.stderr)
+lo, hi = 1, 10**9
+while True:
+    mid = (lo + hi) // 2
+    print(mid, flush=True)
+    answer = input()
+    if answer == "=":
+        break
+    lo, hi = (lo, mid - 1) if answer == "<" else (mid + 1, hi)
+"""
+
+
+def test_the_solution_cannot_read_or_signal_the_interactor(daemon):
+    reply = problem(
+        daemon,
+        "python",
+        SNOOPING_GUESSER,
+        [case("4242"), case("99")],
+        interactor=checker(GUESS_INTERACTOR),
+    )
+    assert [t["status"] for t in reply["tests"]] == ["accepted"] * 2, reply
+    assert [t["error"] for t in reply["tests"]] == ["nothing\n"] * 2

@@ -170,3 +170,57 @@ async def test_a_checker_that_does_not_build_fails_the_request_not_the_solution(
     assert reply.status is Status.CHECKER_ERROR and reply.tests == []
     assert reply.error == "the checker did not compile:\ntool broke"
     assert not any(isinstance(m, Run) for m in agent.received)
+
+
+def test_an_interactive_check_round_trips():
+    run = Run("r", [Step(["a"])], checks=[Check(Step(["i"]), interactive=True)])
+    decoded = decode_host_message(encode_message(run))
+    assert decoded == run and decoded.checks[0].interactive
+
+
+def grade_interactive(solution: dict, interactor: dict):
+    from service.jobs.checking import Checked
+    from service.jobs.grading import grade
+    from service.requests import TestCase as Case
+
+    request = parse({"language": "py", "code": b64("1")})
+    return grade(
+        step_result(**solution),
+        Case("t", b"", None),
+        request.problem.compare,
+        request,
+        checker=Checked(step_result(**interactor), interactive=True),
+    ).status
+
+
+@pytest.mark.parametrize(
+    ("solution", "interactor", "status"),
+    [
+        ({}, {}, Status.ACCEPTED),
+        ({}, {"exit_code": 1}, Status.WRONG_ANSWER),
+        ({}, {"exit_code": 3}, Status.CHECKER_ERROR),
+        # The solution's own failures come first, whatever the interactor said.
+        ({"timed_out": True, "exit_code": None, "signal": 9}, {"exit_code": 1}, Status.TIMEOUT),
+        ({"exit_code": 1}, {"exit_code": 0}, Status.RUNTIME_ERROR),
+        ({"oom_killed": True, "exit_code": None, "signal": 9}, {}, Status.MEMORY_LIMIT),
+        # A broken pipe after the interactor had exited is the interactor's verdict...
+        (
+            {"exit_code": None, "signal": 13, "wall_ms": 5.0},
+            {"exit_code": 1, "wall_ms": 4.0},
+            Status.WRONG_ANSWER,
+        ),
+        ({"exit_code": None, "signal": 13, "wall_ms": 5.0}, {"wall_ms": 4.0}, Status.ACCEPTED),
+        # ...but before it, the solution's own runtime error.
+        ({"exit_code": None, "signal": 13, "wall_ms": 3.0}, {"wall_ms": 4.0}, Status.RUNTIME_ERROR),
+    ],
+)
+def test_interactive_verdicts_in_their_order(solution, interactor, status):
+    assert grade_interactive(solution, interactor) is status
+
+
+def test_an_interactor_excludes_a_checker_and_compare():
+    tool = {"language": "py", "code": b64("1")}
+    with pytest.raises(InvalidRequest, match="checker and interactor exclude each other"):
+        parse(tool, interactor=tool)
+    with pytest.raises(InvalidRequest, match="interactor and compare 'exact' exclude each other"):
+        parse(None, interactor=tool, compare="exact")
