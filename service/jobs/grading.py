@@ -36,13 +36,12 @@ def grade(
     if checker is not None and checker.interactive and broke_off(step, checker.step):
         status = Status.OK
     error = error_text(step, status, request)
-    checker_output = ""
+    checker_output = checker_text(checker.step) if checker is not None else ""
     result: Status
     if status is not Status.OK:
         result = status
     elif checker is not None:
         result, reason = checker_verdict(checker.step)
-        checker_output = checker_text(checker.step)
         if reason:
             error = f"{error}\n{reason}" if error else reason
     elif test.expected is None or matches(step.stdout, test.expected, compare, tolerance):

@@ -6,10 +6,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import threading
+import time
 
 import nats
 import pytest
 from conftest import run_code, send
+from test_problems import _kill_container_running
 
 from engine_client import build_request
 
@@ -589,3 +592,36 @@ def test_the_solution_cannot_read_or_signal_the_interactor(daemon):
     )
     assert [t["status"] for t in reply["tests"]] == ["accepted"] * 2, reply
     assert [t["error"] for t in reply["tests"]] == ["nothing\n"] * 2
+
+
+HARDENED = r"""
+import os, sys
+status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+print(os.getuid(), os.getgid(), os.getgroups(), *(status[k].strip() for k in
+      ("Seccomp", "NoNewPrivs", "CapEff", "CapPrm")), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("tool", ["checker", "interactor"])
+def test_a_tool_runs_with_the_hardening_of_any_job(daemon, tool):
+    reply = problem(daemon, "python", "import sys", [case("1")], **{tool: checker(HARDENED)})
+    assert reply["tests"][0]["checker_output"] == (
+        "110001 110001 [] 2 1 0000000000000000 0000000000000000\n"
+    ), reply
+
+
+def test_a_checked_problem_continues_on_a_fresh_container(daemon):
+    code = (
+        "import subprocess, sys\nn = int(sys.stdin.read())\n"
+        "if n == 2: subprocess.run(['sleep', '7.75'])\nprint(0, n)"
+    )
+    killer = threading.Thread(
+        target=_kill_container_running, args=(daemon.instance_id, "7.75", time.monotonic() + 30)
+    )
+    killer.start()
+    tests = [case(str(i)) for i in range(1, 5)]
+    reply = problem(daemon, "python", code, tests, checker=checker(SPLIT_CHECKER))
+    killer.join()
+    statuses = [t["status"] for t in reply["tests"]]
+    assert statuses == ["accepted", "internal_error", "accepted", "accepted"], reply
+    assert reply["tests"][3]["checker_output"] == "ok 0 + 4\n"
