@@ -20,20 +20,29 @@ from agent.log import log
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
+MAX_FILE_DEPTH = 8
+MAX_SEGMENT_BYTES = 255
+
+
 def check_file_name(name: object) -> str:
-    """A job's file name: one plain, visible entry of the build directory.
+    """A job's file name: a relative path of plain, visible segments.
 
     Raises:
-        BadRequest: not a non-empty string, not UTF-8, a path, hidden or too long.
+        BadRequest: not a non-empty string, not UTF-8, absolute, too deep, or a
+            segment that is empty, hidden (``.``, ``..``, ``.x``) or too long.
     """
     if not isinstance(name, str) or not name:
         raise BadRequest("file name must be a non-empty string")
     try:
-        encoded = name.encode("utf-8")
+        name.encode("utf-8")
     except UnicodeEncodeError:
         raise BadRequest(f"file name is not valid UTF-8: {name!r}") from None
-    if "/" in name or "\0" in name or name.startswith(".") or len(encoded) > 255:
+    segments = name.split("/")
+    if "\0" in name or len(segments) > MAX_FILE_DEPTH:
         raise BadRequest(f"bad file name: {name!r}")
+    for segment in segments:
+        if not segment or segment.startswith(".") or len(segment.encode()) > MAX_SEGMENT_BYTES:
+            raise BadRequest(f"bad file name: {name!r}")
     return name
 
 
@@ -112,67 +121,156 @@ def wipe_contents(directory: str, keep: frozenset[str] = frozenset()) -> None:
     remove_entries(directory, [name for name in names if name not in keep])
 
 
-def make_job_dir(path: str) -> None:
-    """Create ``path`` afresh for the job user (only while no job process lives)."""
+def make_job_dir(path: str, owner: tuple[int, int] = (JOB_UID, JOB_GID)) -> None:
+    """Create ``path`` afresh for the job user, or ``owner`` (only while no job process lives)."""
     remove_path(path)
     os.mkdir(path, 0o700)
     # Changed through a descriptor of what was just made, never by path again.
     fd = os.open(path, _DIR_FLAGS)
     try:
-        os.fchown(fd, JOB_UID, JOB_GID)
+        os.fchown(fd, *owner)
         os.fchmod(fd, 0o700)
     finally:
         os.close(fd)
 
 
-def write_files(directory: str, files: dict[str, bytes]) -> None:
-    """Create each file new in ``directory``, owned by the job user.
+def write_files(
+    directory: str, files: dict[str, bytes], owner: tuple[int, int] = (JOB_UID, JOB_GID)
+) -> None:
+    """Create each file new in ``directory`` (and its directories), owned by the job user.
+
+    ``owner``: another user's ids (a problem's tool) instead.
+
+    Names are paths checked by :func:`check_file_name`; directories on the way
+    are created (mode 0700) or entered, never through a symlink.
 
     Raises:
-        BadRequest: a file cannot be created or written (a duplicate, the tmpfs full).
+        BadRequest: a file cannot be created or written (a duplicate, a file
+            where a directory should be, the tmpfs full).
     """
-    dir_fd = os.open(directory, _DIR_FLAGS)
+    top_fd = os.open(directory, _DIR_FLAGS)
     try:
         for name, data in files.items():
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            *parents, leaf = name.split("/")
+            dir_fd = _enter_dirs(top_fd, parents, name, owner)
             try:
-                fd = os.open(name, flags, 0o600, dir_fd=dir_fd)
-            except OSError as exc:
-                raise BadRequest(f"cannot create {name}: {exc.strerror}") from None
-            try:
-                os.fchown(fd, JOB_UID, JOB_GID)
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-            except OSError as exc:
-                raise BadRequest(f"cannot write {name}: {exc.strerror}") from None
+                _write_new(dir_fd, leaf, name, data, owner)
             finally:
+                if dir_fd != top_fd:
+                    os.close(dir_fd)
+    finally:
+        os.close(top_fd)
+
+
+def _enter_dirs(top_fd: int, parents: list[str], name: str, owner: tuple[int, int]) -> int:
+    """A descriptor of top/parents..., each created for the job user when missing."""
+    fd = top_fd
+    try:
+        for part in parents:
+            try:
+                os.mkdir(part, 0o700, dir_fd=fd)
+                created = True
+            except FileExistsError:
+                created = False
+            except OSError as exc:
+                raise BadRequest(
+                    f"cannot create the directories of {name}: {exc.strerror}"
+                ) from None
+            try:
+                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except OSError:
+                raise BadRequest(f"cannot create {name}: {part} is not a directory") from None
+            if fd != top_fd:
                 os.close(fd)
+            fd = child
+            if created:
+                os.fchown(fd, *owner)
+    except BaseException:
+        if fd != top_fd:
+            os.close(fd)
+        raise
+    return fd
+
+
+def _write_new(dir_fd: int, leaf: str, name: str, data: bytes, owner: tuple[int, int]) -> None:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(leaf, flags, 0o600, dir_fd=dir_fd)
+    except OSError as exc:
+        raise BadRequest(f"cannot create {name}: {exc.strerror}") from None
+    try:
+        os.fchown(fd, *owner)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    except OSError as exc:
+        raise BadRequest(f"cannot write {name}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+
+
+def read_file(directory: str, name: str, limit: int) -> tuple[bytes, bool]:
+    """At most ``limit`` bytes of ``directory/name``, never through a symlink.
+
+    Returns the bytes and whether the file held more; nothing when it is gone
+    or not a regular file.
+    """
+    try:
+        dir_fd = os.open(directory, _DIR_FLAGS)
+    except OSError:
+        return b"", False
+    try:
+        fd = os.open(
+            name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd
+        )
+    except OSError:
+        return b"", False
     finally:
         os.close(dir_fd)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return b"", False
+        chunks = []
+        left = limit + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        data = b"".join(chunks)
+        return data[:limit], len(data) > limit
+    finally:
+        os.close(fd)
 
 
-def _lock_file(dir_fd: int, entry: os.DirEntry[str]) -> None:
-    os.chown(entry.name, 0, 0, dir_fd=dir_fd, follow_symlinks=False)
+def _lock_file(dir_fd: int, entry: os.DirEntry[str], gid: int, private: bool) -> None:
+    os.chown(entry.name, 0, gid, dir_fd=dir_fd, follow_symlinks=False)
     mode = entry.stat(follow_symlinks=False).st_mode
     if not stat.S_ISLNK(mode):
         # Not a symlink, and no job process is alive to swap it for one.
-        os.chmod(entry.name, 0o755 if mode & 0o111 else 0o644, dir_fd=dir_fd)
+        new_mode = 0o755 if mode & 0o111 else 0o644
+        os.chmod(entry.name, new_mode & 0o750 if private else new_mode, dir_fd=dir_fd)
 
 
-def lock_tree(top: str) -> None:
+def lock_tree(top: str, *, group: int | None = None) -> None:
     """Hand the build tree to root, read-only for the job, never following a symlink.
+
+    With ``group`` the tree is for that group alone (a problem's tool): root
+    with that group, no access at all for anyone else, the job user included.
 
     Directories are opened with O_NOFOLLOW and changed through their fd; the walk
     holds one fd per level of depth.
     """
     fds: list[int] = []
     pending: list[Iterator[os.DirEntry[str]]] = []
+    gid = 0 if group is None else group
+    private = group is not None
 
     def enter(fd: int) -> None:
         fds.append(fd)
-        os.fchown(fd, 0, 0)
-        os.fchmod(fd, 0o755)
+        os.fchown(fd, 0, gid)
+        os.fchmod(fd, 0o750 if private else 0o755)
         pending.append(iter(list(os.scandir(fd))))
 
     try:
@@ -185,7 +283,7 @@ def lock_tree(top: str) -> None:
             elif entry.is_dir(follow_symlinks=False):
                 enter(os.open(entry.name, _DIR_FLAGS, dir_fd=fds[-1]))
             else:
-                _lock_file(fds[-1], entry)
+                _lock_file(fds[-1], entry, gid, private)
     finally:
         for fd in fds:
             os.close(fd)

@@ -22,6 +22,9 @@ from agent.seccomp import install_job_filter
 # containers. The image names each uid of the range in /etc/passwd.
 JOB_UIDS = range(10001, 11025)
 JOB_NOFILE = 256
+# The tool user's ids are the job user's shifted by this much, whatever the job
+# user is: far enough that no job uid of another container is ever one of them.
+TOOL_ID_SHIFT = 100_000
 
 
 def _job_uid(environ: dict[str, str] | os._Environ[str] = os.environ) -> int:
@@ -50,11 +53,20 @@ def prepare() -> str:
     return f"jobs run as uid {JOB_UID}; {hiding}"
 
 
-def become_job_user() -> None:
-    """Switch every uid and gid to the job user's, with no supplementary groups."""
+def tool_ids(job_uid: int = JOB_UID, job_gid: int = JOB_GID) -> tuple[int, int]:
+    """The uid and gid a problem's tools (checker, interactor) run as.
+
+    Not the job's: a job process cannot signal, trace or read what runs as it.
+    Derived from the job user's ids, so a per-container job uid moves it along.
+    """
+    return job_uid + TOOL_ID_SHIFT, job_gid + TOOL_ID_SHIFT
+
+
+def become_job_user(uid: int = JOB_UID, gid: int = JOB_GID) -> None:
+    """Switch every uid and gid to the job user's (or ``uid``/``gid``), no supplementary groups."""
     os.setgroups([])
-    os.setresgid(JOB_GID, JOB_GID, JOB_GID)
-    os.setresuid(JOB_UID, JOB_UID, JOB_UID)
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
 
 
 def below_hard(which: int, wanted: int) -> int:
@@ -84,8 +96,18 @@ def lowest_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, 0, 19)
 
 
-def enter_job(cpu_seconds: int, file_size_limit: int) -> None:
+def enter_job(
+    cpu_seconds: int,
+    file_size_limit: int,
+    uid: int = JOB_UID,
+    gid: int = JOB_GID,
+    oom_score_adj: int = 1000,
+) -> None:
     """Runs in the forked child before exec: limits first, then drop to the job user.
+
+    ``uid``/``gid``: another unprivileged user (a problem's tool, see
+    :func:`tool_ids`), under the same limits and filter. ``oom_score_adj``: an
+    interactor, running beside the job, is the OOM killer's second choice.
 
     oom_score_adj is written while still root: after the uid switch the process
     is not dumpable, so its /proc files belong to root and the write would fail.
@@ -103,7 +125,7 @@ def enter_job(cpu_seconds: int, file_size_limit: int) -> None:
     try:
         fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
         try:
-            os.write(fd, b"1000")
+            os.write(fd, str(oom_score_adj).encode())
         finally:
             os.close(fd)
     except OSError:
@@ -115,7 +137,7 @@ def enter_job(cpu_seconds: int, file_size_limit: int) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_NOFILE, (JOB_NOFILE, JOB_NOFILE))
     lowest_priority()
-    become_job_user()
+    become_job_user(uid, gid)
     if _landlock_ruleset is not None:
         landlock.restrict(_landlock_ruleset)
     install_job_filter()

@@ -12,6 +12,13 @@ IPC namespace's objects; then the container is verified clean. A result says
 CLEAN only when that verification passed; DIRTY tells the host to replace the
 container.
 
+A job's ``tool`` (a problem's checker) is written to /work/tool and compiled
+there as the tool user (:func:`agent.jail.tool_ids`), then locked readable by
+the tool user's group alone: the job user cannot read it. A run's checks run
+the tool after the job's run, once every job process is gone, in /work/check,
+a directory of the tool user's holding the run's input, its output and the
+expected answer; the job user can read none of them.
+
 With ``early_result``, the result goes out as soon as the last step is over,
 with cleanup OWED, and the wipe follows (of everything with ``finish``, of all
 but the build without): its outcome comes in a ``cleaned`` message before the
@@ -23,15 +30,25 @@ answered CLEAN or DIRTY as usual.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from agent.errors import BadRequest
-from agent.files import check_file_name, lock_tree, make_job_dir, wipe_contents, write_files
+from agent.files import (
+    check_file_name,
+    lock_tree,
+    make_job_dir,
+    read_file,
+    wipe_contents,
+    write_files,
+)
+from agent.interaction import Interaction
 from agent.ipc import ipc_objects, remove_ipc
+from agent.jail import tool_ids
 from agent.log import log
 from agent.processes import kill_all, other_pids
 from agent.protocol import (
     AgentMessage,
+    Check,
     Cleaned,
     Cleanup,
     Error,
@@ -46,13 +63,19 @@ from agent.protocol import (
     Run,
     Step,
     StepResult,
+    Tool,
 )
 from agent.steps import StepRunner
 
 WORK_DIR = "/work"
 BUILD_DIR = "/work/build"
 RUN_DIR = "/work/run"
+TOOL_DIR = "/work/tool"
+CHECK_DIR = "/work/check"
 SCRATCH_DIRS = ("/tmp", "/dev/shm", "/dev/mqueue")
+KEPT = frozenset({"build", "tool"})  # what a kept build keeps of /work
+# A check's files, in the order the tool gets them (testlib's convention).
+CHECK_FILES = ("input", "output", "answer")
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +153,7 @@ class Agent:
         """Write the files, compile, then run each run."""
         self.build_ready = False
         try:
-            for name in job.files:
+            for name in [*job.files, *(job.tool.files if job.tool else ())]:
                 check_file_name(name)
         except BadRequest as exc:
             return Result(job.id, cleanup=_verified(self.reset()), error=f"bad request: {exc}")
@@ -158,10 +181,39 @@ class Agent:
                 )
         if not self.cleanup(keep_build=True):
             return Result(job.id, compiled, cleanup=Cleanup.DIRTY)
+        tool_compiled = None
+        if job.tool is not None:
+            tool_compiled = self.build_tool(job.tool)
+            job.tool = None
+            if tool_compiled is not None and tool_compiled.failed:
+                return Result(
+                    job.id,
+                    compiled,
+                    cleanup=self.reset_now_or_owe(job.id, job.early_result),
+                    tool_compile=tool_compiled,
+                )
+            if not self.cleanup(keep_build=True):
+                return Result(job.id, compiled, cleanup=Cleanup.DIRTY, tool_compile=tool_compiled)
+            lock_tree(TOOL_DIR, group=tool_ids()[1])
         lock_tree(BUILD_DIR)
         self.build_ready = True
         runs, cleanup = self.execute_runs(job.id, job.runs, job.finish, job.early_result)
-        return Result(job.id, compiled, runs, cleanup)
+        return Result(job.id, compiled, runs, cleanup, tool_compile=tool_compiled)
+
+    def build_tool(self, tool: Tool) -> StepResult | None:
+        """Write the tool's files to its directory and compile them as the tool user.
+
+        Raises:
+            BadRequest: a file cannot be written.
+        """
+        make_job_dir(TOOL_DIR, tool_ids())
+        try:
+            write_files(TOOL_DIR, tool.files, tool_ids())
+        finally:
+            tool.files.clear()
+        if tool.compile is None:
+            return None
+        return StepRunner(tool.compile, TOOL_DIR, self.wake_fd, tool_ids()).run()
 
     def run(self, request: Run) -> Result:
         """Run each run against the kept build."""
@@ -169,20 +221,44 @@ class Agent:
             return Result(
                 request.id, cleanup=_verified(self.verify(False)), error="no prepared build"
             )
+        checked: list[StepResult | None] = []
         runs, cleanup = self.execute_runs(
-            request.id, request.runs, request.finish, request.early_result
+            request.id, request.runs, request.finish, request.early_result, request.checks, checked
         )
-        return Result(request.id, None, runs, cleanup)
+        return Result(request.id, None, runs, cleanup, checks=checked)
 
     def execute_runs(
-        self, ident: str, steps: list[Step], finish: bool, early: bool
+        self,
+        ident: str,
+        steps: list[Step],
+        finish: bool,
+        early: bool,
+        checks: list[Check] | None = None,
+        checked: list[StepResult | None] | None = None,
     ) -> tuple[list[StepResult], Cleanup]:
+        """Run each step; with ``checks``, check each run's output (into ``checked``)."""
         results = []
         clean = True
         for index, step in enumerate(steps):
             make_job_dir(RUN_DIR)
-            results.append(StepRunner(step, RUN_DIR, self.wake_fd).run())
-            step.stdin = b""
+            if checks is not None and checked is not None and checks[index].interactive:
+                run, interactor = self.interact(step, checks[index])
+                results.append(run)
+                checked.append(interactor)
+            else:
+                results.append(StepRunner(step, RUN_DIR, self.wake_fd).run())
+            stdin, step.stdin = step.stdin, b""
+            if checks is not None and checked is not None and not checks[index].interactive:
+                # No job process may be alive while the tool runs or its files exist.
+                if not self.cleanup(keep_build=True):
+                    self.build_ready = False
+                    return results, Cleanup.DIRTY
+                check = checks[index]
+                checked.append(
+                    None if results[-1].failed else self.check(check, stdin, results[-1])
+                )
+                check.answer = b""
+            del stdin
             if (finish or early) and index == len(steps) - 1:
                 break  # cleaned up below: after the result, when it is early
             clean = self.cleanup(keep_build=True)
@@ -195,6 +271,28 @@ class Agent:
             self.owed_cleanup, self.owed_keeps_build = ident, True
             return results, Cleanup.OWED
         return results, _verified(clean and self.verify(keep_build=True))
+
+    def interact(self, step: Step, check: Check) -> tuple[StepResult, StepResult]:
+        """Run ``step`` against the interactor, which gets the input and an output file."""
+        make_job_dir(CHECK_DIR, tool_ids())
+        write_files(CHECK_DIR, {"input": step.stdin, "output": b""}, tool_ids())
+        step.stdin = b""
+        tool = check.step
+        tool.argv = [*tool.argv, f"{CHECK_DIR}/input", f"{CHECK_DIR}/output"]
+        run, interactor = Interaction(
+            step, tool, run_dir=RUN_DIR, tool_dir=CHECK_DIR, wake_fd=self.wake_fd
+        ).run()
+        output, cut = read_file(CHECK_DIR, "output", step.output_limit)
+        return replace(run, stdout=output, stdout_truncated=cut), interactor
+
+    def check(self, check: Check, stdin: bytes, run: StepResult) -> StepResult:
+        """Run the tool on a run's input, output and answer, as the tool user."""
+        make_job_dir(CHECK_DIR, tool_ids())
+        contents = (stdin, run.stdout, check.answer)
+        write_files(CHECK_DIR, dict(zip(CHECK_FILES, contents, strict=True)), tool_ids())
+        step = check.step
+        step.argv = [*step.argv, *(f"{CHECK_DIR}/{name}" for name in CHECK_FILES)]
+        return StepRunner(step, CHECK_DIR, self.wake_fd, tool_ids()).run()
 
     def reset_now_or_owe(self, ident: str, early: bool) -> Cleanup:
         """reset() now; or, for an early result, once it is sent (OWED meanwhile)."""
@@ -240,7 +338,7 @@ class Agent:
         had_ipc = remove_ipc()
         for directory in SCRATCH_DIRS:
             wipe_contents(directory)
-        wipe_contents(WORK_DIR, keep=frozenset({"build"}) if keep_build else frozenset())
+        wipe_contents(WORK_DIR, keep=KEPT if keep_build else frozenset())
         return self.verify(keep_build, check_ipc=had_ipc)
 
     def verify(self, keep_build: bool, *, check_ipc: bool = True) -> bool:
@@ -251,7 +349,7 @@ class Agent:
         for directory in SCRATCH_DIRS:
             if os.path.isdir(directory) and os.listdir(directory):
                 problems.append(f"{directory} not empty")
-        allowed = {"build"} if keep_build else set()
+        allowed = KEPT if keep_build else frozenset()
         if set(os.listdir(WORK_DIR)) - allowed:
             problems.append(f"{WORK_DIR} holds {sorted(os.listdir(WORK_DIR))}")
         if check_ipc and (left := ipc_objects()):

@@ -2,8 +2,9 @@
 
 A step is one program (a compile or a run) run to completion by a
 single-threaded selector loop: stdin fed from the request, stdout and stderr
-captured up to the output limit, the wall-clock deadline enforced by the agent
-and the CPU limit by the kernel. What comes back is facts (exit status, signal,
+captured up to the output limit, the wall-clock deadline and the CPU time limit
+of all the step's processes enforced by the agent (:mod:`agent.cputime`; the
+kernel's RLIMIT_CPU per process is the backstop). What comes back is facts (exit status, signal,
 times, peak memory), never a verdict.
 
 memory_kb is the job's ru_maxrss. Linux counts in it the resident size of the
@@ -25,8 +26,9 @@ import time
 from dataclasses import dataclass, field
 from typing import IO
 
+from agent.cputime import CpuMeter
 from agent.errors import AgentFailure
-from agent.jail import enter_job
+from agent.jail import JOB_GID, JOB_UID, enter_job
 from agent.processes import KILL_SECONDS, read_limit_hits, read_oom_kills, signal_everyone
 from agent.protocol import Step, StepResult
 
@@ -34,6 +36,14 @@ READ_CHUNK = 64 * 1024
 # After the main process exits, how long leftover output may take to arrive.
 DRAIN_SECONDS = 0.5
 PIPE_MAX = 1 << 20  # /proc/sys/fs/pipe-max-size for a process without CAP_SYS_RESOURCE
+# How far CPU time as measured here may trail the kernel's own at an RLIMIT_CPU signal.
+CPU_ACCOUNTING_SLACK_MS = 50
+# How often the CPU time of a step with a CPU limit is read, at most and at least:
+# at most the time its remaining budget takes on every core, so it overshoots by
+# a few milliseconds; the floor bounds what the checks cost.
+CPU_POLL_MIN_S = 0.004
+CPU_POLL_MAX_S = 0.25
+CORES = os.cpu_count() or 1
 
 
 @dataclass
@@ -70,11 +80,19 @@ class StepRunner:
     any child exits, so the main process is reaped without polling.
     """
 
-    def __init__(self, step: Step, cwd: str, wake_fd: int) -> None:
+    def __init__(
+        self, step: Step, cwd: str, wake_fd: int, user: tuple[int, int] = (JOB_UID, JOB_GID)
+    ) -> None:
         self.step = step
+        self.user = user
         self.cwd = cwd
         self.wake_fd = wake_fd
-        self.cpu_seconds = math.ceil(step.timeout_ms / 1000) + 1
+        cpu_limit_ms = step.cpu_time_limit_ms
+        self.cpu_limit_ms = cpu_limit_ms
+        limit_ms = step.timeout_ms if cpu_limit_ms is None else min(step.timeout_ms, cpu_limit_ms)
+        self.cpu_seconds = math.ceil(limit_ms / 1000) + 1
+        self.cpu_exceeded = False
+        self.meter: CpuMeter | None = None
         self.out = Capture(step.output_limit)
         self.err = Capture(step.output_limit)
         self.status: int | None = None
@@ -98,6 +116,13 @@ class StepRunner:
         _drain(self.wake_fd)
         oom_before = read_oom_kills()
         limit_hits_before = read_limit_hits()
+        self.meter = CpuMeter()
+        try:
+            return self._run(oom_before, limit_hits_before)
+        finally:
+            self.meter.close()
+
+    def _run(self, oom_before: int | None, limit_hits_before: int | None) -> StepResult:
         start = time.monotonic()
         try:
             proc = subprocess.Popen(
@@ -110,7 +135,9 @@ class StepRunner:
                 env=self.step.env,
                 close_fds=True,
                 start_new_session=True,
-                preexec_fn=lambda: enter_job(self.cpu_seconds, self.step.file_size_limit),
+                preexec_fn=lambda: enter_job(
+                    self.cpu_seconds, self.step.file_size_limit, *self.user
+                ),
             )
         except OSError as exc:
             # Popen names argv[0] when exec failed; anything else is the agent's failure.
@@ -169,14 +196,31 @@ class StepRunner:
                 return None
             return self.drain_until - now
         if self.killed_at is None:
-            if now < deadline:
-                return min(deadline - now, 1.0)
-            self.timed_out = True
-            self._kill(now)
+            cpu_wait = self._cpu_check()
+            if self.cpu_exceeded:
+                self._kill(now)
+            elif now < deadline:
+                return min(deadline - now, 1.0, cpu_wait)
+            else:
+                self.timed_out = True
+                self._kill(now)
         assert self.killed_at is not None
         if now - self.killed_at > KILL_SECONDS:
             raise AgentFailure(f"job process {self.pid} does not die")
         return 0.05
+
+    def _cpu_check(self) -> float:
+        """Mark the step over its CPU limit when it is; how long until the next check."""
+        if self.cpu_limit_ms is None or self.meter is None:
+            return CPU_POLL_MAX_S
+        used = self.meter.used_ms()
+        if used is None:
+            return CPU_POLL_MAX_S
+        left_ms = self.cpu_limit_ms - used
+        if left_ms <= 0:
+            self.cpu_exceeded = True
+            return 0.0
+        return min(max(left_ms / 1000 / CORES, CPU_POLL_MIN_S), CPU_POLL_MAX_S)
 
     def _main_exited(self, sel: selectors.BaseSelector, stdin: IO[bytes]) -> None:
         self.ended = time.monotonic()
@@ -239,7 +283,7 @@ class StepRunner:
         exit_code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
         signum = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
         rusage = self.rusage
-        cpu_ms = (rusage.ru_utime + rusage.ru_stime) * 1000 if rusage else 0.0
+        cpu_ms = self._cpu_ms()
         oom_after = read_oom_kills()
         oom_killed = oom_before is not None and oom_after is not None and oom_after > oom_before
         limit_hits = read_limit_hits()
@@ -248,11 +292,14 @@ class StepRunner:
             and limit_hits is not None
             and limit_hits > limit_hits_before
         )
-        cpu_limit_hit = signum == signal.SIGXCPU or (
-            signum == signal.SIGKILL
+        # RLIMIT_CPU's signals (SIGXCPU at the soft limit, SIGKILL at the hard
+        # one) count only with the CPU time to show for it: a program that sends
+        # itself SIGXCPU has reached no limit.
+        cpu_limit_hit = (
+            signum in (signal.SIGXCPU, signal.SIGKILL)
             and not self.killed_at
             and not oom_killed
-            and cpu_ms >= self.cpu_seconds * 1000
+            and cpu_ms >= self.cpu_seconds * 1000 - CPU_ACCOUNTING_SLACK_MS
         )
         return StepResult(
             exit_code=exit_code,
@@ -261,7 +308,8 @@ class StepRunner:
             stderr=bytes(self.err.data),
             stdout_truncated=self.out.total > self.out.limit,
             stderr_truncated=self.err.total > self.err.limit,
-            timed_out=self.timed_out or cpu_limit_hit,
+            timed_out=self.timed_out,
+            cpu_exceeded=self.cpu_exceeded or cpu_limit_hit or self._over_cpu_limit(cpu_ms),
             output_exceeded=self.output_exceeded,
             oom_killed=oom_killed,
             memory_limit_reached=oom_killed or limit_reached,
@@ -269,6 +317,19 @@ class StepRunner:
             cpu_ms=round(cpu_ms, 3),
             memory_kb=rusage.ru_maxrss if rusage else None,
         )
+
+    def _cpu_ms(self) -> float:
+        """All the step's CPU time: live from the cgroup, else from what was reaped."""
+        assert self.meter is not None
+        used = self.meter.used_ms()
+        if used is not None:
+            return used
+        main = (self.rusage.ru_utime + self.rusage.ru_stime) * 1000 if self.rusage else 0.0
+        return max(main, self.meter.reaped_ms())
+
+    def _over_cpu_limit(self, cpu_ms: float) -> bool:
+        # A program that ended between two checks may still have gone past it.
+        return self.cpu_limit_ms is not None and cpu_ms > self.cpu_limit_ms
 
 
 def _widen_pipes(proc: subprocess.Popen[bytes], output_limit: int) -> None:

@@ -113,6 +113,11 @@ class Settings:
     timeout_ms: int = _setting(
         "CODE_ENGINE_TIMEOUT_MS", 10_000, "wall-clock limit per run = default and maximum"
     )
+    max_cpu_time_ms: int = _setting(
+        "CODE_ENGINE_MAX_CPU_TIME_MS",
+        0,
+        "largest CPU time limit per run (0: CODE_ENGINE_TIMEOUT_MS); the default is the wall limit",
+    )
     compile_timeout_ms: int = _setting(
         "CODE_ENGINE_COMPILE_TIMEOUT_MS", 20_000, "wall-clock limit per compile step"
     )
@@ -239,6 +244,11 @@ class Settings:
         """The memory of compile steps (a job's own limit may be lower: its run gets that)."""
         return self.compile_memory or self.memory_mb
 
+    @property
+    def cpu_time_ceiling_ms(self) -> int:
+        """The largest CPU time limit a request may ask for."""
+        return self.max_cpu_time_ms or self.timeout_ms
+
     def check(self) -> None:
         positive = (
             "workers concurrency queue_capacity recycle_after health_interval_ms memory_mb "
@@ -249,6 +259,10 @@ class Settings:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{_env_of(name)} must be positive, got {getattr(self, name)}")
+        if self.max_cpu_time_ms < 0:
+            raise ConfigError(
+                f"CODE_ENGINE_MAX_CPU_TIME_MS must be 0 or positive, got {self.max_cpu_time_ms}"
+            )
         if self.cpus <= 0 or self.compile_cpus <= 0:
             raise ConfigError("CODE_ENGINE_CPUS and CODE_ENGINE_COMPILE_CPUS must be positive")
         if self.concurrency < self.workers:

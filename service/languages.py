@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from agent.protocol import StepResult
 
 BUILD_DIR = "/work/build"
 RUN_DIR = "/work/run"
+# A problem's tool (checker) builds here and runs in CHECK_DIR, as the tool user.
+TOOL_DIR = "/work/tool"
+CHECK_DIR = "/work/check"
 
 _BASE_ENV = {
     "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -95,13 +98,42 @@ class Language:
     compile_env: dict[str, str] = field(default_factory=dict)
     run_env: dict[str, str] = field(default_factory=dict)
     memory: Memory = Memory()
+    # Extra files (a request's ``files``) with these endings are compiled too.
+    source_suffixes: tuple[str, ...] = ()
+    not_source_suffixes: tuple[str, ...] = ()
+    build_dir: str = BUILD_DIR
 
     @property
     def compiled(self) -> bool:
         return self.compile_argv is not None
 
+    def compile_command(self, extra_files: tuple[str, ...] = ()) -> tuple[str, ...] | None:
+        """The compile argv for the main file and ``extra_files`` (names in the build dir)."""
+        if self.compile_argv is None:
+            return None
+        sources = [
+            f"{self.build_dir}/{name}"
+            for name in extra_files
+            if name.endswith(self.source_suffixes) and not name.endswith(self.not_source_suffixes)
+        ]
+        return (*self.compile_argv, *sources) if self.source_suffixes else self.compile_argv
+
+    def moved_to(self, build_dir: str, home: str) -> Language:
+        """This language building in ``build_dir`` and running with ``home`` (a problem's tool)."""
+
+        def move(values: tuple[str, ...]) -> tuple[str, ...]:
+            return tuple(value.replace(BUILD_DIR, build_dir) for value in values)
+
+        return replace(
+            self,
+            build_dir=build_dir,
+            run_argv=move(self.run_argv),
+            compile_argv=None if self.compile_argv is None else move(self.compile_argv),
+            run_env={**self.run_env, "HOME": home},
+        )
+
     def compile_environment(self) -> dict[str, str]:
-        return {**_BASE_ENV, "HOME": BUILD_DIR, **self.compile_env}
+        return {**_BASE_ENV, "HOME": self.build_dir, **self.compile_env}
 
     def run_command(self, memory_mb: int) -> list[str]:
         """The run step's argv under a memory limit of ``memory_mb``."""
@@ -117,10 +149,13 @@ LANGUAGES: tuple[Language, ...] = (
         name="python",
         aliases=("python", "py", "python3"),
         source_file="main.py",
-        # -I: ignore PYTHON* variables and the user site directory, so nothing a
-        # job leaves behind (usercustomize, .pth files) can reach another job.
+        # -E -s: ignore PYTHON* variables and the user site directory, so nothing
+        # a job leaves behind (usercustomize, .pth files) can reach another job.
+        # Not -I, which adds -P: the script's directory (the read-only build dir)
+        # stays first on sys.path, so the request's own modules and packages
+        # import; the run directory a job writes is never on it.
         # -B: no bytecode files (the build dir is read-only anyway).
-        run_argv=("python3", "-I", "-B", f"{BUILD_DIR}/main.py"),
+        run_argv=("python3", "-E", "-s", "-B", f"{BUILD_DIR}/main.py"),
         memory=Memory(out_of_memory=_python_out_of_memory),
     ),
     Language(
@@ -151,6 +186,9 @@ LANGUAGES: tuple[Language, ...] = (
         },
         run_argv=(f"{BUILD_DIR}/main",),
         memory=Memory(env=_go_heap, out_of_memory=_go_out_of_memory),
+        # One package main of the main file and the extra .go files beside it.
+        source_suffixes=(".go",),
+        not_source_suffixes=("_test.go",),
     ),
     Language(
         name="cpp",
@@ -161,12 +199,16 @@ LANGUAGES: tuple[Language, ...] = (
             "-std=c++17",
             "-O2",
             "-pipe",
+            # Headers of the request's files include by their path in it.
+            "-I",
+            BUILD_DIR,
             "-o",
             f"{BUILD_DIR}/main",
             f"{BUILD_DIR}/main.cpp",
         ),
         run_argv=(f"{BUILD_DIR}/main",),
         memory=Memory(out_of_memory=_cpp_out_of_memory),
+        source_suffixes=(".cpp", ".cc", ".cxx"),
     ),
 )
 

@@ -22,6 +22,7 @@ class Reply(msgspec.Struct, kw_only=True):
     compile_time_ms: float | None = None
     memory_kb: int | None = None
     truncated: bool = False
+    cpu_time_ms: float | None = None
 
 
 class TestReport(msgspec.Struct, kw_only=True):
@@ -37,10 +38,24 @@ class TestReport(msgspec.Struct, kw_only=True):
     execution_time_ms: float | None = None
     memory_kb: int | None = None
     truncated: bool = False
+    cpu_time_ms: float | None = None
+    checker_output: str = ""
+
+
+class GroupReport(msgspec.Struct, kw_only=True):
+    """One group (subtask) of a problems reply: all its tests accepted, or no score."""
+
+    id: str
+    score: float
+    max_score: float
+    status: Status
 
 
 class ProblemReply(msgspec.Struct, kw_only=True):
-    """The reply to a problems request with tests."""
+    """The reply to a problems request with tests.
+
+    ``groups`` is left out of the JSON when no test has a group.
+    """
 
     id: str
     language: str
@@ -52,6 +67,9 @@ class ProblemReply(msgspec.Struct, kw_only=True):
     total: int = 0
     tests: list[TestReport] = []
     error: str = ""
+    score: float = 0.0
+    max_score: float = 0.0
+    groups: list[GroupReport] | msgspec.UnsetType = msgspec.UNSET
 
 
 AnyReply = Reply | ProblemReply

@@ -26,8 +26,15 @@ class Status(enum.StrEnum):
     ACCEPTED = "accepted"
     WRONG_ANSWER = "wrong_answer"
     SKIPPED = "skipped"
+    # The problem's own checker failed (never blamed on the solution).
+    CHECKER_ERROR = "checker_error"
 
 
 # Statuses a compiler reply can have; a problems reply has the others but OK.
-COMPILER_STATUSES = frozenset(Status) - {Status.ACCEPTED, Status.WRONG_ANSWER, Status.SKIPPED}
+COMPILER_STATUSES = frozenset(Status) - {
+    Status.ACCEPTED,
+    Status.WRONG_ANSWER,
+    Status.SKIPPED,
+    Status.CHECKER_ERROR,
+}
 PROBLEMS_STATUSES = frozenset(Status) - {Status.OK}

@@ -9,15 +9,16 @@ On the wire each message is one line of JSON with a ``type`` tag; bytes travel
 as base64. Host to agent::
 
     ping                                           are you there?
-    job     id, files, compile, runs, finish, early_result
-    run     id, runs, finish, early_result          against the build a job kept
+    job     id, files, compile, runs, finish, early_result, tool
+    run     id, runs, finish, early_result, checks  against the build a job kept
     finish  id                                     wipe everything, the build too
 
 Agent to host::
 
     ready     version                              once, at start-up
     pong
-    result    id, compile, runs, cleanup, error    the answer to job and run
+    result    id, compile, runs, cleanup, error,   the answer to job and run
+              tool_compile, checks
     cleaned   id, clean                            after a result whose cleanup is OWED
     finished  id, clean                            the answer to finish
     error     message, id                          a line it could not read at all
@@ -29,6 +30,13 @@ A ``job`` writes ``files`` into the build directory, runs ``compile`` there
 over, with ``cleanup`` OWED, and reports the wipe in a ``cleaned`` message
 before it reads its next request.
 
+A job's ``tool`` (a problem's checker) is written to its own directory and
+compiled there as the tool user, a uid other than the job's; both builds are
+then locked, the tool's readable by the tool user only. A run's ``checks``
+run the tool after each run that ended cleanly, once no job process is left,
+with the run's input, output and the expected answer as files only the tool
+user can read.
+
 :func:`decode_host_message` and :func:`decode_agent_message` are the one place
 each end turns a line into a message; anything malformed raises
 :class:`ProtocolError` with a reason, and nothing half-parsed gets further.
@@ -38,6 +46,7 @@ from .fields import ProtocolError
 from .messages import (
     PROTOCOL_VERSION,
     AgentMessage,
+    Check,
     Cleaned,
     Cleanup,
     Error,
@@ -51,6 +60,7 @@ from .messages import (
     Ready,
     Result,
     Run,
+    Tool,
     agent_message_from,
     decode_agent_message,
     decode_host_message,
@@ -71,6 +81,7 @@ __all__ = [
     "DEFAULT_TIMEOUT_MS",
     "PROTOCOL_VERSION",
     "AgentMessage",
+    "Check",
     "Cleaned",
     "Cleanup",
     "Error",
@@ -87,6 +98,7 @@ __all__ = [
     "Run",
     "Step",
     "StepResult",
+    "Tool",
     "agent_message_from",
     "decode_agent_message",
     "decode_host_message",

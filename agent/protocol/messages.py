@@ -21,7 +21,7 @@ from .steps import Step, StepResult
 
 # Bumped whenever a message changes shape; the host refuses an agent that
 # announces another version (an image built from another checkout).
-PROTOCOL_VERSION = 3
+PROTOCOL_VERSION = 5
 
 
 # --- host -> agent -----------------------------------------------------------
@@ -39,6 +39,70 @@ class Ping:
         return cls()
 
 
+def _files(value: object) -> dict[str, bytes]:
+    files = as_object(value, "files")
+    return {str(name): unb64(data, f"file {name}") for name, data in files.items()}
+
+
+def _compile(value: object) -> Step | None:
+    return None if value is None else Step.from_wire(value, with_stdin=False)
+
+
+@dataclass(slots=True)
+class Tool:
+    """A program of the problem's (a checker or an interactor), built beside the job's.
+
+    It is written and compiled in its own directory as the tool user (a uid
+    that is not the job's), which the job user cannot read.
+    """
+
+    files: dict[str, bytes]
+    compile: Step | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "files": {name: b64(data) for name, data in self.files.items()},
+            "compile": self.compile.to_wire() if self.compile else None,
+        }
+
+    @classmethod
+    def from_wire(cls, value: object) -> Tool:
+        obj = as_object(value, "tool")
+        return cls(files=_files(obj.get("files", {})), compile=_compile(obj.get("compile")))
+
+
+@dataclass(slots=True)
+class Check:
+    """After a run that ended cleanly: the tool run as ``argv <input> <output> <answer>``.
+
+    ``step.stdin`` is unused; the three files are written for the tool user
+    once no job process is left. With ``interactive`` the tool is an
+    interactor instead: it runs as ``argv <input> <output>`` at the same time
+    as the run, connected to it by pipes (see :mod:`agent.interaction`), and
+    the run's stdout in the result is what the tool wrote to ``<output>``.
+    """
+
+    step: Step
+    answer: bytes = b""
+    interactive: bool = False
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "step": self.step.to_wire(),
+            "answer": b64(self.answer),
+            "interactive": self.interactive,
+        }
+
+    @classmethod
+    def from_wire(cls, value: object) -> Check:
+        obj = as_object(value, "check")
+        return cls(
+            step=Step.from_wire(obj.get("step"), with_stdin=False),
+            answer=unb64(obj.get("answer", ""), "answer"),
+            interactive=bool_field(obj, "interactive"),
+        )
+
+
 @dataclass(slots=True)
 class Job:
     """Write files, compile (when ``compile`` is given), then run each of ``runs``."""
@@ -50,6 +114,7 @@ class Job:
     runs: list[Step] = field(default_factory=list)
     finish: bool = True
     early_result: bool = False
+    tool: Tool | None = None
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -60,19 +125,20 @@ class Job:
             "runs": [run.to_wire() for run in self.runs],
             "finish": self.finish,
             "early_result": self.early_result,
+            "tool": self.tool.to_wire() if self.tool else None,
         }
 
     @classmethod
     def from_wire(cls, obj: dict[str, Any]) -> Job:
-        files = as_object(obj.get("files", {}), "files")
-        raw_compile = obj.get("compile")
+        raw_tool = obj.get("tool")
         return cls(
             id=str_field(obj, "id"),
-            files={str(name): unb64(data, f"file {name}") for name, data in files.items()},
-            compile=None if raw_compile is None else Step.from_wire(raw_compile, with_stdin=False),
+            files=_files(obj.get("files", {})),
+            compile=_compile(obj.get("compile")),
             runs=_steps(obj),
             finish=bool_field(obj, "finish", True),
             early_result=bool_field(obj, "early_result"),
+            tool=None if raw_tool is None else Tool.from_wire(raw_tool),
         )
 
 
@@ -85,6 +151,8 @@ class Run:
     runs: list[Step]
     finish: bool = True
     early_result: bool = False
+    # None, or one per run: the tool checks that run's output (see Check).
+    checks: list[Check] | None = None
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -93,15 +161,24 @@ class Run:
             "runs": [run.to_wire() for run in self.runs],
             "finish": self.finish,
             "early_result": self.early_result,
+            "checks": None if self.checks is None else [c.to_wire() for c in self.checks],
         }
 
     @classmethod
     def from_wire(cls, obj: dict[str, Any]) -> Run:
+        runs = _steps(obj)
+        raw_checks = obj.get("checks")
+        checks = None
+        if raw_checks is not None:
+            if not isinstance(raw_checks, list) or len(raw_checks) != len(runs):
+                raise ProtocolError("checks must be a list with one check per run")
+            checks = [Check.from_wire(check) for check in raw_checks]
         return cls(
             id=str_field(obj, "id"),
-            runs=_steps(obj),
+            runs=runs,
             finish=bool_field(obj, "finish", True),
             early_result=bool_field(obj, "early_result"),
+            checks=checks,
         )
 
 
@@ -181,11 +258,19 @@ class Result:
     runs: list[StepResult] = field(default_factory=list)
     cleanup: Cleanup = Cleanup.CLEAN
     error: str | None = None
+    tool_compile: StepResult | None = None
+    # With a run's checks: one per run that got that far, None where the run
+    # did not end cleanly (no check is made of a failed run).
+    checks: list[StepResult | None] = field(default_factory=list)
 
     @property
     def compiled(self) -> bool:
         """A build exists: there was nothing to compile, or the compile succeeded."""
         return self.compile is None or not self.compile.failed
+
+    @property
+    def tool_compiled(self) -> bool:
+        return self.tool_compile is None or not self.tool_compile.failed
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -195,6 +280,8 @@ class Result:
             "runs": [run.to_wire() for run in self.runs],
             "cleanup": self.cleanup.value,
             "error": self.error,
+            "tool_compile": self.tool_compile.to_wire() if self.tool_compile else None,
+            "checks": [check.to_wire() if check else None for check in self.checks],
         }
 
     @classmethod
@@ -207,12 +294,18 @@ class Result:
             cleanup = Cleanup(str(obj.get("cleanup")))
         except ValueError:
             raise ProtocolError(f"unknown cleanup {obj.get('cleanup')!r}") from None
+        checks = obj.get("checks", [])
+        if not isinstance(checks, list):
+            raise ProtocolError("checks must be a list")
+        raw_tool = obj.get("tool_compile")
         return cls(
             id=str_field(obj, "id"),
             compile=None if raw_compile is None else StepResult.from_wire(raw_compile),
             runs=[StepResult.from_wire(run) for run in runs],
             cleanup=cleanup,
             error=opt_str_field(obj, "error"),
+            tool_compile=None if raw_tool is None else StepResult.from_wire(raw_tool),
+            checks=[None if c is None else StepResult.from_wire(c) for c in checks],
         )
 
 

@@ -32,6 +32,9 @@ class Step:
     output_limit: int = DEFAULT_OUTPUT_LIMIT
     file_size_limit: int = DEFAULT_FILE_SIZE_LIMIT
     stdin: bytes = b""
+    # User plus system CPU time of all the step's processes; None: no limit of
+    # its own (the kernel's RLIMIT_CPU backstop still applies per process).
+    cpu_time_limit_ms: int | None = None
 
     def to_wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {
@@ -40,6 +43,7 @@ class Step:
             "timeout_ms": self.timeout_ms,
             "output_limit": self.output_limit,
             "file_size_limit": self.file_size_limit,
+            "cpu_time_limit_ms": self.cpu_time_limit_ms,
         }
         if self.stdin:
             wire["stdin"] = b64(self.stdin)
@@ -63,6 +67,9 @@ class Step:
             if not isinstance(item, str) or "\0" in item:
                 raise ProtocolError(f"environment value of {key} must be a string without NUL")
         raw_stdin = obj.get("stdin") if with_stdin else None
+        cpu_limit = opt_int_field(obj, "cpu_time_limit_ms")
+        if cpu_limit is not None and cpu_limit < 1:
+            raise ProtocolError("cpu_time_limit_ms must be at least 1 or null")
         return cls(
             argv=list(argv),
             env=dict(env),
@@ -70,6 +77,7 @@ class Step:
             output_limit=int_field(obj, "output_limit", DEFAULT_OUTPUT_LIMIT, 0),
             file_size_limit=int_field(obj, "file_size_limit", DEFAULT_FILE_SIZE_LIMIT, 1),
             stdin=unb64(raw_stdin, "stdin") if raw_stdin else b"",
+            cpu_time_limit_ms=cpu_limit,
         )
 
 
@@ -83,7 +91,8 @@ class StepResult:
     stderr: bytes = b""
     stdout_truncated: bool = False
     stderr_truncated: bool = False
-    timed_out: bool = False
+    timed_out: bool = False  # the wall-clock limit
+    cpu_exceeded: bool = False  # the CPU time limit (cpu_ms is then at or past it)
     output_exceeded: bool = False
     oom_killed: bool = False
     # The container's memory usage reached its limit during the step (the
@@ -104,6 +113,7 @@ class StepResult:
             self.exit_code != 0
             or self.signal is not None
             or self.timed_out
+            or self.cpu_exceeded
             or self.output_exceeded
             or self.oom_killed
         )
@@ -126,6 +136,7 @@ class StepResult:
             "stdout_truncated": self.stdout_truncated,
             "stderr_truncated": self.stderr_truncated,
             "timed_out": self.timed_out,
+            "cpu_exceeded": self.cpu_exceeded,
             "output_exceeded": self.output_exceeded,
             "oom_killed": self.oom_killed,
             "memory_limit_reached": self.memory_limit_reached,
@@ -145,6 +156,7 @@ class StepResult:
             stdout_truncated=bool_field(obj, "stdout_truncated"),
             stderr_truncated=bool_field(obj, "stderr_truncated"),
             timed_out=bool_field(obj, "timed_out"),
+            cpu_exceeded=bool_field(obj, "cpu_exceeded"),
             output_exceeded=bool_field(obj, "output_exceeded"),
             oom_killed=bool_field(obj, "oom_killed"),
             memory_limit_reached=bool_field(obj, "memory_limit_reached"),

@@ -23,7 +23,7 @@ from wire.replies import Reply, refusal
 from ..errors import AgentError, AgentTimeout, PoolUnavailable
 from ..requests import ExecuteRequest
 from ..sandbox.session import Sandbox, Session, verified, with_compile
-from .outcome import compile_failure, memory_exceeded, run_reply
+from .outcome import compile_failure, memory_exceeded, run_reply, time_limit_reason
 from .replies import internal
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ class Executor:
                 language=request.language.name,
                 success=False,
                 status=Status.TIMEOUT,
-                error=f"time limit exceeded ({request.timeout_ms} ms); the sandbox was replaced",
+                error=f"{time_limit_reason(request)}; the sandbox was replaced",
                 execution_time_ms=round(elapsed_ms, 3),
             )
         except AgentError as exc:

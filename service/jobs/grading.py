@@ -7,38 +7,47 @@ grades each test's run and sums the reports into the request's reply.
 
 from __future__ import annotations
 
+import msgspec
+
 from agent.protocol import StepResult
 from wire import Status
 from wire.replies import ProblemReply, TestReport
 
-from ..requests import Compare, ExecuteRequest, TestCase
+from ..requests import DEFAULT_FLOAT_TOLERANCE, Compare, ExecuteRequest, TestCase
+from .checking import Checked, broke_off, checker_text, checker_verdict
+from .comparing import matches, normalize
 from .outcome import compile_diagnostics, error_text, text, verdict
+from .scoring import score
 
-
-def normalize(output: bytes, compare: Compare) -> bytes:
-    if compare is Compare.EXACT:
-        return output
-    lines = [line.rstrip() for line in output.replace(b"\r\n", b"\n").split(b"\n")]
-    while lines and not lines[-1]:
-        lines.pop()
-    return b"\n".join(lines)
+__all__ = ["failed", "grade", "normalize", "skipped", "summarize"]
 
 
 def grade(
-    step: StepResult, test: TestCase, compare: Compare, request: ExecuteRequest
+    step: StepResult,
+    test: TestCase,
+    compare: Compare,
+    request: ExecuteRequest,
+    *,
+    tolerance: float = DEFAULT_FLOAT_TOLERANCE,
+    checker: Checked | None = None,
 ) -> TestReport:
-    """The report of one test from its run."""
+    """The report of one test from its run (and its checker's, with ``checker``)."""
     status = verdict(step, request.language)
-    if status is Status.OK:
-        if test.expected is None or normalize(step.stdout, compare) == normalize(
-            test.expected, compare
-        ):
-            result = Status.ACCEPTED
-        else:
-            result = Status.WRONG_ANSWER
-    else:
-        result = status
+    if checker is not None and checker.interactive and broke_off(step, checker.step):
+        status = Status.OK
     error = error_text(step, status, request)
+    checker_output = checker_text(checker.step) if checker is not None else ""
+    result: Status
+    if status is not Status.OK:
+        result = status
+    elif checker is not None:
+        result, reason = checker_verdict(checker.step)
+        if reason:
+            error = f"{error}\n{reason}" if error else reason
+    elif test.expected is None or matches(step.stdout, test.expected, compare, tolerance):
+        result = Status.ACCEPTED
+    else:
+        result = Status.WRONG_ANSWER
     return TestReport(
         id=test.id,
         status=result,
@@ -50,6 +59,8 @@ def grade(
         execution_time_ms=round(step.wall_ms, 3),
         memory_kb=step.memory_kb,
         truncated=step.truncated,
+        cpu_time_ms=round(step.cpu_ms, 3),
+        checker_output=checker_output,
     )
 
 
@@ -66,6 +77,9 @@ def summarize(
 ) -> ProblemReply:
     """The request's reply: the first non-accepted verdict in test order decides its status."""
     passed = sum(1 for r in reports if r.passed)
+    tests = request.problem.tests if request.problem else ()
+    missing = Status.COMPILE_ERROR if compile_step and compile_step.failed else Status.SKIPPED
+    scores = score(tests, reports, missing)
     status = next(
         (
             r.status
@@ -84,16 +98,22 @@ def summarize(
         passed=passed,
         total=total,
         tests=reports,
+        score=scores.score,
+        max_score=scores.max_score,
+        groups=msgspec.UNSET if scores.groups is None else scores.groups,
     )
 
 
 def refusal_for_problem(request: ExecuteRequest, status: Status, reason: str) -> ProblemReply:
-    total = len(request.problem.tests) if request.problem else 0
+    tests = request.problem.tests if request.problem else ()
+    scores = score(tests, [], status)
     return ProblemReply(
         id=request.id,
         language=request.language.name,
         success=False,
         status=status,
-        total=total,
+        total=len(tests),
         error=reason,
+        max_score=scores.max_score,
+        groups=msgspec.UNSET if scores.groups is None else scores.groups,
     )

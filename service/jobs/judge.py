@@ -24,8 +24,10 @@ from ..config import Settings
 from ..errors import AgentError, AgentTimeout, PoolUnavailable
 from ..requests import ExecuteRequest, Problem, TestCase
 from ..sandbox.session import Sandbox, Session, oom_struck
+from .checking import Checked
 from .grading import failed, grade, skipped, summarize
-from .outcome import memory_exceeded
+from .outcome import compile_diagnostics, memory_exceeded, time_limit_reason
+from .scoring import failed_groups
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,15 @@ MAX_COMPILE_ATTEMPTS = 3
 
 class _LostWhileCompiling(Exception):
     """Internal: the container went away during the compile step."""
+
+
+class _ToolFailed(Exception):
+    """Internal: the problem's checker did not compile."""
+
+    def __init__(self, step: StepResult, compile: StepResult | None) -> None:
+        super().__init__("the checker did not compile")
+        self.step = step
+        self.compile = compile
 
 
 def _compile_timeout(settings: Settings) -> StepResult:
@@ -75,6 +86,8 @@ class Judge:
             except PoolUnavailable as exc:
                 reports += [failed(t, Status.INTERNAL_ERROR, str(exc)) for t in pending]
                 break
+            except _ToolFailed as exc:
+                return self._checker_error(request, exc.compile, exc.step)
             except _LostWhileCompiling:
                 attempts += 1
                 if attempts < MAX_COMPILE_ATTEMPTS:
@@ -123,15 +136,23 @@ class Judge:
         if not prepared.compiled:
             session.reusable = prepared.cleanup is Cleanup.CLEAN and not oom_struck(prepared)
             return compile_result, True
+        if not prepared.tool_compiled:
+            assert prepared.tool_compile is not None
+            session.reusable = prepared.cleanup is Cleanup.CLEAN and not oom_struck(prepared)
+            raise _ToolFailed(prepared.tool_compile, compile_result)
+        checked = problem.tool is not None
         while pending:
             test = pending[0]
+            if test.group is not None and test.group in failed_groups(problem.tests, reports):
+                # A group scores only when all its tests pass: the rest need not run.
+                reports.append(skipped(pending.pop(0)))
+                continue
             try:
-                result = await session.run(test.stdin, finish=False)
+                answer = (test.expected or b"") if checked else None
+                result = await session.run(test.stdin, finish=False, answer=answer)
             except AgentTimeout:
                 pending.pop(0)
-                reports.append(
-                    failed(test, Status.TIMEOUT, f"time limit exceeded ({request.timeout_ms} ms)")
-                )
+                reports.append(failed(test, Status.TIMEOUT, time_limit_reason(request)))
                 return compile_result, self._stopping(problem, reports)
             except AgentError as exc:
                 pending.pop(0)
@@ -144,7 +165,21 @@ class Judge:
                     failed(test, Status.INTERNAL_ERROR, "the sandbox returned no result")
                 )
                 return compile_result, self._stopping(problem, reports)
-            reports.append(grade(result.runs[0], test, problem.compare, request))
+            reports.append(
+                grade(
+                    result.runs[0],
+                    test,
+                    problem.compare,
+                    request,
+                    tolerance=problem.float_tolerance,
+                    checker=Checked(
+                        result.checks[0] if result.checks else None,
+                        interactive=problem.interactor is not None,
+                    )
+                    if checked
+                    else None,
+                )
+            )
             # The wipe after a test has a deadline of its own: a test that left
             # work for it keeps its verdict, and only the container is replaced.
             # So is one the OOM killer struck in (see verified()).
@@ -177,6 +212,17 @@ class Judge:
     @staticmethod
     def _stopping(problem: Problem, reports: list[TestReport]) -> bool:
         return problem.stop_on_first_failure and any(not r.passed for r in reports)
+
+    @staticmethod
+    def _checker_error(
+        request: ExecuteRequest, compile_step: StepResult | None, tool_step: StepResult
+    ) -> ProblemReply:
+        total = len(request.problem.tests) if request.problem else 0
+        reply = summarize(request, [], compile_step, total)
+        reply.status = Status.CHECKER_ERROR
+        reply.success = False
+        reply.error = f"the checker did not compile:\n{compile_diagnostics(tool_step)}"
+        return reply
 
     @staticmethod
     def _compile_error(request: ExecuteRequest, step: StepResult, total: int) -> ProblemReply:

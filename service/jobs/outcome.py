@@ -30,7 +30,8 @@ def verdict(step: StepResult, language: Language) -> Status:
     kernel was holding it at the memory limit (near a cgroup's limit without
     swap the kernel may evict and re-read code pages for seconds instead of
     OOM-killing: the program crawls into its time limit); ``timeout`` only when
-    the agent's clock reached a time limit.
+    a time limit was reached: the wall clock's, or the CPU time's as measured
+    over all the run's processes (a signal alone is no limit).
     """
     if (
         step.oom_killed
@@ -38,7 +39,7 @@ def verdict(step: StepResult, language: Language) -> Status:
         or (step.timed_out and step.memory_limit_reached)
     ):
         return Status.MEMORY_LIMIT
-    if step.timed_out:
+    if step.timed_out or step.cpu_exceeded:
         return Status.TIMEOUT
     if step.output_exceeded:
         return Status.OUTPUT_LIMIT
@@ -50,7 +51,7 @@ def verdict(step: StepResult, language: Language) -> Status:
 def explain(step: StepResult, status: Status, request: ExecuteRequest) -> str:
     """A line appended to the job's stderr saying why it was stopped, when it was."""
     if status is Status.TIMEOUT:
-        return f"time limit exceeded ({request.timeout_ms} ms)"
+        return time_limit_reason(request, cpu=step.cpu_exceeded and not step.timed_out)
     if status is Status.MEMORY_LIMIT:
         return memory_exceeded(request)
     if status is Status.OUTPUT_LIMIT:
@@ -62,6 +63,13 @@ def explain(step: StepResult, status: Status, request: ExecuteRequest) -> str:
 
 def memory_exceeded(request: ExecuteRequest) -> str:
     return f"memory limit exceeded ({request.memory_mb} MB)"
+
+
+def time_limit_reason(request: ExecuteRequest, *, cpu: bool = False) -> str:
+    """Which of the two time limits stopped the program."""
+    if cpu:
+        return f"CPU time limit exceeded ({request.cpu_time_limit_ms} ms)"
+    return f"wall-clock limit exceeded ({request.timeout_ms} ms)"
 
 
 def text(data: bytes) -> str:
@@ -121,4 +129,5 @@ def run_reply(request: ExecuteRequest, run: StepResult, compile: StepResult | No
         compile_time_ms=round(compile.wall_ms, 3) if compile else None,
         memory_kb=run.memory_kb,
         truncated=run.truncated,
+        cpu_time_ms=round(run.cpu_ms, 3),
     )

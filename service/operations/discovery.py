@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
+from wire.requests import PROTOCOL_VERSION
 from wire.status import Status
 from wire.subjects import SERVICE_NAME
 
@@ -26,6 +27,8 @@ ERROR_STATUSES = frozenset({Status.INVALID_REQUEST, Status.BUSY, Status.INTERNAL
 VERBS = ("PING", "INFO", "STATS")
 LAST_ERROR_CHARS = 200
 DESCRIPTION = "Runs untrusted code snippets in hardened containers"
+# What INFO tells a client about the requests this instance understands.
+INFO_METADATA = {"protocol": str(PROTOCOL_VERSION)}
 
 
 class EndpointInfo(msgspec.Struct, kw_only=True):
@@ -140,6 +143,7 @@ class Discovery:
                 id=self.instance_id,
                 version=self.version,
                 description=DESCRIPTION,
+                metadata=dict(INFO_METADATA),
                 endpoints=[e.info() for e in self.endpoints.values()],
             )
         )

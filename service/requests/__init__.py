@@ -5,14 +5,26 @@ resolved, limits clamped, tests read); ``validate`` turns a payload into one or
 raises :class:`service.errors.InvalidRequest` with a reason a client can act on.
 """
 
-from .request import Compare, ExecuteRequest, Limits, Problem, TestCase
+from .request import (
+    DEFAULT_FLOAT_TOLERANCE,
+    Compare,
+    ExecuteRequest,
+    Limits,
+    Problem,
+    Program,
+    SourceFile,
+    TestCase,
+)
 from .validate import limits_for, parse_request, salvage_id, salvage_language
 
 __all__ = [
+    "DEFAULT_FLOAT_TOLERANCE",
     "Compare",
     "ExecuteRequest",
     "Limits",
     "Problem",
+    "Program",
+    "SourceFile",
     "TestCase",
     "limits_for",
     "parse_request",

@@ -20,12 +20,26 @@ class Limits:
     max_timeout_ms: int
     max_memory_mb: int
     output_limit: int
+    max_cpu_time_ms: int
     max_tests: int = 0  # problems requests only
+
+
+DEFAULT_FLOAT_TOLERANCE = 1e-6
 
 
 class Compare(enum.StrEnum):
     EXACT = "exact"
     TRIM = "trim"
+    TOKENS = "tokens"
+    FLOAT = "float"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """One of a request's extra files: a checked relative path and its bytes."""
+
+    name: str
+    content: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +47,20 @@ class TestCase:
     id: str
     stdin: bytes
     expected: bytes | None
+    points: float = 1.0
+    group: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Program:
+    """A problem's own program (a checker, an interactor): language, main file, extra files."""
+
+    language: Language
+    code: bytes
+    files: tuple[SourceFile, ...] = ()
+
+    def source_files(self) -> dict[str, bytes]:
+        return _source_files(self.language, self.code, self.files)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +68,14 @@ class Problem:
     tests: tuple[TestCase, ...]
     compare: Compare
     stop_on_first_failure: bool
+    float_tolerance: float = DEFAULT_FLOAT_TOLERANCE  # compare FLOAT only
+    checker: Program | None = None
+    interactor: Program | None = None
+
+    @property
+    def tool(self) -> Program | None:
+        """The problem's own program, whichever it is (never both)."""
+        return self.checker or self.interactor
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,3 +92,16 @@ class ExecuteRequest:
     memory_mb: int
     output_limit: int
     problem: Problem | None = None  # problems requests with tests
+    # User plus system time of all the run's processes; defaults to the wall limit.
+    cpu_time_limit_ms: int | None = None
+    files: tuple[SourceFile, ...] = ()  # beside the main file (``language.source_file``)
+
+    def source_files(self) -> dict[str, bytes]:
+        """Every file of the submission by its name in the build directory."""
+        return _source_files(self.language, self.code, self.files)
+
+
+def _source_files(
+    language: Language, code: bytes, files: tuple[SourceFile, ...]
+) -> dict[str, bytes]:
+    return {language.source_file: code, **{file.name: file.content for file in files}}

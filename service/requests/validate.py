@@ -1,30 +1,45 @@
-"""Protocol v1 validation: payload bytes in, :class:`ExecuteRequest` or a precise refusal out.
+"""Request validation: payload bytes in, :class:`ExecuteRequest` or a precise refusal out.
 
-A payload is decoded once, into :class:`wire.requests.WireRequest`, whichever
-subject it came on; the problem part is read from the same struct.
+A payload is decoded once, into the struct of the subject it came on
+(:class:`wire.requests.WireRequest` or :class:`~wire.requests.WireProblemRequest`);
+a field that struct does not have is refused by name.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
 import uuid
 
 import msgspec
 
 from wire import Kind
-from wire.requests import WireRequest, WireTest
+from wire.requests import PROBLEM_ONLY_FIELDS, WireFile, WireProblemRequest, WireRequest, WireTest
 
 from ..config import Settings
 from ..errors import InvalidRequest
 from ..languages import lookup, supported
-from .request import Compare, ExecuteRequest, Limits, Problem, TestCase
+from .request import (
+    DEFAULT_FLOAT_TOLERANCE,
+    Compare,
+    ExecuteRequest,
+    Limits,
+    Problem,
+    Program,
+    TestCase,
+)
+from .sources import check_files
 
 MAX_ARG_CHARS = 4096
 MAX_ID_CHARS = 128
 MIN_MEMORY_MB = 16
+MAX_POINTS = 1e9
 
-_decoder = msgspec.json.Decoder(WireRequest)
+_decoders: dict[Kind, msgspec.json.Decoder[WireRequest]] = {
+    Kind.COMPILER: msgspec.json.Decoder(WireRequest),
+    Kind.PROBLEMS: msgspec.json.Decoder(WireProblemRequest),
+}
 
 
 def limits_for(kind: Kind, settings: Settings) -> Limits:
@@ -37,6 +52,7 @@ def limits_for(kind: Kind, settings: Settings) -> Limits:
             max_timeout_ms=settings.timeout_ms,
             max_memory_mb=settings.memory_mb,
             output_limit=settings.problems_output_limit,
+            max_cpu_time_ms=settings.cpu_time_ceiling_ms,
             max_tests=settings.problems_max_tests,
         )
     return Limits(
@@ -46,6 +62,7 @@ def limits_for(kind: Kind, settings: Settings) -> Limits:
         max_timeout_ms=settings.timeout_ms,
         max_memory_mb=settings.memory_mb,
         output_limit=settings.output_limit,
+        max_cpu_time_ms=settings.cpu_time_ceiling_ms,
     )
 
 
@@ -56,20 +73,13 @@ def parse_request(payload: bytes, kind: Kind, limits: Limits) -> ExecuteRequest:
         InvalidRequest: with the reason, for anything that breaks protocol v1.
     """
     try:
-        wire = _decoder.decode(payload)
+        wire = _decoders[kind].decode(payload)
     except msgspec.ValidationError as exc:
-        raise InvalidRequest(f"invalid request: {_describe(exc)}") from None
+        raise InvalidRequest(f"invalid request: {_describe(exc, kind)}") from None
     except msgspec.DecodeError as exc:
         raise InvalidRequest(f"request is not valid JSON: {exc}") from None
 
-    language = lookup(wire.language)
-    if language is None:
-        raise InvalidRequest(f"unknown language {wire.language[:40]!r}; supported: {supported()}")
-    code = decode_b64("code", wire.code, limits.max_code_bytes)
-    if not code.strip():
-        raise InvalidRequest("code is empty")
-    if b"\x00" in code:
-        raise InvalidRequest("code contains NUL bytes")
+    main = _program("", wire.language, wire.code, wire.files, limits.max_code_bytes, limits)
     stdin = decode_b64("stdin", wire.stdin, limits.max_stdin_bytes)
     args = tuple(wire.args or ())
     if len(args) > limits.max_args:
@@ -79,24 +89,75 @@ def parse_request(payload: bytes, kind: Kind, limits: Limits) -> ExecuteRequest:
             raise InvalidRequest(f"args[{i}] contains a NUL byte")
         if len(arg) > MAX_ARG_CHARS:
             raise InvalidRequest(f"args[{i}] is longer than {MAX_ARG_CHARS} characters")
+    timeout_ms = _clamp("timeout_ms", wire.timeout_ms, limits.max_timeout_ms)
+    cpu_ceiling = limits.max_cpu_time_ms
+    used = len(main.code) + sum(len(file.content) for file in main.files)
     return ExecuteRequest(
         id=request_id(wire.id),
         kind=kind,
-        language=language,
-        code=code,
+        language=main.language,
+        code=main.code,
         stdin=stdin,
         args=args,
-        timeout_ms=_clamp("timeout_ms", wire.timeout_ms, limits.max_timeout_ms),
+        timeout_ms=timeout_ms,
+        cpu_time_limit_ms=(
+            min(timeout_ms, cpu_ceiling)
+            if wire.cpu_time_limit_ms is None
+            else _clamp("cpu_time_limit_ms", wire.cpu_time_limit_ms, cpu_ceiling)
+        ),
         memory_mb=_clamp("memory_mb", wire.memory_mb, limits.max_memory_mb, minimum=MIN_MEMORY_MB),
         output_limit=limits.output_limit,
-        problem=_problem(wire, limits) if kind is Kind.PROBLEMS else None,
+        problem=_problem(wire, limits, used) if isinstance(wire, WireProblemRequest) else None,
+        files=main.files,
     )
 
 
-def _problem(wire: WireRequest, limits: Limits) -> Problem | None:
-    """The problem part of a problems request, or None when it has no ``tests``."""
+def _program(
+    prefix: str,
+    language_name: str,
+    code_b64: str,
+    files: list[WireFile] | None,
+    budget: int,
+    limits: Limits,
+) -> Program:
+    """A language, a main file and extra files within ``budget`` bytes together.
+
+    ``prefix`` names the fields in errors ("" for the submission, "checker.").
+    """
+    language = lookup(language_name)
+    if language is None:
+        raise InvalidRequest(
+            f"unknown {prefix}language {language_name[:40]!r}; supported: {supported()}"
+        )
+    code = decode_b64(f"{prefix}code", code_b64, budget)
+    if not code.strip():
+        raise InvalidRequest(f"{prefix}code is empty")
+    if b"\x00" in code:
+        raise InvalidRequest(f"{prefix}code contains NUL bytes")
+    extra = check_files(
+        language,
+        files,
+        budget - len(code),
+        decode_b64,
+        limit=limits.max_code_bytes,
+        what=f"{prefix}files",
+    )
+    return Program(language, code, extra)
+
+
+def _problem(wire: WireProblemRequest, limits: Limits, used: int) -> Problem | None:
+    """The problem part of a problems request, or None when it has no ``tests``.
+
+    ``used``: bytes of the submission, which its checker shares the code limit with.
+    """
+    tool_field = "checker" if wire.checker is not None else "interactor"
+    tool = wire.checker or wire.interactor
     if wire.tests is None:
+        if tool is not None:
+            raise InvalidRequest(f"{tool_field} needs tests")
         return None
+    if wire.checker is not None and wire.interactor is not None:
+        raise InvalidRequest("checker and interactor exclude each other: the interactor decides")
     if not 1 <= len(wire.tests) <= limits.max_tests:
         raise InvalidRequest(
             f"tests must hold 1 to {limits.max_tests} cases, got {len(wire.tests)}"
@@ -104,9 +165,35 @@ def _problem(wire: WireRequest, limits: Limits) -> Problem | None:
     try:
         compare = Compare(wire.compare)
     except ValueError:
-        raise InvalidRequest(f"compare must be 'exact' or 'trim', got {wire.compare!r}") from None
+        modes = ", ".join(repr(mode.value) for mode in Compare)
+        raise InvalidRequest(f"compare must be one of {modes}, got {wire.compare[:40]!r}") from None
+    tolerance = DEFAULT_FLOAT_TOLERANCE
+    if wire.float_tolerance is not None:
+        if compare is not Compare.FLOAT:
+            raise InvalidRequest("float_tolerance applies only with compare 'float'")
+        if not 0 < wire.float_tolerance <= 1:
+            raise InvalidRequest(
+                f"float_tolerance must be above 0 and at most 1, got {wire.float_tolerance}"
+            )
+        tolerance = wire.float_tolerance
+    program = None
+    if tool is not None:
+        if compare is not Compare.TRIM:
+            raise InvalidRequest(
+                f"{tool_field} and compare {compare.value!r} exclude each other: "
+                f"the {tool_field} decides"
+            )
+        budget = limits.max_code_bytes - used
+        program = _program(f"{tool_field}.", tool.language, tool.code, tool.files, budget, limits)
     cases = tuple(_test_case(index, test, limits) for index, test in enumerate(wire.tests))
-    return Problem(cases, compare, wire.stop_on_first_failure)
+    return Problem(
+        cases,
+        compare,
+        wire.stop_on_first_failure,
+        tolerance,
+        checker=program if wire.checker is not None else None,
+        interactor=program if wire.interactor is not None else None,
+    )
 
 
 def _test_case(index: int, test: WireTest, limits: Limits) -> TestCase:
@@ -117,7 +204,14 @@ def _test_case(index: int, test: WireTest, limits: Limits) -> TestCase:
         else None
     )
     test_id = str(test.id) if test.id is not None else str(index + 1)
-    return TestCase(test_id[:MAX_ID_CHARS], stdin, expected)
+    points = 1.0 if test.points is None else test.points
+    if not 0 <= points <= MAX_POINTS:
+        raise InvalidRequest(
+            f"tests[{index}].points must be a number from 0 to {MAX_POINTS}, got {points}"
+        )
+    if test.group is not None and not 0 < len(test.group) <= MAX_ID_CHARS:
+        raise InvalidRequest(f"tests[{index}].group must be 1 to {MAX_ID_CHARS} characters")
+    return TestCase(test_id[:MAX_ID_CHARS], stdin, expected, points, test.group)
 
 
 def decode_b64(name: str, value: str | None, max_bytes: int) -> bytes:
@@ -187,10 +281,23 @@ def _clamp(name: str, value: int | None, maximum: int, *, minimum: int = 1) -> i
     return min(value, maximum)
 
 
-def _describe(exc: msgspec.ValidationError) -> str:
+_UNKNOWN = re.compile(
+    r"^Object contains unknown field `(?P<name>[^`]*)`(?: - at `\$\.?(?P<at>[^`]*)`)?$"
+)
+
+
+def _describe(exc: msgspec.ValidationError, kind: Kind) -> str:
     text = str(exc)
     if text.startswith("Expected `object`") and " - at " not in text:
         return "the request must be a JSON object"
+    unknown = _UNKNOWN.match(text)
+    if unknown:
+        name, at = unknown["name"][:40], unknown["at"]
+        if at:
+            return f"unknown field {name!r} (at {at!r})"
+        if kind is Kind.COMPILER and name in PROBLEM_ONLY_FIELDS:
+            return f"unknown field {name!r} (accepted on problems requests only)"
+        return f"unknown field {name!r}"
     return text.replace("`", "'").replace(" - at '$.", " (at '").replace("$.", "") + (
         ")" if " - at " in text else ""
     )

@@ -38,7 +38,7 @@ from ..errors import AgentError, AgentTimeout, PoolUnavailable
 from ..requests import ExecuteRequest
 from .container import CurrentJob, WorkerContainer
 from .pool import Pool
-from .steps import one_shot_job, prepare_job, run_message
+from .steps import checker_timeout_ms, one_shot_job, prepare_job, run_message
 
 log = logging.getLogger(__name__)
 
@@ -55,14 +55,16 @@ def job_deadline_s(request: ExecuteRequest, settings: Settings) -> float:
     return (compile_ms + request.timeout_ms + settings.grace_ms) / 1000
 
 
-def run_deadline_s(request: ExecuteRequest, settings: Settings) -> float:
-    """Host-side deadline of one run against a kept build."""
-    return (request.timeout_ms + settings.grace_ms) / 1000
+def run_deadline_s(request: ExecuteRequest, settings: Settings, *, checked: bool = False) -> float:
+    """Host-side deadline of one run against a kept build (and its check, when ``checked``)."""
+    check_ms = checker_timeout_ms(settings) if checked else 0
+    return (request.timeout_ms + check_ms + settings.grace_ms) / 1000
 
 
-def compile_deadline_s(settings: Settings) -> float:
-    """Host-side deadline of a job message that only compiles."""
-    return (settings.compile_timeout_ms + settings.grace_ms) / 1000
+def compile_deadline_s(settings: Settings, *, tool: bool = False) -> float:
+    """Host-side deadline of a job message that only compiles (a problem's tool too)."""
+    compiles = 2 if tool else 1
+    return (compiles * settings.compile_timeout_ms + settings.grace_ms) / 1000
 
 
 class Session:
@@ -113,7 +115,7 @@ class Session:
             DockerError: the container could not be set to the run's memory.
         """
         message = prepare_job(self.request, self._settings)
-        limit = compile_deadline_s(self._settings)
+        limit = compile_deadline_s(self._settings, tool=message.tool is not None)
         if not (self.request.language.compiled and self.compiles_apart):
             return await self._exchange(message, limit)
         settings = self._settings
@@ -124,18 +126,21 @@ class Session:
             with trio.CancelScope(shield=True):
                 await self._fit(self.request.memory_mb, settings.cpus)
 
-    async def run(self, stdin: bytes, *, finish: bool) -> Result:
+    async def run(self, stdin: bytes, *, finish: bool, answer: bytes | None = None) -> Result:
         """Run the kept build once with ``stdin``.
 
         The result comes first (cleanup OWED: wait for :meth:`cleaned`, which
         has its own deadline); then the agent wipes the run's traces, and with
-        ``finish`` the build too.
+        ``finish`` the build too. With ``answer`` (a problem with a checker) the
+        checker checks the run.
 
         Raises:
             AgentTimeout, AgentError: as :meth:`job`.
         """
-        message = run_message(self.request, self._settings, stdin, finish=finish)
-        return await self._exchange(message, run_deadline_s(self.request, self._settings))
+        message = run_message(self.request, self._settings, stdin, finish=finish, answer=answer)
+        checked = message.checks is not None
+        limit = run_deadline_s(self.request, self._settings, checked=checked)
+        return await self._exchange(message, limit)
 
     async def finish(self) -> bool:
         """Wipe everything, the build included; True when the agent verified it."""

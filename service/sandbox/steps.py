@@ -7,14 +7,36 @@ request and the settings).
 
 from __future__ import annotations
 
-from agent.protocol import Job, Run, Step
+from agent.protocol import Check, Job, Run, Step, Tool
 
 from ..config import Settings
-from ..languages import Language
-from ..requests import ExecuteRequest
+from ..languages import CHECK_DIR, TOOL_DIR, Language
+from ..requests import ExecuteRequest, Program
 
 # A compiler writes object files and binaries larger than any program's output.
 MIN_COMPILE_FILE_SIZE = 64 << 20
+# What a checker may print: kept whole up to this much (more is checker_error);
+# the reply shows the first CHECKER_OUTPUT_SHOWN bytes (service.jobs.grading).
+CHECKER_OUTPUT_LIMIT = 64 << 10
+
+
+def checker_timeout_ms(settings: Settings) -> int:
+    """A checker's wall-clock and CPU time limit per test: the server's wall maximum."""
+    return settings.timeout_ms
+
+
+def interaction(program: Program, request: ExecuteRequest, settings: Settings) -> Check:
+    """An interactor beside a run: the run's wall limit, as wall and CPU limit of its own."""
+    language = tool_language(program)
+    step = Step(
+        argv=language.run_command(request.memory_mb),
+        env=language.run_environment(request.memory_mb),
+        timeout_ms=request.timeout_ms,
+        cpu_time_limit_ms=request.timeout_ms,
+        output_limit=CHECKER_OUTPUT_LIMIT,
+        file_size_limit=settings.file_size_limit,
+    )
+    return Check(step=step, interactive=True)
 
 
 def run_step(request: ExecuteRequest, settings: Settings, stdin: bytes) -> Step:
@@ -27,15 +49,19 @@ def run_step(request: ExecuteRequest, settings: Settings, stdin: bytes) -> Step:
         timeout_ms=request.timeout_ms,
         output_limit=request.output_limit,
         file_size_limit=settings.file_size_limit,
+        cpu_time_limit_ms=request.cpu_time_limit_ms,
     )
 
 
-def compile_step(language: Language, settings: Settings) -> Step | None:
-    """The compile step of ``language``, or None for an interpreted one."""
-    if language.compile_argv is None:
+def compile_step(
+    language: Language, settings: Settings, extra_files: tuple[str, ...] = ()
+) -> Step | None:
+    """The compile step of ``language`` (with ``extra_files``), or None for an interpreted one."""
+    argv = language.compile_command(extra_files)
+    if argv is None:
         return None
     return Step(
-        argv=list(language.compile_argv),
+        argv=list(argv),
         env=language.compile_environment(),
         timeout_ms=settings.compile_timeout_ms,
         output_limit=settings.compile_output_limit,
@@ -43,12 +69,43 @@ def compile_step(language: Language, settings: Settings) -> Step | None:
     )
 
 
+def tool_language(program: Program) -> Language:
+    return program.language.moved_to(TOOL_DIR, CHECK_DIR)
+
+
+def tool(program: Program, settings: Settings) -> Tool:
+    """A problem's checker, built as the tool user in its own directory."""
+    names = tuple(file.name for file in program.files)
+    return Tool(
+        files=program.source_files(),
+        compile=compile_step(tool_language(program), settings, names),
+    )
+
+
+def check(program: Program, settings: Settings, answer: bytes, memory_mb: int) -> Check:
+    """The checker's run after a test; the agent appends <input> <output> <answer>.
+
+    It runs in the container the test ran in, under the same memory limit.
+    """
+    language = tool_language(program)
+    limit = checker_timeout_ms(settings)
+    step = Step(
+        argv=language.run_command(memory_mb),
+        env=language.run_environment(memory_mb),
+        timeout_ms=limit,
+        cpu_time_limit_ms=limit,
+        output_limit=CHECKER_OUTPUT_LIMIT,
+        file_size_limit=settings.file_size_limit,
+    )
+    return Check(step=step, answer=answer)
+
+
 def one_shot_job(request: ExecuteRequest, settings: Settings) -> Job:
     """Source, compile step (when needed) and one run, answered before the cleanup."""
     return Job(
         id=request.id,
-        files={request.language.source_file: request.code},
-        compile=compile_step(request.language, settings),
+        files=request.source_files(),
+        compile=compile_step(request.language, settings, _extra_names(request)),
         runs=[run_step(request, settings, request.stdin)],
         finish=True,
         early_result=True,
@@ -56,25 +113,47 @@ def one_shot_job(request: ExecuteRequest, settings: Settings) -> Job:
 
 
 def prepare_job(request: ExecuteRequest, settings: Settings) -> Job:
-    """Source and compile step, the build kept for :func:`run_message`."""
+    """Source and compile step (and the checker's), the builds kept for :func:`run_message`."""
+    checker = request.problem.tool if request.problem else None
     return Job(
         id=request.id,
-        files={request.language.source_file: request.code},
-        compile=compile_step(request.language, settings),
+        files=request.source_files(),
+        compile=compile_step(request.language, settings, _extra_names(request)),
         runs=[],
         finish=False,
+        tool=tool(checker, settings) if checker else None,
     )
 
 
-def run_message(request: ExecuteRequest, settings: Settings, stdin: bytes, *, finish: bool) -> Run:
+def run_message(
+    request: ExecuteRequest,
+    settings: Settings,
+    stdin: bytes,
+    *,
+    finish: bool,
+    answer: bytes | None = None,
+) -> Run:
     """One run against the kept build, answered before the wipe after it.
 
     With ``finish`` the wipe takes the build too; without, the build stays for
     the next run. Either way the run and the wipe get deadlines of their own.
+    With ``answer`` (a problem with a checker), the checker checks the run; with
+    an interactor the run talks to it (``answer`` unused).
     """
+    problem = request.problem
+    checks = None
+    if problem and problem.interactor and answer is not None:
+        checks = [interaction(problem.interactor, request, settings)]
+    elif problem and problem.checker and answer is not None:
+        checks = [check(problem.checker, settings, answer, request.memory_mb)]
     return Run(
         id=request.id,
         runs=[run_step(request, settings, stdin)],
         finish=finish,
         early_result=True,
+        checks=checks,
     )
+
+
+def _extra_names(request: ExecuteRequest) -> tuple[str, ...]:
+    return tuple(file.name for file in request.files)

@@ -48,10 +48,12 @@ def step_result(
     exit_code: int | None = 0,
     signal: int | None = None,
     timed_out: bool = False,
+    cpu_exceeded: bool = False,
     output_exceeded: bool = False,
     oom_killed: bool = False,
     memory_limit_reached: bool = False,
     wall_ms: float = 1.0,
+    cpu_ms: float | None = None,
     memory_kb: int | None = 1024,
 ) -> StepResult:
     """A step result as the agent reports it."""
@@ -62,11 +64,12 @@ def step_result(
         stderr=stderr,
         stdout_truncated=output_exceeded,
         timed_out=timed_out,
+        cpu_exceeded=cpu_exceeded,
         output_exceeded=output_exceeded,
         oom_killed=oom_killed,
         memory_limit_reached=memory_limit_reached or oom_killed,
         wall_ms=wall_ms,
-        cpu_ms=wall_ms,
+        cpu_ms=wall_ms if cpu_ms is None else cpu_ms,
         memory_kb=memory_kb,
     )
 

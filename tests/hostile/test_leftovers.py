@@ -161,7 +161,9 @@ PYTHON_POISON_OUTPUT = """/work/build/json.py Permission denied
 /usr/lib/python3.11/sitecustomize.py Read-only file system
 """
 
-PYTHON_AFTER = "import json, sys\nprint(json.dumps([1]), sys.flags.isolated)"
+PYTHON_AFTER = (
+    "import json, sys\nprint(json.dumps([1]), sys.flags.ignore_environment, sys.flags.no_user_site)"
+)
 
 GO_POISON = """package main
 
@@ -255,7 +257,7 @@ CASES = [
         PYTHON_POISON,
         "ok",
         check=_output(PYTHON_POISON_OUTPUT),
-        then=FollowUp("python", PYTHON_AFTER, "[1] 1\n"),
+        then=FollowUp("python", PYTHON_AFTER, "[1] 1 1\n"),
     ),
     Hostile(
         "go-build-cache-poisoning",

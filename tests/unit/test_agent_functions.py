@@ -29,13 +29,32 @@ from agent.protocol import (
 )
 
 
-@pytest.mark.parametrize("name", ["main.py", "a", "Main.java", "x" * 255, "ünï.txt"])
+@pytest.mark.parametrize(
+    "name", ["main.py", "a", "Main.java", "x" * 255, "ünï.txt", "a/b", "pkg/sub/mod.py"]
+)
 def test_plain_file_names_pass(name):
     assert files.check_file_name(name) == name
 
 
 @pytest.mark.parametrize(
-    "name", ["", ".", "..", "../x", "a/b", "/etc/passwd", ".bashrc", "a\0b", "x" * 256, 7]
+    "name",
+    [
+        "",
+        ".",
+        "..",
+        "../x",
+        "a/../b",
+        "a//b",
+        "a/",
+        "a/.hidden",
+        "/etc/passwd",
+        ".bashrc",
+        "a\0b",
+        "x" * 256,
+        "a/" + "x" * 256,
+        "/".join("d" * 9),
+        7,
+    ],
 )
 def test_bad_file_names_are_rejected(name):
     with pytest.raises(BadRequest):
@@ -266,3 +285,28 @@ def test_send_writes_a_whole_message_through_signals():
         reader.join()
         os.close(read_fd)
     assert received.endswith(b"\n") and decode_agent_message(received) == message
+
+
+def test_write_files_creates_directories_for_the_job_user(tmp_path):
+    files.write_files(str(tmp_path), {"main.py": b"1", "pkg/sub/m.py": b"2", "pkg/n.py": b"3"})
+    assert (tmp_path / "pkg" / "sub" / "m.py").read_bytes() == b"2"
+    assert (tmp_path / "pkg" / "n.py").read_bytes() == b"3"
+    for path in (tmp_path / "pkg", tmp_path / "pkg" / "sub", tmp_path / "pkg" / "sub" / "m.py"):
+        assert (path.stat().st_uid, path.stat().st_gid) == (files.JOB_UID, files.JOB_GID)
+    assert stat.S_IMODE((tmp_path / "pkg").stat().st_mode) == 0o700
+
+
+def test_write_files_never_follows_a_symlinked_directory(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    build = tmp_path / "build"
+    build.mkdir()
+    (build / "pkg").symlink_to(outside)
+    with pytest.raises(BadRequest, match="pkg is not a directory"):
+        files.write_files(str(build), {"pkg/m.py": b"x"})
+    assert list(outside.iterdir()) == []
+
+
+def test_write_files_refuses_a_file_where_a_directory_goes(tmp_path):
+    with pytest.raises(BadRequest):
+        files.write_files(str(tmp_path), {"a": b"", "a/b": b""})

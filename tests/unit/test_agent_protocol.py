@@ -104,7 +104,7 @@ def test_agent_messages_round_trip(message):
 
 
 def test_wire_shapes():
-    assert json.loads(encode(Ready(PROTOCOL_VERSION))) == {"type": "ready", "version": 3}
+    assert json.loads(encode(Ready(PROTOCOL_VERSION))) == {"type": "ready", "version": 5}
     assert json.loads(encode(Result("j", cleanup=Cleanup.OWED))) == {
         "type": "result",
         "id": "j",
@@ -112,11 +112,22 @@ def test_wire_shapes():
         "runs": [],
         "cleanup": "owed",
         "error": None,
+        "tool_compile": None,
+        "checks": [],
     }
     assert json.loads(encode(Error("no"))) == {"type": "error", "message": "no"}
     run = json.loads(encode(Run("r", [Step(["true"], stdin=b"hi")])))["runs"][0]
     assert run["stdin"] == base64.b64encode(b"hi").decode()
     assert "stdin" not in json.loads(encode(Run("r", [Step(["true"])])))["runs"][0]
+    limited = json.loads(encode(Run("r", [Step(["true"], cpu_time_limit_ms=250)])))["runs"][0]
+    assert limited["cpu_time_limit_ms"] == 250
+    assert Step.from_wire(limited).cpu_time_limit_ms == 250
+    assert Step.from_wire({"argv": ["true"]}).cpu_time_limit_ms is None
+    with pytest.raises(ProtocolError):
+        Step.from_wire({"argv": ["true"], "cpu_time_limit_ms": 0})
+    over = StepResult(None, 9, cpu_exceeded=True, cpu_ms=1003.5)
+    assert StepResult.from_wire(json.loads(json.dumps(over.to_wire()))) == over
+    assert over.failed
 
 
 def test_defaults_fill_what_the_host_leaves_out():

@@ -63,7 +63,7 @@ async def test_ok_reply(nursery, autojump_clock):
     assert reply.output == "1\n"
     job = agent.received[-1]
     assert isinstance(job, protocol.Job)
-    assert job.runs[0].argv == ["python3", "-I", "-B", "/work/build/main.py"]
+    assert job.runs[0].argv == ["python3", "-E", "-s", "-B", "/work/build/main.py"]
     assert job.compile is None
 
 

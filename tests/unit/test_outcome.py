@@ -99,5 +99,5 @@ def test_each_runtime_heap_is_sized_to_the_jobs_limit():
     assert NODE.run_command(400) == ["node", "--max-old-space-size=272", "/work/build/main.js"]
     assert NODE.run_command(128) == ["node", "--max-old-space-size=64", "/work/build/main.js"]
     assert GO.run_environment(400)["GOMEMLIMIT"] == "360MiB"
-    assert PYTHON.run_command(400) == ["python3", "-I", "-B", "/work/build/main.py"]
+    assert PYTHON.run_command(400) == ["python3", "-E", "-s", "-B", "/work/build/main.py"]
     assert "GOMEMLIMIT" not in CPP.run_environment(400)

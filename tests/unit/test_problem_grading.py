@@ -56,7 +56,10 @@ def test_tests_are_decoded_with_default_ids():
         ({"tests": [{}] * 4}, "1 to 3"),
         ({"tests": [{"stdin": "@@"}]}, "tests[0].stdin is not valid base64"),
         ({"tests": [{"stdin": b64("x" * 11)}]}, "tests[0].stdin is 11 bytes"),
-        ({"tests": [{}], "compare": "fuzzy"}, "compare must be 'exact' or 'trim'"),
+        (
+            {"tests": [{}], "compare": "fuzzy"},
+            "compare must be one of 'exact', 'trim', 'tokens', 'float', got 'fuzzy'",
+        ),
         ({"tests": "no"}, "Expected 'array"),
     ],
 )

@@ -140,4 +140,5 @@ def test_reply_encodes_every_field():
         "compile_time_ms": None,
         "memory_kb": None,
         "truncated": False,
+        "cpu_time_ms": None,
     }

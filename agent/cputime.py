@@ -1,0 +1,85 @@
+"""CPU time of a step's processes, all of them, measured while they run.
+
+The container's cgroup counts the CPU time of every process in it, exactly
+(nanoseconds); the only process in it that is not the job's is the agent, whose
+own CPU time is known (``time.process_time``). So the job's CPU time so far is
+the cgroup's usage minus the agent's, both since the step started: threads,
+children, orphans and processes already killed included. Where no cgroup
+counter is readable (some runtimes hide it), the step falls back to the
+rusage of the children the agent reaped, known only once they are gone.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import time
+
+# cgroup v1 (its own hierarchy, or joined with cpu), then v2.
+_COUNTERS = (
+    ("/sys/fs/cgroup/cpuacct/cpuacct.usage", "ns"),
+    ("/sys/fs/cgroup/cpu,cpuacct/cpuacct.usage", "ns"),
+    ("/sys/fs/cgroup/cpu.stat", "usage_usec"),
+)
+
+
+def _children_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+class CpuMeter:
+    """Counts the CPU time used by everything but the agent since it was made."""
+
+    def __init__(self) -> None:
+        self._fd: int | None = None
+        self._unit = ""
+        for path, unit in _COUNTERS:
+            try:
+                self._fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                continue
+            self._unit = unit
+            if self._read_ns() is not None:
+                break
+            self.close()
+        self._cgroup_start = self._read_ns()
+        self._agent_start = time.process_time()
+        self._children_start = _children_s()
+
+    @property
+    def live(self) -> bool:
+        """Whether :meth:`used_ms` can tell while the processes still run."""
+        return self._cgroup_start is not None
+
+    def used_ms(self) -> float | None:
+        """CPU time so far; None when only :meth:`reaped_ms` can tell."""
+        now = self._read_ns()
+        if now is None or self._cgroup_start is None:
+            return None
+        agent_ns = (time.process_time() - self._agent_start) * 1e9
+        return max(0.0, (now - self._cgroup_start - agent_ns) / 1e6)
+
+    def reaped_ms(self) -> float:
+        """CPU time of the processes reaped since the start (exact once all are gone)."""
+        return max(0.0, (_children_s() - self._children_start) * 1000)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def _read_ns(self) -> int | None:
+        if self._fd is None:
+            return None
+        try:
+            text = os.pread(self._fd, 4096, 0).decode()
+            if self._unit == "ns":
+                return int(text)
+            for line in text.splitlines():
+                key, _, value = line.partition(" ")
+                if key == self._unit:
+                    return int(value) * 1000
+        except (OSError, ValueError):
+            return None
+        return None

@@ -1,0 +1,91 @@
+"""compare modes: tokens and float, beside exact and trim."""
+
+import base64
+import json
+
+import pytest
+
+from service.config import Settings
+from service.errors import InvalidRequest
+from service.jobs.comparing import matches
+from service.requests import Compare, limits_for, parse_request
+from wire import Kind
+
+LIMITS = limits_for(Kind.PROBLEMS, Settings.from_env({}))
+
+
+@pytest.mark.parametrize(
+    ("output", "expected", "result"),
+    [
+        (b"1 2 3\n", b"1 2 3", True),
+        (b"  1\t2\n\n3  \r\n", b"1 2 3", True),
+        (b"1 2", b"1 2 3", False),
+        (b"1 2 3 4", b"1 2 3", False),
+        (b"1.0 2", b"1 2", False),  # bytes, not numbers
+        (b"YES", b"yes", False),
+        (b"", b"\n \n", True),
+        (b"a\xffb", b"a\xffb", True),
+        (b"a\x00b", b"a b", False),  # NUL is not ASCII whitespace
+    ],
+)
+def test_tokens(output, expected, result):
+    assert matches(output, expected, Compare.TOKENS) is result
+
+
+@pytest.mark.parametrize(
+    ("output", "expected", "result"),
+    [
+        (b"0.333333333", b"0.333333333", True),
+        (b"0.3333333339", b"0.333333333", True),  # off by 1e-9
+        (b"0.334333333", b"0.333333333", False),  # off by 1e-3
+        (b"1000000.5", b"1000000", True),  # relative: 1e-6 of 1e6 is 1
+        (b"1000002", b"1000000", False),
+        (b"1e-7", b"0", True),  # absolute below 1
+        (b"-0", b"0.0000001", True),
+        (b"+2.5E3", b"2500", True),
+        (b".5", b"0.5", True),
+        (b"5.", b"5", True),
+        (b"nan", b"nan", True),  # equal as tokens, never as numbers
+        (b"nan", b"0", False),
+        (b"inf", b"1e999", False),
+        (b"0x10", b"16", False),
+        (b"1_000", b"1000", False),
+        (b"answer 1.0000001", b"answer 1", True),
+        (b"Answer 1", b"answer 1", False),
+        (b"1 2", b"1", False),
+    ],
+)
+def test_float(output, expected, result):
+    assert matches(output, expected, Compare.FLOAT) is result
+
+
+def test_float_tolerance_is_relative_to_the_expected_value():
+    assert matches(b"1.05", b"1", Compare.FLOAT, 0.1)
+    assert not matches(b"1.2", b"1", Compare.FLOAT, 0.1)
+    assert matches(b"105", b"100", Compare.FLOAT, 0.1)
+
+
+def parse(**fields: object):
+    body = {"language": "python", "code": base64.b64encode(b"print(1)").decode(), **fields}
+    return parse_request(json.dumps(body).encode(), Kind.PROBLEMS, LIMITS).problem
+
+
+def test_float_tolerance_defaults_and_is_read():
+    assert parse(tests=[{}], compare="float").float_tolerance == 1e-6
+    assert parse(tests=[{}], compare="float", float_tolerance=0.01).float_tolerance == 0.01
+    assert parse(tests=[{}], compare="tokens").compare is Compare.TOKENS
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"compare": "float", "float_tolerance": 0}, "float_tolerance must be above 0"),
+        ({"compare": "float", "float_tolerance": 1.5}, "and at most 1, got 1.5"),
+        ({"compare": "float", "float_tolerance": -1e-3}, "float_tolerance must be above 0"),
+        ({"compare": "trim", "float_tolerance": 0.1}, "applies only with compare 'float'"),
+        ({"float_tolerance": 0.1}, "applies only with compare 'float'"),
+    ],
+)
+def test_bad_tolerances(fields, reason):
+    with pytest.raises(InvalidRequest, match=reason):
+        parse(tests=[{}], **fields)

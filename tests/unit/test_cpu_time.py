@@ -1,0 +1,85 @@
+"""CPU time limits: what a request may ask for, how the agent counts, what the reply says."""
+
+import base64
+import json
+
+import pytest
+
+from agent import cputime
+from service.config import Settings
+from service.errors import ConfigError, InvalidRequest
+from service.jobs.outcome import error_text, verdict
+from service.requests import limits_for, parse_request
+from service.testing import step_result
+from wire import Kind, Status
+
+
+def request(settings: Settings | None = None, **fields: object):
+    settings = settings or Settings.from_env({})
+    body = {"language": "python", "code": base64.b64encode(b"print(1)").decode(), **fields}
+    return parse_request(
+        json.dumps(body).encode(), Kind.COMPILER, limits_for(Kind.COMPILER, settings)
+    )
+
+
+def test_the_cpu_limit_defaults_to_the_wall_limit():
+    assert request().cpu_time_limit_ms == 10_000
+    assert request(timeout_ms=1500).cpu_time_limit_ms == 1500
+
+
+def test_the_cpu_limit_is_clamped_to_the_server_maximum():
+    assert request(cpu_time_limit_ms=50_000).cpu_time_limit_ms == 10_000
+    settings = Settings.from_env({"CODE_ENGINE_MAX_CPU_TIME_MS": "2000"})
+    assert request(settings, cpu_time_limit_ms=5000).cpu_time_limit_ms == 2000
+    assert request(settings, timeout_ms=9000).cpu_time_limit_ms == 2000
+    assert request(settings, cpu_time_limit_ms=700).cpu_time_limit_ms == 700
+
+
+def test_a_cpu_limit_below_one_is_refused():
+    with pytest.raises(InvalidRequest, match="cpu_time_limit_ms must be at least 1, got 0"):
+        request(cpu_time_limit_ms=0)
+
+
+def test_a_negative_maximum_is_a_config_error():
+    with pytest.raises(ConfigError, match="CODE_ENGINE_MAX_CPU_TIME_MS"):
+        Settings.from_env({"CODE_ENGINE_MAX_CPU_TIME_MS": "-1"})
+
+
+def test_the_error_names_the_limit_that_stopped_the_program():
+    limited = request(timeout_ms=2000, cpu_time_limit_ms=1000)
+    cpu = step_result(cpu_exceeded=True, exit_code=None, signal=9, cpu_ms=1004.0)
+    wall = step_result(timed_out=True, exit_code=None, signal=9)
+    assert verdict(cpu, limited.language) is verdict(wall, limited.language) is Status.TIMEOUT
+    assert error_text(cpu, Status.TIMEOUT, limited) == "CPU time limit exceeded (1000 ms)"
+    assert error_text(wall, Status.TIMEOUT, limited) == "wall-clock limit exceeded (2000 ms)"
+
+
+def test_the_meter_counts_the_cgroup_minus_the_agent(tmp_path, monkeypatch):
+    counter = tmp_path / "cpuacct.usage"
+    counter.write_text("1000000000\n")
+    monkeypatch.setattr(cputime, "_COUNTERS", ((str(counter), "ns"),))
+    agent_seconds = iter([10.0, 10.25])
+    monkeypatch.setattr(cputime.time, "process_time", lambda: next(agent_seconds))
+    meter = cputime.CpuMeter()
+    assert meter.live
+    counter.write_text("2500000000\n")  # 1.5 s more, 0.25 s of it the agent's
+    assert meter.used_ms() == pytest.approx(1250.0)
+    meter.close()
+
+
+def test_the_meter_reads_cgroup_v2(tmp_path, monkeypatch):
+    stat = tmp_path / "cpu.stat"
+    stat.write_text("usage_usec 100\nuser_usec 60\nsystem_usec 40\n")
+    monkeypatch.setattr(cputime, "_COUNTERS", ((str(stat), "usage_usec"),))
+    monkeypatch.setattr(cputime.time, "process_time", lambda: 0.0)
+    meter = cputime.CpuMeter()
+    stat.write_text("usage_usec 20100\nuser_usec 60\nsystem_usec 40\n")
+    assert meter.used_ms() == pytest.approx(20.0)
+    meter.close()
+
+
+def test_without_a_counter_only_the_reaped_children_count(tmp_path, monkeypatch):
+    monkeypatch.setattr(cputime, "_COUNTERS", ((str(tmp_path / "missing"), "ns"),))
+    meter = cputime.CpuMeter()
+    assert not meter.live and meter.used_ms() is None
+    assert meter.reaped_ms() >= 0.0
