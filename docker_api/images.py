@@ -52,6 +52,7 @@ class Images:
         tag: str,
         dockerfile: str = "Dockerfile",
         labels: dict[str, str] | None = None,
+        buildargs: dict[str, str] | None = None,
         nocache: bool = False,
         timeout: float | None = None,  # noqa: ASYNC109 - transport read timeout, not a deadline
     ) -> AsyncGenerator[dict[str, Any], None]:
@@ -62,6 +63,7 @@ class Images:
             tag: ``name:tag`` given to the result.
             dockerfile: Path of the Dockerfile inside the context.
             labels: Labels set on the image.
+            buildargs: Values of the Dockerfile's ``ARG`` instructions.
             nocache: Do not use the build cache.
             timeout: Longest silence tolerated between two chunks of progress,
                 in seconds; ``None`` waits forever. Expiry raises
@@ -83,6 +85,8 @@ class Images:
         }
         if labels:
             params["labels"] = json.dumps(labels)
+        if buildargs:
+            params["buildargs"] = json.dumps(buildargs)
         async with self._client.stream(
             "POST",
             "/build",

@@ -15,6 +15,12 @@ from dataclasses import dataclass, field, replace
 from agent.protocol import StepResult
 
 BUILD_DIR = "/work/build"
+# C++: the flags that decide what a precompiled header is valid for. The worker
+# image precompiles <bits/stdc++.h> with exactly these (service/sandbox/image.py
+# passes them to worker/Dockerfile) into PCH_DIR, where g++ finds the .gch
+# before the header itself and uses it when the flags match.
+CPP_FLAGS = ("-std=c++17", "-O2")
+PCH_DIR = "/opt/code-engine/pch"
 RUN_DIR = "/work/run"
 # A problem's tool (checker) builds here and runs in CHECK_DIR, as the tool user.
 TOOL_DIR = "/work/tool"
@@ -196,12 +202,16 @@ LANGUAGES: tuple[Language, ...] = (
         source_file="main.cpp",
         compile_argv=(
             "g++",
-            "-std=c++17",
-            "-O2",
+            *CPP_FLAGS,
             "-pipe",
-            # Headers of the request's files include by their path in it.
+            # Headers of the request's files include by their path in it; then
+            # the image's precompiled <bits/stdc++.h> (a request's own file of
+            # that name comes first).
             "-I",
             BUILD_DIR,
+            "-I",
+            PCH_DIR,
+            "-Winvalid-pch",  # a .gch found but unusable says so: the image is broken
             "-o",
             f"{BUILD_DIR}/main",
             f"{BUILD_DIR}/main.cpp",

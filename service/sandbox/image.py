@@ -25,6 +25,7 @@ import trio
 import agent
 from docker_api import BuildFailed, DockerClient, DockerError
 from service.errors import ImageBuildError
+from service.languages import CPP_FLAGS, PCH_DIR
 
 # A checkout has worker/ and scripts/ beside the packages; the daemon's image
 # points CODE_ENGINE_WORKER_DIR at its copy.
@@ -62,12 +63,20 @@ def context_files(
     return files
 
 
+def build_args() -> dict[str, str]:
+    """What the Dockerfile takes from the host's language table: the C++ header flags."""
+    return {"CPP_PCH_FLAGS": " ".join(CPP_FLAGS), "CPP_PCH_DIR": PCH_DIR}
+
+
 def source_hash(files: list[tuple[str, Path]] | None = None) -> str:
-    """A digest of the build context's names and contents (default: :func:`context_files`)."""
+    """A digest of the build context's names and contents (default: :func:`context_files`)
+    and of the build arguments."""
     digest = hashlib.sha256()
     for name, path in context_files() if files is None else files:
         digest.update(name.encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
+    for key, value in sorted(build_args().items()):
+        digest.update(f"{key}={value}".encode() + b"\0")
     return digest.hexdigest()[:16]
 
 
@@ -122,7 +131,11 @@ async def build_worker_image(
         await ensure_base(docker, progress)
         progress(f"building {tag} from {WORKER_DIR / 'Dockerfile'} and {AGENT_DIR}")
         async for event in docker.images.build(
-            context_tar(files), tag=tag, labels={HASH_LABEL: wanted}, nocache=force
+            context_tar(files),
+            tag=tag,
+            labels={HASH_LABEL: wanted},
+            buildargs=build_args(),
+            nocache=force,
         ):
             line = (event.get("stream") or event.get("status") or "").rstrip()
             if line:

@@ -73,6 +73,35 @@ def test_compile_errors(daemon, language, code, needle):
     assert reply["compile_time_ms"] > 0
 
 
+COMPETITIVE_CPP = """#include <bits/stdc++.h>
+using namespace std;
+int main() {
+    vector<long long> v{5, 3, 9, 1};
+    sort(v.begin(), v.end());
+    map<int, string> m{{1, "one"}};
+    cout << v.front() << ' ' << accumulate(v.begin(), v.end(), 0LL) << ' ' << m[1] << endl;
+}
+"""
+
+
+def test_bits_stdcpp_compiles_against_the_images_precompiled_header(daemon):
+    reply = run_code(daemon.nats_url, "cpp", COMPETITIVE_CPP)
+    assert reply["status"] == "ok", reply
+    assert reply["output"] == "1 18 one\n"
+    # The compile step passes -Winvalid-pch: a .gch that g++ found but could not
+    # use (flags or compiler not those it was built with) would say so in the
+    # compiler's output, which a problems reply carries even when it succeeds.
+    checked = run_code(
+        daemon.nats_url,
+        "cpp",
+        COMPETITIVE_CPP,
+        tests=[{"stdin": "", "expected_output": base64.b64encode(b"1 18 one\n").decode()}],
+        subject="problems.execute.request",
+    )
+    assert checked["status"] == "accepted", checked
+    assert "pch" not in checked["compile_output"], checked["compile_output"]
+
+
 def test_runtime_error_keeps_exit_code_and_stderr(daemon):
     reply = run_code(daemon.nats_url, "python", "import sys\nprint('out')\nsys.exit('bad thing')")
     assert reply["status"] == "runtime_error"
