@@ -96,6 +96,12 @@ class PoolView(Protocol):
     @property
     def replaced(self) -> int: ...
 
+    @property
+    def lost_idle(self) -> int: ...
+
+    @property
+    def lost_before_job(self) -> int: ...
+
 
 class QueueView(Protocol):
     """The job queue and its workers (:class:`service.scheduling.dispatch.Dispatcher`)."""
@@ -197,6 +203,8 @@ class Snapshotter:
                 max=self._concurrency,
                 starting=pool.starting,
                 replaced=pool.replaced,
+                lost_idle=pool.lost_idle,
+                lost_before_job=pool.lost_before_job,
             ),
             containers=tuple(container_view(c, usage.get(c.id), clock) for c in pool.containers),
             counters=Counters(

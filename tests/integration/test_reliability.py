@@ -1,0 +1,76 @@
+"""Nothing lost to dead parts: idle containers killed from outside, then requests at once."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+
+import pytest
+
+from engine_client import EngineClient, build_request
+from service.testing.harness import Daemon, NatsServer, wait_for_stats
+
+
+@pytest.fixture
+def own_nats(tmp_path):
+    server = NatsServer(tmp_path)
+    yield server
+    server.stop()
+
+
+def idle_containers(snapshot: dict) -> list[str]:
+    return [c["id"] for c in snapshot["containers"] if c["state"] == "idle"]
+
+
+def kill_then_send(url: str, victims: list[str], requests: list[dict], *, together: bool) -> list:
+    async def go() -> list:
+        async with await EngineClient.connect(url) as client:
+            for victim in victims:
+                kill = await asyncio.create_subprocess_exec(
+                    "docker", "kill", victim, stdout=asyncio.subprocess.DEVNULL
+                )
+                assert await kill.wait() == 0
+            if together:
+                return list(await asyncio.gather(*(client.send(r, timeout=60) for r in requests)))
+            return [await client.send(r, timeout=60) for r in requests]
+
+    return asyncio.run(go())
+
+
+def test_idle_containers_killed_then_requests_at_once_are_all_ok(own_nats, tmp_path):
+    env = {"CODE_ENGINE_WORKERS": "2", "CODE_ENGINE_CONCURRENCY": "3"}
+    with Daemon(own_nats.url, tmp_path / "d.log", env) as daemon:
+        for round_, together in enumerate([False, True, True]):
+            snapshot = wait_for_stats(
+                daemon, lambda s: len(idle_containers(s)) >= 2, what="two idle containers"
+            )
+            # One idle container in the first rounds, every idle one in the last.
+            victims = idle_containers(snapshot)[: 1 if round_ < 2 else None]
+            requests = [
+                build_request("python", f"print({round_}*10+{n})", request_id=f"r{round_}-{n}")
+                for n in range(4)
+            ]
+            replies = kill_then_send(own_nats.url, victims, requests, together=together)
+            assert [r["status"] for r in replies] == ["ok"] * 4, replies
+            assert [r["output"] for r in replies] == [f"{round_ * 10 + n}\n" for n in range(4)]
+        final = wait_for_stats(
+            daemon,
+            lambda s: s["pool"]["lost_idle"] + s["pool"]["lost_before_job"] >= 4,
+            what="the lost containers counted",
+        )
+        assert final["counters"]["by_status"].get("internal_error", 0) == 0
+        killed = subprocess.run(
+            [
+                "docker",
+                "ps",
+                "-aq",
+                "--filter",
+                f"label=org.code-engine.instance={daemon.instance_id}",
+                "--filter",
+                "status=exited",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        assert killed == []  # the dead were removed, not just replaced
