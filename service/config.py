@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import socket
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -29,9 +28,10 @@ def _setting(env: str, default: Any, help: str) -> Any:
     return field(default=default, metadata={"env": env, "help": help})
 
 
-def _default_instance_id() -> str:
-    host = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname().split(".")[0]) or "engine"
-    return f"{host}-{uuid.uuid4().hex[:6]}"
+def default_instance_id(slot: int = 1) -> str:
+    """``<hostname>-<slot>``; the daemon claims the lowest free slot (service.sandbox.instance)."""
+    host = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname().split(".")[0])[:48] or "engine"
+    return f"{host}-{slot}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +50,10 @@ class Settings:
         "BETTERSTACKSOURCETOKEN", None, "BetterStack source token, sent as bearer"
     )
     instance_id: str = _setting(
-        "CODE_ENGINE_INSTANCE_ID", "", "this instance's id (labels, stats); default: host-random"
+        "CODE_ENGINE_INSTANCE_ID",
+        "",
+        "this instance's id (labels, stats); default: <hostname>-<n>, the lowest n "
+        "no live daemon on this host holds (stable across restarts)",
     )
     log_level: str = _setting("CODE_ENGINE_LOG_LEVEL", "INFO", "log level")
 
@@ -168,6 +171,9 @@ class Settings:
     shutdown_grace_s: float = _setting(
         "CODE_ENGINE_SHUTDOWN_GRACE_S", 15.0, "time in-flight jobs get to finish on SIGTERM"
     )
+    # Not a variable: True when CODE_ENGINE_INSTANCE_ID was unset and the id above is
+    # only the first candidate (the daemon claims the lowest free slot).
+    instance_id_auto: bool = field(default=False, metadata={})
 
     @property
     def production(self) -> bool:
@@ -193,7 +199,7 @@ class Settings:
         """
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}
-        for f in fields(cls):
+        for f in _variables():
             raw = environ.get(f.metadata["env"])
             if raw is None or raw == "":
                 continue
@@ -201,7 +207,7 @@ class Settings:
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)
         if not settings.instance_id:
-            settings = replace(settings, instance_id=_default_instance_id())
+            settings = replace(settings, instance_id=default_instance_id(), instance_id_auto=True)
         settings.check()
         return settings
 
@@ -232,8 +238,12 @@ class Settings:
         self.docker_socket  # noqa: B018  (validates DOCKER_HOST)
 
 
+def _variables() -> list[Any]:
+    return [f for f in fields(Settings) if "env" in f.metadata]
+
+
 def _env_of(name: str) -> str:
-    return next(f.metadata["env"] for f in fields(Settings) if f.name == name)
+    return next(f.metadata["env"] for f in _variables() if f.name == name)
 
 
 def _parse(env: str, raw: str, default: Any) -> Any:
@@ -252,7 +262,7 @@ def _parse(env: str, raw: str, default: Any) -> Any:
 def describe() -> list[tuple[str, str, str]]:
     """(variable, default, meaning) for every setting, in declaration order."""
     rows = []
-    for f in fields(Settings):
+    for f in _variables():
         default = "unset" if f.default in (None, "") else str(f.default)
         rows.append((f.metadata["env"], default, f.metadata["help"]))
     return rows

@@ -36,6 +36,7 @@ from service.engine import Engine
 from service.errors import EngineError
 from service.intake.nats_server import listening, run_embedded
 from service.operations.logs import ship_logs
+from service.sandbox.instance import claim_instance
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +72,17 @@ class Shutdown:
 
 
 async def serve(settings: Settings) -> None:
-    """Run the daemon until SIGINT/SIGTERM.
+    """Run the daemon until SIGINT/SIGTERM, holding its instance id (see ``claim_instance``).
 
     Raises:
-        EngineError: a component could not start (Docker, image, NATS).
+        EngineError: a component could not start (Docker, image, NATS), or the
+            instance id is held by another daemon on this host.
     """
+    with claim_instance(settings) as claimed:
+        await _serve(claimed)
+
+
+async def _serve(settings: Settings) -> None:
     shutdown = Shutdown()
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as root:

@@ -25,6 +25,7 @@ fixtures and the benchmarks' drivers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import json
 import os
@@ -34,7 +35,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
@@ -44,7 +45,7 @@ import nats
 from service.config import Settings
 from service.errors import EngineError
 from service.intake.nats_server import HOST, config_text, find_binary
-from wire.subjects import stats_subject
+from wire.subjects import STATS_PREFIX, stats_subject
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTANCE_LABEL = "org.code-engine.instance"
@@ -216,8 +217,9 @@ class Daemon:
 
     The environment is the caller's (``CODE_ENGINE_IMAGE`` included), then ``env``,
     then ``NATSURL`` and the instance id (``instance_id``, else
-    ``CODE_ENGINE_INSTANCE_ID`` from ``env``, else a fresh ``test-xxxxxxxx``). It
-    runs in its own session from the checkout this module belongs to.
+    ``CODE_ENGINE_INSTANCE_ID`` from ``env``, else a fresh ``test-xxxxxxxx``; with
+    ``default_id`` none is given and the daemon picks its default, learnt from its
+    first snapshot). It runs in its own session from the checkout this module belongs to.
     The constructor returns once the daemon is ready (its first stats snapshot),
     with the time that took in ``ready_s``.
 
@@ -233,6 +235,7 @@ class Daemon:
         env: Mapping[str, str] | None = None,
         *,
         instance_id: str | None = None,
+        default_id: bool = False,
         ready_timeout: float = 180.0,
     ) -> None:
         env = dict(env or {})
@@ -246,6 +249,9 @@ class Daemon:
             "NATSURL": nats_url,
             "CODE_ENGINE_INSTANCE_ID": self.instance_id,
         }
+        if default_id:
+            del self.environ["CODE_ENGINE_INSTANCE_ID"]
+            self.instance_id = ""
         self.log_path = log_path
         self.signalled = False
         self._log = open(log_path, "wb")
@@ -258,8 +264,11 @@ class Daemon:
             cwd=ROOT,
             start_new_session=True,
         )
+        others = {d.instance_id for d in _started if d.alive()}
         _started.append(self)
         try:
+            if default_id:
+                self.instance_id = _first_new_instance(self, others, ready_timeout)
             wait_for_stats(self, lambda _: True, timeout=ready_timeout, what="anything")
         except StatsTimeout:
             self.stop(timeout=10)
@@ -320,6 +329,24 @@ class Daemon:
         self.stop()
 
 
+def _first_new_instance(daemon: Daemon, known: set[str], timeout: float) -> str:
+    """The instance id of the first snapshot on the daemon's NATS from an instance not ``known``."""
+
+    async def watch() -> str:
+        async with contextlib.aclosing(_snapshots(daemon, f"{STATS_PREFIX}.*")) as snapshots:
+            async with asyncio.timeout(timeout):
+                async for snapshot in snapshots:
+                    instance = str(snapshot.get("instance", ""))
+                    if instance and instance not in known:
+                        return instance
+        raise AssertionError("unreachable")
+
+    try:
+        return asyncio.run(watch())
+    except TimeoutError:
+        raise StatsTimeout("(default id)", "a new instance", timeout, None) from None
+
+
 def instance_containers(instance_id: str) -> list[str]:
     """Ids of every container (running or not) that a daemon ``instance_id`` made."""
     out = subprocess.run(
@@ -374,30 +401,38 @@ def wait_for_stats(
 
     async def watch() -> Snapshot:
         nonlocal last
-        nc = await nats.connect(daemon.nats_url, connect_timeout=5, max_reconnect_attempts=0)
-        try:
-            sub = await nc.subscribe(stats_subject(daemon.instance_id))
+        subject = stats_subject(daemon.instance_id)
+        async with contextlib.aclosing(_snapshots(daemon, subject)) as snapshots:
             async with asyncio.timeout(timeout):
-                while True:
-                    try:
-                        msg = await sub.next_msg(timeout=0.5)
-                    except nats.errors.TimeoutError:
-                        if not daemon.alive():
-                            raise NotReady(
-                                f"daemon {daemon.instance_id} exited with "
-                                f"{daemon.process.returncode}:\n{daemon.log_tail()}"
-                            ) from None
-                        continue
-                    last = json.loads(msg.data)
+                async for last in snapshots:
                     if predicate(last):
                         return last
-        finally:
-            await nc.close()
+        raise AssertionError("unreachable")
 
     try:
         return asyncio.run(watch())
     except TimeoutError:
         raise StatsTimeout(daemon.instance_id, what, timeout, last) from None
+
+
+async def _snapshots(daemon: Daemon, subject: str) -> AsyncGenerator[Snapshot]:
+    """Snapshots on ``subject`` from now on; NotReady once the daemon has exited."""
+    nc = await nats.connect(daemon.nats_url, connect_timeout=5, max_reconnect_attempts=0)
+    try:
+        sub = await nc.subscribe(subject)
+        while True:
+            try:
+                msg = await sub.next_msg(timeout=0.5)
+            except nats.errors.TimeoutError:
+                if not daemon.alive():
+                    raise NotReady(
+                        f"daemon {daemon.instance_id or '(default id)'} exited with "
+                        f"{daemon.process.returncode}:\n{daemon.log_tail()}"
+                    ) from None
+                continue
+            yield json.loads(msg.data)
+    finally:
+        await nc.close()
 
 
 def next_snapshot(daemon: Daemon, timeout: float = 10.0) -> Snapshot:

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from engine_client import EngineClient, build_request
-from service.testing.harness import Daemon, NatsServer, wait_for_stats
+from service.testing.harness import Daemon, NatsServer, instance_containers, wait_for_stats
 
 
 @pytest.fixture
@@ -74,3 +74,21 @@ def test_idle_containers_killed_then_requests_at_once_are_all_ok(own_nats, tmp_p
             check=True,
         ).stdout.split()
         assert killed == []  # the dead were removed, not just replaced
+
+
+def test_a_restart_after_a_crash_sweeps_its_leftovers_and_spares_a_live_neighbour(
+    own_nats, tmp_path
+):
+    crashed = Daemon(own_nats.url, tmp_path / "crashed.log", default_id=True)
+    with Daemon(own_nats.url, tmp_path / "neighbour.log", default_id=True) as neighbour:
+        assert neighbour.instance_id != crashed.instance_id
+        theirs = set(instance_containers(neighbour.instance_id))
+        left = set(instance_containers(crashed.instance_id))
+        assert left and theirs
+        crashed.kill()
+        assert set(instance_containers(crashed.instance_id)) == left  # SIGKILL: they stay
+        with Daemon(own_nats.url, tmp_path / "again.log", default_id=True) as again:
+            assert again.instance_id == crashed.instance_id  # the same default id
+            assert not set(instance_containers(again.instance_id)) & left  # swept before ready
+            assert set(instance_containers(neighbour.instance_id)) == theirs
+        assert neighbour.alive()
