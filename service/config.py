@@ -38,7 +38,14 @@ def default_instance_id(slot: int = 1) -> str:
 class Settings:
     # Connections and logging.
     nats_url: str | None = _setting(
-        "NATSURL", None, f"NATS server; unset: {DEFAULT_NATS_URL}, embedded when nothing listens"
+        "NATSURL",
+        None,
+        f"NATS server; unset: {DEFAULT_NATS_URL}, embedded when nothing listens",
+    )
+    embedded_nats_port: int = _setting(
+        "CODE_ENGINE_EMBEDDED_NATS_PORT",
+        4222,
+        "port of the default NATS URL and of the embedded nats-server",
     )
     environment: str = _setting(
         "ENVIRONMENT", "development", "'production' gives JSON logs, anything else console logs"
@@ -181,7 +188,7 @@ class Settings:
 
     @property
     def effective_nats_url(self) -> str:
-        return self.nats_url or DEFAULT_NATS_URL
+        return self.nats_url or f"nats://127.0.0.1:{self.embedded_nats_port}"
 
     @property
     def docker_socket(self) -> str:

@@ -5,7 +5,8 @@
     serve()
     └── root nursery
         ├── log shipper               (only when BetterStack is configured)
-        ├── embedded nats-server      (only when NATSURL is unset and :4222 is free)
+        ├── embedded nats-server      (only when NATSURL is unset and :4222 is free;
+        │                              restarted when it dies)
         └── Engine.run
             ├── Pool.run              warm containers + health monitor (every 1 s)
             │   └── spawn / remove    container lifecycles
@@ -34,7 +35,7 @@ from docker_api import DockerClient, DockerError
 from service.config import Settings
 from service.engine import Engine
 from service.errors import EngineError
-from service.intake.nats_server import listening, run_embedded
+from service.intake.nats_server import EmbeddedNats, listening
 from service.operations.logs import ship_logs
 from service.sandbox.instance import claim_instance
 
@@ -89,15 +90,17 @@ async def _serve(settings: Settings) -> None:
             root.start_soon(shutdown.watch, signals, root.cancel_scope)
             if settings.betterstack_url and settings.betterstack_token:
                 await root.start(ship_logs, settings.betterstack_url, settings.betterstack_token)
-            if settings.nats_url is None and not listening():
-                url = await root.start(run_embedded, settings.nats_max_payload)
+            embedded: EmbeddedNats | None = None
+            if settings.nats_url is None and not listening(port=settings.embedded_nats_port):
+                embedded = EmbeddedNats(settings.nats_max_payload, port=settings.embedded_nats_port)
+                url = await root.start(embedded.run)
                 log.info("using embedded NATS at %s", url)
             async with DockerClient(socket_path=settings.docker_socket) as docker:
                 try:
                     await docker.system.ping()
                 except DockerError as exc:
                     raise EngineError(f"Docker daemon does not answer: {exc}") from exc
-                engine = Engine(settings, docker)
+                engine = Engine(settings, docker, nats_server=embedded)
                 async with trio.open_nursery() as nursery:
                     await nursery.start(engine.run)
                     shutdown.engine = engine

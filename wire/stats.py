@@ -3,7 +3,8 @@
 The JSON, field by field::
 
     {"instance": "host-1a2b3c", "version": "0.1.0", "uptime_s": 12.3, "state": "running",
-     "docker": {"ok": true, "error": null}, "nats": {"connected": true, "reconnects": 0},
+     "docker": {"ok": true, "error": null}, "nats": {"connected": true, "reconnects": 0,
+     "server_restarts": 0},
      "queue": {"depth": 0, "capacity": 64}, "workers": {"busy": 1, "total": 3},
      "pool": {"size": 2, "max": 3, "starting": 0, "replaced": 4,
               "lost_idle": 1, "lost_before_job": 1},
@@ -52,6 +53,7 @@ class Docker(msgspec.Struct, frozen=True, kw_only=True):
 class Nats(msgspec.Struct, frozen=True, kw_only=True):
     connected: bool = False
     reconnects: int = 0
+    server_restarts: int = 0  # the embedded nats-server, restarted after it died
 
 
 class Queue(msgspec.Struct, frozen=True, kw_only=True):

@@ -80,6 +80,11 @@ class Intake(Outbox, Protocol):
     @property
     def reconnects(self) -> int: ...
 
+    @property
+    def server_restarts(self) -> int:
+        """Restarts of the embedded nats-server after it died (0 without one)."""
+        ...
+
     def serve(self, subject: str, handler: ServiceHandler) -> None:
         """Answer requests on ``subject`` with ``handler`` (register before ``run``)."""
 

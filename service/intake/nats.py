@@ -34,6 +34,7 @@ from ..config import Settings
 from ..errors import EngineError
 from .base import Handler, HasRoom, Incoming, ServiceHandler, Ticket
 from .durable import DurableConsumer
+from .nats_server import EmbeddedNats
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +61,9 @@ class _Defer:
 class NatsIntake:
     """Subscribes to the execute subjects and publishes replies."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, server: EmbeddedNats | None = None) -> None:
         self._settings = settings
+        self._server = server  # the embedded nats-server, when the daemon runs one
         self._handler: Handler = _not_running
         self._has_room: HasRoom = lambda: False
         self._out_send, self._out_recv = trio.open_memory_channel[_Publish | _Defer](math.inf)
@@ -75,6 +77,11 @@ class NatsIntake:
         self.max_payload = settings.nats_max_payload  # the server's, once connected
         self._durable: DurableConsumer | None = None
         self._closing = False
+        self._error_logged = False  # one line per outage, not one per reconnect attempt
+
+    @property
+    def server_restarts(self) -> int:
+        return self._server.restarts if self._server is not None else 0
 
     # -- the Trio-facing interface ----------------------------------------------
 
@@ -291,10 +298,15 @@ class NatsIntake:
     async def _on_reconnected(self) -> None:
         self.connected = True
         self.reconnects += 1
+        self._error_logged = False
         log.info("reconnected to NATS")
 
     async def _on_error(self, exc: Exception) -> None:
-        log.warning("NATS error: %r", exc)
+        if self.connected or not self._error_logged:
+            log.warning("NATS error: %r", exc)
+            self._error_logged = not self.connected
+        else:
+            log.debug("NATS error: %r", exc)
 
 
 async def _publish_all(client: Client, items: list[_Publish]) -> dict[int, Exception]:

@@ -125,6 +125,9 @@ class BusHealth(Protocol):
     @property
     def reconnects(self) -> int: ...
 
+    @property
+    def server_restarts(self) -> int: ...
+
 
 def container_view(container: PoolContainer, usage: Usage | None, now: float) -> Container:
     """One container as listed; ``now`` on the Trio clock, for the current job's elapsed time."""
@@ -195,7 +198,11 @@ class Snapshotter:
             uptime_s=round(now - metrics.started, 1),
             state=self._state(),
             docker=Docker(ok=pool.docker_ok, error=pool.last_error),
-            nats=Nats(connected=self._bus.connected, reconnects=self._bus.reconnects),
+            nats=Nats(
+                connected=self._bus.connected,
+                reconnects=self._bus.reconnects,
+                server_restarts=self._bus.server_restarts,
+            ),
             queue=Queue(depth=self._queue.queued, capacity=self._queue.capacity),
             workers=Workers(busy=self._queue.in_flight, total=self._concurrency),
             pool=Pool(

@@ -219,7 +219,8 @@ class Daemon:
     then ``NATSURL`` and the instance id (``instance_id``, else
     ``CODE_ENGINE_INSTANCE_ID`` from ``env``, else a fresh ``test-xxxxxxxx``; with
     ``default_id`` none is given and the daemon picks its default, learnt from its
-    first snapshot). It runs in its own session from the checkout this module belongs to.
+    first snapshot; with ``embedded`` the daemon starts its own nats-server on the
+    port of ``nats_url``). It runs in its own session from the checkout this module belongs to.
     The constructor returns once the daemon is ready (its first stats snapshot),
     with the time that took in ``ready_s``.
 
@@ -236,6 +237,7 @@ class Daemon:
         *,
         instance_id: str | None = None,
         default_id: bool = False,
+        embedded: bool = False,
         ready_timeout: float = 180.0,
     ) -> None:
         env = dict(env or {})
@@ -249,6 +251,10 @@ class Daemon:
             "NATSURL": nats_url,
             "CODE_ENGINE_INSTANCE_ID": self.instance_id,
         }
+        if embedded:
+            # The daemon runs its own nats-server on the port of ``nats_url``.
+            del self.environ["NATSURL"]
+            self.environ["CODE_ENGINE_EMBEDDED_NATS_PORT"] = nats_url.rsplit(":", 1)[1]
         if default_id:
             del self.environ["CODE_ENGINE_INSTANCE_ID"]
             self.instance_id = ""
@@ -345,6 +351,21 @@ def _first_new_instance(daemon: Daemon, known: set[str], timeout: float) -> str:
         return asyncio.run(watch())
     except TimeoutError:
         raise StatsTimeout("(default id)", "a new instance", timeout, None) from None
+
+
+def child_pids(pid: int, name: str) -> list[int]:
+    """Process ids of the children of ``pid`` whose command is ``name``."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        command = text[text.index("(") + 1 : text.rindex(")")]
+        ppid = int(text[text.rindex(")") + 2 :].split()[1])
+        if ppid == pid and command == name:
+            found.append(int(stat.parent.name))
+    return found
 
 
 def instance_containers(instance_id: str) -> list[str]:

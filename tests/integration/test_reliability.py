@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import subprocess
+import time
 
 import pytest
 
-from engine_client import EngineClient, build_request
-from service.testing.harness import Daemon, NatsServer, instance_containers, wait_for_stats
+from engine_client import EngineClient, EngineClientError, build_request
+from service.testing.harness import (
+    Daemon,
+    NatsServer,
+    child_pids,
+    free_port,
+    instance_containers,
+    wait_for_stats,
+)
 
 
 @pytest.fixture
@@ -92,3 +102,38 @@ def test_a_restart_after_a_crash_sweeps_its_leftovers_and_spares_a_live_neighbou
             assert not set(instance_containers(again.instance_id)) & left  # swept before ready
             assert set(instance_containers(neighbour.instance_id)) == theirs
         assert neighbour.alive()
+
+
+def answered_within(url: str, deadline_s: float) -> float:
+    """Seconds until a request to ``url`` is answered ok, trying until ``deadline_s``."""
+
+    async def go() -> float:
+        start = time.monotonic()
+        while True:
+            left = deadline_s - (time.monotonic() - start)
+            assert left > 0, f"no ok reply within {deadline_s} s"
+            try:
+                async with await EngineClient.connect(url) as client:
+                    reply = await client.send(build_request("python", "print(7)"), timeout=left)
+                if reply["status"] == "ok":
+                    return time.monotonic() - start
+            except EngineClientError:
+                await asyncio.sleep(0.05)
+
+    return asyncio.run(go())
+
+
+def test_the_embedded_nats_server_killed_is_restarted_and_the_daemon_answers_again(tmp_path):
+    url = f"nats://127.0.0.1:{free_port()}"
+    with Daemon(url, tmp_path / "d.log", embedded=True) as daemon:
+        assert answered_within(url, 10) >= 0
+        (server,) = child_pids(daemon.pid, "nats-server")
+        os.kill(server, signal.SIGKILL)
+        answered_within(url, 10)
+        snapshot = wait_for_stats(
+            daemon, lambda s: s["nats"]["server_restarts"] == 1, what="one server restart"
+        )
+        assert snapshot["nats"]["connected"]
+        assert child_pids(daemon.pid, "nats-server") != [server]
+        assert daemon.alive()
+    assert "embedded nats-server restarted" in daemon.log_text()

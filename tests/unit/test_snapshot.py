@@ -63,6 +63,7 @@ class FakeQueue:
 class FakeBus:
     connected: bool = True
     reconnects: int = 0
+    server_restarts: int = 0
 
 
 @dataclass
