@@ -7,7 +7,6 @@ import json
 import uuid
 from typing import Any
 
-import nats
 from nats.aio.client import Client
 from nats.errors import NoRespondersError, TimeoutError
 
@@ -21,6 +20,8 @@ from wire.subjects import (
     durable_subject,
     subject_for,
 )
+
+from .connection import NatsConnectError, NatsConnection, NatsSettingsError, connect, parse_servers
 
 __all__ = [
     "COMPILER_SUBJECT",
@@ -81,11 +82,25 @@ class EngineClient:
         self.subject = subject
 
     @classmethod
-    async def connect(cls, url: str = DEFAULT_NATS_URL, **kwargs: Any) -> EngineClient:
+    async def connect(
+        cls,
+        url: str = DEFAULT_NATS_URL,
+        *,
+        connection: NatsConnection | None = None,
+        **kwargs: Any,
+    ) -> EngineClient:
+        """Connect to ``url`` (one server or a comma-separated list), or as ``connection`` says.
+
+        ``connection`` carries credentials and TLS settings as well (it wins over ``url``).
+
+        Raises:
+            EngineClientError: NATS cannot be reached, or refused the credentials or TLS.
+        """
         try:
-            nc = await nats.connect(servers=[url], connect_timeout=5, max_reconnect_attempts=3)
-        except Exception as exc:  # nats-py raises several unrelated types
-            raise EngineClientError(f"cannot connect to NATS at {url}: {exc!r}") from exc
+            connection = connection or NatsConnection(servers=parse_servers(url))
+            nc = await connect(connection, connect_timeout=5, max_reconnect_attempts=3)
+        except (NatsConnectError, NatsSettingsError) as exc:
+            raise EngineClientError(str(exc)) from None
         return cls(nc, **kwargs)
 
     async def __aenter__(self) -> EngineClient:

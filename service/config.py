@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from engine_client.connection import NatsConnection, NatsSettingsError, parse_servers
 from service.errors import ConfigError
 from wire.subjects import (
     COMPILER_SUBJECT,
@@ -28,6 +29,11 @@ def _setting(env: str, default: Any, help: str) -> Any:
     return field(default=default, metadata={"env": env, "help": help})
 
 
+def _secret(env: str, help: str) -> Any:
+    # Never in a repr (so never in a log line or traceback that prints settings).
+    return field(default=None, repr=False, metadata={"env": env, "help": help})
+
+
 def default_instance_id(slot: int = 1) -> str:
     """``<hostname>-<slot>``; the daemon claims the lowest free slot (service.sandbox.instance)."""
     host = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname().split(".")[0])[:48] or "engine"
@@ -37,10 +43,28 @@ def default_instance_id(slot: int = 1) -> str:
 @dataclass(frozen=True, slots=True)
 class Settings:
     # Connections and logging.
-    nats_url: str | None = _setting(
+    nats_url: str | None = _secret(  # a URL may hold a password or a token
         "NATSURL",
-        None,
-        f"NATS server; unset: {DEFAULT_NATS_URL}, embedded when nothing listens",
+        f"NATS servers, comma-separated (nats:// or tls://); unset: {DEFAULT_NATS_URL}, "
+        "embedded when nothing listens",
+    )
+    nats_creds: str | None = _setting(
+        "CODE_ENGINE_NATS_CREDS", None, "NATS credentials file (user JWT and nkey seed)"
+    )
+    nats_nkey_seed: str | None = _setting(
+        "CODE_ENGINE_NATS_NKEY_SEED", None, "file holding an nkey seed to log in to NATS with"
+    )
+    nats_user: str | None = _setting("CODE_ENGINE_NATS_USER", None, "NATS user")
+    nats_password: str | None = _secret("CODE_ENGINE_NATS_PASSWORD", "NATS password")
+    nats_token: str | None = _secret("CODE_ENGINE_NATS_TOKEN", "NATS token")
+    nats_tls_ca: str | None = _setting(
+        "CODE_ENGINE_NATS_TLS_CA", None, "CA file to verify the NATS server by (TLS)"
+    )
+    nats_tls_cert: str | None = _setting(
+        "CODE_ENGINE_NATS_TLS_CERT", None, "client certificate for NATS (mutual TLS)"
+    )
+    nats_tls_key: str | None = _setting(
+        "CODE_ENGINE_NATS_TLS_KEY", None, "key of the client certificate"
     )
     embedded_nats_port: int = _setting(
         "CODE_ENGINE_EMBEDDED_NATS_PORT",
@@ -191,6 +215,29 @@ class Settings:
         return self.nats_url or f"nats://127.0.0.1:{self.embedded_nats_port}"
 
     @property
+    def nats_connection(self) -> NatsConnection:
+        """The NATS servers, login and TLS (secrets stay out of its description).
+
+        Raises:
+            ConfigError: NATSURL is not a server list.
+        """
+        try:
+            servers = parse_servers(self.effective_nats_url)
+        except NatsSettingsError as exc:
+            raise ConfigError(f"NATSURL: {exc}") from None
+        return NatsConnection(
+            servers=servers,
+            creds_file=self.nats_creds,
+            nkey_seed_file=self.nats_nkey_seed,
+            user=self.nats_user,
+            password=self.nats_password,
+            token=self.nats_token,
+            tls_ca=self.nats_tls_ca,
+            tls_cert=self.nats_tls_cert,
+            tls_key=self.nats_tls_key,
+        )
+
+    @property
     def docker_socket(self) -> str:
         host = self.docker_host or "unix:///var/run/docker.sock"
         if not host.startswith("unix://"):
@@ -243,6 +290,10 @@ class Settings:
         if self.memory_mb < 32:
             raise ConfigError("CODE_ENGINE_MEMORY_MB must be at least 32")
         self.docker_socket  # noqa: B018  (validates DOCKER_HOST)
+        try:
+            self.nats_connection.check()
+        except NatsSettingsError as exc:
+            raise ConfigError(str(exc)) from None
 
 
 def _variables() -> list[Any]:

@@ -19,7 +19,6 @@ import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-import nats
 import trio
 import trio_asyncio
 from nats.aio.client import Client
@@ -27,6 +26,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from trio_asyncio import aio_as_trio
 
+from engine_client.connection import NatsConnectError, NatsSettingsError, connect
 from wire import Kind
 from wire.subjects import INSTANCE_HEADER
 
@@ -64,6 +64,7 @@ class NatsIntake:
     def __init__(self, settings: Settings, *, server: EmbeddedNats | None = None) -> None:
         self._settings = settings
         self._server = server  # the embedded nats-server, when the daemon runs one
+        self._connection = settings.nats_connection
         self._handler: Handler = _not_running
         self._has_room: HasRoom = lambda: False
         self._out_send, self._out_recv = trio.open_memory_channel[_Publish | _Defer](math.inf)
@@ -142,8 +143,8 @@ class NatsIntake:
         self._handler, self._has_room = handler, has_room
         async with trio_asyncio.open_loop():
             try:
-                client = await aio_as_trio(nats.connect)(
-                    servers=[self._settings.effective_nats_url],
+                client = await aio_as_trio(connect)(
+                    self._connection,
                     name=f"code-engine {self._settings.instance_id}",
                     max_reconnect_attempts=-1,
                     reconnect_time_wait=1,
@@ -154,10 +155,8 @@ class NatsIntake:
                     reconnected_cb=self._on_reconnected,
                     error_cb=self._on_error,
                 )
-            except Exception as exc:  # nats-py raises several unrelated types here
-                raise EngineError(
-                    f"cannot connect to NATS at {self._settings.effective_nats_url}: {exc!r}"
-                ) from exc
+            except (NatsConnectError, NatsSettingsError) as exc:
+                raise EngineError(str(exc)) from None
             self.connected = True
             self.max_payload = client.max_payload or self.max_payload
             try:
@@ -206,7 +205,7 @@ class NatsIntake:
             self._settings.compiler_subject,
             self._settings.problems_subject,
             self._settings.queue_group,
-            self._settings.effective_nats_url,
+            self._connection.describe(),
         )
 
     async def _unsubscribe_execute(self) -> None:

@@ -36,6 +36,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncGenerator, Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
@@ -125,6 +126,9 @@ class NatsServer:
         max_payload: int = 8 << 20,
         jetstream: bool = True,
         timeout: float = 10.0,
+        extra_config: str = "",
+        scheme: str = "nats",
+        wait: bool = True,
     ) -> None:
         try:
             self.binary = find_binary()
@@ -132,25 +136,31 @@ class NatsServer:
             raise NatsServerMissing(str(exc)) from None
         self.port = free_port()
         self.monitor_port = free_port()
-        self.url = f"nats://{HOST}:{self.port}"
+        self.url = f"{scheme}://{HOST}:{self.port}"
         self.config = directory / f"nats-{self.port}.conf"
         store = str(directory / f"js-{self.port}") if jetstream else None
         self.config.write_text(
             config_text(self.port, max_payload, jetstream_dir=store)
             + f"http: {HOST}:{self.monitor_port}\n"
+            + extra_config
         )
         self.log_path = directory / f"nats-{self.port}.log"
         self.process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
-        self.start(timeout)
+        # A clustered node is healthy once JetStream runs; the full check also
+        # waits for every stream to be current, which a node alone never is.
+        self.health_path = (
+            "/healthz?js-enabled-only=true" if "cluster" in extra_config else "/healthz"
+        )
+        self.start(timeout, wait=wait)
 
     @property
     def pid(self) -> int:
         assert self.process is not None, "the server is stopped"
         return self.process.pid
 
-    def start(self, timeout: float = 10.0) -> None:
-        """Start the server (again) and return once it reports itself healthy."""
+    def start(self, timeout: float = 10.0, *, wait: bool = True) -> None:
+        """Start the server (again); with ``wait``, return once it reports itself healthy."""
         if self.process is not None and self.process.poll() is None:
             raise HarnessError(f"nats-server on {self.port} is running already")
         self._log = open(self.log_path, "ab")
@@ -160,6 +170,12 @@ class NatsServer:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        if wait:
+            self.wait_healthy(timeout)
+
+    def wait_healthy(self, timeout: float = 10.0) -> None:
+        """Return once the server reports itself healthy; stop it if it does not in time."""
+        assert self.process is not None, "the server is stopped"
         deadline = time.monotonic() + timeout
         try:
             while not self._healthy():
@@ -173,7 +189,7 @@ class NatsServer:
     def _healthy(self) -> bool:
         connection = http.client.HTTPConnection(HOST, self.monitor_port, timeout=1)
         try:
-            connection.request("GET", "/healthz")
+            connection.request("GET", self.health_path)
             return connection.getresponse().status == 200
         except OSError:
             return False
@@ -353,6 +369,51 @@ def _first_new_instance(daemon: Daemon, known: set[str], timeout: float) -> str:
         raise StatsTimeout("(default id)", "a new instance", timeout, None) from None
 
 
+@dataclass(frozen=True)
+class TlsFiles:
+    """A throwaway CA and a server certificate it signed (for 127.0.0.1 and localhost)."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+    def server_config(self) -> str:
+        """A nats-server ``tls`` block: with it the server takes TLS connections only."""
+        return f'tls {{\n  cert_file: "{self.cert}"\n  key_file: "{self.key}"\n}}\n'
+
+
+def make_tls_files(directory: Path) -> TlsFiles:
+    """Make a CA and a server certificate with openssl, valid for a day."""
+    ca, ca_key = directory / "ca.pem", directory / "ca-key.pem"
+    cert, key, csr = directory / "server.pem", directory / "server-key.pem", directory / "s.csr"
+    san = directory / "san.ext"
+    san.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    for command in (
+        ["req", "-x509", *ec, "-keyout", ca_key, "-out", ca, "-days", "1", "-subj", "/CN=test-ca"],
+        ["req", *ec, "-keyout", key, "-out", csr, "-subj", "/CN=localhost"],
+        [
+            "x509",
+            "-req",
+            "-in",
+            csr,
+            "-CA",
+            ca,
+            "-CAkey",
+            ca_key,
+            "-CAcreateserial",
+            "-out",
+            cert,
+            "-days",
+            "1",
+            "-extfile",
+            san,
+        ],
+    ):
+        subprocess.run(["openssl", *map(str, command)], check=True, capture_output=True)
+    return TlsFiles(ca, cert, key)
+
+
 def child_pids(pid: int, name: str) -> list[int]:
     """Process ids of the children of ``pid`` whose command is ``name``."""
     found = []
@@ -438,7 +499,9 @@ def wait_for_stats(
 
 async def _snapshots(daemon: Daemon, subject: str) -> AsyncGenerator[Snapshot]:
     """Snapshots on ``subject`` from now on; NotReady once the daemon has exited."""
-    nc = await nats.connect(daemon.nats_url, connect_timeout=5, max_reconnect_attempts=0)
+    nc = await nats.connect(
+        **daemon.settings.nats_connection.options(), connect_timeout=5, max_reconnect_attempts=0
+    )
     try:
         sub = await nc.subscribe(subject)
         while True:
