@@ -193,6 +193,16 @@ class Settings:
     durable_max_deliver: int = _setting(
         "CODE_ENGINE_DURABLE_MAX_DELIVER", 3, "deliveries before a job is dead-lettered"
     )
+    durable_replicas: int = _setting(
+        "CODE_ENGINE_DURABLE_REPLICAS",
+        1,
+        "replicas of the stream and buckets (use 3 on a 3-node cluster)",
+    )
+    durable_reply_ttl_s: float = _setting(
+        "CODE_ENGINE_DURABLE_REPLY_TTL_S",
+        600.0,
+        "how long durable replies are kept for submitters that missed them",
+    )
     durable_duplicate_window_s: float = _setting(
         "CODE_ENGINE_DURABLE_DUPLICATE_WINDOW_S", 120.0, "the stream drops repeated ids this long"
     )
@@ -270,7 +280,8 @@ class Settings:
             "workers concurrency queue_capacity recycle_after health_interval_ms memory_mb "
             "pids_limit timeout_ms compile_timeout_ms output_limit compile_output_limit "
             "file_size_limit scratch_mb max_code_bytes max_stdin_bytes problems_max_code_bytes "
-            "problems_max_stdin_bytes problems_output_limit nats_max_payload problems_max_tests"
+            "problems_max_stdin_bytes problems_output_limit nats_max_payload problems_max_tests "
+            "durable_replicas durable_reply_ttl_s"
         ).split()
         for name in positive:
             if getattr(self, name) <= 0:

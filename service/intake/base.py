@@ -26,6 +26,7 @@ class Ticket:
     request_id: str | None
     deliveries: int
     poison: bool  # delivered too often without completing: do not run it again
+    reply_key: str | None = None  # where the reply is kept (from the submitter's token)
 
 
 @dataclass(frozen=True, slots=True)

@@ -209,8 +209,92 @@ class NatsServer:
         self.stop()
         self.start(timeout)
 
+    def kill(self) -> None:
+        """SIGKILL: the node is gone at once, as in a crash; :meth:`start` brings it back."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def monitor(self, path: str) -> Any:
+        """The JSON of a monitoring endpoint, e.g. ``/connz`` or ``/jsz?streams=1``."""
+        connection = http.client.HTTPConnection(HOST, self.monitor_port, timeout=5)
+        try:
+            connection.request("GET", path)
+            return json.loads(connection.getresponse().read())
+        finally:
+            connection.close()
+
+    def client_names(self) -> list[str]:
+        """The names of the clients connected to this node."""
+        return [c.get("name", "") for c in self.monitor("/connz?limit=1024")["connections"] or []]
+
     def log_tail(self, chars: int = 3000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:]
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class NatsCluster:
+    """``size`` nats-servers clustered on loopback, each with JetStream (``n1``, ``n2``, ...).
+
+    ``url`` lists every node, comma-separated (what ``NATSURL`` takes). A node is
+    killed with ``node.kill()`` and brought back with ``node.start()``.
+    """
+
+    def __init__(self, directory: Path, size: int = 3, *, timeout: float = 30.0) -> None:
+        routes = [free_port() for _ in range(size)]
+        self.nodes: list[NatsServer] = []
+        try:
+            for n, port in enumerate(routes, 1):
+                others = ", ".join(f"nats://{HOST}:{p}" for p in routes if p != port)
+                node_dir = directory / f"n{n}"
+                node_dir.mkdir(parents=True, exist_ok=True)
+                cluster = (
+                    f"server_name: n{n}\n"
+                    f"cluster {{\n  name: code-engine-test\n  listen: {HOST}:{port}\n"
+                    f"  routes: [{others}]\n}}\n"
+                )
+                # All start before any is waited for: JetStream needs a quorum.
+                self.nodes.append(NatsServer(node_dir, extra_config=cluster, wait=False))
+            for node in self.nodes:
+                node.wait_healthy(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        self.url = ",".join(node.url for node in self.nodes)
+
+    def node_with_client(self, name: str) -> NatsServer:
+        """The node a client named ``name`` (e.g. ``code-engine <instance>``) is connected to."""
+        for node in self.nodes:
+            if node.process is not None and name in node.client_names():
+                return node
+        raise HarnessError(f"no node has a client named {name!r}")
+
+    def stream_leader(self, stream: str) -> str | None:
+        """The server name (``n1``...) leading ``stream``, as a live node reports it."""
+        for node in self.nodes:
+            if node.process is None:
+                continue
+            for account in node.monitor("/jsz?streams=1").get("account_details") or []:
+                for detail in account.get("stream_detail") or []:
+                    if detail.get("name") == stream:
+                        leader: str | None = (detail.get("cluster") or {}).get("leader")
+                        return leader
+        return None
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
 
     def __enter__(self) -> Self:
         return self
