@@ -198,7 +198,13 @@ class DurableConsumer:
 
         Each step is retried through a leader change or a reconnection; the
         delivery keeps its in-progress acknowledgements until it is settled.
+        Shielded (for at most ``SETTLE_TIMEOUT_S`` in all): a shutdown does not
+        leave an answered job unacknowledged, to be run again elsewhere.
         """
+        with trio.CancelScope(shield=True), trio.move_on_after(SETTLE_TIMEOUT_S):
+            await self._complete(ticket, reply)
+
+    async def _complete(self, ticket: Ticket, reply: bytes) -> None:
         try:
             if ticket.reply_key and reply:
                 await self._settle(

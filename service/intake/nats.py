@@ -282,7 +282,10 @@ class NatsIntake:
                 )
             elif item.ticket is not None and self._durable is not None:
                 # Acknowledged only now that its reply is out.
-                self._durable.settle_soon(item.ticket, item.payload)
+                if self._closing:  # the consumer's tasks are gone: settle it here
+                    await self._durable.complete(item.ticket, item.payload)
+                else:
+                    self._durable.settle_soon(item.ticket, item.payload)
 
     async def _flush_pending(self, client: Client) -> None:
         # What is queued goes into the client's buffer; close() writes it out.
