@@ -11,8 +11,23 @@
     asyncio.run(main())
 
 Replies are the engine's JSON replies as dicts (see the README's protocol section).
+For a secured NATS, pass a :class:`NatsConnection` (servers, credentials, TLS)::
+
+    connection = NatsConnection(servers=parse_servers("tls://nats-1:4222,tls://nats-2:4222"),
+                                creds_file="client.creds", tls_ca="ca.pem")
+    engine = await EngineClient.connect(connection=connection)
 """
 
 from .client import DEFAULT_TIMEOUT_S, EngineClient, EngineClientError, build_request
+from .connection import NatsConnectError, NatsConnection, NatsSettingsError, parse_servers
 
-__all__ = ["DEFAULT_TIMEOUT_S", "EngineClient", "EngineClientError", "build_request"]
+__all__ = [
+    "DEFAULT_TIMEOUT_S",
+    "EngineClient",
+    "EngineClientError",
+    "NatsConnectError",
+    "NatsConnection",
+    "NatsSettingsError",
+    "build_request",
+    "parse_servers",
+]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import sys
 from pathlib import Path
 
 import trio
 
+from engine_client.connection import NatsConnection
 from service.config import Settings, describe
 from service.errors import EngineError
 from service.languages import guess_from_filename, lookup, supported
@@ -58,7 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout-ms", type=int)
     run.add_argument("--memory-mb", type=int)
     run.add_argument("--problems", action="store_true", help="use the problems subject")
-    run.add_argument("--nats", help=f"NATS URL (default: NATSURL or {DEFAULT_NATS_URL})")
+    run.add_argument(
+        "--nats", help=f"NATS URL or comma-separated list (default: NATSURL or {DEFAULT_NATS_URL})"
+    )
     run.add_argument("--json", action="store_true", help="print the whole reply as JSON")
 
     build = commands.add_parser("build-image", help="build the worker image (no registry needed)")
@@ -66,7 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--tag", help="image tag (default: CODE_ENGINE_IMAGE)")
 
     tui = commands.add_parser("tui", help="live dashboard of running engines")
-    tui.add_argument("--nats", help=f"NATS URL (default: NATSURL or {DEFAULT_NATS_URL})")
+    tui.add_argument(
+        "--nats", help=f"NATS URL or comma-separated list (default: NATSURL or {DEFAULT_NATS_URL})"
+    )
     return parser
 
 
@@ -129,8 +133,9 @@ def _build_image(args: argparse.Namespace) -> int:
     return 0
 
 
-def _nats_url(flag: str | None) -> str:
-    return flag or os.environ.get("NATSURL") or DEFAULT_NATS_URL
+def _nats_connection(flag: str | None) -> NatsConnection:
+    """NATSURL (or the flag) with the CODE_ENGINE_NATS_* login and TLS settings."""
+    return Settings.from_env(nats_url=flag).nats_connection
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -144,12 +149,8 @@ def _run(args: argparse.Namespace) -> int:
             problem = f"cannot tell the language of {args.file}; use --lang ({supported()})"
         print(f"code-engine: {problem}", file=sys.stderr)
         return 125
-    url = _nats_url(args.nats)
-    scheme, sep, _ = url.partition("://")
-    if sep and scheme not in ("nats", "tls", "ws", "wss"):
-        print(f"code-engine: {url!r} is not a NATS URL (nats://host:port)", file=sys.stderr)
-        return 125
     try:
+        connection = _nats_connection(args.nats)  # a URL that is not NATS's is refused here
         code = _read(args.file, "source file")
         stdin = _read(args.stdin, "--stdin file") if args.stdin else b""
     except EngineError as exc:
@@ -158,7 +159,9 @@ def _run(args: argparse.Namespace) -> int:
 
     async def send() -> dict:
         # One request: a quick, clear failure beats a long retry.
-        async with await EngineClient.connect(url, attempts=1, retry_wait_s=0.25) as engine:
+        async with await EngineClient.connect(
+            connection=connection, attempts=1, retry_wait_s=0.25
+        ) as engine:
             return await engine.execute(
                 language.name,
                 code,
@@ -203,7 +206,7 @@ def _read(path: Path, what: str) -> bytes:
 def _tui(args: argparse.Namespace) -> int:
     from tui.app import run_dashboard
 
-    return run_dashboard(_nats_url(args.nats))
+    return run_dashboard(_nats_connection(args.nats))
 
 
 if __name__ == "__main__":

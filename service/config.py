@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 import re
 import socket
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from engine_client.connection import NatsConnection, NatsSettingsError, parse_servers
 from service.errors import ConfigError
 from wire.subjects import (
     COMPILER_SUBJECT,
@@ -29,16 +29,47 @@ def _setting(env: str, default: Any, help: str) -> Any:
     return field(default=default, metadata={"env": env, "help": help})
 
 
-def _default_instance_id() -> str:
-    host = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname().split(".")[0]) or "engine"
-    return f"{host}-{uuid.uuid4().hex[:6]}"
+def _secret(env: str, help: str) -> Any:
+    # Never in a repr (so never in a log line or traceback that prints settings).
+    return field(default=None, repr=False, metadata={"env": env, "help": help})
+
+
+def default_instance_id(slot: int = 1) -> str:
+    """``<hostname>-<slot>``; the daemon claims the lowest free slot (service.sandbox.instance)."""
+    host = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname().split(".")[0])[:48] or "engine"
+    return f"{host}-{slot}"
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
     # Connections and logging.
-    nats_url: str | None = _setting(
-        "NATSURL", None, f"NATS server; unset: {DEFAULT_NATS_URL}, embedded when nothing listens"
+    nats_url: str | None = _secret(  # a URL may hold a password or a token
+        "NATSURL",
+        f"NATS servers, comma-separated (nats:// or tls://); unset: {DEFAULT_NATS_URL}, "
+        "embedded when nothing listens",
+    )
+    nats_creds: str | None = _setting(
+        "CODE_ENGINE_NATS_CREDS", None, "NATS credentials file (user JWT and nkey seed)"
+    )
+    nats_nkey_seed: str | None = _setting(
+        "CODE_ENGINE_NATS_NKEY_SEED", None, "file holding an nkey seed to log in to NATS with"
+    )
+    nats_user: str | None = _setting("CODE_ENGINE_NATS_USER", None, "NATS user")
+    nats_password: str | None = _secret("CODE_ENGINE_NATS_PASSWORD", "NATS password")
+    nats_token: str | None = _secret("CODE_ENGINE_NATS_TOKEN", "NATS token")
+    nats_tls_ca: str | None = _setting(
+        "CODE_ENGINE_NATS_TLS_CA", None, "CA file to verify the NATS server by (TLS)"
+    )
+    nats_tls_cert: str | None = _setting(
+        "CODE_ENGINE_NATS_TLS_CERT", None, "client certificate for NATS (mutual TLS)"
+    )
+    nats_tls_key: str | None = _setting(
+        "CODE_ENGINE_NATS_TLS_KEY", None, "key of the client certificate"
+    )
+    embedded_nats_port: int = _setting(
+        "CODE_ENGINE_EMBEDDED_NATS_PORT",
+        4222,
+        "port of the default NATS URL and of the embedded nats-server",
     )
     environment: str = _setting(
         "ENVIRONMENT", "development", "'production' gives JSON logs, anything else console logs"
@@ -50,7 +81,10 @@ class Settings:
         "BETTERSTACKSOURCETOKEN", None, "BetterStack source token, sent as bearer"
     )
     instance_id: str = _setting(
-        "CODE_ENGINE_INSTANCE_ID", "", "this instance's id (labels, stats); default: host-random"
+        "CODE_ENGINE_INSTANCE_ID",
+        "",
+        "this instance's id (labels, stats); default: <hostname>-<n>, the lowest n "
+        "no live daemon on this host holds (stable across restarts)",
     )
     log_level: str = _setting("CODE_ENGINE_LOG_LEVEL", "INFO", "log level")
 
@@ -169,6 +203,16 @@ class Settings:
     durable_max_deliver: int = _setting(
         "CODE_ENGINE_DURABLE_MAX_DELIVER", 3, "deliveries before a job is dead-lettered"
     )
+    durable_replicas: int = _setting(
+        "CODE_ENGINE_DURABLE_REPLICAS",
+        1,
+        "replicas of the stream and buckets (use 3 on a 3-node cluster)",
+    )
+    durable_reply_ttl_s: float = _setting(
+        "CODE_ENGINE_DURABLE_REPLY_TTL_S",
+        600.0,
+        "how long durable replies are kept for submitters that missed them",
+    )
     durable_duplicate_window_s: float = _setting(
         "CODE_ENGINE_DURABLE_DUPLICATE_WINDOW_S", 120.0, "the stream drops repeated ids this long"
     )
@@ -183,6 +227,9 @@ class Settings:
         "",
         "host:port of the HTTP listener for /metrics, /healthz, /readyz; empty: none",
     )
+    # Not a variable: True when CODE_ENGINE_INSTANCE_ID was unset and the id above is
+    # only the first candidate (the daemon claims the lowest free slot).
+    instance_id_auto: bool = field(default=False, metadata={})
 
     @property
     def production(self) -> bool:
@@ -190,7 +237,30 @@ class Settings:
 
     @property
     def effective_nats_url(self) -> str:
-        return self.nats_url or DEFAULT_NATS_URL
+        return self.nats_url or f"nats://127.0.0.1:{self.embedded_nats_port}"
+
+    @property
+    def nats_connection(self) -> NatsConnection:
+        """The NATS servers, login and TLS (secrets stay out of its description).
+
+        Raises:
+            ConfigError: NATSURL is not a server list.
+        """
+        try:
+            servers = parse_servers(self.effective_nats_url)
+        except NatsSettingsError as exc:
+            raise ConfigError(f"NATSURL: {exc}") from None
+        return NatsConnection(
+            servers=servers,
+            creds_file=self.nats_creds,
+            nkey_seed_file=self.nats_nkey_seed,
+            user=self.nats_user,
+            password=self.nats_password,
+            token=self.nats_token,
+            tls_ca=self.nats_tls_ca,
+            tls_cert=self.nats_tls_cert,
+            tls_key=self.nats_tls_key,
+        )
 
     @property
     def metrics_listen(self) -> tuple[str, int] | None:
@@ -222,7 +292,7 @@ class Settings:
         """
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}
-        for f in fields(cls):
+        for f in _variables():
             raw = environ.get(f.metadata["env"])
             if raw is None or raw == "":
                 continue
@@ -230,7 +300,7 @@ class Settings:
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)
         if not settings.instance_id:
-            settings = replace(settings, instance_id=_default_instance_id())
+            settings = replace(settings, instance_id=default_instance_id(), instance_id_auto=True)
         settings.check()
         return settings
 
@@ -254,7 +324,8 @@ class Settings:
             "workers concurrency queue_capacity recycle_after health_interval_ms memory_mb "
             "pids_limit timeout_ms compile_timeout_ms output_limit compile_output_limit "
             "file_size_limit scratch_mb max_code_bytes max_stdin_bytes problems_max_code_bytes "
-            "problems_max_stdin_bytes problems_output_limit nats_max_payload problems_max_tests"
+            "problems_max_stdin_bytes problems_output_limit nats_max_payload problems_max_tests "
+            "durable_replicas durable_reply_ttl_s"
         ).split()
         for name in positive:
             if getattr(self, name) <= 0:
@@ -281,10 +352,18 @@ class Settings:
             raise ConfigError("CODE_ENGINE_COMPILE_MEMORY_MB must be 0 or at least 32")
         self.docker_socket  # noqa: B018  (validates DOCKER_HOST)
         self.metrics_listen  # noqa: B018  (validates CODE_ENGINE_METRICS_ADDR)
+        try:
+            self.nats_connection.check()
+        except NatsSettingsError as exc:
+            raise ConfigError(str(exc)) from None
+
+
+def _variables() -> list[Any]:
+    return [f for f in fields(Settings) if "env" in f.metadata]
 
 
 def _env_of(name: str) -> str:
-    return next(f.metadata["env"] for f in fields(Settings) if f.name == name)
+    return next(f.metadata["env"] for f in _variables() if f.name == name)
 
 
 def _parse(env: str, raw: str, default: Any) -> Any:
@@ -304,7 +383,7 @@ def _parse(env: str, raw: str, default: Any) -> Any:
 def describe() -> list[tuple[str, str, str]]:
     """(variable, default, meaning) for every setting, in declaration order."""
     rows = []
-    for f in fields(Settings):
+    for f in _variables():
         default = "unset" if f.default in (None, "") else str(f.default)
         rows.append((f.metadata["env"], default, f.metadata["help"]))
     return rows

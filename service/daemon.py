@@ -6,7 +6,8 @@
     └── root nursery
         ├── log shipper               (only when BetterStack is configured)
         ├── metrics and probes        (only when CODE_ENGINE_METRICS_ADDR is set)
-        ├── embedded nats-server      (only when NATSURL is unset and :4222 is free)
+        ├── embedded nats-server      (only when NATSURL is unset and :4222 is free;
+        │                              restarted when it dies)
         └── Engine.run
             ├── Pool.run              warm containers + health monitor (every 1 s)
             │   └── spawn / remove    container lifecycles
@@ -35,9 +36,10 @@ from docker_api import DockerClient, DockerError
 from service.config import Settings
 from service.engine import Engine
 from service.errors import EngineError
-from service.intake.nats_server import listening, run_embedded
+from service.intake.nats_server import EmbeddedNats, listening
 from service.operations.http import OpsListener
 from service.operations.logs import ship_logs
+from service.sandbox.instance import claim_instance
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +75,17 @@ class Shutdown:
 
 
 async def serve(settings: Settings) -> None:
-    """Run the daemon until SIGINT/SIGTERM.
+    """Run the daemon until SIGINT/SIGTERM, holding its instance id (see ``claim_instance``).
 
     Raises:
-        EngineError: a component could not start (Docker, image, NATS).
+        EngineError: a component could not start (Docker, image, NATS), or the
+            instance id is held by another daemon on this host.
     """
+    with claim_instance(settings) as claimed:
+        await _serve(claimed)
+
+
+async def _serve(settings: Settings) -> None:
     shutdown = Shutdown()
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as root:
@@ -88,15 +96,17 @@ async def serve(settings: Settings) -> None:
             if (address := settings.metrics_listen) is not None:
                 # First, so /healthz answers while the rest starts (and /readyz says so).
                 await root.start(listener.run, *address)
-            if settings.nats_url is None and not listening():
-                url = await root.start(run_embedded, settings.nats_max_payload)
+            embedded: EmbeddedNats | None = None
+            if settings.nats_url is None and not listening(port=settings.embedded_nats_port):
+                embedded = EmbeddedNats(settings.nats_max_payload, port=settings.embedded_nats_port)
+                url = await root.start(embedded.run)
                 log.info("using embedded NATS at %s", url)
             async with DockerClient(socket_path=settings.docker_socket) as docker:
                 try:
                     await docker.system.ping()
                 except DockerError as exc:
                     raise EngineError(f"Docker daemon does not answer: {exc}") from exc
-                engine = Engine(settings, docker)
+                engine = Engine(settings, docker, nats_server=embedded)
                 async with trio.open_nursery() as nursery:
                     await nursery.start(engine.run)
                     shutdown.engine = engine

@@ -24,6 +24,7 @@ from wire.subjects import admin_subject, stats_subject
 from . import __version__
 from .config import Settings
 from .intake import Intake, NatsIntake
+from .intake.nats_server import EmbeddedNats
 from .jobs import Jobs
 from .operations.admin import Admin
 from .operations.discovery import Discovery, EndpointStats
@@ -45,7 +46,12 @@ class Engine:
     """Every part of one engine instance; ``run`` starts them in order."""
 
     def __init__(
-        self, settings: Settings, docker: DockerClient, *, intake: Intake | None = None
+        self,
+        settings: Settings,
+        docker: DockerClient,
+        *,
+        intake: Intake | None = None,
+        nats_server: EmbeddedNats | None = None,
     ) -> None:
         self.settings = settings
         self.metrics = Metrics()
@@ -58,7 +64,9 @@ class Engine:
             capacity=settings.queue_capacity,
             metrics=self.metrics,
         )
-        self.intake: Intake = intake if intake is not None else NatsIntake(settings)
+        self.intake: Intake = (
+            intake if intake is not None else NatsIntake(settings, server=nats_server)
+        )
         self.control = Control(self.intake, self.dispatcher, self.pool)
         subjects = {
             Kind.COMPILER: settings.compiler_subject,

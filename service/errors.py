@@ -4,7 +4,8 @@
     ├── ConfigError          a setting does not parse or is out of range
     ├── InvalidRequest       a request broke the protocol (the reply says what)
     ├── AgentError           the in-container agent broke its protocol or went away
-    │   └── AgentTimeout     no result arrived by the host-side deadline
+    │   ├── AgentTimeout     no result arrived by the host-side deadline
+    │   └── ContainerLost    the container was dead before the job reached it (retried)
     ├── PoolUnavailable      no container could be started (image missing, daemon down)
     ├── AgentVersionMismatch the worker image's agent speaks another protocol version
     └── ImageBuildError      the worker image could not be built
@@ -39,6 +40,13 @@ class AgentError(EngineError):
 
 class AgentTimeout(AgentError):
     """No result arrived from the agent by the host-side deadline."""
+
+
+class ContainerLost(AgentError):
+    """The container turned out dead before the job's code started.
+
+    Nothing of the job ran, so the flows run it again on a fresh container.
+    """
 
 
 class PoolUnavailable(EngineError):

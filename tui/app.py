@@ -18,6 +18,7 @@ from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.widgets import Footer, Header, OptionList
 
+from engine_client.connection import NatsConnection
 from wire.admin import AdminAction, AdminRequest, EngineState
 
 from .messages import AdminResult, ConnectionChanged, SnapshotRejected, StatsReceived
@@ -261,8 +262,8 @@ class DashboardApp(App[int]):
         self.notify(f"{result.action} done{now}", title=result.instance, markup=False)
 
 
-def run_dashboard(nats_url: str) -> int:
-    """Run the dashboard against the NATS server at `nats_url` until the user quits."""
-    app = DashboardApp(NatsStatsSource(nats_url))
+def run_dashboard(nats: str | NatsConnection) -> int:
+    """Run the dashboard against NATS (a URL, or servers with login and TLS) until quit."""
+    app = DashboardApp(NatsStatsSource(nats))
     app.run()
     return app.return_code or 0

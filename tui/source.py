@@ -21,6 +21,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from textual.message import Message
 
+from engine_client.connection import NatsConnection, describe_refusal, is_refusal, parse_servers
 from wire.admin import AdminAction, AdminReply, AdminRequest, EngineState, encode_request
 from wire.admin import decode_reply as decode_admin_reply
 from wire.errors import AdminReplyError, SnapshotError
@@ -99,9 +100,16 @@ class NatsStatsSource:
     """
 
     def __init__(
-        self, url: str, *, admin_timeout: float = 3.0, reconnect_wait: float = 1.0
+        self,
+        nats: str | NatsConnection,
+        *,
+        admin_timeout: float = 3.0,
+        reconnect_wait: float = 1.0,
     ) -> None:
-        self.url = url
+        self.connection = (
+            nats if isinstance(nats, NatsConnection) else NatsConnection(parse_servers(nats))
+        )
+        self.url = self.connection.describe()  # what the screen shows: never a secret
         self.admin_timeout = admin_timeout
         self.reconnect_wait = reconnect_wait
         self._nc: Client | None = None
@@ -113,6 +121,10 @@ class NatsStatsSource:
 
         async def on_error(exc: Exception) -> None:
             if nc.is_connected:
+                return
+            if is_refusal(exc):
+                # Retried all the same (the settings may be fixed on the server's side).
+                post(ConnectionChanged(False, f"{self.url}: {describe_refusal(exc)} — retrying…"))
                 return
             if ever_connected:
                 post(ConnectionChanged(False, f"{lost} ({_describe(exc)})"))
@@ -136,7 +148,7 @@ class NatsStatsSource:
         post(ConnectionChanged(False, f"connecting to {self.url}…"))
         try:
             await nc.connect(
-                self.url,
+                **self.connection.options(),
                 name="code-engine-tui",
                 error_cb=on_error,
                 disconnected_cb=on_disconnected,

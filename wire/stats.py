@@ -3,9 +3,11 @@
 The JSON, field by field::
 
     {"instance": "host-1a2b3c", "version": "0.1.0", "uptime_s": 12.3, "state": "running",
-     "docker": {"ok": true, "error": null}, "nats": {"connected": true, "reconnects": 0},
+     "docker": {"ok": true, "error": null}, "nats": {"connected": true, "reconnects": 0,
+     "server_restarts": 0},
      "queue": {"depth": 0, "capacity": 64}, "workers": {"busy": 1, "total": 3},
-     "pool": {"size": 2, "max": 3, "starting": 0, "replaced": 4},
+     "pool": {"size": 2, "max": 3, "starting": 0, "replaced": 4,
+              "lost_idle": 1, "lost_before_job": 1},
      "containers": [{"id": "abc123def456", "state": "busy", "jobs": 12,
                      "job": {"id": "j-1", "language": "python", "elapsed_ms": 120.0},
                      "cpu_percent": 12.5, "memory_bytes": 12345678,
@@ -52,6 +54,7 @@ class Docker(msgspec.Struct, frozen=True, kw_only=True):
 class Nats(msgspec.Struct, frozen=True, kw_only=True):
     connected: bool = False
     reconnects: int = 0
+    server_restarts: int = 0  # the embedded nats-server, restarted after it died
 
 
 class Queue(msgspec.Struct, frozen=True, kw_only=True):
@@ -71,6 +74,10 @@ class Pool(msgspec.Struct, frozen=True, kw_only=True):
     max: int = 0  # the most containers at once: the concurrency
     starting: int = 0  # being created, not listed yet
     replaced: int = 0  # retired since start-up
+    lost_idle: int = 0  # idle containers that died (their stream ended), replaced at once
+    # Jobs whose container was found dead before their code started; each ran
+    # again on a fresh container (a bounded number of times).
+    lost_before_job: int = 0
 
 
 class ContainerJob(msgspec.Struct, frozen=True, kw_only=True):

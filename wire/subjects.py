@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
 
@@ -20,12 +21,16 @@ DEAD_LETTER_PREFIX = "code-engine.dead"
 # Durable mode: a JetStream work queue in front of the same engine.
 DURABLE_STREAM = "CODE_ENGINE"
 DURABLE_PREFIX = "code-engine.durable"
+# Durable replies are also kept here for a while, under reply_key(token).
+REPLIES_BUCKET = "code-engine-replies"
 
 # Headers.
 INSTANCE_HEADER = "Code-Engine-Instance"  # on every reply: who answered
 REPLY_HEADER = "Code-Engine-Reply"  # durable requests: where the reply goes
 REQUEST_ID_HEADER = "Code-Engine-Request-Id"  # dead letters: which request it was
 MSG_ID_HEADER = "Nats-Msg-Id"  # JetStream's de-duplication id
+# Durable requests: a secret of the submitter's; the reply is kept under its hash.
+REPLY_TOKEN_HEADER = "Code-Engine-Reply-Token"
 
 
 class Kind(enum.StrEnum):
@@ -49,6 +54,14 @@ def durable_subject(kind: Kind) -> str:
 
 def dead_letter_subject(prefix: str, kind: Kind) -> str:
     return f"{prefix}.{kind.value}"
+
+
+def reply_key(token: str) -> str:
+    """The key of a kept durable reply: a hash of the submitter's token, never the request id.
+
+    Knowing a request id (or seeing a key) does not give the token, and so not the key.
+    """
+    return hashlib.sha256(f"code-engine-reply:{token}".encode()).hexdigest()
 
 
 def subject_for(kind: Kind) -> str:

@@ -26,6 +26,7 @@ class Ticket:
     request_id: str | None
     deliveries: int
     poison: bool  # delivered too often without completing: do not run it again
+    reply_key: str | None = None  # where the reply is kept (from the submitter's token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,11 @@ class Intake(Outbox, Protocol):
 
     @property
     def reconnects(self) -> int: ...
+
+    @property
+    def server_restarts(self) -> int:
+        """Restarts of the embedded nats-server after it died (0 without one)."""
+        ...
 
     def serve(self, subject: str, handler: ServiceHandler) -> None:
         """Answer requests on ``subject`` with ``handler`` (register before ``run``)."""

@@ -18,6 +18,17 @@ one durable consumer, so work spreads over them, and:
   subject instead of being run again;
 * when the engine cannot take a job (queue full, Docker down) it is handed back
   with a delayed negative acknowledgement and stays queued.
+
+On a NATS cluster the stream and both buckets have ``durable_replicas`` replicas,
+so losing a node (even the stream's leader) loses nothing. What completes a job
+(keeping its reply, recording it done, the acknowledgement) is retried for up to
+``SETTLE_TIMEOUT_S`` while JetStream elects a new leader, and the job keeps its
+in-progress acknowledgements until then, so it is not redelivered meanwhile.
+
+A submitter that sends a ``Code-Engine-Reply-Token`` header (a secret of its own)
+also finds the reply in the ``code-engine-replies`` bucket for
+``durable_reply_ttl_s``, under ``reply_key(token)``: a reply published while the
+submitter was reconnecting is not lost to it.
 """
 
 from __future__ import annotations
@@ -37,7 +48,15 @@ from trio_asyncio import aio_as_trio
 
 from service.config import Settings
 from wire import Kind
-from wire.subjects import DURABLE_PREFIX, REPLY_HEADER, durable_subject
+from wire.subjects import (
+    DURABLE_PREFIX,
+    MSG_ID_HEADER,
+    REPLIES_BUCKET,
+    REPLY_HEADER,
+    REPLY_TOKEN_HEADER,
+    durable_subject,
+    reply_key,
+)
 
 from .base import Incoming, Ticket
 
@@ -45,6 +64,8 @@ log = logging.getLogger(__name__)
 
 DONE_BUCKET = "code-engine-done"
 DONE_TTL_S = 3600.0
+SETTLE_TIMEOUT_S = 20.0  # a leader election takes a few seconds
+SETTLE_OP_TIMEOUT_S = 2.0
 
 
 def _done_key(request_id: str) -> str:
@@ -63,6 +84,9 @@ class DurableConsumer:
         self._has_room = has_room
         self._pending: set[Ticket] = set()
         self._kv: Any = None
+        self._replies: Any = None
+        self._nursery: trio.Nursery | None = None
+        self.settle_retries = 0  # completions retried (leader changes, reconnects)
 
     async def run(
         self, client: Client, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
@@ -76,12 +100,19 @@ class DurableConsumer:
             retention=api.RetentionPolicy.WORK_QUEUE,
             duplicate_window=settings.durable_duplicate_window_s,
             max_msg_size=settings.nats_max_payload,
+            num_replicas=settings.durable_replicas,
         )
         try:
             await aio_as_trio(js.add_stream)(stream)
         except nats.js.errors.BadRequestError:
             await aio_as_trio(js.update_stream)(stream)
-        self._kv = await aio_as_trio(js.create_key_value)(bucket=DONE_BUCKET, ttl=DONE_TTL_S)
+        replicas = settings.durable_replicas
+        self._kv = await aio_as_trio(js.create_key_value)(
+            bucket=DONE_BUCKET, ttl=DONE_TTL_S, replicas=replicas
+        )
+        self._replies = await aio_as_trio(js.create_key_value)(
+            bucket=REPLIES_BUCKET, ttl=settings.durable_reply_ttl_s, replicas=replicas
+        )
         consumer = api.ConsumerConfig(
             durable_name=settings.durable_consumer,
             ack_policy=api.AckPolicy.EXPLICIT,
@@ -102,6 +133,7 @@ class DurableConsumer:
         )
         task_status.started()
         async with trio.open_nursery() as nursery:
+            self._nursery = nursery
             nursery.start_soon(self._keep_alive)
             while True:
                 # Room depends on the queue and on Docker; polling keeps both simple.
@@ -120,7 +152,7 @@ class DurableConsumer:
 
     async def _take(self, msg: Msg) -> None:
         headers = msg.headers or {}
-        request_id = headers.get("Nats-Msg-Id")
+        request_id = headers.get(MSG_ID_HEADER)
         if request_id and await self._already_done(request_id):
             log.info("durable request %s was already answered; acknowledging", request_id)
             await aio_as_trio(msg.ack)()
@@ -134,8 +166,13 @@ class DurableConsumer:
             return
         kind = Kind.PROBLEMS if msg.subject == durable_subject(Kind.PROBLEMS) else Kind.COMPILER
         deliveries = msg.metadata.num_delivered or 1
+        token = headers.get(REPLY_TOKEN_HEADER)
         ticket = Ticket(
-            msg, request_id, deliveries, poison=deliveries >= self._settings.durable_max_deliver
+            msg,
+            request_id,
+            deliveries,
+            poison=deliveries >= self._settings.durable_max_deliver,
+            reply_key=reply_key(token) if token else None,
         )
         self._pending.add(ticket)
         self._deliver(Incoming(kind, msg.subject, reply_to, msg.data, ticket))
@@ -150,15 +187,57 @@ class DurableConsumer:
             return False
         return True
 
-    async def complete(self, ticket: Ticket) -> None:
-        """After the reply was published: remember the id, then acknowledge."""
-        self._pending.discard(ticket)
+    def settle_soon(self, ticket: Ticket, reply: bytes) -> None:
+        """:meth:`complete` in the background: a leader change must not hold up other replies."""
+        if self._nursery is None:
+            raise RuntimeError("the durable consumer is not running")
+        self._nursery.start_soon(self.complete, ticket, reply)
+
+    async def complete(self, ticket: Ticket, reply: bytes = b"") -> None:
+        """After the reply was published: keep it, remember the id, then acknowledge.
+
+        Each step is retried through a leader change or a reconnection; the
+        delivery keeps its in-progress acknowledgements until it is settled.
+        Shielded (for at most ``SETTLE_TIMEOUT_S`` in all): a shutdown does not
+        leave an answered job unacknowledged, to be run again elsewhere.
+        """
+        with trio.CancelScope(shield=True), trio.move_on_after(SETTLE_TIMEOUT_S):
+            await self._complete(ticket, reply)
+
+    async def _complete(self, ticket: Ticket, reply: bytes) -> None:
         try:
+            if ticket.reply_key and reply:
+                await self._settle(
+                    "keep the reply of", ticket, self._replies.put, ticket.reply_key, reply
+                )
             if ticket.request_id:
-                await aio_as_trio(self._kv.put)(_done_key(ticket.request_id), b"1")
-            await aio_as_trio(ticket.handle.ack)()
-        except Exception as exc:
-            log.error("could not acknowledge durable request %s: %r", ticket.request_id, exc)
+                await self._settle(
+                    "record as done", ticket, self._kv.put, _done_key(ticket.request_id), b"1"
+                )
+            await self._settle("acknowledge", ticket, ticket.handle.ack_sync, SETTLE_OP_TIMEOUT_S)
+        finally:
+            self._pending.discard(ticket)
+
+    async def _settle(self, what: str, ticket: Ticket, op: Any, *args: Any) -> bool:
+        """Run a JetStream call until it succeeds or ``SETTLE_TIMEOUT_S`` passed."""
+        delay = 0.05
+        with trio.move_on_after(SETTLE_TIMEOUT_S):
+            while True:
+                try:
+                    with trio.fail_after(SETTLE_OP_TIMEOUT_S * 2):
+                        await aio_as_trio(op)(*args)
+                    return True
+                except Exception as exc:  # timeouts, no responders, reconnecting
+                    self.settle_retries += 1
+                    log.info(
+                        "could not %s durable request %s yet: %r", what, ticket.request_id, exc
+                    )
+                await trio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+        log.error(
+            "could not %s durable request %s in %.0f s", what, ticket.request_id, SETTLE_TIMEOUT_S
+        )
+        return False
 
     async def defer(self, ticket: Ticket, delay_s: float) -> None:
         """Hand a message back to the stream, to be delivered again after ``delay_s``."""

@@ -33,6 +33,7 @@ class MemoryIntake:
         self.max_payload = max_payload
         self.connected = True
         self.reconnects = 0
+        self.server_restarts = 0
         self.accepting = False
         self.sent: list[Sent] = []
         self.deferred: list[tuple[Ticket, float]] = []

@@ -19,7 +19,6 @@ import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-import nats
 import trio
 import trio_asyncio
 from nats.aio.client import Client
@@ -27,6 +26,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from trio_asyncio import aio_as_trio
 
+from engine_client.connection import NatsConnectError, NatsSettingsError, connect
 from wire import Kind
 from wire.subjects import INSTANCE_HEADER
 
@@ -34,6 +34,7 @@ from ..config import Settings
 from ..errors import EngineError
 from .base import Handler, HasRoom, Incoming, ServiceHandler, Ticket
 from .durable import DurableConsumer
+from .nats_server import EmbeddedNats
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +61,10 @@ class _Defer:
 class NatsIntake:
     """Subscribes to the execute subjects and publishes replies."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, server: EmbeddedNats | None = None) -> None:
         self._settings = settings
+        self._server = server  # the embedded nats-server, when the daemon runs one
+        self._connection = settings.nats_connection
         self._handler: Handler = _not_running
         self._has_room: HasRoom = lambda: False
         self._out_send, self._out_recv = trio.open_memory_channel[_Publish | _Defer](math.inf)
@@ -75,6 +78,11 @@ class NatsIntake:
         self.max_payload = settings.nats_max_payload  # the server's, once connected
         self._durable: DurableConsumer | None = None
         self._closing = False
+        self._error_logged = False  # one line per outage, not one per reconnect attempt
+
+    @property
+    def server_restarts(self) -> int:
+        return self._server.restarts if self._server is not None else 0
 
     # -- the Trio-facing interface ----------------------------------------------
 
@@ -135,8 +143,8 @@ class NatsIntake:
         self._handler, self._has_room = handler, has_room
         async with trio_asyncio.open_loop():
             try:
-                client = await aio_as_trio(nats.connect)(
-                    servers=[self._settings.effective_nats_url],
+                client = await aio_as_trio(connect)(
+                    self._connection,
                     name=f"code-engine {self._settings.instance_id}",
                     max_reconnect_attempts=-1,
                     reconnect_time_wait=1,
@@ -147,10 +155,8 @@ class NatsIntake:
                     reconnected_cb=self._on_reconnected,
                     error_cb=self._on_error,
                 )
-            except Exception as exc:  # nats-py raises several unrelated types here
-                raise EngineError(
-                    f"cannot connect to NATS at {self._settings.effective_nats_url}: {exc!r}"
-                ) from exc
+            except (NatsConnectError, NatsSettingsError) as exc:
+                raise EngineError(str(exc)) from None
             self.connected = True
             self.max_payload = client.max_payload or self.max_payload
             try:
@@ -199,7 +205,7 @@ class NatsIntake:
             self._settings.compiler_subject,
             self._settings.problems_subject,
             self._settings.queue_group,
-            self._settings.effective_nats_url,
+            self._connection.describe(),
         )
 
     async def _unsubscribe_execute(self) -> None:
@@ -276,7 +282,10 @@ class NatsIntake:
                 )
             elif item.ticket is not None and self._durable is not None:
                 # Acknowledged only now that its reply is out.
-                await self._durable.complete(item.ticket)
+                if self._closing:  # the consumer's tasks are gone: settle it here
+                    await self._durable.complete(item.ticket, item.payload)
+                else:
+                    self._durable.settle_soon(item.ticket, item.payload)
 
     async def _flush_pending(self, client: Client) -> None:
         # What is queued goes into the client's buffer; close() writes it out.
@@ -291,10 +300,15 @@ class NatsIntake:
     async def _on_reconnected(self) -> None:
         self.connected = True
         self.reconnects += 1
+        self._error_logged = False
         log.info("reconnected to NATS")
 
     async def _on_error(self, exc: Exception) -> None:
-        log.warning("NATS error: %r", exc)
+        if self.connected or not self._error_logged:
+            log.warning("NATS error: %r", exc)
+            self._error_logged = not self.connected
+        else:
+            log.debug("NATS error: %r", exc)
 
 
 async def _publish_all(client: Client, items: list[_Publish]) -> dict[int, Exception]:

@@ -6,6 +6,10 @@ too, unless compile steps get a CPU share of their own: then it compiles first
 reply goes out as soon as the program's result is in; the flow then waits for
 the agent's word that the container is clean, which decides whether the
 container is reused.
+
+A container found dead before the job's code started (:class:`ContainerLost`)
+costs the request nothing: it runs again on a fresh container, up to
+``MAX_ATTEMPTS`` containers in all.
 """
 
 from __future__ import annotations
@@ -20,13 +24,15 @@ from docker_api import DockerError
 from wire import Status
 from wire.replies import Reply, refusal
 
-from ..errors import AgentError, AgentTimeout, PoolUnavailable
+from ..errors import AgentError, AgentTimeout, ContainerLost, PoolUnavailable
 from ..requests import ExecuteRequest
 from ..sandbox.session import Sandbox, Session, verified, with_compile
 from .outcome import compile_failure, memory_exceeded, run_reply, time_limit_reason
 from .replies import internal
 
 log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3
 
 
 class Executor:
@@ -55,11 +61,24 @@ class Executor:
     async def _run(self, request: ExecuteRequest, respond: Callable[[Reply], None]) -> Reply | None:
         """The reply, or None once ``respond`` has had it (before the cleanup)."""
         started = trio.current_time()
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                return await self._attempt(request, respond, started)
+            except ContainerLost as exc:
+                log.warning("job %s: %s (attempt %d of %d)", request.id, exc, attempt, MAX_ATTEMPTS)
+        return internal(
+            request, f"the sandbox died before the job could start, {MAX_ATTEMPTS} times"
+        )
+
+    async def _attempt(
+        self, request: ExecuteRequest, respond: Callable[[Reply], None], started: float
+    ) -> Reply | None:
+        """One container's try; raises ContainerLost when nothing of the job ran."""
         try:
             async with self._sandbox.session(request) as session:
                 try:
                     result = await self._exchange(session)
-                except AgentTimeout:
+                except (AgentTimeout, ContainerLost):
                     raise
                 except AgentError as exc:
                     if await session.oom_killed():
@@ -89,6 +108,8 @@ class Executor:
                     session.reusable = session.reusable and await session.cleaned()
                     return None
                 return reply
+        except ContainerLost:
+            raise
         except AgentTimeout as exc:
             log.warning("job %s: %s; container replaced", request.id, exc)
             elapsed_ms = (trio.current_time() - started) * 1000

@@ -96,6 +96,12 @@ class PoolView(Protocol):
     @property
     def replaced(self) -> int: ...
 
+    @property
+    def lost_idle(self) -> int: ...
+
+    @property
+    def lost_before_job(self) -> int: ...
+
 
 class QueueView(Protocol):
     """The job queue and its workers (:class:`service.scheduling.dispatch.Dispatcher`)."""
@@ -118,6 +124,9 @@ class BusHealth(Protocol):
 
     @property
     def reconnects(self) -> int: ...
+
+    @property
+    def server_restarts(self) -> int: ...
 
 
 def container_view(container: PoolContainer, usage: Usage | None, now: float) -> Container:
@@ -192,7 +201,11 @@ class Snapshotter:
             uptime_s=round(now - metrics.started, 1),
             state=self._state(),
             docker=Docker(ok=pool.docker_ok, error=pool.last_error),
-            nats=Nats(connected=self._bus.connected, reconnects=self._bus.reconnects),
+            nats=Nats(
+                connected=self._bus.connected,
+                reconnects=self._bus.reconnects,
+                server_restarts=self._bus.server_restarts,
+            ),
             queue=Queue(depth=self._queue.queued, capacity=self._queue.capacity),
             workers=Workers(busy=self._queue.in_flight, total=self._concurrency),
             pool=Pool(
@@ -200,6 +213,8 @@ class Snapshotter:
                 max=self._concurrency,
                 starting=pool.starting,
                 replaced=pool.replaced,
+                lost_idle=pool.lost_idle,
+                lost_before_job=pool.lost_before_job,
             ),
             containers=tuple(container_view(c, usage.get(c.id), clock) for c in pool.containers),
             counters=Counters(

@@ -115,6 +115,22 @@ class AgentLink:
                 raise AgentError(self._container_id, f"agent refused: {reply.message}")
             log.debug("agent %s: skipping %s message", self._container_id[:12], reply.TYPE)
 
+    async def wait_closed(self) -> str:
+        """Read until the stream ends, for a container that has no job; return why it ended.
+
+        Nothing is expected from an idle agent: a message that arrives anyway is
+        logged and dropped, its stderr logged as always. Cancelling is safe (the
+        link is used again by the next job).
+        """
+        while True:
+            try:
+                message = await self.receive()
+            except AgentError as exc:
+                return exc.reason
+            log.warning(
+                "agent %s: unexpected %s message while idle", self._container_id[:12], message.TYPE
+            )
+
     async def aclose(self) -> None:
         await self._stream.aclose()
 

@@ -35,6 +35,14 @@ class CurrentJob:
 
 
 @dataclass(eq=False)
+class IdleWatch:
+    """The pool's watch on an idle container's attach stream (see ``Pool``)."""
+
+    scope: trio.CancelScope = field(default_factory=trio.CancelScope)
+    done: trio.Event = field(default_factory=trio.Event)
+
+
+@dataclass(eq=False)
 class WorkerContainer:
     """A running worker container and the link to its agent."""
 
@@ -50,6 +58,7 @@ class WorkerContainer:
     dead: bool = False  # set by the pool monitor when Docker says it is gone
     sized: bool = False  # made for one request's memory limit (Pool.acquire_sized)
     job_uid: int = JOB_UIDS[0]  # its jobs' uid, no other container of the pool's
+    idle_watch: IdleWatch | None = None  # while idle: the task reading its stream for its end
 
     @property
     def short_id(self) -> str:

@@ -8,6 +8,12 @@ an OOM kill included, as long as its agent verified the cleanup; it is removed
 and replaced when that cleanup could not be verified, when its job outlived the
 host-side deadline, after ``recycle_after`` jobs, or when Docker reports it gone.
 
+An idle container's attach stream is read by a watch task while it waits: the
+stream ends the moment the container dies (killed from outside, its agent gone),
+so the pool replaces it at once instead of at the next health check, and no job
+is handed a container already known dead. ``acquire`` stops the watch (and waits
+for it to let go of the stream) before the container is handed out.
+
 ``run()`` is the pool's task: it clears leftovers of an earlier run of this
 instance, fills the pool, reports ready, then monitors health every
 ``health_interval_ms``. When it is cancelled it removes every container it made.
@@ -27,7 +33,13 @@ import trio
 from docker_api import DaemonUnavailable, DockerClient, DockerError
 from service.config import Settings
 from service.errors import AgentError, PoolUnavailable
-from service.sandbox.container import State, WorkerContainer, remove_container, start_container
+from service.sandbox.container import (
+    IdleWatch,
+    State,
+    WorkerContainer,
+    remove_container,
+    start_container,
+)
 from service.sandbox.spec import JOB_UIDS, instance_filter
 
 log = logging.getLogger(__name__)
@@ -65,6 +77,8 @@ class Pool:
         # Why containers were retired (the reasons add up to ``replaced``); see retire().
         self.replaced_by: collections.Counter[str] = collections.Counter()
         self._marked: dict[str, str] = {}  # marked dead while busy: the reason, for release()
+        self.lost_idle = 0  # idle containers whose stream ended (noticed at once)
+        self.lost_before_job = 0  # jobs that found their container dead (run again elsewhere)
         self.workers = settings.workers  # warm containers kept ready; changed by resize()
         self._unremoved: set[str] = set()  # removal failed (Docker down): retried by health checks
 
@@ -125,6 +139,10 @@ class Pool:
                 container = await self._idle_recv.receive()
             if container.dead or container.id not in self._containers:
                 continue
+            await self._stop_watching(container)
+            if container.dead:  # its stream ended just now
+                self.retire(container, "gone")
+                continue
             container.state = State.BUSY
             self._top_up()
             return container
@@ -158,8 +176,7 @@ class Pool:
         elif container.jobs_served >= self._settings.recycle_after:
             self.retire(container, "recycle_after")
         else:
-            container.state = State.IDLE
-            self._idle_send.send_nowait(container)
+            self._make_idle(container)
         self._top_up()
 
     def retire(self, container: WorkerContainer, reason: str = "unusable") -> None:
@@ -173,6 +190,8 @@ class Pool:
         if self._containers.pop(container.id, None) is None:
             return
         container.state = State.RECYCLING
+        if container.idle_watch is not None:
+            container.idle_watch.scope.cancel()
         self.replaced += 1
         self.replaced_by[reason] += 1
         self._marked.pop(container.id, None)
@@ -266,10 +285,46 @@ class Pool:
             self._starting -= 1
         self.last_error = None
         self._containers[container.id] = container
-        container.state = State.IDLE
-        self._idle_send.send_nowait(container)
+        self._make_idle(container)
         if self.idle >= self.workers:
             self._filled.set()
+
+    # -- idle watch ------------------------------------------------------------
+
+    def _make_idle(self, container: WorkerContainer) -> None:
+        container.state = State.IDLE
+        watch = IdleWatch()
+        container.idle_watch = watch
+        if self._nursery is None:
+            watch.done.set()
+        else:
+            self._nursery.start_soon(self._watch_idle, container, watch)
+        self._idle_send.send_nowait(container)
+
+    async def _watch_idle(self, container: WorkerContainer, watch: IdleWatch) -> None:
+        try:
+            with watch.scope:
+                reason = await container.link.wait_closed()
+        finally:
+            watch.done.set()
+        if watch.scope.cancel_called:
+            # Taken by acquire (or retired) as the stream ended: acquire sees ``dead``.
+            container.dead = container.dead or not watch.scope.cancelled_caught
+            return
+        container.dead = True
+        if container.id in self._containers and container.state is State.IDLE:
+            log.warning("idle container %s died (%s); replacing it", container.short_id, reason)
+            self.lost_idle += 1
+            self.retire(container, "gone")
+
+    async def _stop_watching(self, container: WorkerContainer) -> None:
+        """Stop the idle watch and wait until it no longer reads the stream."""
+        watch, container.idle_watch = container.idle_watch, None
+        if watch is None:
+            return
+        watch.scope.cancel()
+        with trio.CancelScope(shield=True):
+            await watch.done.wait()
 
     async def _remove(self, container: WorkerContainer) -> None:
         with trio.CancelScope(shield=True):

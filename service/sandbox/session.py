@@ -18,6 +18,15 @@ exchange                  host deadline
 :meth:`Session.finish`    ``FINISH_TIMEOUT_S``
 :meth:`Session.cleaned`   ``CLEANUP_TIMEOUT_S``
 ========================  ==============================================
+
+A container can die before the job's code starts: killed from outside while it
+waited, a moment before the pool's watch could notice. The first exchange of a
+session therefore tells the two apart: a send that fails, or a stream that ends
+on a container whose recorded exit time (Docker's ``FinishedAt``, the moment the
+process exited) comes before the job was sent, raises :class:`ContainerLost`,
+and the flows run the job again on a fresh container. A container that dies
+after the job reached it (or whose exit time is unknown) is the job's loss:
+:class:`AgentError` as before.
 """
 
 from __future__ import annotations
@@ -25,16 +34,18 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import time
 from collections.abc import AsyncIterator
+from datetime import datetime
 
 import trio
 
 from agent import protocol
 from agent.protocol import Cleanup, Result
-from docker_api import DockerClient, DockerError
+from docker_api import DockerClient, DockerError, NotFound
 
 from ..config import Settings
-from ..errors import AgentError, AgentTimeout, PoolUnavailable
+from ..errors import AgentError, AgentTimeout, ContainerLost, PoolUnavailable
 from ..requests import ExecuteRequest
 from .container import CurrentJob, WorkerContainer
 from .pool import Pool
@@ -47,6 +58,10 @@ CLEANUP_TIMEOUT_S = 10.0
 FINISH_TIMEOUT_S = 10.0
 INSPECT_TIMEOUT_S = 5.0
 KILL_TIMEOUT_S = 10.0
+# The attach stream can end a moment before Docker records the exit: how long a
+# session waits for that record when it must know whether its job was delivered.
+EXIT_RECORD_TIMEOUT_S = 2.0
+EXIT_POLL_S = 0.02
 
 
 def job_deadline_s(request: ExecuteRequest, settings: Settings) -> float:
@@ -87,6 +102,7 @@ class Session:
         self.container = container
         self.request = request
         self.reusable = False
+        self._delivered = False  # a job message reached the agent on this session
 
     # -- exchanges -------------------------------------------------------------
 
@@ -240,13 +256,55 @@ class Session:
 
     async def _exchange(self, message: protocol.Job | protocol.Run, limit_s: float) -> Result:
         with trio.move_on_after(limit_s) as scope:
-            result = await self.container.link.request(message, Result)
+            result = await self._request(message)
         if scope.cancelled_caught:
             await self.kill()
             raise AgentTimeout(self.container.id, f"no answer within {limit_s:.1f} s")
         if result.error:
             raise AgentError(self.container.id, f"agent error: {result.error}")
         return result
+
+    async def _request(self, message: protocol.Job | protocol.Run) -> Result:
+        link = self.container.link
+        if self._delivered:
+            return await link.request(message, Result)
+        sent_at = time.time()
+        try:
+            await link.send(message)
+        except AgentError as exc:
+            raise self.mark_lost(exc.reason) from None
+        try:
+            result = await link.receive_type(Result)
+        except AgentError as exc:
+            if await self._dead_before(sent_at):
+                raise self.mark_lost(exc.reason) from None
+            self._delivered = True
+            raise
+        self._delivered = True
+        return result
+
+    def mark_lost(self, reason: str) -> ContainerLost:
+        """Write the container off as dead before the job; the error to raise."""
+        self.container.dead = True
+        return ContainerLost(self.container.id, f"dead before the job started ({reason})")
+
+    async def _dead_before(self, sent_at: float) -> bool:
+        """After the stream ended: had the container exited before ``sent_at`` (wall clock)?"""
+        state: dict = {}
+        with trio.CancelScope(shield=True), trio.move_on_after(EXIT_RECORD_TIMEOUT_S):
+            while True:
+                try:
+                    info = await self._docker.containers.inspect(self.container.id)
+                except DockerError:
+                    return False  # removed, or Docker down: when it died is unknown
+                state = info.get("State") or {}
+                if not state.get("Running"):
+                    break
+                await trio.sleep(EXIT_POLL_S)
+        if state.get("Running", True) or state.get("OOMKilled"):
+            return False
+        finished = docker_time(str(state.get("FinishedAt", "")))
+        return finished is not None and finished < sent_at
 
     async def _fit(self, memory_mb: int, cpus: float) -> None:
         """Set the container's memory and CPU share, in one Docker call (none when unchanged)."""
@@ -302,10 +360,33 @@ class Sandbox:
         container.current = CurrentJob(request.id, request.language.name, trio.current_time())
         session = Session(self._docker, container, request, self.settings)
         try:
-            await session.fit_first_step()
+            try:
+                await session.fit_first_step()
+            except NotFound:
+                raise session.mark_lost("Docker no longer knows it") from None
             yield session
+        except ContainerLost:
+            self._pool.lost_before_job += 1
+            raise
         finally:
             self._pool.release(container, reusable=session.reusable)
+
+
+def docker_time(text: str) -> float | None:
+    """Seconds since the epoch of a Docker timestamp (nanoseconds cut to microseconds).
+
+    None for Docker's "never" (year 1) and for anything that does not parse.
+    """
+    if not text or text.startswith("0001-"):
+        return None
+    head, dot, rest = text.partition(".")
+    if dot:
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        text = f"{head}.{rest[: min(digits, 6)]}{rest[digits:]}"
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 def with_compile(result: Result, compile: protocol.StepResult | None) -> Result:

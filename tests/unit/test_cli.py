@@ -105,5 +105,6 @@ def test_a_bad_docker_host_is_one_line(capsys, monkeypatch):
 def test_run_with_a_url_that_is_not_nats(capsys, source):
     assert main(["run", str(source), "--nats", "http://127.0.0.1:4222"]) == 125
     assert one_line(capsys) == (
-        "code-engine: 'http://127.0.0.1:4222' is not a NATS URL (nats://host:port)"
+        "code-engine: NATSURL: 'http://127.0.0.1:4222' is not a NATS server URL "
+        "(nats, tls, ws, wss)"
     )

@@ -19,7 +19,13 @@ from service.config import Settings
 from service.intake.base import Incoming
 from service.intake.durable import DurableConsumer
 from wire import Kind
-from wire.subjects import MSG_ID_HEADER, REPLY_HEADER, durable_subject
+from wire.subjects import (
+    MSG_ID_HEADER,
+    REPLY_HEADER,
+    REPLY_TOKEN_HEADER,
+    durable_subject,
+    reply_key,
+)
 
 SETTINGS = Settings.from_env({}, instance_id="unit", durable_max_deliver=3)
 
@@ -30,6 +36,7 @@ class FakeMsg:
     data: bytes
     headers: dict[str, str]
     delivered: int = 1
+    ack_failures: int = 0  # acknowledgements that time out first (a leader change)
     events: list[str] = field(default_factory=list)
     settled: trio.Event = field(default_factory=trio.Event)
 
@@ -40,6 +47,12 @@ class FakeMsg:
     async def ack(self) -> None:
         self.events.append("ack")
         self.settled.set()
+
+    async def ack_sync(self, timeout: float = 1.0) -> None:
+        if self.ack_failures:
+            self.ack_failures -= 1
+            raise nats.errors.TimeoutError
+        await self.ack()
 
     async def term(self) -> None:
         self.events.append("term")
@@ -79,6 +92,8 @@ class FakeSubscription:
 class FakeJetStream:
     def __init__(self) -> None:
         self.kv = FakeKV()
+        self.replies = FakeKV()
+        self.buckets: dict[str, dict[str, object]] = {}
         self.sub = FakeSubscription()
         self.streams: list[object] = []
 
@@ -89,7 +104,8 @@ class FakeJetStream:
         self.streams.append(config)
 
     async def create_key_value(self, **kwargs: object) -> FakeKV:
-        return self.kv
+        self.buckets[str(kwargs["bucket"])] = kwargs
+        return self.kv if kwargs["bucket"] == "code-engine-done" else self.replies
 
     async def pull_subscribe(self, subject: str, **kwargs: object) -> FakeSubscription:
         return self.sub
@@ -211,4 +227,42 @@ async def test_nothing_is_pulled_while_the_engine_has_no_room():
         assert harness.delivered == []
         harness.room = True
         assert (await harness.next_delivery()).ticket.request_id == "job-6"
+        nursery.cancel_scope.cancel()
+
+
+async def test_replicas_for_the_stream_and_both_buckets():
+    harness = Harness()
+    harness.consumer = DurableConsumer(
+        Settings.from_env({}, instance_id="unit", durable_replicas=3, durable_reply_ttl_s=60.0),
+        harness._deliver,
+        harness._has_room,
+    )
+    async with trio_asyncio.open_loop(), trio.open_nursery() as nursery:
+        await run_consumer(harness, nursery)
+        js = harness.client.js
+        assert js.streams[0].num_replicas == 3
+        assert js.buckets["code-engine-done"]["replicas"] == 3
+        assert js.buckets["code-engine-replies"] == {
+            "bucket": "code-engine-replies",
+            "ttl": 60.0,
+            "replicas": 3,
+        }
+        nursery.cancel_scope.cancel()
+
+
+async def test_the_reply_is_kept_under_the_token_hash_and_the_ack_retried(autojump_clock):
+    harness = Harness()
+    async with trio_asyncio.open_loop(), trio.open_nursery() as nursery:
+        await run_consumer(harness, nursery)
+        msg = durable_msg("job-7")
+        msg.headers[REPLY_TOKEN_HEADER] = "the-submitters-secret"
+        msg.ack_failures = 2  # the consumer's leader is being elected
+        harness.put(msg)
+        incoming = await harness.next_delivery()
+        await harness.consumer.complete(incoming.ticket, b'{"status": "ok"}')
+        assert msg.events == ["ack"]
+        assert harness.consumer.settle_retries == 2
+        kept = harness.client.js.replies.data
+        assert kept == {reply_key("the-submitters-secret"): b'{"status": "ok"}'}
+        assert "job-7" not in next(iter(kept))  # the key is not the request id
         nursery.cancel_scope.cancel()

@@ -48,6 +48,8 @@ class FakePool:
     workers: int = 2
     starting: int = 0
     replaced: int = 0
+    lost_idle: int = 0
+    lost_before_job: int = 0
 
 
 @dataclass
@@ -61,6 +63,7 @@ class FakeQueue:
 class FakeBus:
     connected: bool = True
     reconnects: int = 0
+    server_restarts: int = 0
 
 
 @dataclass
@@ -108,7 +111,14 @@ def test_a_snapshot_has_the_numbers_of_the_parts() -> None:
         current=CurrentJob("j-9", "go", started=CLOCK - 0.25),
     )
     fresh = FakeContainer("b" * 64, State.BUSY, current=CurrentJob("j-10", "python", CLOCK))
-    parts.pool = FakePool([busy, fresh], docker_ok=False, last_error="boom", replaced=7)
+    parts.pool = FakePool(
+        [busy, fresh],
+        docker_ok=False,
+        last_error="boom",
+        replaced=7,
+        lost_idle=2,
+        lost_before_job=1,
+    )
     parts.queue = FakeQueue(queued=5, capacity=64, in_flight=2)
     parts.bus = FakeBus(connected=True, reconnects=1)
     parts.state = EngineState.DRAINING
@@ -128,6 +138,7 @@ def test_a_snapshot_has_the_numbers_of_the_parts() -> None:
     assert (s.queue.depth, s.queue.capacity) == (5, 64)
     assert (s.workers.busy, s.workers.total) == (2, 3)
     assert (s.pool.size, s.pool.max, s.pool.starting, s.pool.replaced) == (2, 3, 0, 7)
+    assert (s.pool.lost_idle, s.pool.lost_before_job) == (2, 1)
     first, second = s.containers
     assert (first.id, first.state, first.jobs) == ("a" * 12, ContainerState.BUSY, 4)
     assert first.job is not None and (first.job.id, first.job.language) == ("j-9", "go")
