@@ -29,10 +29,17 @@ WIRE_EXAMPLE: dict[str, Any] = {
     "uptime_s": 12.3,
     "state": "running",
     "docker": {"ok": True, "error": None},
-    "nats": {"connected": True, "reconnects": 0},
+    "nats": {"connected": True, "reconnects": 0, "server_restarts": 0},
     "queue": {"depth": 0, "capacity": 64},
     "workers": {"busy": 1, "total": 3},
-    "pool": {"size": 2, "max": 3, "starting": 0, "replaced": 4},
+    "pool": {
+        "size": 2,
+        "max": 3,
+        "starting": 0,
+        "replaced": 4,
+        "lost_idle": 1,
+        "lost_before_job": 1,
+    },
     "containers": [
         {
             "id": "abc123def456",
@@ -55,6 +62,7 @@ WIRE_EXAMPLE: dict[str, Any] = {
     "recent": [
         {"id": "j-1", "language": "python", "status": "ok", "total_ms": 21.5, "at": 1764196000.1}
     ],
+    "loop_lag_ms": 1.2,
 }
 
 
