@@ -330,11 +330,13 @@ CASES = [
         timeout_ms=1000,
         check=_within(1000),
     ),
+    # A CPU limit of the program's own making is no limit of the job's: it dies
+    # of its signal (runtime_error), not of a timeout.
     Hostile(
-        "python-cpu-time-limit",
+        "python-lowers-its-own-cpu-rlimit",
         "python",
         CPU_RLIMIT,
-        "timeout",
+        "runtime_error",
         timeout_ms=6000,
         check=lambda r: r["signal"] == "SIGXCPU" and r["execution_time_ms"] < 6000,
     ),
