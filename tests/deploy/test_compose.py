@@ -23,6 +23,7 @@ import nats
 import pytest
 
 from engine_client import build_request
+from service.config import Settings
 from service.testing.harness import (
     ROOT,
     Daemon,
@@ -68,6 +69,11 @@ class Project:
             text=True,
             timeout=timeout,
         )
+
+    @property
+    def settings(self) -> Settings:
+        """How the host reaches the project's NATS (what the harness connects with)."""
+        return Settings.from_env({"NATSURL": self.nats_url}, instance_id=self.instance_id)
 
     def alive(self) -> bool:
         return True
