@@ -137,10 +137,17 @@ class Session:
         settings = self._settings
         await self._fit(self.compile_memory_mb, settings.compile_cpus)
         try:
-            return await self._exchange(message, limit)
-        finally:
-            with trio.CancelScope(shield=True):
-                await self._fit(self.request.memory_mb, settings.cpus)
+            result = await self._exchange(message, limit)
+        except BaseException:
+            # The exchange's error is the one to report; a container whose limits
+            # cannot be restored is written off by _fit (never handed out again).
+            with trio.CancelScope(shield=True), contextlib.suppress(DockerError):
+                if not self.container.dead:
+                    await self._fit(self.request.memory_mb, settings.cpus)
+            raise
+        with trio.CancelScope(shield=True):
+            await self._fit(self.request.memory_mb, settings.cpus)
+        return result
 
     async def run(self, stdin: bytes, *, finish: bool, answer: bytes | None = None) -> Result:
         """Run the kept build once with ``stdin``.
