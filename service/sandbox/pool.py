@@ -357,6 +357,9 @@ class Pool:
 
     async def check_health(self) -> None:
         """One health pass: find containers Docker no longer runs, shrink idle extras."""
+        # Only containers registered before the listing can be missing from it: one
+        # warmed while this pass waits on Docker is not gone, only newer.
+        known = set(self._containers)
         try:
             listed = await self._docker.containers.list(
                 all=True, filters=instance_filter(self._settings.instance_id)
@@ -385,7 +388,7 @@ class Pool:
                 await remove_container(self._docker, item["Id"])
         running = {item["Id"] for item in listed if item.get("State") == "running"}
         for container in list(self._containers.values()):
-            if container.id not in running:
+            if container.id in known and container.id not in running:
                 log.warning("container %s is gone; replacing it", container.short_id)
                 self._mark(container, "gone")
         self._shrink()

@@ -120,7 +120,7 @@ async def test_replacements_are_counted_by_reason(nursery, autojump_clock):
     reason = "code_engine_container_replacements_total"
     assert now[reason, (("reason", "recycle_after"),)] == 1
     assert now[reason, (("reason", "admin"),)] == 1
-    assert now[reason, (("reason", "gone"),)] == 1
+    assert now[reason, (("reason", "gone"),)] == 1, (dict(engine.pool.replaced_by), victim.state)
     assert engine.pool.replaced == 3  # the snapshot's total is the same count
 
 
