@@ -367,3 +367,24 @@ async def test_every_container_of_the_pool_runs_its_jobs_as_a_uid_of_its_own(
     assert len(set(uids)) == 4
     assert all(10001 <= uid <= 11024 for uid in uids)
     assert sorted(uids) == sorted(c.job_uid for c in pool.containers)
+
+
+async def test_a_container_warmed_during_a_health_pass_is_not_gone(nursery, autojump_clock):
+    settings = Settings.from_env({}, instance_id="unit", workers=1, concurrency=3)
+    fake, docker, pool = await start_pool(nursery, FakeAgent(answer()), settings)
+    listed = docker.containers.list
+
+    async def list_then_warm_one(*args, **kwargs):
+        found = await listed(*args, **kwargs)
+        # After Docker answered, before the pass compares: a new container arrives.
+        pool.resize(2)
+        await trio.testing.wait_all_tasks_blocked()
+        assert len(pool.containers) == 2
+        return found
+
+    docker.containers.list = list_then_warm_one
+    await pool.check_health()
+    docker.containers.list = listed
+    await trio.sleep(0.1)
+    assert pool.replaced == 0
+    assert len(pool.containers) == 2
