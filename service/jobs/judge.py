@@ -25,7 +25,7 @@ from ..errors import AgentError, AgentTimeout, PoolUnavailable
 from ..requests import ExecuteRequest, Problem, TestCase
 from ..sandbox.session import Sandbox, Session, oom_struck
 from .grading import failed, grade, skipped, summarize
-from .outcome import memory_exceeded
+from .outcome import compile_out_of_memory, memory_exceeded
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +44,6 @@ def _compile_timeout(settings: Settings) -> StepResult:
         stderr=message.encode(),
         timed_out=True,
         wall_ms=float(settings.compile_timeout_ms),
-    )
-
-
-def _compile_out_of_memory() -> StepResult:
-    return StepResult(
-        exit_code=None,
-        signal=None,
-        stderr=b"the compiler took the sandbox over its memory limit",
-        oom_killed=True,
     )
 
 
@@ -115,7 +106,7 @@ class Judge:
             return _compile_timeout(self._sandbox.settings), True
         except AgentError as exc:
             if await session.oom_killed():
-                return _compile_out_of_memory(), True
+                return compile_out_of_memory(), True
             log.warning("problem %s: lost the container while compiling: %s", request.id, exc)
             await session.kill()
             raise _LostWhileCompiling from None

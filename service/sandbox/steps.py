@@ -12,6 +12,7 @@ from agent.protocol import Job, Run, Step
 from ..config import Settings
 from ..languages import Language
 from ..requests import ExecuteRequest
+from .spec import heap_memory_mb
 
 # A compiler writes object files and binaries larger than any program's output.
 MIN_COMPILE_FILE_SIZE = 64 << 20
@@ -20,9 +21,10 @@ MIN_COMPILE_FILE_SIZE = 64 << 20
 def run_step(request: ExecuteRequest, settings: Settings, stdin: bytes) -> Step:
     """The run step of ``request`` fed with ``stdin``."""
     language = request.language
+    heap_mb = heap_memory_mb(settings, request.memory_mb)
     return Step(
-        argv=[*language.run_command(request.memory_mb), *request.args],
-        env=language.run_environment(request.memory_mb),
+        argv=[*language.run_command(heap_mb), *request.args],
+        env=language.run_environment(heap_mb),
         stdin=stdin,
         timeout_ms=request.timeout_ms,
         output_limit=request.output_limit,
