@@ -266,3 +266,12 @@ def test_send_writes_a_whole_message_through_signals():
         reader.join()
         os.close(read_fd)
     assert received.endswith(b"\n") and decode_agent_message(received) == message
+
+
+def test_an_address_space_limit_only_when_the_host_asks_for_one():
+    from agent.jail import _address_space
+
+    assert _address_space({}) is None
+    assert _address_space({"CODE_ENGINE_JOB_ADDRESS_SPACE_MB": "junk"}) is None
+    assert _address_space({"CODE_ENGINE_JOB_ADDRESS_SPACE_MB": "0"}) is None
+    assert _address_space({"CODE_ENGINE_JOB_ADDRESS_SPACE_MB": "24000"}) == 24000 << 20
