@@ -38,6 +38,7 @@ from ..errors import AgentError, AgentTimeout, PoolUnavailable
 from ..requests import ExecuteRequest
 from .container import CurrentJob, WorkerContainer
 from .pool import Pool
+from .sentry import host_tasks
 from .spec import sentry_task_ceiling
 from .steps import one_shot_job, prepare_job, run_message
 
@@ -325,15 +326,13 @@ class Sandbox:
         sandbox past the ceiling (:func:`~.spec.sentry_task_ceiling`) is replaced
         before a later job could take it to its host pids limit, where the
         Sentry would fail to start a thread and the whole sandbox would die.
-        Read where jobs cannot: Docker's stats.
         """
         with trio.CancelScope(shield=True), trio.move_on_after(INSPECT_TIMEOUT_S):
             try:
-                stats = await self._docker.containers.stats(container.id)
+                current = await host_tasks(self._docker, container.id)
             except DockerError:
                 return False
-            current = (stats.get("pids_stats") or {}).get("current")
-            if isinstance(current, int) and current <= sentry_task_ceiling(self.settings):
+            if current is not None and current <= sentry_task_ceiling(self.settings):
                 return True
             log.info(
                 "container %s: %s host tasks left by gVisor; replaced", container.short_id, current

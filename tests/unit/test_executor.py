@@ -420,3 +420,14 @@ async def test_a_gvisor_sandbox_full_of_leftover_host_tasks_is_replaced(
     assert reply.status is Status.OK
     await trio.sleep(0.1)
     assert pool.replaced == replaced
+
+
+def test_host_tasks_come_from_the_hosts_cgroup_when_the_daemon_shares_it(tmp_path, monkeypatch):
+    from service.sandbox import sentry
+
+    monkeypatch.setattr(sentry, "CGROUP_ROOT", tmp_path)
+    assert sentry.read_cgroup("abc") is None
+    path = tmp_path / "pids" / "docker" / "abc" / "pids.current"
+    path.parent.mkdir(parents=True)
+    path.write_text("42\n")
+    assert sentry.read_cgroup("abc") == 42
