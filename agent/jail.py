@@ -37,6 +37,27 @@ def _job_uid(environ: dict[str, str] | os._Environ[str] = os.environ) -> int:
 
 JOB_UID = JOB_GID = _job_uid()
 
+
+def _address_space(environ: dict[str, str] | os._Environ[str] = os.environ) -> int | None:
+    """The job's RLIMIT_AS in bytes, when the host asks for one; None otherwise.
+
+    Under gVisor only (CODE_ENGINE_JOB_ADDRESS_SPACE_MB, the host's RAM).
+    Linux's heuristic overcommit refuses one allocation larger than RAM and
+    swap: a program asking for 64 TB gets ENOMEM and says so its own way
+    (MemoryError, std::bad_alloc, Go's "out of memory"). gVisor's kernel grants
+    any such mapping, and the program touches it into the sandbox's OOM or its
+    time limit, or reads zeros from it and succeeds. An address-space limit at
+    the host's RAM gives the refusal back; no runtime of ours reserves near it.
+    """
+    try:
+        megabytes = int(environ.get("CODE_ENGINE_JOB_ADDRESS_SPACE_MB", ""))
+    except ValueError:
+        return None
+    return megabytes << 20 if megabytes > 0 else None
+
+
+JOB_ADDRESS_SPACE = _address_space()
+
 # Built once at start-up (prepare()), used by every job between fork and exec.
 _landlock_ruleset: int | None = None
 
@@ -136,6 +157,9 @@ def enter_job(
     resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_NOFILE, (JOB_NOFILE, JOB_NOFILE))
+    if JOB_ADDRESS_SPACE is not None:
+        limit = below_hard(resource.RLIMIT_AS, JOB_ADDRESS_SPACE)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     lowest_priority()
     become_job_user(uid, gid)
     if _landlock_ruleset is not None:

@@ -22,9 +22,24 @@ with its reason:
   privilege escalations. Answered ENOSYS; runtimes fall back to plain reads and
   writes.
 
-Kept, with the reason: ``keyctl``/``add_key``/``request_key``, ``bpf``,
-``ptrace``, ``mount``, ``unshare`` and the rest of the kernel's cross-sandbox
-interfaces are refused by Docker's profile already. File locks (``flock``,
+- **New namespaces and the calls they would unlock** (``unshare``, ``setns``,
+  ``clone`` with a ``CLONE_NEW*`` flag, ``mount``, ``umount2``, ``pivot_root``,
+  ``chroot``, and ``syslog``): Docker's profile refuses them, but gVisor's
+  ``runsc`` does not apply the container's profile inside its sandbox (its
+  ``--oci-seccomp`` would, but this runsc turns the profile's clone3 ENOSYS
+  into EPERM and no thread could start). There a job could unshare a user
+  namespace and hold every capability in it. Refused here on both tiers,
+  EPERM, as Docker's profile answers them. ``clone3`` is ENOSYS, as in Docker's
+  profile: its flags are in memory a filter cannot read, and libc falls back
+  to ``clone``, whose flags it can.
+
+- **Device nodes** (``mknod``/``mknodat`` of a character or block device):
+  without ``CAP_MKNOD`` the kernel refuses them, but gVisor's tmpfs makes them
+  for anyone. FIFOs and sockets stay. EPERM.
+
+Kept, with the reason: ``keyctl``/``add_key``/``request_key``, ``bpf`` and
+``ptrace`` of others are refused by Docker's profile (and, under gVisor, by
+the job's lack of capabilities and gVisor's own kernel). File locks (``flock``,
 ``fcntl`` locks) stay: Go's build cache takes them, and a job can lock only files
 in its own container's filesystems (the image's files are read-only and each
 container's overlay has inodes of its own).
@@ -46,10 +61,13 @@ _SECCOMP_RET_ALLOW = 0x7FFF0000
 _SECCOMP_RET_ERRNO = 0x00050000
 
 # struct seccomp_data: int nr; __u32 arch; __u64 instruction_pointer; __u64 args[6]
-_NR, _ARCH, _ARG0, _ARG2 = 0, 4, 16, 32  # low 32 bits of args[0], args[2] (little endian)
+# low 32 bits of args[0], args[1], args[2] (little endian)
+_NR, _ARCH, _ARG0, _ARG1, _ARG2 = 0, 4, 16, 24, 32
 
 # BPF instructions.
 _LD_W_ABS = 0x20
+_JSET_K = 0x45
+_AND_K = 0x54
 _JEQ_K = 0x15
 _JGE_K = 0x35
 _JGT_K = 0x25
@@ -58,6 +76,11 @@ _RET_K = 0x06
 AF_UNIX, AF_INET, AF_INET6, AF_NETLINK = 1, 2, 10, 16
 NETLINK_ROUTE = 0
 IO_URING_FIRST, IO_URING_LAST = 425, 427  # the same on every architecture
+CLONE3 = 435  # the same on every architecture
+# CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET.
+CLONE_NEW_FLAGS = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000
+CLONE_NEW_FLAGS |= 0x20000000 | 0x40000000
+S_IFMT, S_IFCHR, S_IFBLK = 0o170000, 0o020000, 0o060000
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,11 +89,34 @@ class _Arch:
     socket: int
     socketpair: int
     max_native: int  # numbers at or above it are another ABI (x32) or not syscalls
+    clone: int
+    # unshare, setns, mount, umount2, pivot_root, chroot, syslog
+    namespace_calls: tuple[int, ...]
+    mknod: int | None  # mode in args[1]; None where the ABI has only mknodat
+    mknodat: int  # mode in args[2]
 
 
 _ARCHES = {
-    "x86_64": _Arch(audit=0xC000003E, socket=41, socketpair=53, max_native=0x40000000),
-    "aarch64": _Arch(audit=0xC00000B7, socket=198, socketpair=199, max_native=0x40000000),
+    "x86_64": _Arch(
+        audit=0xC000003E,
+        socket=41,
+        socketpair=53,
+        max_native=0x40000000,
+        clone=56,
+        namespace_calls=(272, 308, 165, 166, 155, 161, 103),
+        mknod=133,
+        mknodat=259,
+    ),
+    "aarch64": _Arch(
+        audit=0xC00000B7,
+        socket=198,
+        socketpair=199,
+        max_native=0x40000000,
+        clone=220,
+        namespace_calls=(97, 268, 40, 39, 41, 51, 116),
+        mknod=None,
+        mknodat=33,
+    ),
 }
 
 
@@ -90,6 +136,16 @@ class _SockFprog(ctypes.Structure):
 Insn = tuple[int, str | int, str | int, int]  # code, jump if true, jump if false, k
 
 
+def _device_node(mode_arg: int) -> list[Insn | str]:
+    """Refuse a character or block device whose mode is the argument at ``mode_arg``."""
+    return [
+        (_LD_W_ABS, 0, 0, mode_arg),
+        (_AND_K, 0, 0, S_IFMT),
+        (_JEQ_K, "eperm", 0, S_IFCHR),
+        (_JEQ_K, "eperm", "allow", S_IFBLK),
+    ]
+
+
 def program(arch: _Arch) -> list[tuple[int, int, int, int]]:
     """The filter for ``arch`` as BPF instructions, jumps resolved."""
     listing: list[Insn | str] = [
@@ -99,8 +155,20 @@ def program(arch: _Arch) -> list[tuple[int, int, int, int]]:
         (_JGE_K, "enosys", 0, arch.max_native),
         (_JEQ_K, "socket", 0, arch.socket),
         (_JEQ_K, "socketpair", 0, arch.socketpair),
+        (_JEQ_K, "clone", 0, arch.clone),
+        (_JEQ_K, "enosys", 0, CLONE3),
+        *[(_JEQ_K, "eperm", 0, nr) for nr in arch.namespace_calls],
+        *([(_JEQ_K, "mknod", 0, arch.mknod)] if arch.mknod is not None else []),
+        (_JEQ_K, "mknodat", 0, arch.mknodat),
         (_JGE_K, 0, "allow", IO_URING_FIRST),
         (_JGT_K, "allow", "enosys", IO_URING_LAST),
+        "clone",
+        (_LD_W_ABS, 0, 0, _ARG0),
+        (_JSET_K, "eperm", "allow", CLONE_NEW_FLAGS),
+        "mknod",
+        *_device_node(_ARG1),
+        "mknodat",
+        *_device_node(_ARG2),
         "socket",
         (_LD_W_ABS, 0, 0, _ARG0),
         (_JEQ_K, "allow", 0, AF_UNIX),
@@ -116,6 +184,8 @@ def program(arch: _Arch) -> list[tuple[int, int, int, int]]:
         (_RET_K, 0, 0, _SECCOMP_RET_ERRNO | errno.ENOSYS),
         "eafnosupport",
         (_RET_K, 0, 0, _SECCOMP_RET_ERRNO | errno.EAFNOSUPPORT),
+        "eperm",
+        (_RET_K, 0, 0, _SECCOMP_RET_ERRNO | errno.EPERM),
         "allow",
         (_RET_K, 0, 0, _SECCOMP_RET_ALLOW),
     ]

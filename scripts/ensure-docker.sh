@@ -6,9 +6,9 @@
 # `make test`, whose gVisor pass needs it), gVisor's runsc is installed from
 # Debian's packages and registered as the Docker runtime `runsc`. A dockerd
 # this script starts gets it registered before it starts; a dockerd this script
-# started earlier (its pid is in $STARTED) is restarted once to take it up. A
-# dockerd someone else started is never touched: the script prints the
-# daemon.json entry to add and exits non-zero.
+# started earlier (its pid is in $STARTED) reloads its configuration (SIGHUP)
+# to take it up. A dockerd someone else started is never touched: the script
+# prints the daemon.json entry to add and exits non-zero.
 set -euo pipefail
 
 SOCK="${DOCKER_HOST:-unix:///var/run/docker.sock}"
@@ -23,12 +23,22 @@ say() { echo "ensure-docker: $*" >&2; }
 
 # On this kind of host (a VM whose root network namespace is the only one
 # runsc may not touch) gVisor runs only without its own network stack, which
-# worker containers never use anyway (NetworkMode none).
-RUNSC_ENTRY='{"runtimes": {"runsc": {"path": "/usr/bin/runsc", "runtimeArgs": ["--network=none"]}}}'
+# worker containers never use anyway (NetworkMode none). Not --oci-seccomp:
+# this runsc turns the errno of Docker's clone3 rule (ENOSYS, on which glibc
+# falls back to clone) into EPERM, and no thread could start; the job's own
+# filter (agent/seccomp.py) refuses what the profile would inside the sandbox.
+RUNSC_ARGS='["--network=none"]'
+RUNSC_ENTRY='{"runtimes": {"runsc": {"path": "/usr/bin/runsc", "runtimeArgs": '"$RUNSC_ARGS"'}}}'
 
+# Exit 0 when dockerd has runsc with exactly these arguments; 2 when runsc is
+# there with others (an earlier set-up's), 1 when it is missing.
 runsc_registered() {
     curl -sf --max-time 5 --unix-socket "$SOCK" http://docker/info |
-        python3 -c 'import json, sys; sys.exit("runsc" not in json.load(sys.stdin).get("Runtimes", {}))'
+        python3 -c '
+import json, sys
+runsc = json.load(sys.stdin).get("Runtimes", {}).get("runsc")
+sys.exit(1 if runsc is None else 0 if runsc.get("runtimeArgs") == json.loads(sys.argv[1]) else 2)
+' "$RUNSC_ARGS"
 }
 
 install_packages() {
@@ -97,24 +107,29 @@ if ! ping; then
     start_dockerd
 fi
 
-if [ "$WITH_RUNSC" = 1 ] && ! runsc_registered; then
+registered=0
+if [ "$WITH_RUNSC" = 1 ]; then runsc_registered || registered=$?; fi
+if [ "$registered" != 0 ]; then
     if ! started_here; then
-        say "gVisor was asked for, but the running dockerd has no runsc runtime and was not"
-        say "started by this set-up, so it is left alone. Add this to $DAEMON_JSON and restart it:"
+        say "gVisor was asked for, but the running dockerd has no runsc runtime (or one without"
+        say "these arguments) and was not started by this set-up, so it is left alone."
+        say "Add this to $DAEMON_JSON and restart it (or send it SIGHUP):"
         echo "$RUNSC_ENTRY" >&2
         exit 1
     fi
     register_runsc
-    say "restarting the dockerd this set-up started, to take up runsc"
-    pid="$(cat "$STARTED")"
-    kill -TERM "$pid"
-    for _ in $(seq 1 60); do
-        kill -0 "$pid" 2>/dev/null || break
+fi
+if [ "$registered" != 0 ]; then
+    # dockerd reloads its runtimes on SIGHUP: no restart, and running containers
+    # (anyone's) are not disturbed.
+    say "reloading the dockerd this set-up started, to take up runsc"
+    kill -HUP "$(cat "$STARTED")"
+    for _ in $(seq 1 20); do
+        if runsc_registered; then
+            exit 0
+        fi
         sleep 0.5
     done
-    start_dockerd
-    if ! runsc_registered; then
-        say "dockerd still lists no runsc runtime; see /var/log/dockerd.log"
-        exit 1
-    fi
+    say "dockerd still lists no runsc runtime with $RUNSC_ARGS; see /var/log/dockerd.log"
+    exit 1
 fi

@@ -86,7 +86,11 @@ def _go_heap(memory_mb: int) -> dict[str, str]:
 
 
 def _go_out_of_memory(step: StepResult) -> bool:
-    return step.exit_code == 2 and b"fatal error: runtime: out of memory" in _stderr_ends(step)
+    # "runtime: out of memory" when the kernel will not back the heap; plain "out
+    # of memory" when the address space for it is refused (gVisor's RLIMIT_AS).
+    ends = _stderr_ends(step)
+    said = b"fatal error: runtime: out of memory" in ends or b"fatal error: out of memory" in ends
+    return step.exit_code == 2 and said
 
 
 def _cpp_out_of_memory(step: StepResult) -> bool:

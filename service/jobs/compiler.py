@@ -27,12 +27,22 @@ from wire.replies import Reply, refusal
 from ..errors import AgentError, AgentTimeout, ContainerLost, PoolUnavailable
 from ..requests import ExecuteRequest
 from ..sandbox.session import Sandbox, Session, verified, with_compile
-from .outcome import compile_failure, memory_exceeded, run_reply, time_limit_reason
+from .outcome import (
+    compile_failure,
+    compile_out_of_memory,
+    memory_exceeded,
+    run_reply,
+    time_limit_reason,
+)
 from .replies import internal
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
+
+
+class _LostWhileCompiling(AgentError):
+    """The container went away during a compile exchange (not a run)."""
 
 
 class Executor:
@@ -83,7 +93,10 @@ class Executor:
                 except AgentError as exc:
                     if await session.oom_killed():
                         # The whole container ran out of memory and took the agent
-                        # with it: still the job's doing.
+                        # with it: still the job's doing (the compiler's, when it
+                        # went during the compile: gVisor loses the whole sandbox).
+                        if isinstance(exc, _LostWhileCompiling):
+                            return compile_failure(request, compile_out_of_memory())
                         log.warning(
                             "job %s: container %s was OOM-killed",
                             request.id,
@@ -134,7 +147,12 @@ class Executor:
     async def _exchange(session: Session) -> Result:
         if not (session.request.language.compiled and session.compiles_apart):
             return await session.job()
-        prepared = await session.compile()
+        try:
+            prepared = await session.compile()
+        except (AgentTimeout, ContainerLost):
+            raise  # a container dead before the job runs it again elsewhere
+        except AgentError as exc:
+            raise _LostWhileCompiling(exc.container_id, exc.reason) from None
         if not prepared.compiled:
             return prepared  # the agent wiped the failed build already
         result = await session.run(session.request.stdin, finish=True)

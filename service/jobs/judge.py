@@ -26,7 +26,12 @@ from ..requests import ExecuteRequest, Problem, TestCase
 from ..sandbox.session import Sandbox, Session, oom_struck
 from .checking import Checked
 from .grading import failed, grade, skipped, summarize
-from .outcome import compile_diagnostics, memory_exceeded, time_limit_reason
+from .outcome import (
+    compile_diagnostics,
+    compile_out_of_memory,
+    memory_exceeded,
+    time_limit_reason,
+)
 from .scoring import failed_groups
 
 log = logging.getLogger(__name__)
@@ -55,15 +60,6 @@ def _compile_timeout(settings: Settings) -> StepResult:
         stderr=message.encode(),
         timed_out=True,
         wall_ms=float(settings.compile_timeout_ms),
-    )
-
-
-def _compile_out_of_memory() -> StepResult:
-    return StepResult(
-        exit_code=None,
-        signal=None,
-        stderr=b"the compiler took the sandbox over its memory limit",
-        oom_killed=True,
     )
 
 
@@ -128,7 +124,7 @@ class Judge:
             return _compile_timeout(self._sandbox.settings), True
         except AgentError as exc:
             if await session.oom_killed():
-                return _compile_out_of_memory(), True
+                return compile_out_of_memory(), True
             log.warning("problem %s: lost the container while compiling: %s", request.id, exc)
             await session.kill()
             raise _LostWhileCompiling from None

@@ -97,6 +97,16 @@ def compile_diagnostics(step: StepResult) -> str:
     return diagnostics.strip()
 
 
+def compile_out_of_memory() -> StepResult:
+    """The compile step of a sandbox the OOM killer took whole while it compiled."""
+    return StepResult(
+        exit_code=None,
+        signal=None,
+        stderr=b"the compiler took the sandbox over its memory limit",
+        oom_killed=True,
+    )
+
+
 def compile_failure(request: ExecuteRequest, step: StepResult) -> Reply:
     diagnostics = compile_diagnostics(step)
     return Reply(

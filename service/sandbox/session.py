@@ -49,6 +49,8 @@ from ..errors import AgentError, AgentTimeout, ContainerLost, PoolUnavailable
 from ..requests import ExecuteRequest
 from .container import CurrentJob, WorkerContainer
 from .pool import Pool
+from .sentry import host_tasks
+from .spec import sentry_task_ceiling
 from .steps import checker_timeout_ms, one_shot_job, prepare_job, run_message
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,7 @@ ACQUIRE_TIMEOUT_S = 60.0
 CLEANUP_TIMEOUT_S = 10.0
 FINISH_TIMEOUT_S = 10.0
 INSPECT_TIMEOUT_S = 5.0
+EXIT_WAIT_S = 3.0
 KILL_TIMEOUT_S = 10.0
 # The attach stream can end a moment before Docker records the exit: how long a
 # session waits for that record when it must know whether its job was delivered.
@@ -132,9 +135,13 @@ class Session:
         """
         message = prepare_job(self.request, self._settings)
         limit = compile_deadline_s(self._settings, tool=message.tool is not None)
-        if not (self.request.language.compiled and self.compiles_apart):
-            return await self._exchange(message, limit)
         settings = self._settings
+        apart = self.request.language.compiled and self.compiles_apart
+        if not (apart and settings.live_updates):  # no limits to change for the compile
+            return await self._exchange(message, limit)
+        apart = self.request.language.compiled and self.compiles_apart
+        if not (apart and settings.live_updates):  # no limits to change for the compile
+            return await self._exchange(message, limit)
         await self._fit(self.compile_memory_mb, settings.compile_cpus)
         try:
             result = await self._exchange(message, limit)
@@ -213,6 +220,14 @@ class Session:
         because a container is never reused after an OOM kill (:func:`verified`).
         """
         self.container.dead = True
+        with trio.CancelScope(shield=True):
+            # The stream can end before Docker sees the container stop: gVisor's
+            # sandbox takes a moment to go once the OOM killer took its Sentry.
+            with trio.move_on_after(EXIT_WAIT_S):
+                try:
+                    await self._docker.containers.wait(self.container.id)
+                except DockerError:
+                    pass
         with trio.CancelScope(shield=True), trio.move_on_after(INSPECT_TIMEOUT_S):
             try:
                 info = await self._docker.containers.inspect(self.container.id)
@@ -251,12 +266,14 @@ class Session:
     def compiles_apart(self) -> bool:
         """The compile step runs under other limits than the run: two exchanges, not one.
 
-        Never where the runtime cannot change a running container's limits
-        (gVisor): there the compile shares the run's.
+        Always where the runtime cannot change a running container's limits
+        (gVisor): the compile shares the run's limits there, but an out-of-memory
+        takes the whole sandbox, and only the exchange it broke tells the
+        compiler's from the program's.
         """
         settings = self._settings
         if not settings.live_updates:
-            return False
+            return True
         return settings.compile_cpus != settings.cpus or self.compile_memory_mb != (
             self.request.memory_mb
         )
@@ -376,7 +393,31 @@ class Sandbox:
             self._pool.lost_before_job += 1
             raise
         finally:
+            if session.reusable and self.settings.runtime == "runsc":
+                session.reusable = await self._sentry_has_room(container)
             self._pool.release(container, reusable=session.reusable)
+
+    async def _sentry_has_room(self, container: WorkerContainer) -> bool:
+        """Under gVisor: whether the sandbox's host tasks leave room for another job.
+
+        gVisor's Sentry (this runsc, ptrace platform) keeps host tasks of guest
+        processes long gone: each job that forks many leaves some behind. A
+        sandbox past the ceiling (:func:`~.spec.sentry_task_ceiling`) is replaced
+        before a later job could take it to its host pids limit, where the
+        Sentry would fail to start a thread and the whole sandbox would die.
+        """
+        with trio.CancelScope(shield=True), trio.move_on_after(INSPECT_TIMEOUT_S):
+            try:
+                current = await host_tasks(self._docker, container.id)
+            except DockerError:
+                return False
+            if current is not None and current <= sentry_task_ceiling(self.settings):
+                return True
+            log.info(
+                "container %s: %s host tasks left by gVisor; replaced", container.short_id, current
+            )
+            return False
+        return False
 
 
 def docker_time(text: str) -> float | None:

@@ -10,6 +10,7 @@ handing any back).
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from service.config import Settings
@@ -40,6 +41,22 @@ TMP_MB = 64
 MIN_FSIZE = 64 << 20
 
 
+# gVisor's Sentry serves the sandbox's processes with host tasks of its own
+# (ptrace platform: a stub process and its threads for each guest process;
+# 128 guest processes took 727 host tasks), and this runsc keeps some of them
+# after their guest processes are gone: a job killing and forking 70 processes
+# in a loop added about 90 host tasks a second. Were the container's pids cgroup
+# reached, the Sentry could not start a thread and the whole sandbox would die.
+# So under runsc the guest's own nproc is what a job meets (_process_limits); a
+# sandbox left with more host tasks than SENTRY_TASKS_PER_PROCESS per allowed
+# process is replaced after its job (sentry_task_ceiling); and the host's
+# PidsLimit is that ceiling plus what one run could leak at twice the measured
+# rate (sentry_host_tasks): a backstop no job reaches.
+SENTRY_TASKS_PER_PROCESS = 8
+SENTRY_BASE_TASKS = 64
+SENTRY_LEAK_PER_SECOND = 200
+
+
 # The job uids the image knows (agent/jail.py JOB_UIDS, worker/Dockerfile).
 JOB_UIDS = range(10001, 11025)
 
@@ -56,7 +73,61 @@ def container_config(
     if settings.runtime:
         # e.g. runsc: gVisor's user-space kernel between the job and the host's.
         config["HostConfig"]["Runtime"] = settings.runtime
+    _process_limits(settings, config["HostConfig"])
+    if settings.runtime == "runsc":
+        # gVisor grants any mapping; Linux refuses one beyond RAM (agent/jail.py).
+        config["Env"].append(f"CODE_ENGINE_JOB_ADDRESS_SPACE_MB={host_ram_mb()}")
     return config
+
+
+def host_ram_mb() -> int:
+    """This host's RAM (the daemon and dockerd share a host)."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") >> 20
+
+
+# The Sentry and its gofer share the container's memory cgroup with the guest
+# (about 45 MB idle): under runsc the runtimes' own heaps (V8, Go's GC) are
+# sized to what is left. A Node heap bomb sized to the whole limit crawled
+# through the host's reclaim for 21 s; 64 MB lower, it ran out in 7 s.
+SENTRY_MEMORY_MB = 64
+
+
+def heap_memory_mb(settings: Settings, memory_mb: int) -> int:
+    """The memory a job's runtime may size its heap to, under a ``memory_mb`` limit."""
+    if settings.runtime != "runsc":
+        return memory_mb
+    return max(memory_mb // 2, memory_mb - SENTRY_MEMORY_MB)
+
+
+def sentry_task_ceiling(settings: Settings) -> int:
+    """Host tasks beyond which a gVisor sandbox is not given another job."""
+    return SENTRY_BASE_TASKS + SENTRY_TASKS_PER_PROCESS * settings.pids_limit
+
+
+def sentry_host_tasks(settings: Settings) -> int:
+    """The host pids limit of a gVisor sandbox: above what its longest run could reach."""
+    leak = SENTRY_LEAK_PER_SECOND * -(-settings.timeout_ms // 1000)
+    return sentry_task_ceiling(settings) + leak
+
+
+def _process_limits(settings: Settings, host: dict[str, Any]) -> None:
+    """Where fork and thread bombs stop: the pids cgroup (runc), or the guest's nproc (runsc).
+
+    runc: the container's pids cgroup, per container; no nproc ulimit, which
+    counts the job uid's processes across every container on the host. runsc:
+    gVisor's kernel counts nproc per uid inside the sandbox alone (so it is per
+    container), and gVisor enforces it (EAGAIN, as the pids cgroup gives); the
+    agent (uid 0) is counted apart from the job. Half the pids limit there: a
+    guest process costs the container about 3.5 MB in the Sentry (64 forked
+    Python processes peaked at 259 MB, 128 went past 400 MB), so a fork bomb
+    meets EAGAIN before the memory limit.
+    """
+    if settings.runtime != "runsc":
+        host["PidsLimit"] = settings.pids_limit
+        return
+    host["PidsLimit"] = sentry_host_tasks(settings)
+    limit = max(1, settings.pids_limit // 2)
+    host["Ulimits"].append({"Name": "nproc", "Soft": limit, "Hard": limit})
 
 
 def _config(settings: Settings, *, memory_mb: int | None) -> dict[str, Any]:
@@ -110,7 +181,6 @@ def _config(settings: Settings, *, memory_mb: int | None) -> dict[str, Any]:
             # No "seccomp=" entry: Docker's default seccomp profile stays on (no
             # mount, unshare, keyctl, bpf, ptrace of other users...).
             "SecurityOpt": ["no-new-privileges"],
-            "PidsLimit": settings.pids_limit,  # fork and thread bombs stop here
             "Memory": memory,
             "MemorySwap": memory,  # equal: no swap
             "OomKillDisable": False,  # a job over the limit is killed, not frozen
@@ -118,9 +188,7 @@ def _config(settings: Settings, *, memory_mb: int | None) -> dict[str, Any]:
             # full speed for its first stretch instead of being throttled at 50 ms.
             "CpuPeriod": period_us,
             "CpuQuota": int(period_us * settings.cpus),
-            # No nproc ulimit: it counts the job uid's processes across every
-            # container on the host, so one job could starve another; PidsLimit
-            # counts per container instead.
+            # PidsLimit and, under gVisor, an nproc ulimit: _process_limits.
             "Ulimits": [
                 {"Name": "nofile", "Soft": 1024, "Hard": 1024},
                 {"Name": "fsize", "Soft": fsize, "Hard": fsize},

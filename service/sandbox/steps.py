@@ -12,6 +12,7 @@ from agent.protocol import Check, Job, Run, Step, Tool
 from ..config import Settings
 from ..languages import CHECK_DIR, TOOL_DIR, Language
 from ..requests import ExecuteRequest, Program
+from .spec import heap_memory_mb
 
 # A compiler writes object files and binaries larger than any program's output.
 MIN_COMPILE_FILE_SIZE = 64 << 20
@@ -29,8 +30,8 @@ def interaction(program: Program, request: ExecuteRequest, settings: Settings) -
     """An interactor beside a run: the run's wall limit, as wall and CPU limit of its own."""
     language = tool_language(program)
     step = Step(
-        argv=language.run_command(request.memory_mb),
-        env=language.run_environment(request.memory_mb),
+        argv=language.run_command(heap_memory_mb(settings, request.memory_mb)),
+        env=language.run_environment(heap_memory_mb(settings, request.memory_mb)),
         timeout_ms=request.timeout_ms,
         cpu_time_limit_ms=request.timeout_ms,
         output_limit=CHECKER_OUTPUT_LIMIT,
@@ -42,9 +43,10 @@ def interaction(program: Program, request: ExecuteRequest, settings: Settings) -
 def run_step(request: ExecuteRequest, settings: Settings, stdin: bytes) -> Step:
     """The run step of ``request`` fed with ``stdin``."""
     language = request.language
+    heap_mb = heap_memory_mb(settings, request.memory_mb)
     return Step(
-        argv=[*language.run_command(request.memory_mb), *request.args],
-        env=language.run_environment(request.memory_mb),
+        argv=[*language.run_command(heap_mb), *request.args],
+        env=language.run_environment(heap_mb),
         stdin=stdin,
         timeout_ms=request.timeout_ms,
         output_limit=request.output_limit,
@@ -90,8 +92,8 @@ def check(program: Program, settings: Settings, answer: bytes, memory_mb: int) -
     language = tool_language(program)
     limit = checker_timeout_ms(settings)
     step = Step(
-        argv=language.run_command(memory_mb),
-        env=language.run_environment(memory_mb),
+        argv=language.run_command(heap_memory_mb(settings, memory_mb)),
+        env=language.run_environment(heap_memory_mb(settings, memory_mb)),
         timeout_ms=limit,
         cpu_time_limit_ms=limit,
         output_limit=CHECKER_OUTPUT_LIMIT,

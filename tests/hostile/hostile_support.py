@@ -10,11 +10,15 @@ container.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
+import re
 import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from conftest import run_code
@@ -99,7 +103,7 @@ class Hostile:
     language: str
     code: str
     status: str
-    replaced: bool = False
+    replaced: bool | None = False  # None: either (only where gVisor decides, below)
     check: Callable[[dict], Any] | None = None
     timeout_ms: int | None = None
     memory_mb: int | None = None
@@ -187,6 +191,7 @@ class Sandbox:
 
     def exercise(self, case: Hostile) -> dict:
         """Run ``case``, check its reply, then everything that must hold afterwards."""
+        case = on_this_tier(case)
         before = self.container()
         reply = self.run(case.language, case.code, **case.request_fields())
         assert reply["status"] == case.status, _short(reply)
@@ -200,14 +205,226 @@ class Sandbox:
             assert follow["output"] == case.then.output, _short(follow)
         self.assert_clean()
         after = self.container()
-        if case.replaced:
+        if case.replaced is None:
+            pass  # gVisor's to decide (see GVISOR)
+        elif case.replaced:
             assert after != before, "the container should have been replaced"
             self.replacements += 1
         else:
             assert after == before, "a container that did nothing wrong should be kept"
         return reply
 
+    def agent_holdings(self, container: str) -> tuple[list[str], int]:
+        """The agent's open descriptors and its resident memory in kB.
+
+        runc: from the host's /proc. runsc: the container's host process is the
+        Sentry, whose descriptors are the whole sandbox's files; gVisor's own
+        /proc/1 is the agent, and a job may read it there (LEFT_OPEN_BY_GVISOR).
+        """
+        if not RUNSC:
+            pid = inspect(container)["State"]["Pid"]
+            fds = sorted(Path(f"/proc/{pid}/fd").iterdir())
+            status = Path(f"/proc/{pid}/status").read_text()
+            targets = [str(fd.readlink()) for fd in fds]
+        else:
+            code = (
+                "import os\nprint(len(os.listdir('/proc/1/fd')))\n"
+                "print(open('/proc/1/status').read())"
+            )
+            reply = self.run("python", code)
+            assert reply["status"] == "ok", reply
+            count, _, status = reply["output"].partition("\n")
+            targets = [f"fd {n}" for n in range(int(count))]
+        rss = re.search(r"VmRSS:\s+(\d+) kB", status)
+        assert rss is not None, status
+        return targets, int(rss.group(1))
+
+
+def inspect(container_id: str) -> dict:
+    out = subprocess.run(
+        ["docker", "inspect", "--size", container_id], capture_output=True, check=True
+    ).stdout
+    return json.loads(out)[0]
+
 
 def _short(reply: dict) -> dict:
     return {k: (v[:500] + "..." if isinstance(v, str) and len(v) > 500 else v)
             for k, v in reply.items()}  # fmt: skip
+
+
+# -- The tier under test ----------------------------------------------------------
+#
+# CODE_ENGINE_RUNTIME=runsc runs the suite against gVisor, whose kernel is its
+# own. Where it legitimately answers otherwise, the case's expectation under
+# runsc is here, once, with the reason; every runc expectation stays in the case.
+
+RUNSC = os.environ.get("CODE_ENGINE_RUNTIME", "") == "runsc"
+
+
+@dataclass(frozen=True)
+class UnderGVisor:
+    """What a case must get under gVisor instead, and why. Unset fields: as under runc."""
+
+    why: str
+    status: str | None = None
+    output: str | None = None  # the exact output, in place of the case's check
+    check: Callable[[dict], Any] | None = None  # in place of the case's check
+    replaced: bool | type[Ellipsis] | None = ...  # type: ignore[valid-type]
+
+
+def _exactly(expected: str) -> Callable[[dict], None]:
+    def check(reply: dict) -> None:
+        assert reply["output"] == expected, reply["output"][-3000:] + reply["error"][-3000:]
+
+    return check
+
+
+# An out-of-memory. Linux: the kernel's OOM killer kills the job's process
+# (SIGKILL) and the agent reports it. gVisor: guest memory is the Sentry's, so
+# the host's OOM killer takes the Sentry, and the whole sandbox with it; the
+# host reads Docker's OOMKilled and says memory_limit, with no signal.
+OOM_SIGNAL = None if RUNSC else "SIGKILL"
+
+# A request with a lower memory_mb. runc lowers the pool container's limit for
+# the job (and an OOM kill retires it). runsc cannot change a running
+# container's limits: the job gets a container made to measure, retired after
+# it, and the pool's container is never touched.
+LOWERED_LIMIT_RETIRES_THE_POOL_CONTAINER = not RUNSC
+
+# Under gVisor Docker's seccomp profile does not apply (runsc runs it only with
+# --oci-seccomp, which breaks clone3's fallback in this runsc); the job's own
+# filter refuses the same calls. What gVisor's procfs leaves open to jobs:
+# /proc/1 (the agent) is readable by any uid, its fd links are not openable.
+LEFT_OPEN_BY_GVISOR = (
+    "environ readable\nfd readable\nfdinfo readable\nmem Permission denied\nmaps readable\n"
+    "auxv readable\nstack No such file or directory\nsyscall No such file or directory\n"
+    "io Permission denied\nroot Permission denied\ncwd Permission denied\n"
+    "exe Permission denied\nmap_files No such file or directory\n['1']\n"
+)
+
+GVISOR: dict[str, UnderGVisor] = {
+    # Memory: the whole sandbox goes (OOM_SIGNAL), and lowered limits run on a
+    # container of their own (LOWERED_LIMIT_RETIRES_THE_POOL_CONTAINER).
+    "python-memory-bomb-under-a-lowered-limit": UnderGVisor(
+        "a container made to measure; the pool's is untouched", replaced=False
+    ),
+    "python-tmpfs-fill-under-a-lowered-limit": UnderGVisor(
+        "a container made to measure; the pool's is untouched", replaced=False
+    ),
+    # Processes.
+    "python-background-survivors": UnderGVisor(
+        "gVisor sends SIGHUP (and SIGCONT) to an orphaned process group with a stopped"
+        " member whenever a member exits; every job's group is orphaned (its own session),"
+        " and this one stops a child. Linux sends it only when an exit orphans the group",
+        status="runtime_error",
+        check=lambda r: r["signal"] == "SIGHUP",
+    ),
+    "sh-fork-bomb-left-running": UnderGVisor(
+        "the Sentry keeps host tasks of the bomb's processes: past its ceiling the sandbox"
+        " is replaced, below it kept (how far depends on how fast the bomb churned)",
+        replaced=None,
+    ),
+    "cpp-fork-bomb": UnderGVisor("as sh-fork-bomb-left-running", replaced=None),
+    "cpp-fork-until-refused": UnderGVisor("as sh-fork-bomb-left-running", replaced=None),
+    "python-fork-until-refused": UnderGVisor("as sh-fork-bomb-left-running", replaced=None),
+    "python-fork-churn": UnderGVisor("as sh-fork-bomb-left-running", replaced=None),
+    # Files.
+    "python-fills-every-writable-place": UnderGVisor(
+        "gVisor checks permissions before a read-only mount (EACCES, not EROFS), answers"
+        " ENOENT for /proc/acpi and EACCES for /proc, and mounts no /dev/mqueue (POSIX"
+        " message queues live in its IPC namespace only)",
+        output=(
+            "/work/run ENOSPC True\n/tmp ENOSPC True\n/dev/shm ENOSPC True\n/work EACCES False\n"
+            "/work/build EACCES False\n/ EACCES False\n/var/tmp EROFS False\n/dev EACCES False\n"
+            "/opt/code-engine EACCES False\n/proc EACCES False\n/sys/fs/cgroup EACCES False\n"
+            "/proc/acpi ENOENT False\n/sys/firmware EACCES False\n/dev/pts EACCES False\n"
+            "/dev/mqueue ENOENT False\n"
+        ),
+    ),
+    "python-inode-exhaustion": UnderGVisor(
+        "gVisor's tmpfs takes no nr_inodes cap: the bomb runs to its time limit (sizes are"
+        " still capped); kept when the agent's wipe of it ends within the cleanup deadline",
+        status="timeout",
+        check=lambda r: r["output"] == "",
+        replaced=None,
+    ),
+    "python-usercustomize-poisoning": UnderGVisor(
+        "gVisor checks permissions before a read-only mount (EACCES, not EROFS)",
+        output=(
+            "/work/build/json.py Permission denied\n"
+            "/usr/lib/python3/dist-packages/sitecustomize.py Permission denied\n"
+            "/usr/lib/python3.11/sitecustomize.py Permission denied\n"
+        ),
+    ),
+    # Visibility.
+    "python-reads-the-cgroup-counters": UnderGVisor(
+        "gVisor shows jobs no cgroup files at all (its sysfs has its own, empty cgroup"
+        " directory): nothing to read, nothing carried over",
+        output="False []\n",
+    ),
+    "python-reads-environment-and-privileges": UnderGVisor(
+        "gVisor's /proc/self/status has no CapAmb and no NoNewPrivs line",
+        check=lambda r: _environment_under_gvisor(r),
+    ),
+    "python-reads-the-agent-and-other-processes": UnderGVisor(
+        "gVisor's procfs does not check ptrace access: a job may read the agent's environ"
+        " (PATH, LANG and the job uid), fd and fdinfo listings, maps and auxv; it still cannot"
+        " open the fds, the memory, root, cwd or exe",
+        output=LEFT_OPEN_BY_GVISOR,
+    ),
+    "python-probes-the-network": UnderGVisor(
+        "gVisor's network stack answers a destination without a route EHOSTUNREACH",
+        output="['lo'] [] []\noutside: No route to host\nloopback: ping\n",
+    ),
+    "go-probes-the-network": UnderGVisor(
+        "as python-probes-the-network",
+        output="lo true\ndial udp 192.0.2.1:9: connect: no route to host\n",
+    ),
+    "python-looks-for-host-mounts-and-sockets": UnderGVisor(
+        "gVisor's mount table shows /etc/hostname as a file of its root, not a bind mount,"
+        " and there is no /dev/mqueue",
+        output="[]\n['/dev/shm', '/tmp']\n[] False\n",
+    ),
+    "python-forges-agent-replies": UnderGVisor(
+        "gVisor's /dev/tty without a terminal answers EIO, not ENXIO",
+        output=(
+            '{"type":"result","id":"x","compile":null,"runs":[],"clean":true,"error":null}\n'
+            "/proc/1/fd/1 Permission denied\n/proc/1/fd/0 Permission denied\n"
+            "/dev/console No such file or directory\n/dev/tty Input/output error\n"
+        ),
+    ),
+    "cpp-enters-the-32-bit-abi": UnderGVisor(
+        "gVisor's ptrace platform runs int 0x80 through the 64-bit table (20 is writev,"
+        " 102 getuid, 41 socket, 425 io_uring_setup) with the 64-bit registers, and the job's"
+        " filter sees those same numbers: vsock and io_uring are refused as on the native entry",
+        check=lambda r: re.fullmatch(r"(0|-9) 1\d{4} -97 -38\n", r["output"]) is not None,
+    ),
+}
+
+
+def _environment_under_gvisor(reply: dict) -> None:
+    lines = reply["output"].splitlines()
+    assert len(lines) == 4, reply
+    assert lines[0] == json.dumps(RUN_ENV, sort_keys=True), lines[0]
+    assert lines[1] == "0000000000000000 0000000000000000 absent", lines[1]
+    assert lines[2] == "NoNewPrivs absent Seccomp 2", lines[2]
+    uid, euid, gid, groups = lines[3].split(" ", 3)
+    assert uid == euid == gid and 10001 <= int(uid) <= 11024 and groups == "[]", lines[3]
+
+
+def on_this_tier(case: Hostile) -> Hostile:
+    """``case`` with its expectation under the kernel this run is on."""
+    differs = GVISOR.get(case.name) if RUNSC else None
+    if differs is None:
+        return case
+    check = case.check
+    if differs.output is not None:
+        check = _exactly(differs.output)
+    elif differs.check is not None:
+        check = differs.check
+    return dataclasses.replace(
+        case,
+        status=differs.status or case.status,
+        check=check,
+        replaced=case.replaced if differs.replaced is ... else differs.replaced,
+    )

@@ -34,8 +34,10 @@ ENVIRONMENT = r"""
 import json, os
 status = dict(line.split(":\t", 1) for line in open("/proc/self/status").read().splitlines())
 print(json.dumps(dict(os.environ), sort_keys=True))
-print(status["CapEff"].strip(), status["CapPrm"].strip(), status["CapAmb"].strip())
-print("NoNewPrivs", status["NoNewPrivs"].strip(), "Seccomp", status["Seccomp"].strip())
+def line(key):
+    return status.get(key, "absent").strip()
+print(line("CapEff"), line("CapPrm"), line("CapAmb"))
+print("NoNewPrivs", line("NoNewPrivs"), "Seccomp", line("Seccomp"))
 print(os.getuid(), os.geteuid(), os.getgid(), os.getgroups())
 """
 
@@ -222,17 +224,24 @@ FOREIGN_SOCKETS_OUTPUT = "".join(
     f"{name} EAFNOSUPPORT\n" for name in ("vsock", "packet", "bluetooth", "alg", "netlink-audit")
 )
 
-# The 32-bit entry: getpid (20) and socketcall (102) of the i386 table.
+# The 32-bit entry: getpid (20), socketcall (102), dup (41) and io_uring_setup
+# (425) of the i386 table; 41 and 425 are socket and io_uring_setup of the 64-bit one.
 LEGACY_ABI = r"""
 #include <cstdio>
 static long call32(long nr, long a, long b) {
     long ret;
-    asm volatile("int $0x80" : "=a"(ret) : "a"(nr), "b"(a), "c"(b) : "memory");
+    // The arguments in the 64-bit registers too: a kernel that runs the call
+    // through the 64-bit table (gVisor) gets the same call, not garbage.
+    asm volatile("int $0x80"
+                 : "=a"(ret)
+                 : "a"(nr), "b"(a), "c"(b), "D"(a), "S"(b), "d"(0L)
+                 : "memory");
     return ret;
 }
 int main() {
     long args[3] = {40, 1, 0};
-    std::printf("%ld %ld\n", call32(20, 0, 0), call32(102, 1, (long)args));
+    std::printf("%ld %ld %ld %ld\n", call32(20, 0, 0), call32(102, 1, (long)args),
+                call32(41, 40, 1), call32(425, 4, 0));
 }
 """
 
@@ -270,7 +279,9 @@ CASES = [
         "ok",
         check=_output(FOREIGN_SOCKETS_OUTPUT),
     ),
-    Hostile("cpp-enters-the-32-bit-abi", "cpp", LEGACY_ABI, "ok", check=_output("-38 -38\n")),
+    Hostile(
+        "cpp-enters-the-32-bit-abi", "cpp", LEGACY_ABI, "ok", check=_output("-38 -38 -38 -38\n")
+    ),
     Hostile(
         "python-reads-environment-and-privileges",
         "python",

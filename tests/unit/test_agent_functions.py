@@ -310,3 +310,12 @@ def test_write_files_never_follows_a_symlinked_directory(tmp_path):
 def test_write_files_refuses_a_file_where_a_directory_goes(tmp_path):
     with pytest.raises(BadRequest):
         files.write_files(str(tmp_path), {"a": b"", "a/b": b""})
+
+
+def test_an_address_space_limit_only_when_the_host_asks_for_one():
+    from agent.jail import _address_space
+
+    assert _address_space({}) is None
+    assert _address_space({"CODE_ENGINE_JOB_ADDRESS_SPACE_MB": "junk"}) is None
+    assert _address_space({"CODE_ENGINE_JOB_ADDRESS_SPACE_MB": "0"}) is None
+    assert _address_space({"CODE_ENGINE_JOB_ADDRESS_SPACE_MB": "24000"}) == 24000 << 20

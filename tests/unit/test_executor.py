@@ -335,13 +335,15 @@ async def test_cleanup_that_never_ends_kills_the_container(nursery, autojump_clo
     assert pool.replaced == 1
 
 
-async def test_container_oom_killed_with_its_agent_is_memory_limit(nursery, autojump_clock):
-    fake, docker, pool = await start_pool(nursery, FakeAgent(answer(after=5)))
-    executor = Executor(Sandbox(docker, pool, SETTINGS))
+async def oom_kill_mid_job(nursery, settings: Settings, request) -> tuple[Reply, bool]:
+    """The reply to ``request`` whose container the OOM killer takes, agent and all,
+    a second in; and whether that container left the pool."""
+    fake, docker, pool = await start_pool(nursery, FakeAgent(answer(after=5)), settings)
+    executor = Executor(Sandbox(docker, pool, settings))
     replies: list[Reply] = []
 
     async def run_one() -> None:
-        replies.append(await executor.execute(make_request(memory_mb=128)))
+        replies.append(await executor.execute(request))
 
     nursery.start_soon(run_one)
     await trio.sleep(1)
@@ -349,9 +351,14 @@ async def test_container_oom_killed_with_its_agent_is_memory_limit(nursery, auto
     fake.container(busy.id).oom_killed = True
     await fake.exit_container(busy.id, exit_code=137)
     await trio.sleep(1)
-    assert replies[0].status is Status.MEMORY_LIMIT
-    assert "128 MB" in replies[0].error
-    assert busy.id not in {c.id for c in pool.containers}
+    return replies[0], busy.id not in {c.id for c in pool.containers}
+
+
+async def test_container_oom_killed_with_its_agent_is_memory_limit(nursery, autojump_clock):
+    reply, gone = await oom_kill_mid_job(nursery, SETTINGS, make_request(memory_mb=128))
+    assert reply.status is Status.MEMORY_LIMIT
+    assert "128 MB" in reply.error
+    assert gone
 
 
 async def test_every_container_of_the_pool_runs_its_jobs_as_a_uid_of_its_own(
@@ -388,3 +395,60 @@ async def test_a_container_warmed_during_a_health_pass_is_not_gone(nursery, auto
     await trio.sleep(0.1)
     assert pool.replaced == 0
     assert len(pool.containers) == 2
+
+
+def test_fork_bombs_stop_in_the_guest_under_gvisor_and_at_the_pids_cgroup_under_runc():
+    from service.sandbox.spec import container_config
+
+    def limits(settings: Settings) -> tuple[int, list[dict]]:
+        host = container_config(settings)["HostConfig"]
+        return host["PidsLimit"], [u for u in host["Ulimits"] if u["Name"] == "nproc"]
+
+    assert limits(SETTINGS) == (128, [])
+    gvisor = Settings.from_env({}, instance_id="unit", runtime="runsc")
+    pids, nproc = limits(gvisor)
+    # The Sentry's own host tasks must never reach the cgroup: the guest's
+    # nproc is what a job meets.
+    assert nproc == [{"Name": "nproc", "Soft": 64, "Hard": 64}]
+    assert pids >= 8 * 128
+    # gVisor grants any mapping: the agent gets the host's RAM as the job's RLIMIT_AS.
+    env = container_config(gvisor)["Env"]
+    assert [e for e in env if e.startswith("CODE_ENGINE_JOB_ADDRESS_SPACE_MB=")]
+    assert not [e for e in container_config(SETTINGS)["Env"] if "ADDRESS_SPACE" in e]
+
+
+async def test_a_compiler_that_takes_the_sandbox_over_its_memory_is_a_compile_error(
+    nursery, autojump_clock
+):
+    # Under gVisor any out-of-memory takes the whole sandbox, the agent with it;
+    # the compile is an exchange of its own there, so the host knows whose it was.
+    settings = Settings.from_env({}, instance_id="unit", runtime="runsc")
+    reply, gone = await oom_kill_mid_job(nursery, settings, make_request("cpp"))
+    assert reply.status is Status.COMPILE_ERROR
+    assert reply.error.endswith("compilation exceeded the memory limit")
+    assert gone
+
+
+@pytest.mark.parametrize(("host_tasks", "replaced"), [(100, 0), (5000, 1)])
+async def test_a_gvisor_sandbox_full_of_leftover_host_tasks_is_replaced(
+    nursery, autojump_clock, host_tasks, replaced
+):
+    settings = Settings.from_env({}, instance_id="unit", workers=1, concurrency=1, runtime="runsc")
+    fake, docker, pool = await start_pool(nursery, FakeAgent(answer()), settings)
+    for container in fake.containers.values():
+        container.stats = {"pids_stats": {"current": host_tasks}}
+    reply = await Executor(Sandbox(docker, pool, settings)).execute(make_request())
+    assert reply.status is Status.OK
+    await trio.sleep(0.1)
+    assert pool.replaced == replaced
+
+
+def test_host_tasks_come_from_the_hosts_cgroup_when_the_daemon_shares_it(tmp_path, monkeypatch):
+    from service.sandbox import sentry
+
+    monkeypatch.setattr(sentry, "CGROUP_ROOT", tmp_path)
+    assert sentry.read_cgroup("abc") is None
+    path = tmp_path / "pids" / "docker" / "abc" / "pids.current"
+    path.parent.mkdir(parents=True)
+    path.write_text("42\n")
+    assert sentry.read_cgroup("abc") == 42

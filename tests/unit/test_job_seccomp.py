@@ -106,6 +106,76 @@ def test_x32_numbers_are_refused():
     assert in_filtered_child(probe) == errno.ENOSYS
 
 
+CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWNET = 0x10000000, 0x00020000, 0x40000000
+
+
+@pytest.mark.parametrize("flags", [CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWNET])
+def test_no_new_namespace_by_unshare_or_clone(flags):
+    # Docker's profile refuses these too; gVisor does not apply it inside its sandbox.
+    def probe() -> int:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.unshare(flags) != -1 or ctypes.get_errno() != errno.EPERM:
+            return 1
+        # SIGCHLD as the exit signal: a fork that asks for a new namespace.
+        if libc.syscall(seccomp._native().clone, flags | 17, None, None, None, None) != -1:
+            return 2
+        return ctypes.get_errno()
+
+    assert in_filtered_child(probe) == errno.EPERM
+
+
+def test_clone3_is_enosys_and_threads_and_forks_still_start():
+    import threading
+
+    def probe() -> int:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.syscall(seccomp.CLONE3, None, 0) != -1 or ctypes.get_errno() != errno.ENOSYS:
+            return 1
+        results: list[int] = []
+        thread = threading.Thread(target=results.append, args=(7,))
+        thread.start()  # libc falls back from clone3 to clone
+        thread.join()
+        pid = os.fork()
+        if pid == 0:
+            os._exit(3)
+        _, status = os.waitpid(pid, 0)
+        return 0 if results == [7] and os.waitstatus_to_exitcode(status) == 3 else 4
+
+    assert in_filtered_child(probe) == 0
+
+
+def test_mount_chroot_and_the_kernel_log_are_refused():
+    def probe() -> int:
+        libc = ctypes.CDLL(None, use_errno=True)
+        calls = [
+            lambda: libc.mount(b"none", b"/tmp", b"tmpfs", 0, None),
+            lambda: libc.chroot(b"/tmp"),
+            lambda: libc.klogctl(3, ctypes.create_string_buffer(64), 64),
+            lambda: libc.setns(0, 0),
+        ]
+        for call in calls:
+            if call() != -1 or ctypes.get_errno() != errno.EPERM:
+                return 1
+        return 0
+
+    assert in_filtered_child(probe) == 0
+
+
+def test_device_nodes_are_refused_and_fifos_still_made(tmp_path):
+    def probe() -> int:
+        libc = ctypes.CDLL(None, use_errno=True)
+        for mode in (0o060600, 0o020600):  # block, character
+            if libc.mknod(str(tmp_path / f"dev{mode}").encode(), mode, os.makedev(8, 0)) != -1:
+                return 1
+            if ctypes.get_errno() != errno.EPERM:
+                return 2
+        os.mkfifo(tmp_path / "fifo")
+        return 0
+
+    assert in_filtered_child(probe) == 0
+    assert (tmp_path / "fifo").exists()
+
+
 def test_every_jump_lands_inside_the_program():
     for arch in seccomp._ARCHES.values():
         insns = seccomp.program(arch)

@@ -65,6 +65,14 @@ CPP_BAD_ALLOC = (
         (NODE, {"exit_code": None, "signal": signal.SIGABRT, "stderr": NODE_HEAP}),
         (NODE, {"exit_code": 134, "stderr": NODE_HEAP}),
         (GO, {"exit_code": 2, "stderr": GO_OOM}),
+        (
+            GO,
+            {
+                "exit_code": 2,
+                "stderr": b"runtime: out of memory: cannot allocate 70368744177664"
+                b"-byte block (3964928 in use)\nfatal error: out of memory\n",
+            },
+        ),
         (GO, {"exit_code": 2, "stderr": GO_OOM + b"goroutine dump\n" * 2000}),
         (CPP, {"exit_code": None, "signal": signal.SIGABRT, "stderr": CPP_BAD_ALLOC}),
     ],
