@@ -29,7 +29,7 @@ from agent.errors import AgentFailure
 from agent.jail import JOB_GID, JOB_UID, enter_job, tool_ids
 from agent.processes import KILL_SECONDS, read_oom_kills, signal_everyone
 from agent.protocol import Step, StepResult
-from agent.steps import DRAIN_SECONDS, READ_CHUNK, Capture, spawn_failure
+from agent.steps import DRAIN_SECONDS, READ_CHUNK, Capture, drain, spawn_failure
 
 # The interactor's oom_score_adj: below the job's 1000, so that a job that
 # fills the container's memory is the OOM killer's choice, not the interactor.
@@ -118,7 +118,7 @@ class Interaction:
             AgentFailure: a process does not die after SIGKILL.
             OSError: the agent could not spawn a step.
         """
-        _drain(self.wake_fd)
+        drain(self.wake_fd)
         oom_before = read_oom_kills()
         meter = CpuMeter()
         to_job_r, to_job_w = os.pipe2(os.O_CLOEXEC)
@@ -203,7 +203,7 @@ class Interaction:
                     wait = self._enforce(now, deadline, meter)
                 for key, _ in sel.select(wait):
                     if key.data is None:
-                        _drain(self.wake_fd)
+                        drain(self.wake_fd)
                     else:
                         self._read(sel, key)
 
@@ -293,11 +293,3 @@ class Interaction:
 def _oom_since(before: int | None) -> bool:
     after = read_oom_kills()
     return before is not None and after is not None and after > before
-
-
-def _drain(fd: int) -> None:
-    try:
-        while os.read(fd, 4096):
-            pass
-    except BlockingIOError:
-        pass

@@ -113,7 +113,7 @@ class StepRunner:
             OSError: the agent could not spawn the step (a program that cannot
                 be executed is a result, exit code 126 or 127, not an error).
         """
-        _drain(self.wake_fd)
+        drain(self.wake_fd)
         oom_before = read_oom_kills()
         limit_hits_before = read_limit_hits()
         self.meter = CpuMeter()
@@ -179,7 +179,7 @@ class StepRunner:
                     return self.ended
                 for key, _ in sel.select(wait):
                     if key.data == "wake":
-                        _drain(self.wake_fd)
+                        drain(self.wake_fd)
                     elif key.data == "stdin":
                         self._feed(sel, stdin)
                     else:
@@ -364,7 +364,8 @@ def _close_quietly(pipe: IO[bytes]) -> None:
         pass
 
 
-def _drain(fd: int) -> None:
+def drain(fd: int) -> None:
+    """Empty the non-blocking wakeup pipe ``fd``."""
     try:
         while os.read(fd, 4096):
             pass
