@@ -4,9 +4,15 @@ The container's cgroup counts the CPU time of every process in it, exactly
 (nanoseconds); the only process in it that is not the job's is the agent, whose
 own CPU time is known (``time.process_time``). So the job's CPU time so far is
 the cgroup's usage minus the agent's, both since the step started: threads,
-children, orphans and processes already killed included. Where no cgroup
-counter is readable (some runtimes hide it), the step falls back to the
-rusage of the children the agent reaped, known only once they are gone.
+children, orphans and processes already killed included.
+
+Where no cgroup counter is readable (gVisor shows jobs none), the process table
+tells instead, in clock ticks: every live process but the agent with what it
+used and what its reaped children used (``/proc/<pid>/stat``), plus what the
+agent's own reaped children used. A process's time moves from its own entry to
+its parent's (or the agent's) when it is reaped, so nothing is counted twice
+and nothing dead is lost; only a reap between two reads of one scan can skew
+that scan by the reaped process's time.
 """
 
 from __future__ import annotations
@@ -23,9 +29,33 @@ _COUNTERS = (
 )
 
 
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
 def _children_s() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+def _process_table_s(proc: str = "/proc") -> float | None:
+    """CPU time of every live process but this one, with their reaped children's."""
+    me = os.getpid()
+    try:
+        entries = os.listdir(proc)
+    except OSError:
+        return None
+    ticks = 0
+    for entry in entries:
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            with open(f"{proc}/{entry}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            # utime, stime, cutime, cstime: fields 14-17 of proc(5).
+            ticks += sum(int(value) for value in fields[11:15])
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile: its time is its reaper's now
+    return ticks / _TICKS + _children_s()
 
 
 class CpuMeter:
@@ -46,16 +76,22 @@ class CpuMeter:
         self._cgroup_start = self._read_ns()
         self._agent_start = time.process_time()
         self._children_start = _children_s()
+        self._table_start = None if self.exact else _process_table_s()
 
     @property
-    def live(self) -> bool:
-        """Whether :meth:`used_ms` can tell while the processes still run."""
+    def exact(self) -> bool:
+        """Whether a cgroup counter counts (else the process table, in clock ticks)."""
         return self._cgroup_start is not None
 
     def used_ms(self) -> float | None:
-        """CPU time so far; None when only :meth:`reaped_ms` can tell."""
+        """CPU time so far; None when neither a counter nor the process table tells."""
+        if self._cgroup_start is None:
+            table = _process_table_s()
+            if table is None or self._table_start is None:
+                return None
+            return max(0.0, (table - self._table_start) * 1000)
         now = self._read_ns()
-        if now is None or self._cgroup_start is None:
+        if now is None:
             return None
         agent_ns = (time.process_time() - self._agent_start) * 1e9
         return max(0.0, (now - self._cgroup_start - agent_ns) / 1e6)

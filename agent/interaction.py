@@ -24,6 +24,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 
+from agent import memory
 from agent.cputime import CpuMeter
 from agent.errors import AgentFailure
 from agent.jail import JOB_GID, JOB_UID, enter_job, tool_ids
@@ -53,6 +54,7 @@ class _Side:
     timed_out: bool = False
     cpu_exceeded: bool = False
     output_exceeded: bool = False
+    memory_exceeded: bool = False  # the guest reached the memory watch level
     spawn_error: StepResult | None = None
 
     def __post_init__(self) -> None:
@@ -220,6 +222,10 @@ class Interaction:
             for side in (self.job, self.tool):
                 side.timed_out = side.running
             return self._kill_all(now)
+        if memory.over_watch_level():
+            # The job is the one to go, as its oom_score_adj makes it the OOM killer's.
+            self.job.memory_exceeded = True
+            return self._kill_all(now)
         tool_cpu = self.tool.cpu_ms()
         used = meter.used_ms()
         job_cpu = None if used is None else used - tool_cpu
@@ -270,7 +276,9 @@ class Interaction:
         exit_code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
         signum = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
         # The OOM killer's SIGKILL, not the agent's: the side it took.
-        oom_killed = oom and signum == signal.SIGKILL and self.killed_at is None
+        oom_killed = side.memory_exceeded or (
+            oom and signum == signal.SIGKILL and self.killed_at is None
+        )
         limit = side.step.cpu_time_limit_ms
         usage = side.rusage
         return StepResult(

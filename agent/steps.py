@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass, field
 from typing import IO
 
+from agent import memory
 from agent.cputime import CpuMeter
 from agent.errors import AgentFailure
 from agent.jail import JOB_GID, JOB_UID, enter_job
@@ -92,6 +93,8 @@ class StepRunner:
         limit_ms = step.timeout_ms if cpu_limit_ms is None else min(step.timeout_ms, cpu_limit_ms)
         self.cpu_seconds = math.ceil(limit_ms / 1000) + 1
         self.cpu_exceeded = False
+        # The guest reached the agent's memory watch level (agent.memory, gVisor).
+        self.memory_exceeded = False
         self.meter: CpuMeter | None = None
         self.out = Capture(step.output_limit)
         self.err = Capture(step.output_limit)
@@ -196,11 +199,14 @@ class StepRunner:
                 return None
             return self.drain_until - now
         if self.killed_at is None:
-            cpu_wait = self._cpu_check()
-            if self.cpu_exceeded:
+            wait = self._cpu_check()
+            if memory.WATCH_LEVEL is not None:
+                self.memory_exceeded = memory.over_watch_level()
+                wait = min(wait, memory.WATCH_INTERVAL_S)
+            if self.cpu_exceeded or self.memory_exceeded:
                 self._kill(now)
             elif now < deadline:
-                return min(deadline - now, 1.0, cpu_wait)
+                return min(deadline - now, 1.0, wait)
             else:
                 self.timed_out = True
                 self._kill(now)
@@ -285,7 +291,9 @@ class StepRunner:
         rusage = self.rusage
         cpu_ms = self._cpu_ms()
         oom_after = read_oom_kills()
-        oom_killed = oom_before is not None and oom_after is not None and oom_after > oom_before
+        oom_killed = self.memory_exceeded or (
+            oom_before is not None and oom_after is not None and oom_after > oom_before
+        )
         limit_hits = read_limit_hits()
         limit_reached = (
             limit_hits_before is not None
@@ -319,7 +327,7 @@ class StepRunner:
         )
 
     def _cpu_ms(self) -> float:
-        """All the step's CPU time: live from the cgroup, else from what was reaped."""
+        """All the step's CPU time: live (cgroup or process table), else what was reaped."""
         assert self.meter is not None
         used = self.meter.used_ms()
         if used is not None:

@@ -77,6 +77,8 @@ def container_config(
     if settings.runtime == "runsc":
         # gVisor grants any mapping; Linux refuses one beyond RAM (agent/jail.py).
         config["Env"].append(f"CODE_ENGINE_JOB_ADDRESS_SPACE_MB={host_ram_mb()}")
+        # The guest reaching the whole limit ends the step (agent/memory.py).
+        config["Env"].append(f"CODE_ENGINE_JOB_MEMORY_WATCH_MB={memory_mb or settings.memory_mb}")
     return config
 
 

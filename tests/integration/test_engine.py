@@ -24,6 +24,7 @@ ALIASES = {
 }
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("language", sorted(HELLO))
 def test_hello_world_in_every_language(daemon, language):
     reply = run_code(daemon.nats_url, language, HELLO[language])
@@ -47,6 +48,7 @@ def test_aliases(daemon, language, alias):
     assert reply["language"] == language
 
 
+@pytest.mark.smoke
 def test_stdin_and_args(daemon):
     code = "import sys\nprint(sys.stdin.read().upper(), end='')\nprint(sys.argv[1:])"
     reply = run_code(daemon.nats_url, "python", code, stdin="shout\n", args=["a b", "c"])
@@ -58,6 +60,7 @@ def test_id_is_echoed(daemon):
     assert reply["id"] == "my-id-7"
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize(
     ("language", "code", "needle"),
     [
@@ -84,6 +87,7 @@ int main() {
 """
 
 
+@pytest.mark.smoke
 def test_bits_stdcpp_compiles_against_the_images_precompiled_header(daemon):
     reply = run_code(daemon.nats_url, "cpp", COMPETITIVE_CPP)
     assert reply["status"] == "ok", reply
@@ -102,6 +106,7 @@ def test_bits_stdcpp_compiles_against_the_images_precompiled_header(daemon):
     assert "pch" not in checked["compile_output"], checked["compile_output"]
 
 
+@pytest.mark.smoke
 def test_runtime_error_keeps_exit_code_and_stderr(daemon):
     reply = run_code(daemon.nats_url, "python", "import sys\nprint('out')\nsys.exit('bad thing')")
     assert reply["status"] == "runtime_error"
@@ -110,6 +115,7 @@ def test_runtime_error_keeps_exit_code_and_stderr(daemon):
     assert "bad thing" in reply["error"]
 
 
+@pytest.mark.smoke
 def test_uncaught_exception_in_javascript(daemon):
     reply = run_code(daemon.nats_url, "js", "throw new Error('boom')")
     assert reply["status"] == "runtime_error"
@@ -117,6 +123,7 @@ def test_uncaught_exception_in_javascript(daemon):
     assert "boom" in reply["error"]
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize(
     ("language", "code"),
     [
@@ -133,12 +140,14 @@ def test_timeouts_end_within_limit_and_pool_recovers(daemon, language, code):
     assert after["output"] == "next\n"
 
 
+@pytest.mark.smoke
 def test_memory_bomb_is_memory_limit(daemon):
     reply = run_code(daemon.nats_url, "python", "x = bytearray(1024 * 1024 * 1024)\nprint(len(x))")
     assert reply["status"] == "memory_limit", reply
     assert reply["success"] is False
 
 
+@pytest.mark.smoke
 def test_output_over_the_cap_is_output_limit(daemon):
     reply = run_code(daemon.nats_url, "python", "while True: print('y' * 1000)")
     assert reply["status"] == "output_limit", reply
@@ -146,6 +155,7 @@ def test_output_over_the_cap_is_output_limit(daemon):
     assert len(reply["output"].encode()) == 65536
 
 
+@pytest.mark.smoke
 def test_files_do_not_survive_into_the_next_job(daemon):
     write = (
         "import os\nopen('/tmp/secret', 'w').write('x')\nopen('left.txt', 'w').write('x')\n"
@@ -184,6 +194,7 @@ def test_problems_subject_accepts_larger_code(daemon):
     assert big["output"] == "big\n"
 
 
+@pytest.mark.smoke
 def test_concurrent_requests_are_all_answered(daemon):
     requests = [build_request("python", f"print({i} * 2)", request_id=str(i)) for i in range(12)]
     replies = send_many(daemon.nats_url, requests)
@@ -215,6 +226,7 @@ def test_non_utf8_output_is_replaced(daemon):
     assert reply["output"] == "a\ufffdb"
 
 
+@pytest.mark.smoke
 def test_base64_stdin_binary(daemon):
     payload = json.dumps(
         {
@@ -226,6 +238,7 @@ def test_base64_stdin_binary(daemon):
     assert send(daemon.nats_url, payload)["output"] == "256\n"
 
 
+@pytest.mark.smoke
 def test_memory_mb_lowers_the_limit_for_that_request_only(daemon):
     code = (
         "x = bytearray(100 * 1024 * 1024)\n"

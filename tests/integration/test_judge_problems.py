@@ -114,6 +114,7 @@ MULTI_FILE = {
 }
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("language", sorted(MULTI_FILE))
 def test_multi_file_programs_on_both_subjects(daemon, language):
     code, files = MULTI_FILE[language]
@@ -150,6 +151,7 @@ SPIN_IN_CHILDREN = (
 )
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("code", [SPIN, SPIN_IN_CHILDREN], ids=["spin", "children"])
 def test_a_cpu_bound_program_is_stopped_by_the_cpu_limit(daemon, code):
     reply = run_code(daemon.nats_url, "python", code, timeout_ms=5000, cpu_time_limit_ms=300)
@@ -269,6 +271,7 @@ def checker(code: str, language: str = "python", files: list[dict] | None = None
     return tool
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize(
     ("solution", "statuses"),
     [
@@ -426,6 +429,7 @@ int main(int argc, char **argv) {
 """
 
 
+@pytest.mark.smoke
 def test_the_solution_can_read_no_answer_checker_or_next_input(daemon):
     tests = [
         case("1", "ANSWER-SECRET-1"),
@@ -525,6 +529,7 @@ int main() { for (;;) std::fputs("guess guess guess guess\n", stdout); }
 SECRETS = ("100", "777777777", "1000000000")
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize(
     ("solution", "status", "reason"),
     [
@@ -584,6 +589,7 @@ while True:
 """
 
 
+@pytest.mark.smoke
 def test_the_solution_cannot_read_or_signal_the_interactor(daemon):
     reply = problem(
         daemon,

@@ -52,6 +52,7 @@ SUM = {
 }
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("language", sorted(SUM))
 def test_accepted_and_wrong_answer_in_every_language(daemon, language):
     tests = [case("1 2", "3\n", "t1"), case("5 5", "10"), case("2 2", "5\n")]
@@ -107,6 +108,7 @@ VERDICTS = {
 }
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize(
     ("verdict", "language"), [(v, lang) for v in sorted(VERDICTS) for lang in sorted(SUM)]
 )
@@ -122,6 +124,7 @@ def test_each_verdict_in_each_language(daemon, verdict, language):
     assert reply["status"] == verdict
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("language", ["go", "cpp"])
 def test_compile_error_runs_no_test(daemon, language):
     reply = problem(daemon, language, "this is not code", [case("", "x")] * 3)
@@ -172,6 +175,7 @@ def test_hundred_tests_compile_once(daemon):
     assert reply["passed"] == 100
 
 
+@pytest.mark.smoke
 def test_tests_are_isolated_from_each_other(daemon):
     code = (
         "import os\nprint(os.path.exists('/tmp/mark'), os.path.exists('mark'))\n"
@@ -273,6 +277,7 @@ def test_grading_the_largest_outputs_never_stalls_the_engine(daemon):
     assert max(lags) < 100, lags
 
 
+@pytest.mark.smoke
 def test_a_test_over_the_memory_limit_is_memory_limit_whoever_the_oom_killer_takes(daemon):
     # OOM_DODGER may get the agent picked as the OOM victim, taking the container.
     tests = [case("1", "1\n"), case(""), case("2", "2\n")]

@@ -319,3 +319,30 @@ def test_an_address_space_limit_only_when_the_host_asks_for_one():
     assert _address_space({"CODE_ENGINE_JOB_ADDRESS_SPACE_MB": "junk"}) is None
     assert _address_space({"CODE_ENGINE_JOB_ADDRESS_SPACE_MB": "0"}) is None
     assert _address_space({"CODE_ENGINE_JOB_ADDRESS_SPACE_MB": "24000"}) == 24000 << 20
+
+
+def test_a_memory_watch_only_when_the_host_asks_for_one():
+    from agent.memory import _watch_level
+
+    assert _watch_level({}) is None
+    assert _watch_level({"CODE_ENGINE_JOB_MEMORY_WATCH_MB": "junk"}) is None
+    assert _watch_level({"CODE_ENGINE_JOB_MEMORY_WATCH_MB": "0"}) is None
+    assert _watch_level({"CODE_ENGINE_JOB_MEMORY_WATCH_MB": "336"}) == 336 << 20
+
+
+def test_the_guest_holds_its_total_less_what_is_available(tmp_path):
+    from agent import memory
+
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text(
+        "MemTotal:         409600 kB\nMemFree:          100732 kB\n"
+        "MemAvailable:     100732 kB\nCached:            91396 kB\n"
+    )
+    assert memory.guest_used(str(meminfo)) == (409600 - 100732) << 10
+    meminfo.write_text("MemTotal:         409600 kB\n")
+    assert memory.guest_used(str(meminfo)) is None
+    assert memory.guest_used(str(tmp_path / "missing")) is None
+    assert memory.over_watch_level(None) is False
+    # This machine's own memory: far more than a MiB in use, far less than its RAM.
+    assert memory.over_watch_level(memory.SLACK + 1) is True
+    assert memory.over_watch_level(1 << 60) is False

@@ -2,6 +2,8 @@
 
 import base64
 import json
+import os
+import time
 
 import pytest
 
@@ -61,7 +63,7 @@ def test_the_meter_counts_the_cgroup_minus_the_agent(tmp_path, monkeypatch):
     agent_seconds = iter([10.0, 10.25])
     monkeypatch.setattr(cputime.time, "process_time", lambda: next(agent_seconds))
     meter = cputime.CpuMeter()
-    assert meter.live
+    assert meter.exact
     counter.write_text("2500000000\n")  # 1.5 s more, 0.25 s of it the agent's
     assert meter.used_ms() == pytest.approx(1250.0)
     meter.close()
@@ -78,8 +80,42 @@ def test_the_meter_reads_cgroup_v2(tmp_path, monkeypatch):
     meter.close()
 
 
-def test_without_a_counter_only_the_reaped_children_count(tmp_path, monkeypatch):
+def test_without_a_counter_the_process_table_counts_live_and_reaped_processes(
+    tmp_path, monkeypatch
+):
     monkeypatch.setattr(cputime, "_COUNTERS", ((str(tmp_path / "missing"), "ns"),))
     meter = cputime.CpuMeter()
-    assert not meter.live and meter.used_ms() is None
-    assert meter.reaped_ms() >= 0.0
+    assert not meter.exact
+    before = meter.used_ms()
+    assert before is not None and before < 50
+    # A live child spinning, then the same child reaped: both times count.
+    child = os.fork()
+    if child == 0:
+        end = time.process_time() + 0.3
+        while time.process_time() < end:
+            pass
+        os._exit(0)
+    deadline = time.monotonic() + 10
+    while (meter.used_ms() or 0.0) < 150 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    live = meter.used_ms()
+    assert live is not None and live >= 150, live
+    os.waitpid(child, 0)
+    reaped = meter.used_ms()
+    assert reaped is not None and 280 <= reaped < 400, reaped
+    meter.close()
+
+
+def test_the_process_table_leaves_out_the_agent_and_reads_every_tick_field(tmp_path):
+    me = tmp_path / str(os.getpid())
+    other = tmp_path / "4242"
+    for directory in (me, other):
+        directory.mkdir()
+    # comm with a ") " in it; utime 7, stime 3, cutime 20, cstime 10 (ticks).
+    line = "4242 (odd) name) S 1 1 1 0 -1 0 0 0 0 0 7 3 20 10 20 0 1 0 5 0 0\n"
+    (other / "stat").write_text(line)
+    (me / "stat").write_text(line.replace("4242", str(os.getpid()), 1))
+    (tmp_path / "self").mkdir()
+    counted = cputime._process_table_s(str(tmp_path))
+    assert counted is not None
+    assert counted - cputime._children_s() == pytest.approx(40 / cputime._TICKS)

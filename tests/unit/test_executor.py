@@ -415,6 +415,10 @@ def test_fork_bombs_stop_in_the_guest_under_gvisor_and_at_the_pids_cgroup_under_
     env = container_config(gvisor)["Env"]
     assert [e for e in env if e.startswith("CODE_ENGINE_JOB_ADDRESS_SPACE_MB=")]
     assert not [e for e in container_config(SETTINGS)["Env"] if "ADDRESS_SPACE" in e]
+    # The agent ends a step whose guest fills the container's limit.
+    assert "CODE_ENGINE_JOB_MEMORY_WATCH_MB=400" in env
+    assert "CODE_ENGINE_JOB_MEMORY_WATCH_MB=48" in container_config(gvisor, memory_mb=48)["Env"]
+    assert not [e for e in container_config(SETTINGS)["Env"] if "MEMORY_WATCH" in e]
 
 
 async def test_a_compiler_that_takes_the_sandbox_over_its_memory_is_a_compile_error(
