@@ -37,8 +37,12 @@ def _children_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _process_table_s(proc: str = "/proc") -> float | None:
+PROC = "/proc"
+
+
+def _process_table_s(proc: str | None = None) -> float | None:
     """CPU time of every live process but this one, with their reaped children's."""
+    proc = proc or PROC
     me = os.getpid()
     try:
         entries = os.listdir(proc)

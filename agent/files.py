@@ -135,11 +135,16 @@ def make_job_dir(path: str, owner: tuple[int, int] = (JOB_UID, JOB_GID)) -> None
 
 
 def write_files(
-    directory: str, files: dict[str, bytes], owner: tuple[int, int] = (JOB_UID, JOB_GID)
+    directory: str,
+    files: dict[str, bytes],
+    owner: tuple[int, int] = (JOB_UID, JOB_GID),
+    *,
+    mode: int = 0o600,
 ) -> None:
     """Create each file new in ``directory`` (and its directories), owned by the job user.
 
-    ``owner``: another user's ids (a problem's tool) instead.
+    ``owner``: another user's ids (a problem's tool) instead; ``mode``: 0o700
+    for a program to execute.
 
     Names are paths checked by :func:`check_file_name`; directories on the way
     are created (mode 0700) or entered, never through a symlink.
@@ -154,7 +159,7 @@ def write_files(
             *parents, leaf = name.split("/")
             dir_fd = _enter_dirs(top_fd, parents, name, owner)
             try:
-                _write_new(dir_fd, leaf, name, data, owner)
+                _write_new(dir_fd, leaf, name, data, owner, mode)
             finally:
                 if dir_fd != top_fd:
                     os.close(dir_fd)
@@ -192,14 +197,17 @@ def _enter_dirs(top_fd: int, parents: list[str], name: str, owner: tuple[int, in
     return fd
 
 
-def _write_new(dir_fd: int, leaf: str, name: str, data: bytes, owner: tuple[int, int]) -> None:
+def _write_new(
+    dir_fd: int, leaf: str, name: str, data: bytes, owner: tuple[int, int], mode: int
+) -> None:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
-        fd = os.open(leaf, flags, 0o600, dir_fd=dir_fd)
+        fd = os.open(leaf, flags, mode, dir_fd=dir_fd)
     except OSError as exc:
         raise BadRequest(f"cannot create {name}: {exc.strerror}") from None
     try:
         os.fchown(fd, *owner)
+        os.fchmod(fd, mode)  # whatever the umask took
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]

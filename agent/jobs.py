@@ -76,6 +76,8 @@ SCRATCH_DIRS = ("/tmp", "/dev/shm", "/dev/mqueue")
 KEPT = frozenset({"build", "tool"})  # what a kept build keeps of /work
 # A check's files, in the order the tool gets them (testlib's convention).
 CHECK_FILES = ("input", "output", "answer")
+# The largest compiled program a result carries back for the host's compile cache.
+PROGRAM_LIMIT = 64 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +157,8 @@ class Agent:
         try:
             for name in [*job.files, *(job.tool.files if job.tool else ())]:
                 check_file_name(name)
+            if job.collect is not None:
+                check_file_name(job.collect)
         except BadRequest as exc:
             return Result(job.id, cleanup=_verified(self.reset()), error=f"bad request: {exc}")
         # A verified reset since the last job (usually the cleanup owed after its
@@ -167,11 +171,15 @@ class Agent:
         make_job_dir(BUILD_DIR)
         try:
             write_files(BUILD_DIR, job.files)
+            if job.program is not None and job.collect is not None:
+                # A program the host compiled for an earlier job (its compile cache).
+                write_files(BUILD_DIR, {job.collect: job.program}, mode=0o700)
         except BadRequest as exc:
             return Result(job.id, cleanup=_verified(self.reset()), error=f"bad request: {exc}")
         finally:
             # Everything a job process is forked with counts in its ru_maxrss.
             job.files.clear()
+            job.program = None
         compiled = None
         if job.compile is not None:
             compiled = StepRunner(job.compile, BUILD_DIR, self.wake_fd).run()
@@ -181,6 +189,9 @@ class Agent:
                 )
         if not self.cleanup(keep_build=True):
             return Result(job.id, compiled, cleanup=Cleanup.DIRTY)
+        # Read only now: the compiler and anything it started are gone (verified),
+        # and no code of the job's own has run in this container since its reset.
+        program = self.collect(job) if compiled is not None else None
         tool_compiled = None
         if job.tool is not None:
             tool_compiled = self.build_tool(job.tool)
@@ -198,7 +209,15 @@ class Agent:
         lock_tree(BUILD_DIR)
         self.build_ready = True
         runs, cleanup = self.execute_runs(job.id, job.runs, job.finish, job.early_result)
-        return Result(job.id, compiled, runs, cleanup, tool_compile=tool_compiled)
+        return Result(job.id, compiled, runs, cleanup, tool_compile=tool_compiled, program=program)
+
+    @staticmethod
+    def collect(job: Job) -> bytes | None:
+        """The compiled program ``job.collect`` names, when it is a regular file of a sane size."""
+        if job.collect is None:
+            return None
+        data, more = read_file(BUILD_DIR, job.collect, PROGRAM_LIMIT)
+        return data if data and not more else None
 
     def build_tool(self, tool: Tool) -> StepResult | None:
         """Write the tool's files to its directory and compile them as the tool user.

@@ -140,6 +140,11 @@ class Settings:
         0,
         "memory a compile step may use, whatever the job's own limit (0: CODE_ENGINE_MEMORY_MB)",
     )
+    compile_cache_mb: int = _setting(
+        "CODE_ENGINE_COMPILE_CACHE_MB",
+        256,
+        "daemon memory for compiled Go and C++ programs reused by identical requests (0: off)",
+    )
     cpu_period_ms: int = _setting(
         "CODE_ENGINE_CPU_PERIOD_MS", 200, "CFS period: longer lets short programs burst unthrottled"
     )
@@ -348,6 +353,10 @@ class Settings:
             )
         if self.memory_mb < 32:
             raise ConfigError("CODE_ENGINE_MEMORY_MB must be at least 32")
+        if self.compile_cache_mb < 0:
+            raise ConfigError(
+                f"CODE_ENGINE_COMPILE_CACHE_MB must be 0 or positive, got {self.compile_cache_mb}"
+            )
         if self.compile_memory < 0 or 0 < self.compile_memory < 32:
             raise ConfigError("CODE_ENGINE_COMPILE_MEMORY_MB must be 0 or at least 32")
         self.docker_socket  # noqa: B018  (validates DOCKER_HOST)

@@ -100,6 +100,7 @@ class Engine:
             metrics=self.metrics,
             state=lambda: self.control.state,
             loop_lag=self.loop_lag.take,
+            compile_cache=self.sandbox.compile_cache.figures,
         )
         # What the metrics and probes listener reads (service.operations.http).
         self.collector = EngineCollector(
@@ -111,6 +112,7 @@ class Engine:
             queue=self.dispatcher,
             bus=self.intake,
             state=lambda: self.control.state,
+            compile_cache=self.sandbox.compile_cache.figures,
         )
         self.parts = EngineParts(self.pool, self.intake, lambda: self.control.state)
         self._stats = StatsPublisher(

@@ -112,6 +112,8 @@ class Language:
     source_suffixes: tuple[str, ...] = ()
     not_source_suffixes: tuple[str, ...] = ()
     build_dir: str = BUILD_DIR
+    # What a compile leaves to run, by its name in the build dir (compiled languages).
+    program_file: str = "main"
 
     @property
     def compiled(self) -> bool:

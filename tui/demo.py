@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 from wire.admin import EngineState
 from wire.stats import (
+    CompileCache,
     Container,
     ContainerJob,
     ContainerState,
@@ -127,6 +128,12 @@ class DemoInstance:
             queue=Queue(depth=max(0, round(rate * 2 - 3)), capacity=64),
             workers=Workers(busy=busy, total=len(self.containers)),
             pool=Pool(size=self.warm, max=len(self.containers), starting=0, replaced=3 + t // 40),
+            compile_cache=CompileCache(
+                hits=done // 3,
+                misses=done // 5 + 1,
+                entries=done // 5 + 1,
+                capacity_bytes=256 << 20,
+            ),
             containers=tuple(_container(rng, cid, s, j, t) for cid, s, j in self.containers),
             counters=Counters(
                 accepted=done + 2,

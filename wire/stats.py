@@ -8,6 +8,8 @@ The JSON, field by field::
      "queue": {"depth": 0, "capacity": 64}, "workers": {"busy": 1, "total": 3},
      "pool": {"size": 2, "max": 3, "starting": 0, "replaced": 4,
               "lost_idle": 1, "lost_before_job": 1},
+     "compile_cache": {"hits": 3, "misses": 5, "entries": 4, "bytes": 2400000,
+                       "capacity_bytes": 268435456},
      "containers": [{"id": "abc123def456", "state": "busy", "jobs": 12,
                      "job": {"id": "j-1", "language": "python", "elapsed_ms": 120.0},
                      "cpu_percent": 12.5, "memory_bytes": 12345678,
@@ -80,6 +82,16 @@ class Pool(msgspec.Struct, frozen=True, kw_only=True):
     lost_before_job: int = 0
 
 
+class CompileCache(msgspec.Struct, frozen=True, kw_only=True):
+    """Compiled programs reused by identical requests (service/sandbox/compile_cache.py)."""
+
+    hits: int = 0  # compiled requests that ran a kept program
+    misses: int = 0  # compiled requests that compiled
+    entries: int = 0
+    bytes: int = 0
+    capacity_bytes: int = 0  # 0: the cache is off
+
+
 class ContainerJob(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     language: str = ""
@@ -138,6 +150,7 @@ class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
     queue: Queue = Queue()
     workers: Workers = Workers()
     pool: Pool = Pool()
+    compile_cache: CompileCache = CompileCache()
     containers: tuple[Container, ...] = ()
     counters: Counters = Counters()
     throughput: Throughput = Throughput()

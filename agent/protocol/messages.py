@@ -21,7 +21,7 @@ from .steps import Step, StepResult
 
 # Bumped whenever a message changes shape; the host refuses an agent that
 # announces another version (an image built from another checkout).
-PROTOCOL_VERSION = 5
+PROTOCOL_VERSION = 6
 
 
 # --- host -> agent -----------------------------------------------------------
@@ -105,7 +105,14 @@ class Check:
 
 @dataclass(slots=True)
 class Job:
-    """Write files, compile (when ``compile`` is given), then run each of ``runs``."""
+    """Write files, compile (when ``compile`` is given), then run each of ``runs``.
+
+    ``collect``: a build file (the compiled program) whose bytes the result
+    carries back after a successful compile (``Result.program``), for the host's
+    compile cache. ``program``: the other way round, a compiled program the host
+    kept, written executable into the build under ``collect``'s name in place of
+    a compile (``compile`` is then None).
+    """
 
     TYPE: ClassVar[str] = "job"
     id: str
@@ -115,6 +122,8 @@ class Job:
     finish: bool = True
     early_result: bool = False
     tool: Tool | None = None
+    collect: str | None = None
+    program: bytes | None = None
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -126,12 +135,15 @@ class Job:
             "finish": self.finish,
             "early_result": self.early_result,
             "tool": self.tool.to_wire() if self.tool else None,
+            "collect": self.collect,
+            "program": None if self.program is None else b64(self.program),
         }
 
     @classmethod
     def from_wire(cls, obj: dict[str, Any]) -> Job:
         raw_tool = obj.get("tool")
-        return cls(
+        raw_program = obj.get("program")
+        job = cls(
             id=str_field(obj, "id"),
             files=_files(obj.get("files", {})),
             compile=_compile(obj.get("compile")),
@@ -139,7 +151,12 @@ class Job:
             finish=bool_field(obj, "finish", True),
             early_result=bool_field(obj, "early_result"),
             tool=None if raw_tool is None else Tool.from_wire(raw_tool),
+            collect=opt_str_field(obj, "collect"),
+            program=None if raw_program is None else unb64(raw_program, "program"),
         )
+        if job.program is not None and (job.collect is None or job.compile is not None):
+            raise ProtocolError("a program needs its name in collect, and no compile step")
+        return job
 
 
 @dataclass(slots=True)
@@ -262,6 +279,9 @@ class Result:
     # With a run's checks: one per run that got that far, None where the run
     # did not end cleanly (no check is made of a failed run).
     checks: list[StepResult | None] = field(default_factory=list)
+    # The compiled program a job's ``collect`` asked for, after a successful
+    # compile in which nothing but the compiler ran (None: not asked, or too big).
+    program: bytes | None = None
 
     @property
     def compiled(self) -> bool:
@@ -282,6 +302,7 @@ class Result:
             "error": self.error,
             "tool_compile": self.tool_compile.to_wire() if self.tool_compile else None,
             "checks": [check.to_wire() if check else None for check in self.checks],
+            "program": None if self.program is None else b64(self.program),
         }
 
     @classmethod
@@ -306,6 +327,7 @@ class Result:
             error=opt_str_field(obj, "error"),
             tool_compile=None if raw_tool is None else StepResult.from_wire(raw_tool),
             checks=[None if c is None else StepResult.from_wire(c) for c in checks],
+            program=None if obj.get("program") is None else unb64(obj["program"], "program"),
         )
 
 

@@ -29,7 +29,7 @@ from service.operations.metrics import Metrics
 from service.operations.snapshot import BusHealth, PoolView, QueueView
 from service.sandbox.pool import RETIRE_REASONS
 from wire.admin import EngineState
-from wire.stats import ContainerState
+from wire.stats import CompileCache, ContainerState
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -49,6 +49,7 @@ class EngineCollector(Collector):
         concurrency: jobs at once (``code_engine_workers``).
         metrics, pool, queue, bus: the parts of the engine read on each scrape.
         state: the engine's state now.
+        compile_cache: the compile cache's figures now.
     """
 
     def __init__(
@@ -62,7 +63,9 @@ class EngineCollector(Collector):
         queue: QueueView,
         bus: BusHealth,
         state: Callable[[], EngineState],
+        compile_cache: Callable[[], CompileCache] | None = None,
     ) -> None:
+        self._compile_cache = compile_cache
         self._instance_id = instance_id
         self._version = version
         self._concurrency = concurrency
@@ -129,6 +132,19 @@ class EngineCollector(Collector):
         for reason, count in counts.items():
             replaced.add_metric([reason], count)
         yield replaced
+
+        if self._compile_cache is not None:
+            cache = self._compile_cache()
+            lookups = CounterMetricFamily(
+                "code_engine_compile_cache_lookups",
+                "Compiled-language requests by whether they ran a kept program",
+                labels=["result"],
+            )
+            lookups.add_metric(["hit"], cache.hits)
+            lookups.add_metric(["miss"], cache.misses)
+            yield lookups
+            yield _gauge("code_engine_compile_cache_entries", "Programs kept", cache.entries)
+            yield _gauge("code_engine_compile_cache_bytes", "Bytes of programs kept", cache.bytes)
 
         yield _gauge("code_engine_nats_connected", "1 while connected to NATS", self._bus.connected)
         yield CounterMetricFamily(

@@ -19,6 +19,7 @@ from service.operations.metrics import Finished, Metrics
 from service.operations.stats import Usage
 from wire.admin import EngineState
 from wire.stats import (
+    CompileCache,
     Container,
     ContainerJob,
     ContainerState,
@@ -160,6 +161,7 @@ class Snapshotter:
         state: the engine's state now.
         clock: the Trio clock (current jobs' elapsed times).
         loop_lag: the event loop's longest stall (ms) since the previous call.
+        compile_cache: the compile cache's figures now.
     """
 
     def __init__(
@@ -175,7 +177,9 @@ class Snapshotter:
         clock: Callable[[], float] = trio.current_time,
         loop_lag: Callable[[], float] = lambda: 0.0,
         version: str = __version__,
+        compile_cache: Callable[[], CompileCache] | None = None,
     ) -> None:
+        self._compile_cache = compile_cache
         self._instance_id = instance_id
         self._concurrency = concurrency
         self._pool = pool
@@ -216,6 +220,7 @@ class Snapshotter:
                 lost_idle=pool.lost_idle,
                 lost_before_job=pool.lost_before_job,
             ),
+            compile_cache=self._compile_cache() if self._compile_cache else CompileCache(),
             containers=tuple(container_view(c, usage.get(c.id), clock) for c in pool.containers),
             counters=Counters(
                 accepted=metrics.accepted,

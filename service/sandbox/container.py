@@ -58,6 +58,7 @@ class WorkerContainer:
     dead: bool = False  # set by the pool monitor when Docker says it is gone
     sized: bool = False  # made for one request's memory limit (Pool.acquire_sized)
     job_uid: int = JOB_UIDS[0]  # its jobs' uid, no other container of the pool's
+    image_id: str = ""  # the image it runs, by id: part of every compile cache key
     idle_watch: IdleWatch | None = None  # while idle: the task reading its stream for its end
 
     @property
@@ -97,6 +98,8 @@ async def start_container(
             raise AgentError(container_id, f"expected a ready message, got {hello!r:.200}")
         if hello.version != protocol.PROTOCOL_VERSION:
             raise AgentVersionMismatch(settings.image, hello.version, protocol.PROTOCOL_VERSION)
+        # By id, not by tag: a rebuilt image (another compiler) is another image.
+        image_id = str((await docker.containers.inspect(container_id)).get("Image", ""))
     except BaseException as exc:
         with trio.CancelScope(shield=True):
             await remove_container(docker, container_id)
@@ -112,6 +115,7 @@ async def start_container(
         memory_mb=settings.memory_mb,
         cpus=settings.cpus,
         job_uid=job_uid,
+        image_id=image_id,
     )
 
 

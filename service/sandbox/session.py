@@ -47,11 +47,12 @@ from docker_api import DockerClient, DockerError, NotFound
 from ..config import Settings
 from ..errors import AgentError, AgentTimeout, ContainerLost, PoolUnavailable
 from ..requests import ExecuteRequest
+from .compile_cache import CompileCache, Compiled, cache_key
 from .container import CurrentJob, WorkerContainer
 from .pool import Pool
 from .sentry import host_tasks
 from .spec import sentry_task_ceiling
-from .steps import checker_timeout_ms, one_shot_job, prepare_job, run_message
+from .steps import checker_timeout_ms, compile_step, one_shot_job, prepare_job, run_message
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ class Session:
         container: WorkerContainer,
         request: ExecuteRequest,
         settings: Settings,
+        cache: CompileCache | None = None,
     ) -> None:
         self._docker = docker
         self._settings = settings
@@ -106,6 +108,17 @@ class Session:
         self.request = request
         self.reusable = False
         self._delivered = False  # a job message reached the agent on this session
+        self._cache = cache
+        self._cache_key: str | None = None
+        # The program an identical earlier request compiled: no compile this time.
+        self.cached: Compiled | None = None
+        if cache is not None and cache.enabled and container.image_id:
+            step = compile_step(request.language, settings, tuple(f.name for f in request.files))
+            if step is not None:
+                self._cache_key = cache_key(
+                    container.image_id, request.language.name, step, request.source_files()
+                )
+                self.cached = cache.get(self._cache_key)
 
     # -- exchanges -------------------------------------------------------------
 
@@ -119,8 +132,10 @@ class Session:
             AgentTimeout: no result by the deadline; the container has been killed.
             AgentError: the agent went away or failed.
         """
-        message = one_shot_job(self.request, self._settings)
-        return await self._exchange(message, job_deadline_s(self.request, self._settings))
+        message = self._with_cache(one_shot_job(self.request, self._settings))
+        return self._keep(
+            await self._exchange(message, job_deadline_s(self.request, self._settings))
+        )
 
     async def compile(self) -> Result:
         """Write the source and compile it; the build is kept for :meth:`run`.
@@ -133,18 +148,15 @@ class Session:
             AgentTimeout, AgentError: as :meth:`job`.
             DockerError: the container could not be set to the run's memory.
         """
-        message = prepare_job(self.request, self._settings)
+        message = self._with_cache(prepare_job(self.request, self._settings))
         limit = compile_deadline_s(self._settings, tool=message.tool is not None)
         settings = self._settings
         apart = self.request.language.compiled and self.compiles_apart
         if not (apart and settings.live_updates):  # no limits to change for the compile
-            return await self._exchange(message, limit)
-        apart = self.request.language.compiled and self.compiles_apart
-        if not (apart and settings.live_updates):  # no limits to change for the compile
-            return await self._exchange(message, limit)
+            return self._keep(await self._exchange(message, limit))
         await self._fit(self.compile_memory_mb, settings.compile_cpus)
         try:
-            result = await self._exchange(message, limit)
+            result = self._keep(await self._exchange(message, limit))
         except BaseException:
             # The exchange's error is the one to report; a container whose limits
             # cannot be restored is written off by _fit (never handed out again).
@@ -252,11 +264,37 @@ class Session:
         """
         if self.container.sized or not self._settings.live_updates:
             return  # made to measure, or not resizable at all
-        compiles_first = self.request.language.compiled and self.compiles_apart
+        compiles_first = (
+            self.request.language.compiled and self.cached is None and self.compiles_apart
+        )
         memory_mb = self.compile_memory_mb if compiles_first else self.request.memory_mb
         await self._fit(memory_mb, self.container.cpus)
 
     # -- internals -------------------------------------------------------------
+
+    def _with_cache(self, message: protocol.Job) -> protocol.Job:
+        """``message`` with the kept program in place of its compile, or asking for it."""
+        if self._cache_key is None or message.compile is None:
+            return message
+        name = self.request.language.program_file
+        if self.cached is None:
+            return dataclasses.replace(message, collect=name)
+        return dataclasses.replace(message, compile=None, collect=name, program=self.cached.program)
+
+    def _keep(self, result: Result) -> Result:
+        """``result`` as the flows read it: a cache hit carries the kept compile's diagnostics."""
+        if self.cached is not None:
+            return dataclasses.replace(result, compile=self.cached.compile)
+        program, result = result.program, dataclasses.replace(result, program=None)
+        if (
+            program is not None
+            and self._cache is not None
+            and self._cache_key is not None
+            and result.compile is not None
+            and not result.compile.failed
+        ):
+            self._cache.put(self._cache_key, program, result.compile)
+        return result
 
     @property
     def compile_memory_mb(self) -> int:
@@ -272,6 +310,8 @@ class Session:
         compiler's from the program's.
         """
         settings = self._settings
+        if self.cached is not None:
+            return False  # nothing to compile: the kept program runs at once
         if not settings.live_updates:
             return True
         return settings.compile_cpus != settings.cpus or self.compile_memory_mb != (
@@ -358,6 +398,7 @@ class Sandbox:
         self._docker = docker
         self._pool = pool
         self.settings = settings
+        self.compile_cache = CompileCache(settings.compile_cache_mb << 20)
 
     async def _acquire_sized(self, memory_mb: int) -> WorkerContainer:
         try:
@@ -382,7 +423,7 @@ class Sandbox:
         if container is None:
             raise PoolUnavailable(self._pool.last_error or "no worker container became available")
         container.current = CurrentJob(request.id, request.language.name, trio.current_time())
-        session = Session(self._docker, container, request, self.settings)
+        session = Session(self._docker, container, request, self.settings, self.compile_cache)
         try:
             try:
                 await session.fit_first_step()

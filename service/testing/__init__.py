@@ -6,6 +6,22 @@ and a real daemon as child processes for integration tests and benchmarks. The
 in-memory intake is :mod:`service.intake.memory`.
 """
 
-from .fake_agent import Behaviour, FakeAgent, answer, never_answer, step_result
+from .fake_agent import (
+    Behaviour,
+    FakeAgent,
+    answer,
+    never_answer,
+    running,
+    start_fake_pool,
+    step_result,
+)
 
-__all__ = ["Behaviour", "FakeAgent", "answer", "never_answer", "step_result"]
+__all__ = [
+    "Behaviour",
+    "FakeAgent",
+    "answer",
+    "never_answer",
+    "running",
+    "start_fake_pool",
+    "step_result",
+]

@@ -27,6 +27,7 @@ Behaviours are async callables ``(job or run message) -> Result | None``;
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -34,9 +35,12 @@ import trio
 
 from agent import protocol
 from agent.protocol import Cleaned, Cleanup, Finished, HostMessage, Job, Result, Run, StepResult
-from docker_api.testing import FakeAttachPeer
+from docker_api import DockerClient
+from docker_api.testing import FakeAttachPeer, FakeDockerEngine
 
+from ..config import Settings
 from ..sandbox.agent_link import STDOUT
+from ..sandbox.pool import Pool
 
 Behaviour = Callable[[Job | Run], Awaitable[Result | None]]
 
@@ -90,6 +94,12 @@ def answer(*, after: float = 0.0, clean: bool = True, **step: Any) -> Behaviour:
     return behave
 
 
+def fake_program(files: dict[str, bytes]) -> bytes:
+    """The bytes FakeAgent says a compile of ``files`` produced."""
+    digest = hashlib.sha256(repr(sorted(files.items())).encode()).hexdigest()
+    return f"program of {digest}".encode()
+
+
 async def never_answer(message: Job | Run) -> None:
     return None
 
@@ -138,6 +148,9 @@ class FakeAgent:
         if result is None:
             await trio.sleep_forever()
             return
+        if isinstance(message, Job) and message.collect and message.compile and result.compiled:
+            # What the real agent reads back after a compile: a program of these files.
+            result.program = result.program or fake_program(message.files)
         if not message.early_result:
             await peer.send_frame(STDOUT, protocol.encode(result))
             return
@@ -149,3 +162,23 @@ class FakeAgent:
             await trio.sleep_forever()
         await trio.sleep(cleanup_s)
         await peer.send_frame(STDOUT, protocol.encode(Cleaned(message.id, clean)))
+
+
+async def start_fake_pool(
+    nursery: trio.Nursery, agent: FakeAgent, settings: Settings
+) -> tuple[FakeDockerEngine, DockerClient, Pool]:
+    """A pool of ``settings`` on a fake Docker engine whose containers ``agent`` serves.
+
+    The client stays open for the test's life (the nursery's).
+    """
+    fake = FakeDockerEngine(images=[settings.image])
+    fake.on_attach = lambda peer: nursery.start_soon(agent.serve, peer)
+    docker = fake.client()
+    await docker.__aenter__()
+    pool = await nursery.start(Pool(docker, settings).run)
+    return fake, docker, pool
+
+
+def running(fake: FakeDockerEngine) -> list[str]:
+    """The fake engine's running containers."""
+    return [cid for cid, c in fake.containers.items() if c.running]

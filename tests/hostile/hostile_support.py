@@ -329,8 +329,11 @@ GVISOR: dict[str, UnderGVisor] = {
         " already holds about 100 MB of the guest's memory: the guest may fill up (the"
         " agent's watch, agent/memory.py) before V8's heap does; both are memory_limit, and"
         " the watch's kill counts as an OOM kill and retires the sandbox (the Sentry keeps"
-        " what the guest grew to)",
+        " what the guest grew to). Or neither in time: V8's last full collections near its"
+        " heap limit, each a walk over some 200 MB of heap, page faults that are round trips"
+        " through the Sentry, took the whole 10 s once (6.4 s of CPU): a timeout",
         check=lambda r: "memory limit exceeded (400 MB)" in r["error"],
+        or_status="timeout",
         replaced=None,
     ),
     "cpp-threaded-cpu-loop": UnderGVisor(

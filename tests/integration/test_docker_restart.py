@@ -5,17 +5,19 @@ This restarts the machine's dockerd, so conftest runs it after every other test.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from conftest import ROOT, run_code, send, worker_containers
 
-from engine_client import build_request
+from engine_client import EngineClient, build_request
 from service.testing.harness import Daemon, NatsServer, job_running, wait_for_stats
 
 pytestmark = pytest.mark.docker_restart
@@ -73,4 +75,83 @@ def test_dockerd_restart_rebuilds_the_pool(tmp_path: Path):
             subprocess.run(["bash", str(ROOT / "scripts" / "ensure-docker.sh")], check=True)
         assert daemon.stop() == 0
         nats_server.stop()
+    assert worker_containers(daemon.instance_id) == []
+
+
+@dataclass
+class Sent:
+    at: float
+    answered: float
+    status: str
+
+
+def _load(url: str, stop: threading.Event, sent: list[Sent], errors: list[str]) -> None:
+    """Three clients sending hello worlds one after another until ``stop``."""
+
+    async def client_loop(client: EngineClient, n: int) -> None:
+        while not stop.is_set():
+            at = time.monotonic()
+            try:
+                reply = await client.execute("python", f"print({n})", timeout=60)
+            except Exception as exc:  # a lost request is the failure this test looks for
+                errors.append(f"{type(exc).__name__}: {exc}")
+                continue
+            sent.append(Sent(at, time.monotonic(), reply["status"]))
+            if reply["status"] == "ok" and reply["output"] != f"{n}\n":
+                errors.append(f"wrong output {reply['output']!r}")
+            if reply["status"] == "busy":
+                await asyncio.sleep(0.05)  # what a client does when told to come back
+
+    async def go() -> None:
+        async with await EngineClient.connect(url) as client:
+            await asyncio.gather(*(client_loop(client, n) for n in range(3)))
+
+    asyncio.run(go())
+
+
+def test_dockerd_sigkilled_under_load_then_ok_within_20_s_of_docker_answering(tmp_path: Path):
+    nats_server = NatsServer(tmp_path)
+    daemon = Daemon(nats_server.url, tmp_path / "d.log", {"CODE_ENGINE_WORKERS": "3"})
+    stop = threading.Event()
+    sent: list[Sent] = []
+    errors: list[str] = []
+    load = threading.Thread(target=_load, args=(nats_server.url, stop, sent, errors))
+    try:
+        load.start()
+        wait_for_stats(
+            daemon, lambda s: s["counters"]["by_status"].get("ok", 0) >= 20, what="load served"
+        )
+        os.kill(dockerd_pid(), signal.SIGKILL)
+        killed = time.monotonic()
+        assert not docker_answers()
+        wait_for_stats(daemon, lambda s: not s["docker"]["ok"], what="Docker seen down")
+        subprocess.run(["bash", str(ROOT / "scripts" / "ensure-docker.sh")], check=True)
+        answering = time.monotonic()
+        assert docker_answers()
+        deadline = answering + 60
+        while time.monotonic() < deadline and not any(
+            s.status == "ok" and s.at > answering for s in sent
+        ):
+            time.sleep(0.1)
+        first_ok = min(s.answered for s in sent if s.status == "ok" and s.at > answering)
+        assert first_ok - answering < 20, f"ok {first_ok - answering:.1f} s after Docker answered"
+        # The load keeps being served: a few more rounds on the rebuilt pool.
+        served = len(sent)
+        while len(sent) < served + 15 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        load.join(90)
+        if not docker_answers():
+            subprocess.run(["bash", str(ROOT / "scripts" / "ensure-docker.sh")], check=True)
+        code = daemon.stop()
+        nats_server.stop()
+    assert not load.is_alive()
+    assert code == 0, daemon.log_text()[-3000:]
+    # Nothing lost: every request had its reply; while Docker was gone it said so.
+    assert errors == [], errors[:5]
+    during = {s.status for s in sent if killed <= s.at < answering}
+    assert during <= {"busy", "internal_error", "ok"}, during
+    after = [s.status for s in sent if s.at > first_ok]
+    assert after and set(after) == {"ok"}, after
     assert worker_containers(daemon.instance_id) == []

@@ -40,6 +40,13 @@ WIRE_EXAMPLE: dict[str, Any] = {
         "lost_idle": 1,
         "lost_before_job": 1,
     },
+    "compile_cache": {
+        "hits": 3,
+        "misses": 5,
+        "entries": 4,
+        "bytes": 2400000,
+        "capacity_bytes": 268435456,
+    },
     "containers": [
         {
             "id": "abc123def456",

@@ -20,6 +20,7 @@ from tui.source import FakeStatsSource
 from tui.widgets import ConnectionStatus, ContainersTable, InstanceHeader, InstanceList, JobLog
 from wire.admin import EngineState
 from wire.stats import (
+    CompileCache,
     Container,
     ContainerJob,
     ContainerState,
@@ -104,6 +105,9 @@ def snapshot(
         queue=Queue(depth=2, capacity=64),
         workers=Workers(busy=busy, total=3),
         pool=Pool(size=2, max=3, starting=0, replaced=4),
+        compile_cache=CompileCache(
+            hits=3, misses=5, entries=4, bytes=2_400_000, capacity_bytes=256 << 20
+        ),
         containers=containers,
         counters=Counters(
             accepted=20,

@@ -66,6 +66,8 @@ HOST_MESSAGES = [
         finish=False,
         early_result=True,
     ),
+    Job("j-3", {"main.go": b"package main"}, compile=COMPILE, collect="main"),
+    Job("j-4", {"main.go": b"package main"}, runs=[RUN], collect="main", program=b"\x7fELF..."),
     Run("r-1", []),
     Run("r-2", [RUN], finish=False, early_result=True),
     Finish("f-1"),
@@ -77,6 +79,7 @@ AGENT_MESSAGES = [
     Result("j-2", FULL, [BARE, FULL], Cleanup.DIRTY, "internal: oops"),
     Result("j-3", None, [BARE], Cleanup.OWED),
     Result("j-4", BARE, [], Cleanup.CLEAN, "bad request: bad file name: '../x'"),
+    Result("j-5", BARE, [BARE], Cleanup.OWED, program=bytes(range(256))),
     Cleaned("j-3", True),
     Cleaned("j-3", False),
     Finished("f-1", True),
@@ -104,7 +107,7 @@ def test_agent_messages_round_trip(message):
 
 
 def test_wire_shapes():
-    assert json.loads(encode(Ready(PROTOCOL_VERSION))) == {"type": "ready", "version": 5}
+    assert json.loads(encode(Ready(PROTOCOL_VERSION))) == {"type": "ready", "version": 6}
     assert json.loads(encode(Result("j", cleanup=Cleanup.OWED))) == {
         "type": "result",
         "id": "j",
@@ -114,6 +117,7 @@ def test_wire_shapes():
         "error": None,
         "tool_compile": None,
         "checks": [],
+        "program": None,
     }
     assert json.loads(encode(Error("no"))) == {"type": "error", "message": "no"}
     run = json.loads(encode(Run("r", [Step(["true"], stdin=b"hi")])))["runs"][0]
@@ -135,6 +139,24 @@ def test_defaults_fill_what_the_host_leaves_out():
     assert job == Job("j", {}, None, [], finish=True, early_result=False)
     step = Step.from_wire({"argv": ["true"]})
     assert step == Step(["true"], {}, 10_000, 64 * 1024, 64 * 1024 * 1024, b"")
+
+
+def test_a_kept_program_takes_the_place_of_a_compile():
+    program = base64.b64encode(b"\x7fELF").decode()
+    with pytest.raises(ProtocolError, match="a program needs its name in collect"):
+        host_message_from({"type": "job", "id": "j", "program": program})
+    with pytest.raises(ProtocolError, match="and no compile step"):
+        host_message_from(
+            {
+                "type": "job",
+                "id": "j",
+                "program": program,
+                "collect": "main",
+                "compile": {"argv": ["cc"]},
+            }
+        )
+    with pytest.raises(ProtocolError, match="program is not valid base64"):
+        host_message_from({"type": "job", "id": "j", "program": "!!", "collect": "main"})
 
 
 def test_a_compile_step_reads_no_stdin():

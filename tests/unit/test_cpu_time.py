@@ -84,6 +84,10 @@ def test_without_a_counter_the_process_table_counts_live_and_reaped_processes(
     tmp_path, monkeypatch
 ):
     monkeypatch.setattr(cputime, "_COUNTERS", ((str(tmp_path / "missing"), "ns"),))
+    # On a host the process table is everyone's: this test's table holds its child alone.
+    table = tmp_path / "proc"
+    table.mkdir()
+    monkeypatch.setattr(cputime, "PROC", str(table))
     meter = cputime.CpuMeter()
     assert not meter.exact
     before = meter.used_ms()
@@ -95,6 +99,7 @@ def test_without_a_counter_the_process_table_counts_live_and_reaped_processes(
         while time.process_time() < end:
             pass
         os._exit(0)
+    (table / str(child)).symlink_to(f"/proc/{child}")
     deadline = time.monotonic() + 10
     while (meter.used_ms() or 0.0) < 150 and time.monotonic() < deadline:
         time.sleep(0.01)

@@ -16,11 +16,10 @@ from service.engine import Engine
 from service.intake.memory import MemoryIntake
 from service.jobs import Executor
 from service.requests import limits_for, parse_request
-from service.sandbox.pool import Pool
 from service.sandbox.session import CLEANUP_TIMEOUT_S, Sandbox
 from service.sandbox.session import job_deadline_s as deadline_s
 from service.scheduling.dispatch import Dispatcher
-from service.testing import FakeAgent, answer, never_answer
+from service.testing import FakeAgent, answer, never_answer, running, start_fake_pool
 from wire import Kind, Status
 from wire.replies import Reply
 
@@ -35,16 +34,7 @@ def make_request(language: str = "python", **fields):
 
 
 async def start_pool(nursery, agent: FakeAgent, settings: Settings = SETTINGS):
-    fake = FakeDockerEngine(images=[settings.image])
-    fake.on_attach = lambda peer: nursery.start_soon(agent.serve, peer)
-    docker = fake.client()
-    await docker.__aenter__()
-    pool = await nursery.start(Pool(docker, settings).run)
-    return fake, docker, pool
-
-
-def running(fake: FakeDockerEngine) -> list[str]:
-    return [cid for cid, c in fake.containers.items() if c.running]
+    return await start_fake_pool(nursery, agent, settings)
 
 
 async def test_pool_fills_with_workers_containers(nursery, autojump_clock):

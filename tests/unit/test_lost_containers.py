@@ -15,9 +15,8 @@ from service.config import Settings
 from service.jobs import Executor
 from service.jobs.compiler import MAX_ATTEMPTS
 from service.requests import limits_for, parse_request
-from service.sandbox.pool import Pool
 from service.sandbox.session import Sandbox, docker_time
-from service.testing import FakeAgent, answer
+from service.testing import FakeAgent, answer, running, start_fake_pool
 from wire import Kind, Status
 
 SETTINGS = Settings.from_env({}, instance_id="unit", workers=2, concurrency=3)
@@ -31,16 +30,7 @@ def make_request(language: str = "python", **fields):
 
 
 async def start_pool(nursery, agent: FakeAgent):
-    fake = FakeDockerEngine(images=[SETTINGS.image])
-    fake.on_attach = lambda peer: nursery.start_soon(agent.serve, peer)
-    docker = fake.client()
-    await docker.__aenter__()
-    pool = await nursery.start(Pool(docker, SETTINGS).run)
-    return fake, docker, pool
-
-
-def running(fake: FakeDockerEngine) -> list[str]:
-    return [cid for cid, c in fake.containers.items() if c.running]
+    return await start_fake_pool(nursery, agent, SETTINGS)
 
 
 class DeadBeforeTheJob(FakeAgent):

@@ -93,6 +93,19 @@ async def test_metrics_count_each_reply_once_by_kind_and_status(nursery, autojum
     assert engine.metrics.by_status["ok"] == 2
 
 
+async def test_compile_cache_lookups_are_counted_by_result(nursery, autojump_clock):
+    _, intake, engine, listener = await start_engine(nursery, FakeAgent(answer()))
+    hello = json.dumps({"language": "cpp", "code": "aW50IG1haW4oKXt9"}).encode()
+    for n in range(3):
+        intake.submit(hello, reply=f"inbox.{n}")
+        await trio.sleep(1)
+    found = samples(listener)
+    assert found["code_engine_compile_cache_lookups_total", (("result", "hit"),)] == 2
+    assert found["code_engine_compile_cache_lookups_total", (("result", "miss"),)] == 1
+    assert found["code_engine_compile_cache_entries", ()] == 1
+    assert found["code_engine_compile_cache_bytes", ()] > 0
+
+
 async def test_busy_workers_and_queue_depth_move(nursery, autojump_clock):
     _, intake, engine, listener = await start_engine(nursery, FakeAgent(answer(after=10)))
     for n in range(5):

@@ -19,7 +19,7 @@ from service.operations.snapshot import (
 from service.operations.stats import StatsPublisher, Usage, UsageSampler
 from service.sandbox.container import CurrentJob, State
 from wire.admin import EngineState
-from wire.stats import ContainerState, Snapshot, decode_snapshot, encode_snapshot
+from wire.stats import CompileCache, ContainerState, Snapshot, decode_snapshot, encode_snapshot
 from wire.status import Status
 
 MIB = 1 << 20
@@ -158,6 +158,24 @@ def test_a_snapshot_has_the_numbers_of_the_parts() -> None:
     assert s.latency_ms.p50 == 55.0 and s.latency_ms.p99 is not None
     assert [r.id for r in s.recent] == [f"j-{n}" for n in range(10)]
     assert s.recent[0].status is Status.OK and s.recent[0].total_ms == 10.0
+
+
+def test_the_compile_cache_figures_are_the_caches_and_zero_without_one() -> None:
+    parts = Parts()
+    assert parts.snapshotter()({}, now=NOW).compile_cache == CompileCache()
+    cache = CompileCache(hits=3, misses=5, entries=4, bytes=2_400_000, capacity_bytes=1 << 28)
+    with_cache = Snapshotter(
+        instance_id="unit-1",
+        concurrency=3,
+        pool=parts.pool,
+        queue=parts.queue,
+        bus=parts.bus,
+        metrics=parts.metrics,
+        state=lambda: parts.state,
+        clock=lambda: CLOCK,
+        compile_cache=lambda: cache,
+    )
+    assert with_cache({}, now=NOW).compile_cache == cache
 
 
 def test_every_container_state_has_a_wire_name() -> None:

@@ -1,4 +1,4 @@
-"""Throughput over the last minutes, latency percentiles, queue and worker load."""
+"""Throughput over the last minutes, latency percentiles, queue and worker load, compile cache."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widgets import Sparkline, Static
+
+from wire.stats import CompileCache
 
 from .. import formatting as fmt
 from ..model import HISTORY_SAMPLES, InstanceState
@@ -18,6 +20,18 @@ def _load(label: str, used: int, capacity: int, suffix: str) -> Text:
     text = Text(f"{label:<8}", style="bold")
     text.append_text(fmt.bar(used / capacity if capacity else None, BAR_WIDTH))
     text.append(f" {used}/{capacity} {suffix}")
+    return text
+
+
+def _compile_cache(cache: CompileCache) -> Text:
+    """Compiled requests that ran a kept program, of all compiled requests."""
+    text = Text("cache   ", style="bold")
+    if not cache.capacity_bytes:
+        text.append("off", style="dim")
+        return text
+    compiled = cache.hits + cache.misses
+    text.append_text(fmt.bar(cache.hits / compiled if compiled else None, BAR_WIDTH))
+    text.append(f" {cache.hits}/{compiled} compiles reused · {cache.entries} kept")
     return text
 
 
@@ -51,6 +65,7 @@ class ThroughputPanel(Vertical):
         yield Static(id="throughput-rates")
         yield Static(id="throughput-latency")
         yield Static(id="throughput-load")
+        yield Static(id="throughput-cache")
 
     def on_mount(self) -> None:
         self.border_title = f"Throughput, last {HISTORY_SAMPLES // 60} min"
@@ -62,9 +77,10 @@ class ThroughputPanel(Vertical):
         rates = self.query_one("#throughput-rates", Static)
         latency = self.query_one("#throughput-latency", Static)
         load = self.query_one("#throughput-load", Static)
+        cache = self.query_one("#throughput-cache", Static)
         if instance is None:
             chart.data = []
-            for line in (rates, latency, load):
+            for line in (rates, latency, load, cache):
                 line.update("")
             return
         s = instance.snapshot
@@ -97,4 +113,5 @@ class ThroughputPanel(Vertical):
         queue_and_workers.append("   ")
         queue_and_workers.append_text(_load("workers", s.workers.busy, s.workers.total, "busy"))
         load.update(queue_and_workers)
+        cache.update(_compile_cache(s.compile_cache))
         self.border_subtitle = f"{s.throughput.last_10s:.2f} jobs/s"
