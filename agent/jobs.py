@@ -66,6 +66,7 @@ from agent.protocol import (
     Tool,
 )
 from agent.steps import StepRunner
+from agent.warm import WarmStarts, templates_from
 
 WORK_DIR = "/work"
 BUILD_DIR = "/work/build"
@@ -110,6 +111,8 @@ class Agent:
         self.owed_cleanup: str | None = None  # the id of an early result not yet wiped
         self.owed_keeps_build = False  # that wipe spares the build (a run without finish)
         self.pristine = False  # a verified reset happened and no job ran since
+        # Interpreters started ahead of the runs that will use them (agent.warm).
+        self.warm = WarmStarts(templates_from())
 
     def handle(self, request: HostMessage | Unreadable) -> AgentMessage:
         """Answer one message; never raises."""
@@ -182,12 +185,15 @@ class Agent:
             job.program = None
         compiled = None
         if job.compile is not None:
+            self.warm.discard()
             compiled = StepRunner(job.compile, BUILD_DIR, self.wake_fd).run()
             if compiled.failed:
                 return Result(
                     job.id, compiled, cleanup=self.reset_now_or_owe(job.id, job.early_result)
                 )
-        if not self.cleanup(keep_build=True):
+        # After a compile, nothing of it may be left. Without one nothing ran since
+        # the container was verified clean (and the warm starts stay as they are).
+        if compiled is not None and not self.cleanup(keep_build=True, refill=job.tool is None):
             return Result(job.id, compiled, cleanup=Cleanup.DIRTY)
         # Read only now: the compiler and anything it started are gone (verified),
         # and no code of the job's own has run in this container since its reset.
@@ -232,6 +238,7 @@ class Agent:
             tool.files.clear()
         if tool.compile is None:
             return None
+        self.warm.discard()
         return StepRunner(tool.compile, TOOL_DIR, self.wake_fd, tool_ids()).run()
 
     def run(self, request: Run) -> Result:
@@ -259,17 +266,21 @@ class Agent:
         results = []
         clean = True
         for index, step in enumerate(steps):
-            make_job_dir(RUN_DIR)
-            if checks is not None and checked is not None and checks[index].interactive:
+            interactive = checks is not None and checks[index].interactive
+            warm = None if interactive else self.warm.take(step)
+            if warm is None:
+                self.warm.discard()
+                make_job_dir(RUN_DIR)  # a warm process runs in the one made for it
+            if checks is not None and checked is not None and interactive:
                 run, interactor = self.interact(step, checks[index])
                 results.append(run)
                 checked.append(interactor)
             else:
-                results.append(StepRunner(step, RUN_DIR, self.wake_fd).run())
+                results.append(StepRunner(step, RUN_DIR, self.wake_fd, warm=warm).run())
             stdin, step.stdin = step.stdin, b""
-            if checks is not None and checked is not None and not checks[index].interactive:
+            if checks is not None and checked is not None and not interactive:
                 # No job process may be alive while the tool runs or its files exist.
-                if not self.cleanup(keep_build=True):
+                if not self.cleanup(keep_build=True, refill=False):
                     self.build_ready = False
                     return results, Cleanup.DIRTY
                 check = checks[index]
@@ -306,6 +317,7 @@ class Agent:
 
     def check(self, check: Check, stdin: bytes, run: StepResult) -> StepResult:
         """Run the tool on a run's input, output and answer, as the tool user."""
+        self.warm.discard()
         make_job_dir(CHECK_DIR, tool_ids())
         contents = (stdin, run.stdout, check.answer)
         write_files(CHECK_DIR, dict(zip(CHECK_FILES, contents, strict=True)), tool_ids())
@@ -348,8 +360,13 @@ class Agent:
         self.pristine = self.cleanup(keep_build=False)
         return self.pristine
 
-    def cleanup(self, *, keep_build: bool) -> bool:
-        """Kill every job process and wipe what jobs can write; True if verified clean."""
+    def cleanup(self, *, keep_build: bool, refill: bool = True) -> bool:
+        """Kill every job process and wipe what jobs can write; True if verified clean.
+
+        Verified clean, the warm starts are started again (``refill``; agent.warm),
+        in a fresh run directory of their own.
+        """
+        self.warm.discard()
         if not kill_all():
             log(f"processes survive SIGKILL: {other_pids()}")
             return False
@@ -358,17 +375,28 @@ class Agent:
         for directory in SCRATCH_DIRS:
             wipe_contents(directory)
         wipe_contents(WORK_DIR, keep=KEPT if keep_build else frozenset())
-        return self.verify(keep_build, check_ipc=had_ipc)
+        clean = self.verify(keep_build, check_ipc=had_ipc)
+        if clean and refill and self.warm.wanted:
+            make_job_dir(RUN_DIR)
+            self.warm.refill(RUN_DIR)
+        return clean
 
     def verify(self, keep_build: bool, *, check_ipc: bool = True) -> bool:
-        """Check that no job process, file or IPC object is left; log what is."""
+        """Check that no job process, file or IPC object is left; log what is.
+
+        Warm processes (engine code waiting for a later run) and their empty run
+        directory are not leftovers.
+        """
         problems = []
-        if other_pids():
-            problems.append(f"processes {other_pids()}")
+        warm = self.warm.pids()
+        if strays := [pid for pid in other_pids() if pid not in warm]:
+            problems.append(f"processes {strays}")
         for directory in SCRATCH_DIRS:
             if os.path.isdir(directory) and os.listdir(directory):
                 problems.append(f"{directory} not empty")
         allowed = KEPT if keep_build else frozenset()
+        if warm and not os.listdir(RUN_DIR):
+            allowed = allowed | {"run"}
         if set(os.listdir(WORK_DIR)) - allowed:
             problems.append(f"{WORK_DIR} holds {sorted(os.listdir(WORK_DIR))}")
         if check_ipc and (left := ipc_objects()):

@@ -16,7 +16,6 @@ and drops each request's raw data before it forks.
 from __future__ import annotations
 
 import fcntl
-import math
 import os
 import resource
 import selectors
@@ -32,6 +31,7 @@ from agent.errors import AgentFailure
 from agent.jail import JOB_GID, JOB_UID, enter_job
 from agent.processes import KILL_SECONDS, read_limit_hits, read_oom_kills, signal_everyone
 from agent.protocol import Step, StepResult
+from agent.warm import WarmProcess, cpu_seconds
 
 READ_CHUNK = 64 * 1024
 # After the main process exits, how long leftover output may take to arrive.
@@ -82,16 +82,22 @@ class StepRunner:
     """
 
     def __init__(
-        self, step: Step, cwd: str, wake_fd: int, user: tuple[int, int] = (JOB_UID, JOB_GID)
+        self,
+        step: Step,
+        cwd: str,
+        wake_fd: int,
+        user: tuple[int, int] = (JOB_UID, JOB_GID),
+        warm: WarmProcess | None = None,
     ) -> None:
         self.step = step
+        # An interpreter already started for this step (agent.warm): told to run, not spawned.
+        self.warm = warm
         self.user = user
         self.cwd = cwd
         self.wake_fd = wake_fd
         cpu_limit_ms = step.cpu_time_limit_ms
         self.cpu_limit_ms = cpu_limit_ms
-        limit_ms = step.timeout_ms if cpu_limit_ms is None else min(step.timeout_ms, cpu_limit_ms)
-        self.cpu_seconds = math.ceil(limit_ms / 1000) + 1
+        self.cpu_seconds = cpu_seconds(step)
         self.cpu_exceeded = False
         # The guest reached the agent's memory watch level (agent.memory, gVisor).
         self.memory_exceeded = False
@@ -127,8 +133,29 @@ class StepRunner:
 
     def _run(self, oom_before: int | None, limit_hits_before: int | None) -> StepResult:
         start = time.monotonic()
+        if self.warm is not None and self.warm.start(self.step):
+            proc = self.warm.proc
+        else:
+            spawned = self._spawn()
+            if isinstance(spawned, StepResult):
+                return spawned
+            proc = spawned
+        self.pid = proc.pid
+        _widen_pipes(proc, self.step.output_limit)
         try:
-            proc = subprocess.Popen(
+            ended = self._loop(proc, start)
+        finally:
+            for pipe in (proc.stdin, proc.stdout, proc.stderr):
+                if pipe is not None:
+                    _close_quietly(pipe)
+            # Popen must never reap a recycled pid later; the agent reaped it.
+            proc.returncode = self.status if self.status is not None else -1
+        return self._result(start, ended, oom_before, limit_hits_before)
+
+    def _spawn(self) -> subprocess.Popen[bytes] | StepResult:
+        """The step's process, or the result of a program that cannot be executed."""
+        try:
+            return subprocess.Popen(
                 self.step.argv,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -147,17 +174,6 @@ class StepRunner:
             if exc.filename != self.step.argv[0]:
                 raise
             return spawn_failure(self.step, exc)
-        self.pid = proc.pid
-        _widen_pipes(proc, self.step.output_limit)
-        try:
-            ended = self._loop(proc, start)
-        finally:
-            for pipe in (proc.stdin, proc.stdout, proc.stderr):
-                if pipe is not None:
-                    _close_quietly(pipe)
-            # Popen must never reap a recycled pid later; the agent reaped it.
-            proc.returncode = self.status if self.status is not None else -1
-        return self._result(start, ended, oom_before, limit_hits_before)
 
     def _loop(self, proc: subprocess.Popen[bytes], start: float) -> float:
         """Pump the pipes until the main process is gone and its output drained.

@@ -140,6 +140,11 @@ class Settings:
         0,
         "memory a compile step may use, whatever the job's own limit (0: CODE_ENGINE_MEMORY_MB)",
     )
+    warm_starts: bool = _setting(
+        "CODE_ENGINE_WARM_STARTS",
+        True,
+        "start Python and Node.js runs at the default limits before their request arrives",
+    )
     compile_cache_mb: int = _setting(
         "CODE_ENGINE_COMPILE_CACHE_MB",
         256,

@@ -114,6 +114,8 @@ class Language:
     build_dir: str = BUILD_DIR
     # What a compile leaves to run, by its name in the build dir (compiled languages).
     program_file: str = "main"
+    # The agent's launcher that starts this language's runs ahead (agent/launchers).
+    warm_launcher: str | None = None
 
     @property
     def compiled(self) -> bool:
@@ -169,6 +171,7 @@ LANGUAGES: tuple[Language, ...] = (
         # -B: no bytecode files (the build dir is read-only anyway).
         run_argv=("python3", "-E", "-s", "-B", f"{BUILD_DIR}/main.py"),
         memory=Memory(out_of_memory=_python_out_of_memory),
+        warm_launcher="python_main.py",
     ),
     Language(
         name="javascript",
@@ -176,6 +179,7 @@ LANGUAGES: tuple[Language, ...] = (
         source_file="main.js",
         run_argv=("node", f"{BUILD_DIR}/main.js"),
         memory=Memory(argv=_node_heap, out_of_memory=_node_out_of_memory),
+        warm_launcher="node_main.js",
     ),
     Language(
         name="go",

@@ -15,6 +15,8 @@ from typing import Any
 
 from service.config import Settings
 
+from .steps import warm_templates
+
 INSTANCE_LABEL = "org.code-engine.instance"
 ROLE_LABEL = "org.code-engine.role"
 ROLE = "worker"
@@ -70,6 +72,9 @@ def container_config(
     # instances, pipe buffers) count across containers: a uid of its own keeps
     # one container's jobs from using up another's.
     config["Env"].append(f"CODE_ENGINE_JOB_UID={job_uid}")
+    if settings.warm_starts:
+        # The runs whose interpreter the agent starts ahead (agent/warm.py).
+        config["Env"].append(f"CODE_ENGINE_WARM={warm_templates(settings, memory_mb)}")
     if settings.runtime:
         # e.g. runsc: gVisor's user-space kernel between the job and the host's.
         config["HostConfig"]["Runtime"] = settings.runtime
@@ -85,20 +90,6 @@ def container_config(
 def host_ram_mb() -> int:
     """This host's RAM (the daemon and dockerd share a host)."""
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") >> 20
-
-
-# The Sentry and its gofer share the container's memory cgroup with the guest
-# (about 45 MB idle): under runsc the runtimes' own heaps (V8, Go's GC) are
-# sized to what is left. A Node heap bomb sized to the whole limit crawled
-# through the host's reclaim for 21 s; 64 MB lower, it ran out in 7 s.
-SENTRY_MEMORY_MB = 64
-
-
-def heap_memory_mb(settings: Settings, memory_mb: int) -> int:
-    """The memory a job's runtime may size its heap to, under a ``memory_mb`` limit."""
-    if settings.runtime != "runsc":
-        return memory_mb
-    return max(memory_mb // 2, memory_mb - SENTRY_MEMORY_MB)
 
 
 def sentry_task_ceiling(settings: Settings) -> int:

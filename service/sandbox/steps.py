@@ -7,18 +7,33 @@ request and the settings).
 
 from __future__ import annotations
 
+import json
+
 from agent.protocol import Check, Job, Run, Step, Tool
 
 from ..config import Settings
-from ..languages import CHECK_DIR, TOOL_DIR, Language
+from ..languages import CHECK_DIR, LANGUAGES, TOOL_DIR, Language
 from ..requests import ExecuteRequest, Program
-from .spec import heap_memory_mb
 
 # A compiler writes object files and binaries larger than any program's output.
 MIN_COMPILE_FILE_SIZE = 64 << 20
 # What a checker may print: kept whole up to this much (more is checker_error);
 # the reply shows the first CHECKER_OUTPUT_SHOWN bytes (service.jobs.grading).
 CHECKER_OUTPUT_LIMIT = 64 << 10
+
+
+# The Sentry and its gofer share the container's memory cgroup with the guest
+# (about 45 MB idle): under runsc the runtimes' own heaps (V8, Go's GC) are
+# sized to what is left. A Node heap bomb sized to the whole limit crawled
+# through the host's reclaim for 21 s; 64 MB lower, it ran out in 7 s.
+SENTRY_MEMORY_MB = 64
+
+
+def heap_memory_mb(settings: Settings, memory_mb: int) -> int:
+    """The memory a job's runtime may size its heap to, under a ``memory_mb`` limit."""
+    if settings.runtime != "runsc":
+        return memory_mb
+    return max(memory_mb // 2, memory_mb - SENTRY_MEMORY_MB)
 
 
 def checker_timeout_ms(settings: Settings) -> int:
@@ -159,3 +174,32 @@ def run_message(
 
 def _extra_names(request: ExecuteRequest) -> tuple[str, ...]:
     return tuple(file.name for file in request.files)
+
+
+def default_run_step(language: Language, settings: Settings, memory_mb: int) -> Step:
+    """A run of ``language`` at the server's default limits, ``memory_mb`` of memory."""
+    heap_mb = heap_memory_mb(settings, memory_mb)
+    return Step(
+        argv=language.run_command(heap_mb),
+        env=language.run_environment(heap_mb),
+        timeout_ms=settings.timeout_ms,
+        output_limit=settings.output_limit,
+        file_size_limit=settings.file_size_limit,
+        cpu_time_limit_ms=min(settings.timeout_ms, settings.cpu_time_ceiling_ms),
+    )
+
+
+def warm_templates(settings: Settings, memory_mb: int | None = None) -> str:
+    """The agent's ``CODE_ENGINE_WARM``: each interpreted language's default run, and launcher."""
+    memory = memory_mb or settings.memory_mb
+    return json.dumps(
+        [
+            {
+                "launcher": language.warm_launcher,
+                "step": default_run_step(language, settings, memory).to_wire(),
+            }
+            for language in LANGUAGES
+            if language.warm_launcher
+        ],
+        separators=(",", ":"),
+    )

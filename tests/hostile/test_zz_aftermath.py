@@ -38,6 +38,9 @@ def test_pool_is_back_to_full_size(sandbox: Sandbox, baseline: Baseline) -> None
     assert snapshot["docker"]["ok"] is True
 
 
+WARM_PROCESSES = 1
+
+
 def test_agent_holds_no_more_than_it_started_with(sandbox: Sandbox, baseline: Baseline) -> None:
     """Many jobs on one container leave the agent's descriptors and memory where they were."""
     container = sandbox.container()
@@ -45,7 +48,9 @@ def test_agent_holds_no_more_than_it_started_with(sandbox: Sandbox, baseline: Ba
         assert sandbox.run("python", f"print({i})")["output"] == f"{i}\n"
     assert sandbox.container() == container
     fds, rss = sandbox.agent_holdings(container)
-    assert len(fds) <= 8, fds
+    # Each warm process waiting for the next run (one: a Python's, after Python
+    # jobs) is four more: its stdin, stdout, stderr and the pipe its program comes by.
+    assert len(fds) <= 8 + 4 * WARM_PROCESSES, fds
     assert rss < 40 << 10
 
 

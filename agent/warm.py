@@ -1,0 +1,209 @@
+"""Warm starts: a run's interpreter started before its request arrives.
+
+Most of a Python or JavaScript hello world is the interpreter starting. The
+host names, in the container's environment (``CODE_ENGINE_WARM``), the run
+steps worth starting ahead (each language's run at the default limits) and the
+launcher that takes each one's place until the program is known
+(:mod:`agent.launchers`). Whenever the container is verified clean, the agent
+starts those interpreters as it would start the run itself: a fresh process,
+the job user, the step's rlimits, Landlock and seccomp filter, in a fresh run
+directory; each then waits, before it has read anything of any job, for the
+program's argv on a pipe only the agent holds.
+
+A run step that matches one (same argv up to the program, environment, CPU and
+file-size limits, user) takes it: the agent sends the argv, and from then on it
+is that step's process like any other (pipes, deadlines, CPU meter, reaping).
+Any other step discards them all first, so nothing but the engine's own code
+ever runs beside a warm process.
+
+What keeps jobs apart: a warm process is started only while no job process
+exists, and every one alive when a job starts dies with that job's cleanup (the
+agent kills every process); the next job's is started after it. So no job can
+reach, let alone change, the process that will run a later job, and no warm
+process has seen an earlier job's code or data.
+
+Which to keep: all of them at first; then the one the container's last run
+used (the next request on it is likely the same language), none after a run
+that matched none (a compiled program's). Starting a Node.js costs some 40 ms of
+CPU in the container: only what is likely to be used is started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+from dataclasses import dataclass, field
+
+from agent.jail import JOB_GID, JOB_UID, enter_job
+from agent.log import log
+from agent.protocol import Step
+from agent.protocol.fields import ProtocolError
+
+LAUNCHER_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "launchers")
+
+
+def cpu_seconds(step: Step) -> int:
+    """The RLIMIT_CPU a step's processes get (agent.steps.StepRunner)."""
+    limit = step.timeout_ms
+    if step.cpu_time_limit_ms is not None:
+        limit = min(limit, step.cpu_time_limit_ms)
+    return -(-limit // 1000) + 1
+
+
+@dataclass(frozen=True)
+class Template:
+    """A run step to start ahead, and the launcher that stands in for its program."""
+
+    step: Step
+    launcher: str  # a file of LAUNCHER_DIR
+
+    def matches(self, step: Step, user: tuple[int, int]) -> bool:
+        return (
+            user == (JOB_UID, JOB_GID)
+            and step.argv[: len(self.step.argv)] == self.step.argv
+            and step.env == self.step.env
+            and cpu_seconds(step) == cpu_seconds(self.step)
+            and step.file_size_limit == self.step.file_size_limit
+        )
+
+
+def templates_from(environ: dict[str, str] | os._Environ[str] = os.environ) -> list[Template]:
+    """The templates the host asked for; none when the variable is unset or unreadable."""
+    raw = environ.get("CODE_ENGINE_WARM", "")
+    if not raw:
+        return []
+    try:
+        entries = json.loads(raw)
+        found = []
+        for entry in entries:
+            launcher = str(entry["launcher"])
+            if os.path.basename(launcher) != launcher:
+                raise ProtocolError(f"launcher {launcher!r} is not a file name")
+            step = Step.from_wire(entry["step"], with_stdin=False)
+            if len(step.argv) < 2:
+                raise ProtocolError("a warm step runs a program file: argv has two parts at least")
+            found.append(Template(step, launcher))
+        return found
+    except (ValueError, KeyError, TypeError, ProtocolError) as exc:
+        log(f"CODE_ENGINE_WARM ignored: {exc}")
+        return []
+
+
+@dataclass
+class WarmProcess:
+    """A started interpreter waiting for its program."""
+
+    template: Template
+    proc: subprocess.Popen[bytes]
+    control: int  # the pipe the argv goes down
+
+    def start(self, step: Step) -> bool:
+        """Send the program's argv; False when the process is gone (then it is reaped)."""
+        program = step.argv[len(self.template.step.argv) - 1 :]
+        message = b"\0".join(os.fsencode(part) for part in program)
+        try:
+            view = memoryview(message)
+            while view:
+                view = view[os.write(self.control, view) :]
+        except OSError:
+            self.discard()
+            return False
+        finally:
+            os.close(self.control)
+            self.control = -1
+        return True
+
+    def discard(self) -> None:
+        """Kill and reap it."""
+        if self.control >= 0:
+            os.close(self.control)
+            self.control = -1
+        try:
+            os.kill(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            os.waitpid(self.proc.pid, 0)
+        except ChildProcessError:
+            pass
+        self.proc.returncode = -1  # reaped here: Popen must never wait on a recycled pid
+        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
+@dataclass
+class WarmStarts:
+    """The warm processes of one container, refilled after every verified cleanup."""
+
+    templates: list[Template]
+    ready: list[WarmProcess] = field(default_factory=list)
+    wanted: set[int] = field(default_factory=set)  # indexes into templates
+
+    def __post_init__(self) -> None:
+        self.wanted = set(range(len(self.templates)))
+
+    def pids(self) -> set[int]:
+        return {warm.proc.pid for warm in self.ready}
+
+    def refill(self, cwd: str) -> None:
+        """Start the wanted warm processes, in ``cwd`` (a fresh run directory).
+
+        Only while no job process exists (after a verified cleanup).
+        """
+        for index in sorted(self.wanted):
+            template = self.templates[index]
+            if any(warm.template is template for warm in self.ready):
+                continue
+            try:
+                self.ready.append(_spawn(template, cwd))
+            except OSError as exc:
+                log(f"warm start of {template.step.argv[0]} failed: {exc}")
+
+    def take(self, step: Step, user: tuple[int, int] = (JOB_UID, JOB_GID)) -> WarmProcess | None:
+        """The warm process ``step`` can use, if any; every other one is discarded first."""
+        chosen = None
+        for warm in self.ready:
+            if chosen is None and warm.template.matches(step, user):
+                chosen = warm
+            else:
+                warm.discard()
+        self.ready = []
+        index = next((i for i, t in enumerate(self.templates) if t.matches(step, user)), None)
+        self.wanted = set() if index is None else {index}
+        return chosen
+
+    def discard(self) -> None:
+        """Discard them all (before a step no warm process serves: compiles, checkers)."""
+        for warm in self.ready:
+            warm.discard()
+        self.ready = []
+
+
+def _spawn(template: Template, cwd: str) -> WarmProcess:
+    step = template.step
+    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+    argv = [*step.argv[:-1], os.path.join(LAUNCHER_DIR, template.launcher), str(read_end)]
+    limit = cpu_seconds(step)
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            bufsize=0,
+            cwd=cwd,
+            env=step.env,
+            close_fds=True,
+            pass_fds=(read_end,),
+            start_new_session=True,
+            preexec_fn=lambda: enter_job(limit, step.file_size_limit),
+        )
+    except BaseException:
+        os.close(write_end)
+        raise
+    finally:
+        os.close(read_end)
+    return WarmProcess(template, proc, write_end)

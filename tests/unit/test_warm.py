@@ -1,0 +1,161 @@
+"""Warm starts: which runs a warm process may serve, and what the launchers show a program.
+
+The launchers run here on the host's own interpreters, side by side with the
+plain command, without the jail (the integration tests run them in the sandbox).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from agent.jail import JOB_GID, JOB_UID
+from agent.protocol import Step
+from agent.warm import LAUNCHER_DIR, Template, cpu_seconds, templates_from
+from service.config import Settings
+from service.requests import limits_for, parse_request
+from service.sandbox.spec import container_config
+from service.sandbox.steps import run_step
+from wire import Kind
+
+SETTINGS = Settings.from_env({}, instance_id="unit")
+PYTHON = "/usr/bin/python3"
+
+
+def templates(settings: Settings = SETTINGS, memory_mb: int | None = None) -> list[Template]:
+    env = container_config(settings, memory_mb=memory_mb)["Env"]
+    (warm,) = [e.split("=", 1)[1] for e in env if e.startswith("CODE_ENGINE_WARM=")]
+    return templates_from({"CODE_ENGINE_WARM": warm})
+
+
+def run_of(language: str, settings: Settings = SETTINGS, **fields: object) -> Step:
+    body = {"language": language, "code": "cGFzcw==", **fields}
+    request = parse_request(
+        json.dumps(body).encode(), Kind.COMPILER, limits_for(Kind.COMPILER, settings)
+    )
+    return run_step(request, settings, request.stdin)
+
+
+def test_each_interpreted_language_has_a_template_at_the_default_limits():
+    python, node = templates()
+    assert (python.launcher, node.launcher) == ("python_main.py", "node_main.js")
+    for template in (python, node):
+        assert (Path(LAUNCHER_DIR) / template.launcher).is_file()
+    job = (JOB_UID, JOB_GID)
+    assert python.matches(run_of("python"), job)
+    assert python.matches(run_of("python", args=["a", "b"], stdin="eA=="), job)
+    assert node.matches(run_of("javascript"), job) and not python.matches(run_of("js"), job)
+    # Other limits start cold: the interpreter's limits are fixed when it starts.
+    assert not python.matches(run_of("python", timeout_ms=2000), job)
+    assert not python.matches(run_of("python", cpu_time_limit_ms=500), job)
+    assert not node.matches(run_of("js", memory_mb=128), job)  # V8's heap is sized at start
+    assert not python.matches(run_of("python"), (JOB_UID + 100_000, JOB_GID + 100_000))
+    assert python.matches(run_of("python", timeout_ms=9500), job)  # the same RLIMIT_CPU
+    assert cpu_seconds(run_of("python", timeout_ms=9500)) == cpu_seconds(python.step)
+
+
+def test_a_container_made_to_measure_warms_at_its_own_memory():
+    (_, node) = templates(memory_mb=128)
+    assert node.matches(run_of("js", memory_mb=128), (JOB_UID, JOB_GID))
+
+
+def test_no_templates_when_turned_off_or_unreadable():
+    off = Settings.from_env({"CODE_ENGINE_WARM_STARTS": "0"}, instance_id="unit")
+    assert not [e for e in container_config(off)["Env"] if e.startswith("CODE_ENGINE_WARM=")]
+    assert templates_from({}) == []
+    assert templates_from({"CODE_ENGINE_WARM": "{not json"}) == []
+    assert templates_from({"CODE_ENGINE_WARM": '[{"launcher": "../x", "step": {}}]'}) == []
+    one_part = json.dumps([{"launcher": "python_main.py", "step": {"argv": ["python3"]}}])
+    assert templates_from({"CODE_ENGINE_WARM": one_part}) == []
+
+
+def _warm(argv: list[str], launcher: str, program: list[str], stdin: bytes = b"") -> tuple:
+    read_end, write_end = os.pipe()
+    proc = subprocess.Popen(
+        [*argv, os.path.join(LAUNCHER_DIR, launcher), str(read_end)],
+        pass_fds=(read_end,),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    os.close(read_end)
+    os.write(write_end, b"\0".join(p.encode() for p in program))
+    os.close(write_end)
+    out, err = proc.communicate(stdin, timeout=30)
+    return proc.returncode, out, err
+
+
+def _cold(argv: list[str], stdin: bytes = b"") -> tuple:
+    done = subprocess.run(argv, input=stdin, capture_output=True, timeout=30)
+    return done.returncode, done.stdout, done.stderr
+
+
+PYTHON_PROGRAMS = {
+    "identity": (
+        "import sys\nprint(sys.argv, __name__, __file__, sys.path[0], sys.orig_argv[1:])\n"
+        "print(__spec__, repr(sys.stdin.read()), sys.flags.ignore_environment)\n"
+    ),
+    "globals and modules": (
+        "import sys\nprint(sorted(globals()), type(__loader__).__name__, __loader__.path)\n"
+        "print(sorted(sys.modules))\n"
+    ),
+    "traceback": "def f():\n    raise ValueError('boom')\nf()\n",
+    "in a module": "import helper\n",
+    "syntax error": "x = (\n",
+    "exit code": "import sys\nsys.exit(3)\n",
+    "exit message": "import sys\nsys.exit('bye')\n",
+    "signal": "import os, signal\nos.kill(os.getpid(), signal.SIGTERM)\n",
+    "pickles __main__": (
+        "import pickle\nclass P: pass\nprint(type(pickle.loads(pickle.dumps(P()))).__name__)\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("code", PYTHON_PROGRAMS.values(), ids=PYTHON_PROGRAMS.keys())
+def test_a_warm_python_shows_the_program_what_python3_main_py_would(tmp_path, code):
+    script = tmp_path / "main.py"
+    script.write_text(code)
+    (tmp_path / "helper.py").write_text("raise KeyError('in a module')\n")
+    flags = [PYTHON, "-E", "-s", "-B"]
+    for stdin in (b"", b"some input\n"):
+        cold = _cold([*flags, str(script), "a b", "c"], stdin)
+        warm = _warm(flags, "python_main.py", [str(script), "a b", "c"], stdin)
+        assert warm == cold
+
+
+def test_an_empty_message_ends_a_warm_python_at_once(tmp_path):
+    assert _warm([PYTHON, "-E", "-s", "-B"], "python_main.py", []) == (0, b"", b"")
+
+
+NODE_PROGRAMS = {
+    "identity": (
+        "console.log(process.argv.slice(1), require.main === module, __filename, module.id,"
+        " process.execArgv);\n"
+        "let input = ''; process.stdin.on('data', d => input += d);"
+        " process.stdin.on('end', () => console.log(JSON.stringify(input)));\n"
+    ),
+    "exit code": "process.exitCode = 4;\n",
+    "throw": "function f() { throw new Error('boom'); }\nf();\n",
+    "rejection": "Promise.reject(new Error('later'));\n",
+}
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="no node on this machine")
+@pytest.mark.parametrize("code", NODE_PROGRAMS.values(), ids=NODE_PROGRAMS.keys())
+def test_a_warm_node_shows_the_program_what_node_main_js_would(tmp_path, code):
+    script = tmp_path / "main.js"
+    script.write_text(code)
+    flags = ["node", "--max-old-space-size=200"]
+    cold = _cold([*flags, str(script), "a b"], b"typed")
+    warm = _warm(flags, "node_main.js", [str(script), "a b"], b"typed")
+    assert warm[:2] == cold[:2]
+    # The stack below the program's own frames is Node's internals, entered another
+    # way (a fresh tick, not the main-module bootstrap); no frame of the launcher.
+    assert b"node_main.js" not in warm[2]
+    own = [line for line in cold[2].splitlines() if b"node:internal" not in line]
+    assert [line for line in warm[2].splitlines() if b"node:internal" not in line] == own
