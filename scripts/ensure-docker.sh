@@ -19,6 +19,9 @@ WITH_RUNSC="${WITH_RUNSC:-0}"
 export DEBIAN_FRONTEND=noninteractive
 
 ping() { curl -sf --max-time 2 --unix-socket "$SOCK" http://docker/_ping >/dev/null 2>&1; }
+# A process that exists and is not a zombie: a SIGKILLed dockerd whose parent has
+# not reaped it yet (nohup'd, it is init's) still answers kill -0.
+alive() { [ -r "/proc/$1/status" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status"; }
 say() { echo "ensure-docker: $*" >&2; }
 
 # On this kind of host (a VM whose root network namespace is the only one
@@ -69,8 +72,20 @@ EOF
 }
 
 start_dockerd() {
-    # A SIGKILLed dockerd leaves its pid file behind, and a new one refuses to start.
-    if [ -f /var/run/docker.pid ] && ! kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; then
+    # A dockerd that was just stopped may still be exiting (or a zombie: nohup'd,
+    # it is init's to reap), and a SIGKILLed one leaves its pid file behind; a new
+    # one refuses to start while that file names a process that exists.
+    if [ -f /var/run/docker.pid ]; then
+        local old
+        old="$(cat /var/run/docker.pid)"
+        for _ in $(seq 1 60); do
+            alive "$old" || break
+            sleep 0.25
+        done
+        if alive "$old"; then
+            say "dockerd $old neither answers on $SOCK nor exits; see /var/log/dockerd.log"
+            exit 1
+        fi
         rm -f /var/run/docker.pid
     fi
     say "starting dockerd (log: /var/log/dockerd.log)"
@@ -97,7 +112,7 @@ start_dockerd() {
 started_here() {
     [ -f "$STARTED" ] && [ -f /var/run/docker.pid ] &&
         [ "$(cat "$STARTED")" = "$(cat /var/run/docker.pid)" ] &&
-        kill -0 "$(cat "$STARTED")" 2>/dev/null
+        alive "$(cat "$STARTED")"
 }
 
 install_packages

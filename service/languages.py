@@ -171,7 +171,7 @@ LANGUAGES: tuple[Language, ...] = (
         # -B: no bytecode files (the build dir is read-only anyway).
         run_argv=("python3", "-E", "-s", "-B", f"{BUILD_DIR}/main.py"),
         memory=Memory(out_of_memory=_python_out_of_memory),
-        warm_launcher="python_main.py",
+        warm_launcher="python_launcher.py",
     ),
     Language(
         name="javascript",
@@ -179,7 +179,7 @@ LANGUAGES: tuple[Language, ...] = (
         source_file="main.js",
         run_argv=("node", f"{BUILD_DIR}/main.js"),
         memory=Memory(argv=_node_heap, out_of_memory=_node_out_of_memory),
-        warm_launcher="node_main.js",
+        warm_launcher="node_launcher.js",
     ),
     Language(
         name="go",

@@ -96,7 +96,10 @@ def test_sigkill_mid_job_is_redelivered_to_another_instance(tmp_path):
         sub = await nc.subscribe(inbox)
         js = nc.jetstream()
         body = build_request(
-            "python", "import time\ntime.sleep(1.5)\nprint('finished')", request_id="survivor"
+            "python",
+            "import time\ntime.sleep(1.5)\nprint('finished')",
+            request_id="survivor",
+            timeout_ms=9000,  # a cold start: its command line shows while it runs
         )
         await js.publish(
             "code-engine.durable.compiler",
@@ -115,7 +118,7 @@ def test_sigkill_mid_job_is_redelivered_to_another_instance(tmp_path):
     thread = threading.Thread(target=lambda: asyncio.run(client()))
     thread.start()
     try:
-        containers_running(a.instance_id, "main.py")
+        containers_running(a.instance_id, "/work/build/main.py")
         a.kill()  # SIGKILL: no reply, no ack
         b = Daemon(server.url, tmp_path / "b.log", DURABLE)
         thread.join()

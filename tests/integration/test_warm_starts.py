@@ -55,7 +55,7 @@ def test_a_warm_node_shows_what_a_cold_one_does(daemon):
     _same(warm, cold)
 
 
-WHICH_START = "print('python_main.py' in open('/proc/self/cmdline').read())"
+WHICH_START = "print('python_launcher.py' in open('/proc/self/cmdline').read())"
 
 
 def test_default_limits_start_warm_and_others_cold(daemon):

@@ -43,7 +43,7 @@ def run_of(language: str, settings: Settings = SETTINGS, **fields: object) -> St
 
 def test_each_interpreted_language_has_a_template_at_the_default_limits():
     python, node = templates()
-    assert (python.launcher, node.launcher) == ("python_main.py", "node_main.js")
+    assert (python.launcher, node.launcher) == ("python_launcher.py", "node_launcher.js")
     for template in (python, node):
         assert (Path(LAUNCHER_DIR) / template.launcher).is_file()
     job = (JOB_UID, JOB_GID)
@@ -70,7 +70,7 @@ def test_no_templates_when_turned_off_or_unreadable():
     assert templates_from({}) == []
     assert templates_from({"CODE_ENGINE_WARM": "{not json"}) == []
     assert templates_from({"CODE_ENGINE_WARM": '[{"launcher": "../x", "step": {}}]'}) == []
-    one_part = json.dumps([{"launcher": "python_main.py", "step": {"argv": ["python3"]}}])
+    one_part = json.dumps([{"launcher": "python_launcher.py", "step": {"argv": ["python3"]}}])
     assert templates_from({"CODE_ENGINE_WARM": one_part}) == []
 
 
@@ -124,12 +124,12 @@ def test_a_warm_python_shows_the_program_what_python3_main_py_would(tmp_path, co
     flags = [PYTHON, "-E", "-s", "-B"]
     for stdin in (b"", b"some input\n"):
         cold = _cold([*flags, str(script), "a b", "c"], stdin)
-        warm = _warm(flags, "python_main.py", [str(script), "a b", "c"], stdin)
+        warm = _warm(flags, "python_launcher.py", [str(script), "a b", "c"], stdin)
         assert warm == cold
 
 
 def test_an_empty_message_ends_a_warm_python_at_once(tmp_path):
-    assert _warm([PYTHON, "-E", "-s", "-B"], "python_main.py", []) == (0, b"", b"")
+    assert _warm([PYTHON, "-E", "-s", "-B"], "python_launcher.py", []) == (0, b"", b"")
 
 
 NODE_PROGRAMS = {
@@ -147,15 +147,15 @@ NODE_PROGRAMS = {
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="no node on this machine")
 @pytest.mark.parametrize("code", NODE_PROGRAMS.values(), ids=NODE_PROGRAMS.keys())
-def test_a_warm_node_shows_the_program_what_node_main_js_would(tmp_path, code):
+def test_a_warm_node_shows_the_program_what_node_launcher_js_would(tmp_path, code):
     script = tmp_path / "main.js"
     script.write_text(code)
     flags = ["node", "--max-old-space-size=200"]
     cold = _cold([*flags, str(script), "a b"], b"typed")
-    warm = _warm(flags, "node_main.js", [str(script), "a b"], b"typed")
+    warm = _warm(flags, "node_launcher.js", [str(script), "a b"], b"typed")
     assert warm[:2] == cold[:2]
     # The stack below the program's own frames is Node's internals, entered another
     # way (a fresh tick, not the main-module bootstrap); no frame of the launcher.
-    assert b"node_main.js" not in warm[2]
+    assert b"node_launcher.js" not in warm[2]
     own = [line for line in cold[2].splitlines() if b"node:internal" not in line]
     assert [line for line in warm[2].splitlines() if b"node:internal" not in line] == own

@@ -1,6 +1,6 @@
 """A warm Python: started ahead of its job, it runs ``main.py`` once told to.
 
-Run as ``python3 -E -s -B python_main.py <fd>``. It reads the program's argv
+Run as ``python3 -E -s -B python_launcher.py <fd>``. It reads the program's argv
 (``/work/build/main.py`` and the request's args, NUL-separated) from ``<fd>``
 until EOF, then runs the script in ``__main__`` as ``python3 -E -s -B
 /work/build/main.py`` does: ``sys.argv``, ``sys.orig_argv``, ``sys.path[0]`` and

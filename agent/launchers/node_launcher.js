@@ -1,6 +1,6 @@
 // A warm Node.js: started ahead of its job, it runs main.js once told to.
 //
-// Run as `node [heap flags] node_main.js <fd>`. It reads the program's argv
+// Run as `node [heap flags] node_launcher.js <fd>`. It reads the program's argv
 // (/work/build/main.js and the request's args, NUL-separated) from <fd> until
 // EOF, then runs the script as the entry point, as `node [heap flags]
 // /work/build/main.js` would: process.argv, require.main === module,
