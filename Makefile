@@ -49,6 +49,7 @@ daemon-image: images
 
 bench: setup
 	$(BIN)/python -m benchmarks.bench
+	$(BIN)/python -m benchmarks.warm
 
 lint: venv
 	$(BIN)/ruff check .

@@ -110,6 +110,7 @@ class Agent:
         self.build_ready = False
         self.owed_cleanup: str | None = None  # the id of an early result not yet wiped
         self.owed_keeps_build = False  # that wipe spares the build (a run without finish)
+        self.owed_program: str | None = None  # a compiled program to send with that wipe's report
         self.pristine = False  # a verified reset happened and no job ran since
         # Interpreters started ahead of the runs that will use them (agent.warm).
         self.warm = WarmStarts(templates_from())
@@ -137,7 +138,7 @@ class Agent:
             log(f"internal error on {kind} {ident!r}: {exc!r}")
             self.build_ready = False
             self.pristine = False
-            self.owed_cleanup = None
+            self.owed_cleanup = self.owed_program = None
             try:
                 kill_all()
             except Exception:
@@ -195,9 +196,15 @@ class Agent:
         # the container was verified clean (and the warm starts stay as they are).
         if compiled is not None and not self.cleanup(keep_build=True, refill=job.tool is None):
             return Result(job.id, compiled, cleanup=Cleanup.DIRTY)
-        # Read only now: the compiler and anything it started are gone (verified),
-        # and no code of the job's own has run in this container since its reset.
-        program = self.collect(job) if compiled is not None else None
+        # The compiler and anything it started are gone (verified), no code of the
+        # job's own has run in this container since its reset, and from here the
+        # build is root's and read-only: the program is the compiler's alone.
+        program = None
+        if compiled is not None and job.collect is not None:
+            if job.early_result:
+                self.owed_program = job.collect  # read with the wipe, after the result
+            else:
+                program = self.collect(job.collect)
         tool_compiled = None
         if job.tool is not None:
             tool_compiled = self.build_tool(job.tool)
@@ -215,14 +222,14 @@ class Agent:
         lock_tree(BUILD_DIR)
         self.build_ready = True
         runs, cleanup = self.execute_runs(job.id, job.runs, job.finish, job.early_result)
+        if cleanup is not Cleanup.OWED:
+            self.owed_program = None  # no cleanup report will follow (a dirty container)
         return Result(job.id, compiled, runs, cleanup, tool_compile=tool_compiled, program=program)
 
     @staticmethod
-    def collect(job: Job) -> bytes | None:
-        """The compiled program ``job.collect`` names, when it is a regular file of a sane size."""
-        if job.collect is None:
-            return None
-        data, more = read_file(BUILD_DIR, job.collect, PROGRAM_LIMIT)
+    def collect(name: str) -> bytes | None:
+        """The compiled program ``name``, when it is a regular file of a sane size."""
+        data, more = read_file(BUILD_DIR, name, PROGRAM_LIMIT)
         return data if data and not more else None
 
     def build_tool(self, tool: Tool) -> StepResult | None:
@@ -336,9 +343,16 @@ class Agent:
     def pay_cleanup(self) -> Cleaned | None:
         """The wipe owed after an early result, and the ``cleaned`` message saying how it went."""
         ident, self.owed_cleanup = self.owed_cleanup, None
+        name, self.owed_program = self.owed_program, None
         if ident is None:
             return None
+        program = None
         try:
+            if name is not None:
+                # The run's processes go first; the build they could not change stays.
+                self.warm.discard()
+                kill_all()
+                program = self.collect(name)
             if self.owed_keeps_build:
                 clean = self.cleanup(keep_build=True)
                 self.build_ready = clean
@@ -352,7 +366,7 @@ class Agent:
             except Exception:
                 pass
             clean = False
-        return Cleaned(ident, clean)
+        return Cleaned(ident, clean, program if clean else None)
 
     def reset(self) -> bool:
         """Wipe everything, the build included; True if verified clean."""

@@ -147,7 +147,7 @@ class Settings:
     )
     compile_cache_mb: int = _setting(
         "CODE_ENGINE_COMPILE_CACHE_MB",
-        256,
+        128,
         "daemon memory for compiled Go and C++ programs reused by identical requests (0: off)",
     )
     cpu_period_ms: int = _setting(

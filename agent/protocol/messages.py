@@ -107,11 +107,12 @@ class Check:
 class Job:
     """Write files, compile (when ``compile`` is given), then run each of ``runs``.
 
-    ``collect``: a build file (the compiled program) whose bytes the result
-    carries back after a successful compile (``Result.program``), for the host's
-    compile cache. ``program``: the other way round, a compiled program the host
-    kept, written executable into the build under ``collect``'s name in place of
-    a compile (``compile`` is then None).
+    ``collect``: a build file (the compiled program) whose bytes come back after a
+    successful compile, for the host's compile cache: in the result
+    (``Result.program``), or with an early result in its ``cleaned`` message.
+    ``program``: the other way round, a compiled program the host kept, written
+    executable into the build under ``collect``'s name in place of a compile
+    (``compile`` is then None).
     """
 
     TYPE: ClassVar[str] = "job"
@@ -280,7 +281,8 @@ class Result:
     # did not end cleanly (no check is made of a failed run).
     checks: list[StepResult | None] = field(default_factory=list)
     # The compiled program a job's ``collect`` asked for, after a successful
-    # compile in which nothing but the compiler ran (None: not asked, or too big).
+    # compile in which nothing but the compiler ran (None: not asked, too big, or
+    # coming with the ``cleaned`` message of an early result).
     program: bytes | None = None
 
     @property
@@ -349,9 +351,28 @@ class _Verified:
 
 @dataclass(slots=True)
 class Cleaned(_Verified):
-    """The wipe owed after an early result is done."""
+    """The wipe owed after an early result is done.
+
+    ``program``: the compiled program the job's ``collect`` asked for, read back
+    before the wipe (after the result, so that it is not on the reply's way).
+    """
 
     TYPE: ClassVar[str] = "cleaned"
+    program: bytes | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        wire = _Verified.to_wire(self)
+        wire["program"] = None if self.program is None else b64(self.program)
+        return wire
+
+    @classmethod
+    def from_wire(cls, obj: dict[str, Any]) -> Cleaned:
+        raw = obj.get("program")
+        return cls(
+            id=str_field(obj, "id"),
+            clean=bool_field(obj, "clean"),
+            program=None if raw is None else unb64(raw, "program"),
+        )
 
 
 @dataclass(slots=True)

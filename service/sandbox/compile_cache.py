@@ -7,11 +7,14 @@ world"s, a client retrying). The cache lives in the daemon's memory, not in a
 container (a container's tmpfs counts against its memory limit), bounded in
 bytes, least recently used out first.
 
-What makes an entry trustworthy: the agent reads the program back only after a
-successful compile in a container verified clean before the job, with the
-compiler and everything it started gone and before any code of the job's own
-ran (``agent.jobs``); the entry is the compiler's output alone, so no job can
-plant a program that another request will run.
+What makes an entry trustworthy: the program is the output of a successful
+compile in a container verified clean before the job, with the compiler and
+everything it started gone before any code of the job's own ran; from then on
+the build is root's and read-only, so the runs cannot change it. The agent
+reads it back from there (``agent.jobs``): at once for a compile-only job, or,
+after an early result, with the cleanup (its processes killed first, before the
+wipe), so that the transfer (2 MB for a Go hello world) is never on a reply's
+way. No job can plant a program that another request will run.
 
 The key (:func:`cache_key`) covers everything that decides the program: the
 worker image's id (the compiler, its version, the precompiled headers), the

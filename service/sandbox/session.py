@@ -110,6 +110,8 @@ class Session:
         self._delivered = False  # a job message reached the agent on this session
         self._cache = cache
         self._cache_key: str | None = None
+        # A successful compile whose program comes with the cleanup report (cleaned).
+        self._compiled: protocol.StepResult | None = None
         # The program an identical earlier request compiled: no compile this time.
         self.cached: Compiled | None = None
         if cache is not None and cache.enabled and container.image_id:
@@ -211,6 +213,7 @@ class Session:
             except AgentError as exc:
                 log.warning("container %s: %s", self.container.short_id, exc)
                 return False
+            self._keep_program(message.program)
             return message.clean
         log.warning("container %s did not finish its cleanup in time", self.container.short_id)
         await self.kill()
@@ -285,16 +288,19 @@ class Session:
         """``result`` as the flows read it: a cache hit carries the kept compile's diagnostics."""
         if self.cached is not None:
             return dataclasses.replace(result, compile=self.cached.compile)
+        if result.compile is not None and not result.compile.failed:
+            self._compiled = result.compile
         program, result = result.program, dataclasses.replace(result, program=None)
-        if (
-            program is not None
-            and self._cache is not None
-            and self._cache_key is not None
-            and result.compile is not None
-            and not result.compile.failed
-        ):
-            self._cache.put(self._cache_key, program, result.compile)
+        self._keep_program(program)
         return result
+
+    def _keep_program(self, program: bytes | None) -> None:
+        """Keep what this session's successful compile made (from a result or a cleanup)."""
+        if program is None or self._compiled is None:
+            return
+        if self._cache is not None and self._cache_key is not None:
+            self._cache.put(self._cache_key, program, self._compiled)
+        self._compiled = None
 
     @property
     def compile_memory_mb(self) -> int:

@@ -148,10 +148,13 @@ class FakeAgent:
         if result is None:
             await trio.sleep_forever()
             return
+        program = None
         if isinstance(message, Job) and message.collect and message.compile and result.compiled:
-            # What the real agent reads back after a compile: a program of these files.
-            result.program = result.program or fake_program(message.files)
+            # What the real agent reads back after a compile: a program of these files,
+            # in the result, or with the cleanup report of an early one.
+            program = result.program or fake_program(message.files)
         if not message.early_result:
+            result.program = program
             await peer.send_frame(STDOUT, protocol.encode(result))
             return
         clean = result.cleanup is Cleanup.CLEAN
@@ -161,7 +164,8 @@ class FakeAgent:
         if cleanup_s is None:
             await trio.sleep_forever()
         await trio.sleep(cleanup_s)
-        await peer.send_frame(STDOUT, protocol.encode(Cleaned(message.id, clean)))
+        report = Cleaned(message.id, clean, program if clean else None)
+        await peer.send_frame(STDOUT, protocol.encode(report))
 
 
 async def start_fake_pool(

@@ -76,7 +76,7 @@ def test_the_snapshot_counts_hits_and_misses(daemon):
     )
     cache = snapshot["compile_cache"]
     assert cache["misses"] >= 1 and cache["entries"] >= 1
-    assert 0 < cache["bytes"] <= cache["capacity_bytes"] == 256 << 20
+    assert 0 < cache["bytes"] <= cache["capacity_bytes"] == 128 << 20
 
 
 @pytest.mark.smoke

@@ -82,6 +82,7 @@ AGENT_MESSAGES = [
     Result("j-5", BARE, [BARE], Cleanup.OWED, program=bytes(range(256))),
     Cleaned("j-3", True),
     Cleaned("j-3", False),
+    Cleaned("j-5", True, program=b"\x7fELF\x02\x01"),
     Finished("f-1", True),
     Finished("f-1", False),
     Error("unknown type: 'nope'", "x"),
