@@ -19,6 +19,11 @@ exchange                  host deadline
 :meth:`Session.cleaned`   ``CLEANUP_TIMEOUT_S``
 ========================  ==============================================
 
+A session looks its request up in the compile cache when it starts
+(:class:`~.compile_cache.CompileCache`): on a hit its job carries the kept
+program in place of a compile, and nothing is changed on the container for a
+compile; on a miss the job asks the agent for the program it compiles.
+
 A container can die before the job's code starts: killed from outside while it
 waited, a moment before the pool's watch could notice. The first exchange of a
 session therefore tells the two apart: a send that fails, or a stream that ends
