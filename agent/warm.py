@@ -107,12 +107,11 @@ class WarmProcess:
             view = memoryview(message)
             while view:
                 view = view[os.write(self.control, view) :]
-        except OSError:
+        except OSError:  # EPIPE: it died waiting (its memory, say); the step starts cold
             self.discard()
             return False
-        finally:
-            os.close(self.control)
-            self.control = -1
+        os.close(self.control)
+        self.control = -1
         return True
 
     def discard(self) -> None:

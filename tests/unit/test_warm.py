@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 
 from agent.jail import JOB_GID, JOB_UID
 from agent.protocol import Step
-from agent.warm import LAUNCHER_DIR, Template, cpu_seconds, templates_from
+from agent.warm import LAUNCHER_DIR, Template, WarmProcess, cpu_seconds, templates_from
 from service.config import Settings
 from service.requests import limits_for, parse_request
 from service.sandbox.spec import container_config
@@ -159,3 +160,17 @@ def test_a_warm_node_shows_the_program_what_node_launcher_js_would(tmp_path, cod
     assert b"node_launcher.js" not in warm[2]
     own = [line for line in cold[2].splitlines() if b"node:internal" not in line]
     assert [line for line in warm[2].splitlines() if b"node:internal" not in line] == own
+
+
+def test_a_warm_process_that_died_waiting_is_reaped_and_says_so():
+    (python,) = [t for t in templates() if t.launcher == "python_launcher.py"]
+    read_end, write_end = os.pipe()
+    pipe = subprocess.PIPE
+    proc = subprocess.Popen(["sleep", "60"], stdin=pipe, stdout=pipe, stderr=pipe)
+    os.close(read_end)  # nobody will ever read the program's argv
+    warm = WarmProcess(python, proc, write_end)
+    os.kill(proc.pid, signal.SIGKILL)
+    assert warm.start(run_of("python")) is False
+    assert warm.control == -1 and proc.returncode == -1
+    with pytest.raises(ChildProcessError):
+        os.waitpid(proc.pid, os.WNOHANG)  # reaped already
