@@ -57,10 +57,15 @@ def checker_text(step: StepResult | None) -> str:
 
 
 def broke_off(solution: StepResult, interactor: StepResult | None) -> bool:
-    """The solution died of a broken pipe after the interactor had exited: not its fault."""
+    """The solution died of a broken pipe the interactor broke: not its fault.
+
+    A SIGPIPE on its output means the interactor, the one reader of that pipe,
+    had stopped reading (closed it, or exited): the interactor's verdict decides.
+    The order in which the agent reaped the two says nothing: under gVisor the
+    solution's death was seen first while the interactor was still exiting.
+    """
     return (
         interactor is not None
         and solution.signal == SIGPIPE
         and not (solution.timed_out or solution.cpu_exceeded or solution.oom_killed)
-        and interactor.wall_ms <= solution.wall_ms
     )

@@ -203,15 +203,21 @@ def grade_interactive(solution: dict, interactor: dict):
         ({"timed_out": True, "exit_code": None, "signal": 9}, {"exit_code": 1}, Status.TIMEOUT),
         ({"exit_code": 1}, {"exit_code": 0}, Status.RUNTIME_ERROR),
         ({"oom_killed": True, "exit_code": None, "signal": 9}, {}, Status.MEMORY_LIMIT),
-        # A broken pipe after the interactor had exited is the interactor's verdict...
+        # A broken pipe is the interactor's doing (it stopped reading): its verdict,
+        # whichever of the two the agent saw end first.
         (
             {"exit_code": None, "signal": 13, "wall_ms": 5.0},
             {"exit_code": 1, "wall_ms": 4.0},
             Status.WRONG_ANSWER,
         ),
         ({"exit_code": None, "signal": 13, "wall_ms": 5.0}, {"wall_ms": 4.0}, Status.ACCEPTED),
-        # ...but before it, the solution's own runtime error.
-        ({"exit_code": None, "signal": 13, "wall_ms": 3.0}, {"wall_ms": 4.0}, Status.RUNTIME_ERROR),
+        (
+            {"exit_code": None, "signal": 13, "wall_ms": 3.0},
+            {"exit_code": 1, "wall_ms": 4.0},
+            Status.WRONG_ANSWER,
+        ),
+        # Any other signal stays the solution's own runtime error.
+        ({"exit_code": None, "signal": 11, "wall_ms": 3.0}, {"wall_ms": 4.0}, Status.RUNTIME_ERROR),
     ],
 )
 def test_interactive_verdicts_in_their_order(solution, interactor, status):
