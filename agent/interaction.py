@@ -31,6 +31,7 @@ from agent.jail import JOB_GID, JOB_UID, enter_job, tool_ids
 from agent.processes import KILL_SECONDS, read_oom_kills, signal_everyone
 from agent.protocol import Step, StepResult
 from agent.steps import DRAIN_SECONDS, READ_CHUNK, Capture, drain, spawn_failure
+from agent.warm import cpu_seconds
 
 # The interactor's oom_score_adj: below the job's 1000, so that a job that
 # fills the container's memory is the OOM killer's choice, not the interactor.
@@ -160,8 +161,7 @@ class Interaction:
 
     def _spawn(self, side: _Side, stdin: int, stdout: int) -> subprocess.Popen[bytes] | None:
         step = side.step
-        cpu_limit = step.cpu_time_limit_ms or step.timeout_ms
-        cpu_seconds = -(-min(cpu_limit, step.timeout_ms) // 1000) + 1
+        limit = cpu_seconds(step)
         try:
             proc = subprocess.Popen(
                 step.argv,
@@ -174,7 +174,7 @@ class Interaction:
                 close_fds=True,
                 start_new_session=True,
                 preexec_fn=lambda: enter_job(
-                    cpu_seconds, step.file_size_limit, *side.user, side.oom_score_adj
+                    limit, step.file_size_limit, *side.user, side.oom_score_adj
                 ),
             )
         except OSError as exc:

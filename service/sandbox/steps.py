@@ -57,16 +57,38 @@ def interaction(program: Program, request: ExecuteRequest, settings: Settings) -
 
 def run_step(request: ExecuteRequest, settings: Settings, stdin: bytes) -> Step:
     """The run step of ``request`` fed with ``stdin``."""
-    language = request.language
-    heap_mb = heap_memory_mb(settings, request.memory_mb)
+    return _run(
+        request.language,
+        settings,
+        request.memory_mb,
+        timeout_ms=request.timeout_ms,
+        cpu_time_limit_ms=request.cpu_time_limit_ms,
+        output_limit=request.output_limit,
+        args=request.args,
+        stdin=stdin,
+    )
+
+
+def _run(
+    language: Language,
+    settings: Settings,
+    memory_mb: int,
+    *,
+    timeout_ms: int,
+    cpu_time_limit_ms: int | None,
+    output_limit: int,
+    args: tuple[str, ...] = (),
+    stdin: bytes = b"",
+) -> Step:
+    heap_mb = heap_memory_mb(settings, memory_mb)
     return Step(
-        argv=[*language.run_command(heap_mb), *request.args],
+        argv=[*language.run_command(heap_mb), *args],
         env=language.run_environment(heap_mb),
         stdin=stdin,
-        timeout_ms=request.timeout_ms,
-        output_limit=request.output_limit,
+        timeout_ms=timeout_ms,
+        output_limit=output_limit,
         file_size_limit=settings.file_size_limit,
-        cpu_time_limit_ms=request.cpu_time_limit_ms,
+        cpu_time_limit_ms=cpu_time_limit_ms,
     )
 
 
@@ -178,14 +200,13 @@ def _extra_names(request: ExecuteRequest) -> tuple[str, ...]:
 
 def default_run_step(language: Language, settings: Settings, memory_mb: int) -> Step:
     """A run of ``language`` at the server's default limits, ``memory_mb`` of memory."""
-    heap_mb = heap_memory_mb(settings, memory_mb)
-    return Step(
-        argv=language.run_command(heap_mb),
-        env=language.run_environment(heap_mb),
+    return _run(
+        language,
+        settings,
+        memory_mb,
         timeout_ms=settings.timeout_ms,
-        output_limit=settings.output_limit,
-        file_size_limit=settings.file_size_limit,
         cpu_time_limit_ms=min(settings.timeout_ms, settings.cpu_time_ceiling_ms),
+        output_limit=settings.output_limit,
     )
 
 
