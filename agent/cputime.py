@@ -13,6 +13,15 @@ agent's own reaped children used. A process's time moves from its own entry to
 its parent's (or the agent's) when it is reaped, so nothing is counted twice
 and nothing dead is lost; only a reap between two reads of one scan can skew
 that scan by the reaped process's time.
+
+The process table is the guest kernel's accounting, and gVisor's counts a task's
+CPU as the time the Sentry ran it, host throttling included: 64 short-lived
+processes on a loaded host summed to 10 s of "CPU" in 1.3 s of wall time, in a
+container given half a CPU. No process in the container can have had more than
+the host's cgroup gave it, so a table figure is held to the wall time since the
+start times the most CPUs the container is ever given
+(``CODE_ENGINE_JOB_CPUS``, set by the host: the larger of the run's and the
+compile's share).
 """
 
 from __future__ import annotations
@@ -40,6 +49,18 @@ def _children_s() -> float:
 PROC = "/proc"
 
 
+def _cpu_ceiling(environ: dict[str, str] | os._Environ[str] = os.environ) -> float | None:
+    """The most CPUs the container is given (None: not said, no ceiling)."""
+    try:
+        cpus = float(environ.get("CODE_ENGINE_JOB_CPUS", ""))
+    except ValueError:
+        return None
+    return cpus if cpus > 0 else None
+
+
+CPU_CEILING = _cpu_ceiling()
+
+
 def _process_table_s(proc: str | None = None) -> float | None:
     """CPU time of every live process but this one, with their reaped children's."""
     proc = proc or PROC
@@ -65,8 +86,10 @@ def _process_table_s(proc: str | None = None) -> float | None:
 class CpuMeter:
     """Counts the CPU time used by everything but the agent since it was made."""
 
-    def __init__(self) -> None:
+    def __init__(self, ceiling: float | None = CPU_CEILING) -> None:
         self._fd: int | None = None
+        self._ceiling = ceiling
+        self._wall_start = time.monotonic()
         self._unit = ""
         for path, unit in _COUNTERS:
             try:
@@ -93,7 +116,10 @@ class CpuMeter:
             table = _process_table_s()
             if table is None or self._table_start is None:
                 return None
-            return max(0.0, (table - self._table_start) * 1000)
+            used_s = table - self._table_start
+            if self._ceiling is not None:
+                used_s = min(used_s, (time.monotonic() - self._wall_start) * self._ceiling)
+            return max(0.0, used_s * 1000)
         now = self._read_ns()
         if now is None:
             return None

@@ -72,6 +72,9 @@ def container_config(
     # instances, pipe buffers) count across containers: a uid of its own keeps
     # one container's jobs from using up another's.
     config["Env"].append(f"CODE_ENGINE_JOB_UID={job_uid}")
+    # Where the agent has no cgroup counter (gVisor), a step's CPU time from the
+    # process table is held to what this share allows (agent/cputime.py).
+    config["Env"].append(f"CODE_ENGINE_JOB_CPUS={max(settings.cpus, settings.compile_cpus):g}")
     if settings.warm_starts:
         # The runs whose interpreter the agent starts ahead (agent/warm.py).
         config["Env"].append(f"CODE_ENGINE_WARM={warm_templates(settings, memory_mb)}")

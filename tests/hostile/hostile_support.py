@@ -150,7 +150,7 @@ class Sandbox:
         ).stdout  # fmt: skip
         return [tuple(line.split(maxsplit=1)) for line in out.splitlines()]  # type: ignore[misc]
 
-    def container(self, timeout: float = 30.0) -> str:
+    def container(self, timeout: float = 60.0) -> str:
         """The id of the pool's one container, once it is alone and running."""
         deadline = time.monotonic() + timeout
         while True:

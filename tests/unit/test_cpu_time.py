@@ -124,3 +124,28 @@ def test_the_process_table_leaves_out_the_agent_and_reads_every_tick_field(tmp_p
     counted = cputime._process_table_s(str(tmp_path))
     assert counted is not None
     assert counted - cputime._children_s() == pytest.approx(40 / cputime._TICKS)
+
+
+def test_a_process_table_figure_is_held_to_the_wall_time_times_the_cpus(tmp_path, monkeypatch):
+    # gVisor's accounting once summed 10 s of CPU over 1.3 s of wall time at half a CPU.
+    monkeypatch.setattr(cputime, "_COUNTERS", ((str(tmp_path / "missing"), "ns"),))
+    table = tmp_path / "proc"
+    table.mkdir()
+    monkeypatch.setattr(cputime, "PROC", str(table))
+    clock = [100.0]
+    monkeypatch.setattr(cputime.time, "monotonic", lambda: clock[0])
+    held = cputime.CpuMeter(ceiling=0.5)
+    as_read = cputime.CpuMeter(ceiling=None)
+    busy = table / "4242"
+    busy.mkdir()
+    ticks = 10 * cputime._TICKS  # 10 s in utime
+    (busy / "stat").write_text(f"4242 (spin) R 1 1 1 0 -1 0 0 0 0 0 {ticks} 0 0 0 20 0 1 0 5\n")
+    clock[0] += 1.3
+    assert held.used_ms() == pytest.approx(650.0)
+    assert as_read.used_ms() == pytest.approx(10_000.0, abs=1000)  # plus this test's own children
+
+def test_the_cpu_ceiling_comes_from_the_host():
+    assert cputime._cpu_ceiling({"CODE_ENGINE_JOB_CPUS": "1.5"}) == 1.5
+    assert cputime._cpu_ceiling({"CODE_ENGINE_JOB_CPUS": "junk"}) is None
+    assert cputime._cpu_ceiling({"CODE_ENGINE_JOB_CPUS": "0"}) is None
+    assert cputime._cpu_ceiling({}) is None

@@ -407,6 +407,8 @@ def test_fork_bombs_stop_in_the_guest_under_gvisor_and_at_the_pids_cgroup_under_
     assert not [e for e in container_config(SETTINGS)["Env"] if "ADDRESS_SPACE" in e]
     # The agent ends a step whose guest fills the container's limit.
     assert "CODE_ENGINE_JOB_MEMORY_WATCH_MB=400" in env
+    # Its CPU time from the process table is held to the container's largest share.
+    assert "CODE_ENGINE_JOB_CPUS=1" in env
     assert "CODE_ENGINE_JOB_MEMORY_WATCH_MB=48" in container_config(gvisor, memory_mb=48)["Env"]
     assert not [e for e in container_config(SETTINGS)["Env"] if "MEMORY_WATCH" in e]
 
