@@ -47,16 +47,8 @@ from benchmarks.figures import percentile, table
 from benchmarks.procstat import rss_kb
 from engine_client import EngineClient, EngineClientError, NatsConnection, build_request
 from engine_client.connection import connect
-from service.testing.harness import (
-    ROOT,
-    Daemon,
-    NatsCluster,
-    NatsServer,
-    child_pids,
-    free_port,
-    instance_containers,
-    remove_containers,
-)
+from service.testing.harness import ROOT, Daemon, child_pids, instance_containers, remove_containers
+from service.testing.nats_servers import NatsCluster, NatsServer, free_port
 
 CORE_TIMEOUT_S = 10.0
 DURABLE_TIMEOUT_S = 120.0

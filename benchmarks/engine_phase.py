@@ -25,7 +25,8 @@ from benchmarks.programs import PROGRAMS, find
 from benchmarks.services import engine
 from engine_client import EngineClient
 from service.config import Settings
-from service.testing.harness import Daemon, NatsServer
+from service.testing.harness import Daemon
+from service.testing.nats_servers import NatsServer
 
 RSS_CHECKPOINTS = 10
 

@@ -13,13 +13,8 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from benchmarks import BenchError
-from service.testing.harness import (
-    Daemon,
-    HarnessError,
-    NatsServer,
-    new_instance_id,
-    remove_containers,
-)
+from service.testing.harness import Daemon, new_instance_id, remove_containers
+from service.testing.nats_servers import HarnessError, NatsServer
 
 READY_TIMEOUT_S = 180.0
 STOP_TIMEOUT_S = 60.0

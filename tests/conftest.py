@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from engine_client import EngineClient, build_request
-from service.testing.harness import ROOT, Daemon, NatsServer, instance_containers, stop_leftovers
+from service.testing.harness import ROOT, Daemon, instance_containers, stop_leftovers
+from service.testing.nats_servers import NatsServer
 
 
 def send(

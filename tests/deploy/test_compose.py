@@ -24,14 +24,8 @@ import pytest
 
 from engine_client import build_request
 from service.config import Settings
-from service.testing.harness import (
-    ROOT,
-    Daemon,
-    free_port,
-    instance_containers,
-    job_running,
-    wait_for_stats,
-)
+from service.testing.harness import ROOT, Daemon, instance_containers, job_running, wait_for_stats
+from service.testing.nats_servers import free_port
 from wire.subjects import INSTANCE_HEADER
 
 pytestmark = [pytest.mark.integration, pytest.mark.compose]

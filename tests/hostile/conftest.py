@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from conftest import worker_containers
 
-from service.testing.harness import Daemon, NatsServer
+from service.testing.harness import Daemon
+from service.testing.nats_servers import NatsServer
 
 from .hostile_support import RUNSC, Sandbox
 

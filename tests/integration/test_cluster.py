@@ -15,7 +15,8 @@ import nats
 import pytest
 
 from engine_client import EngineClient, EngineClientError, NatsConnection, build_request
-from service.testing.harness import Daemon, NatsCluster, NatsServer
+from service.testing.harness import Daemon
+from service.testing.nats_servers import NatsCluster, NatsServer
 from wire.subjects import INSTANCE_HEADER
 
 TAKE_WORK_AGAIN_S = 5.0

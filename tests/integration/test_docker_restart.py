@@ -18,7 +18,8 @@ import pytest
 from conftest import ROOT, run_code, send, worker_containers
 
 from engine_client import EngineClient, build_request
-from service.testing.harness import Daemon, NatsServer, job_running, wait_for_stats
+from service.testing.harness import Daemon, job_running, wait_for_stats
+from service.testing.nats_servers import NatsServer
 
 pytestmark = pytest.mark.docker_restart
 

@@ -13,7 +13,8 @@ import nats
 from conftest import ROOT, containers_running, worker_containers
 
 from engine_client import EngineClient, build_request
-from service.testing.harness import Daemon, NatsServer, job_running, nats_request, wait_for_stats
+from service.testing.harness import Daemon, job_running, nats_request, wait_for_stats
+from service.testing.nats_servers import NatsServer
 
 DURABLE = {"CODE_ENGINE_DURABLE": "1", "CODE_ENGINE_DURABLE_ACK_WAIT_S": "2"}
 

@@ -14,7 +14,8 @@ import pytest
 from conftest import containers_running, run_code, worker_containers
 
 from engine_client import build_request
-from service.testing.harness import Daemon, NatsServer, job_running, wait_for_stats
+from service.testing.harness import Daemon, job_running, wait_for_stats
+from service.testing.nats_servers import NatsServer
 
 
 async def _gather_requests(url: str, requests: list[dict], timeout: float = 60) -> list:

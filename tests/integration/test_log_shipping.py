@@ -9,7 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from conftest import run_code
 
-from service.testing.harness import Daemon, NatsServer
+from service.testing.harness import Daemon
+from service.testing.nats_servers import NatsServer
 
 
 class Ingest(BaseHTTPRequestHandler):

@@ -13,14 +13,8 @@ from conftest import run_code, send
 from prometheus_client.parser import text_string_to_metric_families
 
 from engine_client import build_request
-from service.testing.harness import (
-    Daemon,
-    NatsServer,
-    free_port,
-    job_running,
-    nats_request,
-    wait_for_stats,
-)
+from service.testing.harness import Daemon, job_running, nats_request, wait_for_stats
+from service.testing.nats_servers import NatsServer, free_port
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 

@@ -11,14 +11,8 @@ import time
 import pytest
 
 from engine_client import EngineClient, EngineClientError, build_request
-from service.testing.harness import (
-    Daemon,
-    NatsServer,
-    child_pids,
-    free_port,
-    instance_containers,
-    wait_for_stats,
-)
+from service.testing.harness import Daemon, child_pids, instance_containers, wait_for_stats
+from service.testing.nats_servers import NatsServer, free_port
 
 
 @pytest.fixture

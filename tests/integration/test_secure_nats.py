@@ -10,7 +10,8 @@ import sys
 import pytest
 
 from engine_client import EngineClient, EngineClientError, NatsConnection, build_request
-from service.testing.harness import ROOT, Daemon, NatsServer, make_tls_files
+from service.testing.harness import ROOT, Daemon
+from service.testing.nats_servers import NatsServer, make_tls_files
 from tui.messages import StatsReceived
 from tui.source import NatsStatsSource
 

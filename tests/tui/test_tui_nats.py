@@ -15,7 +15,7 @@ from nats.aio.msg import Msg
 from textual.pilot import Pilot
 from tui_harness import SIZE, snapshot
 
-from service.testing.harness import NatsServer, NatsServerMissing, free_port
+from service.testing.nats_servers import NatsServer, NatsServerMissing, free_port
 from tui.app import DashboardApp
 from tui.source import NatsStatsSource
 from tui.widgets import ConnectionStatus, InstanceList

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from service.cli import main
-from service.testing.harness import free_port
+from service.testing.nats_servers import free_port
 
 
 def one_line(capsys: pytest.CaptureFixture[str]) -> str:

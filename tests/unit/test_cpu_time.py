@@ -144,6 +144,7 @@ def test_a_process_table_figure_is_held_to_the_wall_time_times_the_cpus(tmp_path
     assert held.used_ms() == pytest.approx(650.0)
     assert as_read.used_ms() == pytest.approx(10_000.0, abs=1000)  # plus this test's own children
 
+
 def test_the_cpu_ceiling_comes_from_the_host():
     assert cputime._cpu_ceiling({"CODE_ENGINE_JOB_CPUS": "1.5"}) == 1.5
     assert cputime._cpu_ceiling({"CODE_ENGINE_JOB_CPUS": "junk"}) is None

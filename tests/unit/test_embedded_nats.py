@@ -8,7 +8,7 @@ import pytest
 
 from service.errors import EngineError
 from service.intake.nats_server import EmbeddedNats
-from service.testing.harness import free_port
+from service.testing.nats_servers import free_port
 
 FAKE_SERVER = """
 import pathlib, re, socket, sys, time
