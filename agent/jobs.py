@@ -201,8 +201,11 @@ class Agent:
         # build is root's and read-only: the program is the compiler's alone.
         program = None
         if compiled is not None and job.collect is not None:
-            if job.early_result:
-                self.owed_program = job.collect  # read with the wipe, after the result
+            if job.early_result or not job.runs:
+                # Read with the wipe after this result or, for a build kept for
+                # runs still to come, after the first of them: never on a
+                # result's way (a Go program is 2 MB).
+                self.owed_program = job.collect
             else:
                 program = self.collect(job.collect)
         tool_compiled = None
@@ -222,7 +225,7 @@ class Agent:
         lock_tree(BUILD_DIR)
         self.build_ready = True
         runs, cleanup = self.execute_runs(job.id, job.runs, job.finish, job.early_result)
-        if cleanup is not Cleanup.OWED:
+        if cleanup is Cleanup.DIRTY or (job.runs and cleanup is not Cleanup.OWED):
             self.owed_program = None  # no cleanup report will follow (a dirty container)
         return Result(job.id, compiled, runs, cleanup, tool_compile=tool_compiled, program=program)
 
@@ -258,6 +261,8 @@ class Agent:
         runs, cleanup = self.execute_runs(
             request.id, request.runs, request.finish, request.early_result, request.checks, checked
         )
+        if cleanup is Cleanup.DIRTY:
+            self.owed_program = None  # no cleanup report will bring it
         return Result(request.id, None, runs, cleanup, checks=checked)
 
     def execute_runs(
@@ -343,9 +348,9 @@ class Agent:
     def pay_cleanup(self) -> Cleaned | None:
         """The wipe owed after an early result, and the ``cleaned`` message saying how it went."""
         ident, self.owed_cleanup = self.owed_cleanup, None
-        name, self.owed_program = self.owed_program, None
         if ident is None:
-            return None
+            return None  # an owed program waits for the wipe after a run
+        name, self.owed_program = self.owed_program, None
         program = None
         try:
             if name is not None:
@@ -371,6 +376,7 @@ class Agent:
     def reset(self) -> bool:
         """Wipe everything, the build included; True if verified clean."""
         self.build_ready = False
+        self.owed_program = None  # the build goes, and the program with it
         self.pristine = self.cleanup(keep_build=False)
         return self.pristine
 

@@ -140,6 +140,12 @@ class Settings:
         0,
         "memory a compile step may use, whatever the job's own limit (0: CODE_ENGINE_MEMORY_MB)",
     )
+    cgroup_writes: bool = _setting(
+        "CODE_ENGINE_CGROUP_WRITES",
+        True,
+        "change a container's CPU and memory limits in its cgroup, not through Docker, where"
+        " the daemon sees it",
+    )
     warm_starts: bool = _setting(
         "CODE_ENGINE_WARM_STARTS",
         True,

@@ -34,8 +34,8 @@ from .operations.probes import EngineParts
 from .operations.prometheus import EngineCollector
 from .operations.snapshot import Snapshotter
 from .operations.stats import StatsPublisher, UsageSampler
+from .sandbox.lender import Sandbox
 from .sandbox.pool import Pool
-from .sandbox.session import Sandbox
 from .scheduling.admission import Admission
 from .scheduling.control import Control
 from .scheduling.dispatch import Dispatcher

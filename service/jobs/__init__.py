@@ -13,7 +13,7 @@ from collections.abc import Callable
 from wire.replies import AnyReply
 
 from ..requests import ExecuteRequest
-from ..sandbox.session import Sandbox
+from ..sandbox.lender import Sandbox
 from .compiler import Executor
 from .fitting import fit_in_thread
 from .judge import Judge

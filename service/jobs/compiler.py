@@ -26,7 +26,8 @@ from wire.replies import Reply, refusal
 
 from ..errors import AgentError, AgentTimeout, ContainerLost, PoolUnavailable
 from ..requests import ExecuteRequest
-from ..sandbox.session import Sandbox, Session, verified, with_compile
+from ..sandbox.lender import Sandbox
+from ..sandbox.session import Session, verified, with_compile
 from .outcome import (
     compile_failure,
     compile_out_of_memory,

@@ -23,7 +23,8 @@ from wire.replies import ProblemReply, TestReport
 from ..config import Settings
 from ..errors import AgentError, AgentTimeout, PoolUnavailable
 from ..requests import ExecuteRequest, Problem, TestCase
-from ..sandbox.session import Sandbox, Session, oom_struck
+from ..sandbox.lender import Sandbox
+from ..sandbox.session import Session, oom_struck
 from .checking import Checked
 from .grading import failed, grade, skipped, summarize
 from .outcome import (

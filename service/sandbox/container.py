@@ -12,6 +12,7 @@ from agent import protocol
 from docker_api import DockerClient, DockerError, NotFound
 from service.config import Settings
 from service.errors import AgentError, AgentVersionMismatch, PoolUnavailable
+from service.sandbox import cgroups
 from service.sandbox.agent_link import AgentLink
 from service.sandbox.spec import JOB_UIDS, container_config
 
@@ -59,6 +60,7 @@ class WorkerContainer:
     sized: bool = False  # made for one request's memory limit (Pool.acquire_sized)
     job_uid: int = JOB_UIDS[0]  # its jobs' uid, no other container of the pool's
     image_id: str = ""  # the image it runs, by id: part of every compile cache key
+    cgroup: cgroups.CgroupFiles | None = None  # its limits, where the daemon writes them itself
     idle_watch: IdleWatch | None = None  # while idle: the task reading its stream for its end
 
     @property
@@ -98,8 +100,13 @@ async def start_container(
             raise AgentError(container_id, f"expected a ready message, got {hello!r:.200}")
         if hello.version != protocol.PROTOCOL_VERSION:
             raise AgentVersionMismatch(settings.image, hello.version, protocol.PROTOCOL_VERSION)
+        info = await docker.containers.inspect(container_id)
         # By id, not by tag: a rebuilt image (another compiler) is another image.
-        image_id = str((await docker.containers.inspect(container_id)).get("Image", ""))
+        image_id = str(info.get("Image", ""))
+        cgroup = None
+        if settings.cgroup_writes and settings.live_updates:
+            pid = (info.get("State") or {}).get("Pid")
+            cgroup = cgroups.find(container_id, pid if isinstance(pid, int) else 0)
     except BaseException as exc:
         with trio.CancelScope(shield=True):
             await remove_container(docker, container_id)
@@ -116,6 +123,7 @@ async def start_container(
         cpus=settings.cpus,
         job_uid=job_uid,
         image_id=image_id,
+        cgroup=cgroup,
     )
 
 

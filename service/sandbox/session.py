@@ -1,6 +1,6 @@
 """A request's hold on one pool container: compile, run, finish, kill.
 
-:class:`Sandbox` lends containers (``async with sandbox.session(request)``);
+:class:`~.lender.Sandbox` lends containers (``async with sandbox.session(request)``);
 :class:`Session` is what a job flow does with one. Every exchange with the agent
 runs in a cancel scope whose deadline belongs to that exchange alone (the
 step's limits plus ``grace_ms``): the agent enforces each step's limits itself,
@@ -40,28 +40,23 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator
 from datetime import datetime
 
 import trio
 
 from agent import protocol
 from agent.protocol import Cleanup, Result
-from docker_api import DockerClient, DockerError, NotFound
+from docker_api import DockerClient, DockerError
 
 from ..config import Settings
-from ..errors import AgentError, AgentTimeout, ContainerLost, PoolUnavailable
+from ..errors import AgentError, AgentTimeout, ContainerLost
 from ..requests import ExecuteRequest
 from .compile_cache import CompileCache, Compiled, cache_key
-from .container import CurrentJob, WorkerContainer
-from .pool import Pool
-from .sentry import host_tasks
-from .spec import sentry_task_ceiling
+from .container import WorkerContainer
 from .steps import checker_timeout_ms, compile_step, one_shot_job, prepare_job, run_message
 
 log = logging.getLogger(__name__)
 
-ACQUIRE_TIMEOUT_S = 60.0
 CLEANUP_TIMEOUT_S = 10.0
 FINISH_TIMEOUT_S = 10.0
 INSPECT_TIMEOUT_S = 5.0
@@ -382,16 +377,23 @@ class Session:
         return finished is not None and finished < sent_at
 
     async def _fit(self, memory_mb: int, cpus: float) -> None:
-        """Set the container's memory and CPU share, in one Docker call (none when unchanged)."""
+        """Set the container's memory and CPU share (nothing when unchanged).
+
+        Written to the container's cgroup where the daemon sees it (no Docker
+        call, :mod:`.cgroups`), else in one Docker call.
+        """
         container = self.container
+        if memory_mb == container.memory_mb and cpus == container.cpus:
+            return
+        if container.cgroup is not None and await self._fit_cgroup(memory_mb, cpus):
+            container.memory_mb, container.cpus = memory_mb, cpus
+            return
         update: dict[str, int] = {}
         if memory_mb != container.memory_mb:
             update["Memory"] = update["MemorySwap"] = memory_mb << 20
         if cpus != container.cpus:
             period_us = self._settings.cpu_period_ms * 1000
             update["CpuPeriod"], update["CpuQuota"] = period_us, int(period_us * cpus)
-        if not update:
-            return
         try:
             await self._docker.containers.update(container.id, update)
         except DockerError as exc:
@@ -401,75 +403,32 @@ class Session:
             raise
         container.memory_mb, container.cpus = memory_mb, cpus
 
+    async def _fit_cgroup(self, memory_mb: int, cpus: float) -> bool:
+        """Write the limits to the container's cgroup; False: Docker is to do it instead.
 
-class Sandbox:
-    """Lends pool containers to job flows, one request at a time per container."""
-
-    def __init__(self, docker: DockerClient, pool: Pool, settings: Settings) -> None:
-        self._docker = docker
-        self._pool = pool
-        self.settings = settings
-        self.compile_cache = CompileCache(settings.compile_cache_mb << 20)
-
-    async def _acquire_sized(self, memory_mb: int) -> WorkerContainer:
-        try:
-            return await self._pool.acquire_sized(memory_mb)
-        except AgentError as exc:
-            raise PoolUnavailable(f"could not start a container for the request: {exc}") from exc
-
-    @contextlib.asynccontextmanager
-    async def session(self, request: ExecuteRequest) -> AsyncIterator[Session]:
-        """Borrow a container for ``request``; it goes back (or is replaced) on exit.
-
-        Raises:
-            PoolUnavailable: no container became available within the acquire timeout.
-            DockerError: the container's memory limit could not be fitted to the request.
+        A failed write leaves the container to Docker from then on: Docker's
+        update sets every limit again, whatever a write changed before it failed.
         """
-        container: WorkerContainer | None = None
-        with trio.move_on_after(ACQUIRE_TIMEOUT_S):
-            if self.settings.live_updates or request.memory_mb == self.settings.memory_mb:
-                container = await self._pool.acquire()
-            else:
-                container = await self._acquire_sized(request.memory_mb)
-        if container is None:
-            raise PoolUnavailable(self._pool.last_error or "no worker container became available")
-        container.current = CurrentJob(request.id, request.language.name, trio.current_time())
-        session = Session(self._docker, container, request, self.settings, self.compile_cache)
+        container, cgroup = self.container, self.container.cgroup
+        assert cgroup is not None
         try:
-            try:
-                await session.fit_first_step()
-            except NotFound:
-                raise session.mark_lost("Docker no longer knows it") from None
-            yield session
-        except ContainerLost:
-            self._pool.lost_before_job += 1
-            raise
-        finally:
-            if session.reusable and self.settings.runtime == "runsc":
-                session.reusable = await self._sentry_has_room(container)
-            self._pool.release(container, reusable=session.reusable)
-
-    async def _sentry_has_room(self, container: WorkerContainer) -> bool:
-        """Under gVisor: whether the sandbox's host tasks leave room for another job.
-
-        gVisor's Sentry (this runsc, ptrace platform) keeps host tasks of guest
-        processes long gone: each job that forks many leaves some behind. A
-        sandbox past the ceiling (:func:`~.spec.sentry_task_ceiling`) is replaced
-        before a later job could take it to its host pids limit, where the
-        Sentry would fail to start a thread and the whole sandbox would die.
-        """
-        with trio.CancelScope(shield=True), trio.move_on_after(INSPECT_TIMEOUT_S):
-            try:
-                current = await host_tasks(self._docker, container.id)
-            except DockerError:
-                return False
-            if current is not None and current <= sentry_task_ceiling(self.settings):
-                return True
-            log.info(
-                "container %s: %s host tasks left by gVisor; replaced", container.short_id, current
+            if cpus != container.cpus:
+                cgroup.set_cpus(cpus, self._settings.cpu_period_ms * 1000)
+            if memory_mb != container.memory_mb:
+                # Lowering a limit below what the container holds makes the kernel
+                # reclaim first: off the event loop.
+                old = container.memory_mb << 20
+                await trio.to_thread.run_sync(cgroup.set_memory, memory_mb << 20, old)
+        except OSError as exc:
+            log.warning(
+                "container %s: cgroup limits not written (%s); asking Docker",
+                container.short_id,
+                exc,
             )
+            container.cgroup = None
+            container.cpus = -1.0  # unknown: Docker's update sets it again
             return False
-        return False
+        return True
 
 
 def docker_time(text: str) -> float | None:

@@ -413,6 +413,21 @@ def test_files_do_not_survive_a_run(agent):
     assert text(reply.runs[1].stdout) == "/dev/shm:\n\n/tmp:\n\n/work/run:\n"
 
 
+def test_a_kept_builds_program_comes_with_the_first_runs_cleanup_not_its_result(agent):
+    compile = step(CPP_COMPILE, env={"PATH": PATH, "HOME": "/work/build"}, timeout_ms=20_000)
+    prepared = agent.request(
+        Job("keep-1", {"main.cpp": CPP_HELLO.encode()}, compile, [], finish=False, collect="main")
+    )
+    assert isinstance(prepared, Result) and prepared.compile.exit_code == 0, prepared
+    assert prepared.program is None and prepared.cleanup is Cleanup.CLEAN
+    ran = agent.request(Run("keep-2", [step(["/work/build/main"])], finish=True, early_result=True))
+    assert isinstance(ran, Result) and text(ran.runs[0].stdout) == "hello c++\n"
+    assert ran.program is None and ran.cleanup is Cleanup.OWED
+    cleaned = agent.receive()
+    assert isinstance(cleaned, Cleaned) and cleaned.clean, cleaned
+    assert cleaned.program is not None and cleaned.program.startswith(b"\x7fELF")
+
+
 def test_build_is_kept_across_run_messages_then_finished(agent):
     code = {"main.py": "import sys; print(sys.stdin.read().upper())"}
     run = step(["python3", "-I", "-B", "/work/build/main.py"], stdin="abc")
@@ -550,7 +565,14 @@ def test_stdin_close_ends_the_agent(worker_image):
 def test_sigterm_ends_the_agent_promptly(worker_image):
     agent = AgentProcess()
     agent.send(Job("slow", {}, runs=[sh("sleep 30", timeout_ms=60_000)]))
-    time.sleep(0.3)
+    deadline = time.monotonic() + 10
+    while (
+        "sleep 30"
+        not in subprocess.run(
+            ["docker", "top", agent.name, "-eo", "pid,args"], capture_output=True, text=True
+        ).stdout
+    ):
+        assert time.monotonic() < deadline, "the job never started"
     started = time.monotonic()
     subprocess.run(
         ["docker", "kill", "--signal", "TERM", agent.name], check=True, stdout=subprocess.DEVNULL

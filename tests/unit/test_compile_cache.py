@@ -14,7 +14,7 @@ from service.jobs import Executor
 from service.jobs.judge import Judge
 from service.requests import limits_for, parse_request
 from service.sandbox.compile_cache import CompileCache, cache_key
-from service.sandbox.session import Sandbox
+from service.sandbox.lender import Sandbox
 from service.testing import FakeAgent, answer, start_fake_pool
 from service.testing.fake_agent import fake_program
 from wire import Kind, Status

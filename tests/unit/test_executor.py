@@ -16,7 +16,9 @@ from service.engine import Engine
 from service.intake.memory import MemoryIntake
 from service.jobs import Executor
 from service.requests import limits_for, parse_request
-from service.sandbox.session import CLEANUP_TIMEOUT_S, Sandbox
+from service.sandbox import cgroups
+from service.sandbox.lender import Sandbox
+from service.sandbox.session import CLEANUP_TIMEOUT_S
 from service.sandbox.session import job_deadline_s as deadline_s
 from service.scheduling.dispatch import Dispatcher
 from service.testing import FakeAgent, answer, never_answer, running, start_fake_pool
@@ -120,6 +122,74 @@ async def test_compile_step_gets_compile_cpus_and_the_run_gets_cpus(nursery, aut
     job, run = agent.received[-2:]
     assert isinstance(job, protocol.Job) and (job.runs, job.finish) == ([], False)
     assert isinstance(run, protocol.Run) and (run.finish, run.early_result) == (True, True)
+
+
+def cgroup_in(directory, writes: list[tuple[str, str]], monkeypatch) -> cgroups.CgroupFiles:
+    """A unified cgroup in ``directory``; every write recorded as (file, value)."""
+    for name in ("cpu.max", "memory.max"):
+        (directory / name).write_text("")
+    real = cgroups._write
+    monkeypatch.setattr(
+        cgroups,
+        "_write",
+        lambda path, value: (writes.append((path.name, value)), real(path, value)),
+    )
+    return cgroups.CgroupFiles(directory, directory, unified=True)
+
+
+async def test_where_the_daemon_sees_the_cgroup_a_compile_makes_no_docker_call(
+    nursery, autojump_clock, tmp_path, monkeypatch
+):
+    agent = FakeAgent(answer(stdout=b"42\n"))
+    fake, docker, pool = await start_pool(nursery, agent)
+    writes: list[tuple[str, str]] = []
+    cgroup = cgroup_in(tmp_path, writes, monkeypatch)
+    for container in pool.containers:
+        container.cgroup = cgroup
+    reply = await Executor(Sandbox(docker, pool, SETTINGS)).execute(make_request("go"))
+    assert reply.status is Status.OK
+    assert all(c.updates == [] for c in fake.containers.values())
+    period = SETTINGS.cpu_period_ms * 1000
+    assert writes == [
+        ("cpu.max", f"{int(period * SETTINGS.compile_cpus)} {period}"),
+        ("cpu.max", f"{int(period * SETTINGS.cpus)} {period}"),
+    ]
+
+
+async def test_a_lower_memory_limit_is_written_to_the_cgroup_too(
+    nursery, autojump_clock, tmp_path, monkeypatch
+):
+    settings = Settings.from_env({}, instance_id="unit", compile_cpus=SETTINGS.cpus)
+    fake, docker, pool = await start_pool(nursery, FakeAgent(answer(stdout=b"1\n")), settings)
+    writes: list[tuple[str, str]] = []
+    cgroup = cgroup_in(tmp_path, writes, monkeypatch)
+    for container in pool.containers:
+        container.cgroup = cgroup
+    sandbox = Sandbox(docker, pool, settings)
+    reply = await Executor(sandbox).execute(make_request("go", memory_mb=64))
+    assert reply.status is Status.OK
+    # Built at the compile memory (the container's), run at the request's.
+    assert writes == [("memory.max", str(64 << 20))]
+    assert all(c.updates == [] for c in fake.containers.values())
+
+
+async def test_a_cgroup_that_cannot_be_written_leaves_the_container_to_docker(
+    nursery, autojump_clock, tmp_path
+):
+    agent = FakeAgent(answer(stdout=b"42\n"))
+    fake, docker, pool = await start_pool(nursery, agent)
+    for container in pool.containers:
+        container.cgroup = cgroups.CgroupFiles(tmp_path / "gone", tmp_path / "gone", unified=True)
+    reply = await Executor(Sandbox(docker, pool, SETTINGS)).execute(make_request("cpp"))
+    assert reply.status is Status.OK
+    busy = next(c for c in fake.containers.values() if c.updates)
+    period = SETTINGS.cpu_period_ms * 1000
+    assert [u["CpuQuota"] for u in busy.updates] == [
+        int(period * SETTINGS.compile_cpus),
+        int(period * SETTINGS.cpus),
+    ]
+    # From then on Docker sets that container's limits.
+    assert next(c for c in pool.containers if c.id == busy.id).cgroup is None
 
 
 async def test_the_compile_step_gets_its_own_memory_and_the_run_the_jobs(nursery, autojump_clock):

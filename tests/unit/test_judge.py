@@ -14,10 +14,10 @@ from docker_api.testing import FakeDockerEngine
 from service.config import Settings
 from service.jobs import Judge
 from service.requests import limits_for, parse_request
+from service.sandbox.lender import Sandbox
 from service.sandbox.pool import Pool
 from service.sandbox.session import (
     CLEANUP_TIMEOUT_S,
-    Sandbox,
     compile_deadline_s,
     run_deadline_s,
 )

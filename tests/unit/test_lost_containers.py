@@ -15,7 +15,8 @@ from service.config import Settings
 from service.jobs import Executor
 from service.jobs.compiler import MAX_ATTEMPTS
 from service.requests import limits_for, parse_request
-from service.sandbox.session import Sandbox, docker_time
+from service.sandbox.lender import Sandbox
+from service.sandbox.session import docker_time
 from service.testing import FakeAgent, answer, running, start_fake_pool
 from wire import Kind, Status
 
