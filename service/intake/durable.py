@@ -66,6 +66,15 @@ DONE_BUCKET = "code-engine-done"
 DONE_TTL_S = 3600.0
 SETTLE_TIMEOUT_S = 20.0  # a leader election takes a few seconds
 SETTLE_OP_TIMEOUT_S = 2.0
+# A cluster electing its JetStream meta leader answers API requests late or with 503.
+SET_UP_TIMEOUT_S = 60.0
+SET_UP_FIRST_DELAY_S = 0.2
+SET_UP_MAX_DELAY_S = 3.0
+NOT_READY_YET = (
+    nats.errors.TimeoutError,
+    nats.errors.NoRespondersError,
+    nats.js.errors.ServiceUnavailableError,
+)
 
 
 def _done_key(request_id: str) -> str:
@@ -93,39 +102,7 @@ class DurableConsumer:
     ) -> None:
         """Set up stream, consumer and done-bucket, then pull until cancelled."""
         settings = self._settings
-        js = client.jetstream()
-        stream = api.StreamConfig(
-            name=settings.durable_stream,
-            subjects=[f"{DURABLE_PREFIX}.>"],
-            retention=api.RetentionPolicy.WORK_QUEUE,
-            duplicate_window=settings.durable_duplicate_window_s,
-            max_msg_size=settings.nats_max_payload,
-            num_replicas=settings.durable_replicas,
-        )
-        try:
-            await aio_as_trio(js.add_stream)(stream)
-        except nats.js.errors.BadRequestError:
-            await aio_as_trio(js.update_stream)(stream)
-        replicas = settings.durable_replicas
-        self._kv = await aio_as_trio(js.create_key_value)(
-            bucket=DONE_BUCKET, ttl=DONE_TTL_S, replicas=replicas
-        )
-        self._replies = await aio_as_trio(js.create_key_value)(
-            bucket=REPLIES_BUCKET, ttl=settings.durable_reply_ttl_s, replicas=replicas
-        )
-        consumer = api.ConsumerConfig(
-            durable_name=settings.durable_consumer,
-            ack_policy=api.AckPolicy.EXPLICIT,
-            ack_wait=settings.durable_ack_wait_s,
-            max_deliver=settings.durable_max_deliver,
-            max_ack_pending=-1,
-        )
-        sub = await aio_as_trio(js.pull_subscribe)(
-            f"{DURABLE_PREFIX}.>",
-            durable=settings.durable_consumer,
-            stream=settings.durable_stream,
-            config=consumer,
-        )
+        sub = await self._set_up_when_ready(client.jetstream())
         log.info(
             "durable mode: pulling from stream %s (consumer %s)",
             settings.durable_stream,
@@ -246,6 +223,61 @@ class DurableConsumer:
             await aio_as_trio(ticket.handle.nak)(delay=delay_s)
         except Exception as exc:
             log.warning("could not hand back durable request %s: %r", ticket.request_id, exc)
+
+    async def _set_up_when_ready(self, js: Any) -> Any:
+        """:meth:`_set_up`, again while JetStream cannot answer yet.
+
+        A cluster that has just started (or lost its meta leader) has every node
+        up before JetStream can create anything: its API requests time out or
+        say 503 until a leader is elected. That is waited out, with backoff, for
+        ``SET_UP_TIMEOUT_S``; then the last error stands.
+        """
+        delay, deadline = SET_UP_FIRST_DELAY_S, trio.current_time() + SET_UP_TIMEOUT_S
+        while True:
+            try:
+                return await self._set_up(js)
+            except NOT_READY_YET as exc:
+                if trio.current_time() + delay > deadline:
+                    raise
+                log.warning("durable mode: JetStream not ready (%r); again in %.1f s", exc, delay)
+                await trio.sleep(delay)
+                delay = min(delay * 2, SET_UP_MAX_DELAY_S)
+
+    async def _set_up(self, js: Any) -> Any:
+        """The work-queue stream, the two buckets and the pull subscription (idempotent)."""
+        settings = self._settings
+        stream = api.StreamConfig(
+            name=settings.durable_stream,
+            subjects=[f"{DURABLE_PREFIX}.>"],
+            retention=api.RetentionPolicy.WORK_QUEUE,
+            duplicate_window=settings.durable_duplicate_window_s,
+            max_msg_size=settings.nats_max_payload,
+            num_replicas=settings.durable_replicas,
+        )
+        try:
+            await aio_as_trio(js.add_stream)(stream)
+        except nats.js.errors.BadRequestError:
+            await aio_as_trio(js.update_stream)(stream)
+        replicas = settings.durable_replicas
+        self._kv = await aio_as_trio(js.create_key_value)(
+            bucket=DONE_BUCKET, ttl=DONE_TTL_S, replicas=replicas
+        )
+        self._replies = await aio_as_trio(js.create_key_value)(
+            bucket=REPLIES_BUCKET, ttl=settings.durable_reply_ttl_s, replicas=replicas
+        )
+        consumer = api.ConsumerConfig(
+            durable_name=settings.durable_consumer,
+            ack_policy=api.AckPolicy.EXPLICIT,
+            ack_wait=settings.durable_ack_wait_s,
+            max_deliver=settings.durable_max_deliver,
+            max_ack_pending=-1,
+        )
+        return await aio_as_trio(js.pull_subscribe)(
+            f"{DURABLE_PREFIX}.>",
+            durable=settings.durable_consumer,
+            stream=settings.durable_stream,
+            config=consumer,
+        )
 
     async def _keep_alive(self) -> None:
         interval = max(0.5, self._settings.durable_ack_wait_s / 3)

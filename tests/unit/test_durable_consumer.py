@@ -266,3 +266,48 @@ async def test_the_reply_is_kept_under_the_token_hash_and_the_ack_retried(autoju
         assert kept == {reply_key("the-submitters-secret"): b'{"status": "ok"}'}
         assert "job-7" not in next(iter(kept))  # the key is not the request id
         nursery.cancel_scope.cancel()
+
+
+class ElectingJetStream(FakeJetStream):
+    """A cluster still electing its meta leader: the first API requests fail."""
+
+    def __init__(self, failures: list[Exception]) -> None:
+        super().__init__()
+        self.failures = failures
+
+    async def add_stream(self, config: object) -> None:
+        if self.failures:
+            raise self.failures.pop(0)
+        await super().add_stream(config)
+
+
+async def test_the_set_up_waits_for_a_jetstream_that_cannot_answer_yet(monkeypatch):
+    monkeypatch.setattr("service.intake.durable.SET_UP_FIRST_DELAY_S", 0.01)
+    harness = Harness()
+    failures: list[Exception] = [
+        nats.errors.TimeoutError(),
+        nats.js.errors.ServiceUnavailableError(),
+    ]
+    harness.client.js = ElectingJetStream(failures)
+    async with trio_asyncio.open_loop(), trio.open_nursery() as nursery:
+        await run_consumer(harness, nursery)
+        assert failures == [] and len(harness.client.js.streams) == 1
+        harness.put(durable_msg("job-after-election"))
+        assert (await harness.next_delivery()).reply == "inbox.1"
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_jetstream_that_never_answers_fails_the_set_up(monkeypatch):
+    monkeypatch.setattr("service.intake.durable.SET_UP_FIRST_DELAY_S", 0.01)
+    monkeypatch.setattr("service.intake.durable.SET_UP_TIMEOUT_S", 0.1)
+    harness = Harness()
+    harness.client.js = ElectingJetStream([nats.errors.TimeoutError() for _ in range(100)])
+    async with trio_asyncio.open_loop():
+        try:
+            async with trio.open_nursery() as nursery:
+                await run_consumer(harness, nursery)
+        except BaseException as exc:
+            group = exc if isinstance(exc, BaseExceptionGroup) else BaseExceptionGroup("", [exc])
+            assert group.subgroup(nats.errors.TimeoutError) is not None, exc
+        else:
+            raise AssertionError("the set-up did not fail")
