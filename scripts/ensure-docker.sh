@@ -88,6 +88,31 @@ start_dockerd() {
         fi
         rm -f /var/run/docker.pid
     fi
+    # The containerd a dead dockerd started for itself outlives it for a moment
+    # (or as a zombie, never reaped): a new dockerd that finds its pid file
+    # alive connects to it instead of starting its own, and waits forever for a
+    # containerd that is going away. With no dockerd left, it is an orphan:
+    # given time to go, then stopped (containers keep running: their shims
+    # outlive containerd, and the new one takes them up).
+    local managed=/var/run/docker/containerd/containerd.pid
+    if [ -f "$managed" ]; then
+        local orphan
+        orphan="$(cat "$managed")"
+        for _ in $(seq 1 20); do
+            alive "$orphan" || break
+            sleep 0.25
+        done
+        if alive "$orphan"; then
+            say "stopping containerd $orphan, left by a dockerd that is gone"
+            kill -TERM "$orphan" 2>/dev/null || true
+            for _ in $(seq 1 20); do
+                alive "$orphan" || break
+                sleep 0.25
+            done
+            if alive "$orphan"; then kill -KILL "$orphan" 2>/dev/null || true; fi
+        fi
+        rm -f "$managed"
+    fi
     say "starting dockerd (log: /var/log/dockerd.log)"
     # Without the caller's open files: a dockerd holding, say, the lock file a
     # `flock` around this script took would hold that lock for its whole life.
