@@ -66,15 +66,12 @@ DONE_BUCKET = "code-engine-done"
 DONE_TTL_S = 3600.0
 SETTLE_TIMEOUT_S = 20.0  # a leader election takes a few seconds
 SETTLE_OP_TIMEOUT_S = 2.0
-# A cluster electing its JetStream meta leader answers API requests late or with 503.
+# A cluster electing its JetStream meta leader answers API requests late or with
+# 503. (No responders at all is a server without JetStream: that fails at once.)
 SET_UP_TIMEOUT_S = 60.0
 SET_UP_FIRST_DELAY_S = 0.2
 SET_UP_MAX_DELAY_S = 3.0
-NOT_READY_YET = (
-    nats.errors.TimeoutError,
-    nats.errors.NoRespondersError,
-    nats.js.errors.ServiceUnavailableError,
-)
+NOT_READY_YET = (nats.errors.TimeoutError, nats.js.errors.ServiceUnavailableError)
 
 
 def _done_key(request_id: str) -> str:

@@ -297,17 +297,30 @@ async def test_the_set_up_waits_for_a_jetstream_that_cannot_answer_yet(monkeypat
         nursery.cancel_scope.cancel()
 
 
-async def test_a_jetstream_that_never_answers_fails_the_set_up(monkeypatch):
-    monkeypatch.setattr("service.intake.durable.SET_UP_FIRST_DELAY_S", 0.01)
-    monkeypatch.setattr("service.intake.durable.SET_UP_TIMEOUT_S", 0.1)
-    harness = Harness()
-    harness.client.js = ElectingJetStream([nats.errors.TimeoutError() for _ in range(100)])
+async def set_up_failure(harness: Harness) -> BaseExceptionGroup:
+    """What the consumer's start raised (as a group), or fail the test if it started."""
     async with trio_asyncio.open_loop():
         try:
             async with trio.open_nursery() as nursery:
                 await run_consumer(harness, nursery)
         except BaseException as exc:
-            group = exc if isinstance(exc, BaseExceptionGroup) else BaseExceptionGroup("", [exc])
-            assert group.subgroup(nats.errors.TimeoutError) is not None, exc
-        else:
-            raise AssertionError("the set-up did not fail")
+            return exc if isinstance(exc, BaseExceptionGroup) else BaseExceptionGroup("", [exc])
+    raise AssertionError("the set-up did not fail")
+
+
+async def test_a_jetstream_that_never_answers_fails_the_set_up(monkeypatch):
+    monkeypatch.setattr("service.intake.durable.SET_UP_FIRST_DELAY_S", 0.01)
+    monkeypatch.setattr("service.intake.durable.SET_UP_TIMEOUT_S", 0.1)
+    harness = Harness()
+    harness.client.js = ElectingJetStream([nats.errors.TimeoutError() for _ in range(100)])
+    failure = await set_up_failure(harness)
+    assert failure.subgroup(nats.errors.TimeoutError) is not None, failure
+
+
+async def test_a_server_without_jetstream_fails_the_set_up_at_once():
+    harness = Harness()
+    failures: list[Exception] = [nats.errors.NoRespondersError(), nats.errors.TimeoutError()]
+    harness.client.js = ElectingJetStream(failures)
+    failure = await set_up_failure(harness)
+    assert failure.subgroup(nats.errors.NoRespondersError) is not None, failure
+    assert len(failures) == 1  # not asked again
