@@ -51,6 +51,7 @@ class AgentLink:
         self._stream = stream
         self._container_id = container_id
         self._buffer = bytearray()
+        self._scanned = 0  # bytes of the buffer known to hold no newline
         self._stderr = bytearray()
 
     async def send(self, message: HostMessage) -> None:
@@ -74,13 +75,17 @@ class AgentLink:
         line stays buffered (the caller replaces the container anyway).
         """
         while True:
-            end = self._buffer.find(b"\n")
+            # Only what arrived since the last look: a 2 MB program comes in many
+            # frames, and scanning it all again at each would be quadratic.
+            end = self._buffer.find(b"\n", self._scanned)
             if end >= 0:
                 line = bytes(self._buffer[:end])
                 del self._buffer[: end + 1]
+                self._scanned = 0
                 if not line.strip():
                     continue
                 return self._decode(line)
+            self._scanned = len(self._buffer)
             if len(self._buffer) > _MAX_LINE:
                 raise AgentError(self._container_id, "message larger than the line limit")
             try:
