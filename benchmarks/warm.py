@@ -8,7 +8,9 @@ here, right before), the engine with warm starts (the default), and the engine
 with ``CODE_ENGINE_WARM_STARTS=0`` (every run a fresh interpreter). For C++ and
 Go: every request's source made unique (a compile each time), against the same
 source again and again (the compile cache's hits), and the host compiling and
-running it.
+running it. And a ``#include <bits/stdc++.h>`` program, a new source each time,
+against the host's ``g++`` with the engine's flags and no precompiled header
+(the engine's image has one).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 
 from benchmarks import host
 from benchmarks.figures import ms, percentile, ratio, table
-from benchmarks.programs import find
+from benchmarks.programs import BITS_STDCPP, Program, find
 from benchmarks.services import engine
 from engine_client import EngineClient
 
@@ -31,19 +33,23 @@ COMPILED = [("cpp", "hello"), ("go", "hello")]
 Samples = tuple[list[float], list[float]]  # end to end, run step (ms)
 
 
+def _programs(*, unique_compiles: bool) -> list[Program]:
+    programs = [find(language, kind) for language, kind in INTERPRETED + COMPILED]
+    return [*programs, BITS_STDCPP] if unique_compiles else programs
+
+
 async def _measure(url: str, requests: int, *, unique_compiles: bool) -> dict[str, Samples]:
     found: dict[str, Samples] = {}
     async with await EngineClient.connect(url) as client:
-        for language, kind in INTERPRETED + COMPILED:
-            program = find(language, kind)
+        for program in _programs(unique_compiles=unique_compiles):
             e2e, run = [], []
             for n in range(requests + 2):
                 source = program.source
                 if unique_compiles and program.compiled:
                     source += f"\n// {uuid.uuid4()}\n"
                 started = time.monotonic()
-                reply = await client.execute(language, source, timeout=120)
-                if reply["status"] != "ok":
+                reply = await client.execute(program.language, source, timeout=120)
+                if reply["status"] != "ok" or reply["output"].strip() != program.expected:
                     raise RuntimeError(f"{program.label}: {reply['status']} {reply['error']}")
                 if n >= 2:  # two warm-ups: the pool's containers settle into their language
                     e2e.append((time.monotonic() - started) * 1000)
@@ -69,8 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=40, help="requests per program and mode")
     args = parser.parse_args(argv)
     bare = {}
-    for language, kind in INTERPRETED + COMPILED:
-        program = find(language, kind)
+    for program in _programs(unique_compiles=True):
         try:
             bare[program.label] = [r.total_ms for r in host.sequential(program, args.requests)]
         except Exception as exc:  # a toolchain missing on this host (Go, say)
@@ -110,6 +115,15 @@ def main(argv: list[str] | None = None) -> int:
             f"compile cache: p50 over {args.requests} requests one at a time (ms)",
             [*headers, "new/host", "same/host"],
             rows,
+        )
+    )
+    label = BITS_STDCPP.label
+    base, engine_e2e = p50(bare.get(label)), p50(warm[label][0])
+    print(
+        table(
+            f"{label}, a new source each time: p50 over {args.requests} requests (ms)",
+            ["program", "host g++ compile+run (no PCH)", "engine e2e (PCH)", "engine/host"],
+            [[label, ms(base), ms(engine_e2e), ratio(engine_e2e, base)]],
         )
     )
     return 0
