@@ -372,7 +372,13 @@ GVISOR: dict[str, UnderGVisor] = {
         or_status="timeout",
         replaced=None,
     ),
-    "cpp-fork-bomb": UnderGVisor("as sh-fork-bomb-left-running", replaced=None),
+    "cpp-fork-bomb": UnderGVisor(
+        "as sh-fork-bomb-left-running; and in one gVisor pass of five the sandbox itself died"
+        " under the bomb (no OOM kill): that job is answered internal_error ('the sandbox"
+        " failed while running the job') and the sandbox replaced",
+        or_status="internal_error",
+        replaced=None,
+    ),
     "cpp-fork-until-refused": UnderGVisor("as sh-fork-bomb-left-running", replaced=None),
     "python-fork-until-refused": UnderGVisor("as sh-fork-bomb-left-running", replaced=None),
     "python-fork-churn": UnderGVisor(
