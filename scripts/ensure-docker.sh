@@ -23,6 +23,14 @@ ping() { curl -sf --max-time 2 --unix-socket "$SOCK" http://docker/_ping >/dev/n
 # not reaped it yet (nohup'd, it is init's) still answers kill -0.
 alive() { [ -r "/proc/$1/status" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status"; }
 say() { echo "ensure-docker: $*" >&2; }
+# Wait up to $2 quarter-seconds for process $1 to be gone; true once it is.
+wait_gone() {
+    for _ in $(seq 1 "$2"); do
+        alive "$1" || return 0
+        sleep 0.25
+    done
+    ! alive "$1"
+}
 
 # On this kind of host (a VM whose root network namespace is the only one
 # runsc may not touch) gVisor runs only without its own network stack, which
@@ -78,11 +86,7 @@ start_dockerd() {
     if [ -f /var/run/docker.pid ]; then
         local old
         old="$(cat /var/run/docker.pid)"
-        for _ in $(seq 1 60); do
-            alive "$old" || break
-            sleep 0.25
-        done
-        if alive "$old"; then
+        if ! wait_gone "$old" 60; then
             say "dockerd $old neither answers on $SOCK nor exits; see /var/log/dockerd.log"
             exit 1
         fi
@@ -98,18 +102,10 @@ start_dockerd() {
     if [ -f "$managed" ]; then
         local orphan
         orphan="$(cat "$managed")"
-        for _ in $(seq 1 20); do
-            alive "$orphan" || break
-            sleep 0.25
-        done
-        if alive "$orphan"; then
+        if ! wait_gone "$orphan" 20; then
             say "stopping containerd $orphan, left by a dockerd that is gone"
             kill -TERM "$orphan" 2>/dev/null || true
-            for _ in $(seq 1 20); do
-                alive "$orphan" || break
-                sleep 0.25
-            done
-            if alive "$orphan"; then kill -KILL "$orphan" 2>/dev/null || true; fi
+            wait_gone "$orphan" 20 || kill -KILL "$orphan" 2>/dev/null || true
         fi
         rm -f "$managed"
     fi
