@@ -5,9 +5,29 @@
 // EOF, then runs the script as the entry point, as `node [heap flags]
 // /work/build/main.js` would: process.argv, require.main === module,
 // __filename. An empty message (the agent discarding the warm start) exits.
+//
+// Before it reads, it does what the program's first steps would otherwise pay
+// for (Debian's Node compiles its internals lazily, without a code cache): the
+// stdout and stderr streams made (a pipe's is a net.Socket), the formatting
+// console.log uses run once, a file loaded through the module system and
+// forgotten again. In the engine that took a warm hello world's run step from
+// 12.6 ms to about half. The program then sees the same objects it would have
+// made itself; the launcher's own module leaves require.cache before it runs.
 "use strict";
 const fs = require("fs");
+const path = require("path");
 const Module = require("module");
+
+process.stdout;
+process.stderr;
+process.stdout.write(""); // the write path, compiled; a pipe's reader sees nothing
+require("util").format("%s %d %j", "", 0, {});
+const warmup = path.join(__dirname, "node_warmup.js");
+require(warmup);
+delete require.cache[warmup];
+for (const [key, found] of Object.entries(Module._pathCache)) {
+  if (found === warmup || found === __filename) delete Module._pathCache[key];
+}
 
 const fd = Number(process.argv[2]);
 const chunks = [];
@@ -21,5 +41,6 @@ fs.closeSync(fd);
 const message = Buffer.concat(chunks);
 if (message.length === 0) process.exit(0);
 process.argv = [process.argv[0], ...message.toString().split("\0")];
+delete require.cache[__filename];
 // From a fresh tick, and passed itself: no frame of this file under the program's own.
 process.nextTick(Module.runMain);

@@ -9,6 +9,15 @@ an uncaught exception printed from the script's first frame on (no frame of
 this file), exit status 1. It imports nothing the interpreter had not already
 (``runpy`` would bring ``pkgutil``, ``typing`` and ``re``: 10 ms at every run).
 An empty message (the agent discarding the warm start) exits at once.
+
+At the end it does what interpreter shutdown does that a program can see, in
+the same order: a ``SystemExit``'s message printed, non-daemon threads joined,
+``atexit`` handlers run, the standard streams flushed (exit status 120 when
+stdout cannot be), the main module's globals released in their order (so their
+``__del__`` runs), a collection, a last flush; an uncaught ``KeyboardInterrupt``
+ends the process by SIGINT. Then it leaves with ``os._exit``, skipping the
+teardown of the interpreter's own modules, which nothing of the program's
+observes and which was a third of a warm hello world's run step (1.2 ms).
 """
 
 import _frozen_importlib_external
@@ -60,14 +69,107 @@ def _run(argv: list[str]) -> None:
             tb = tb.tb_next
         # None for a SyntaxError in the script: printed as python3 prints it, no frames.
         excepthook(type(exc), exc.with_traceback(tb), tb)
+        if isinstance(exc, KeyboardInterrupt):
+            raise KeyboardInterrupt from None
         raise SystemExit(1) from None
+
+
+def _ending():  # -> Callable[[BaseException | None], NoReturn]
+    """The end of the run, as interpreter shutdown does it.
+
+    Made before the program runs: the program's namespace is this file's
+    globals, cleared for it, so what runs after it refers to nothing global.
+    """
+    modules = sys.modules
+
+    def unraisable(exc: BaseException, obj: object) -> None:
+        """Report ``exc`` as the interpreter's default unraisable hook does."""
+        import traceback
+
+        try:
+            stream = modules["sys"].stderr
+            stream.write(f"Exception ignored in: {obj!r}\n")
+            stream.write("".join(traceback.format_exception_only(type(exc), exc)))
+            stream.flush()
+        except Exception:
+            pass
+
+    def flush_streams(report: bool) -> bool:
+        """Flush stdout and stderr; False when stdout could not be.
+
+        The last flush also takes the original streams, when the program put
+        others in their place (their destructors flush them at shutdown).
+        """
+        ok, system = True, modules["sys"]
+        streams = [system.stdout, system.stderr]
+        if not report:
+            streams += [system.__stdout__, system.__stderr__]
+        for stream in streams:
+            if stream is None or getattr(stream, "closed", True):
+                continue
+            try:
+                stream.flush()
+            except Exception as exc:
+                if report and stream is system.stdout:
+                    ok = False
+                    unraisable(exc, stream)
+        return ok
+
+    def exit_status(exc: BaseException | None) -> int:
+        """What the interpreter exits with, printing a SystemExit's message as it does."""
+        if exc is None:
+            return 0
+        if not isinstance(exc, SystemExit):
+            return 1
+        if exc.code is None:
+            return 0
+        if isinstance(exc.code, int):
+            return exc.code & 0xFF
+        try:
+            print(exc.code, file=modules["sys"].stderr)
+        except Exception:
+            pass
+        return 1
+
+    def end(exc: BaseException | None) -> None:
+        # Imported only now: sys.modules stays as the program would find it.
+        import _signal  # not signal: that one imports enum, 2 ms
+        import atexit
+        import gc
+
+        status = exit_status(exc)
+        threading = modules.get("threading")
+        if threading is not None:
+            try:
+                threading._shutdown()
+            except BaseException as error:
+                unraisable(error, threading._shutdown)
+        atexit._run_exitfuncs()
+        if not flush_streams(report=True):
+            status = 120
+        # Dropped as the main module's dictionary is when it goes: in insertion order.
+        modules["__main__"].__dict__.clear()
+        gc.collect()
+        flush_streams(report=False)
+        if isinstance(exc, KeyboardInterrupt):
+            _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
+            os_kill(os_getpid(), _signal.SIGINT)
+        os_exit(status)
+
+    os_kill, os_getpid, os_exit = os.kill, os.getpid, os._exit
+    return end
 
 
 def main() -> None:
     argv = _argv(int(sys.argv[1]))
     if not argv:
         os._exit(0)
-    _run(argv)
+    end = _ending()
+    try:
+        _run(argv)
+    except (SystemExit, KeyboardInterrupt) as exc:  # anything else: printed, SystemExit(1)
+        end(exc)
+    end(None)
 
 
 if __name__ == "__main__":

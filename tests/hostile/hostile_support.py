@@ -103,7 +103,7 @@ class Hostile:
     language: str
     code: str
     status: str
-    replaced: bool | None = False  # None: either (only where gVisor decides, below)
+    replaced: bool | None = False  # None: either (the kernel's or gVisor's to decide)
     # A second status that is also right (only where gVisor decides, below);
     # ``check`` applies to replies with ``status``.
     or_status: str | None = None
@@ -209,9 +209,9 @@ class Sandbox:
         self.assert_clean()
         after = self.container()
         if case.replaced is None:
-            pass  # gVisor's to decide (see GVISOR)
+            pass  # the kernel's or gVisor's to decide (see the case, and GVISOR)
         elif case.replaced:
-            assert after != before, "the container should have been replaced"
+            assert after != before, ("the container should have been replaced", _short(reply))
             self.replacements += 1
         else:
             assert after == before, "a container that did nothing wrong should be kept"

@@ -12,8 +12,9 @@ COLD = {"timeout_ms": 9000}
 # Each program's first line says whether it started warm (its command line names
 # the launcher, the one place a program can tell); the rest must be the same.
 PYTHON_IDENTITY = """
-import os, sys
+import atexit, os, sys
 print("launcher" in open("/proc/self/cmdline").read())
+atexit.register(print, "atexit, after the traceback")
 print(sys.argv, __name__, __file__, sys.path[0], sys.orig_argv[1:])
 print(os.getuid() == os.geteuid() != 0, os.getcwd(), repr(sys.stdin.read()))
 def f():

@@ -114,6 +114,26 @@ PYTHON_PROGRAMS = {
     "pickles __main__": (
         "import pickle\nclass P: pass\nprint(type(pickle.loads(pickle.dumps(P()))).__name__)\n"
     ),
+    # What interpreter shutdown does that a program sees, and in which order.
+    "shutdown": (
+        "import atexit, sys, threading, time\n"
+        "class Loud:\n    def __init__(self, n): self.n = n\n"
+        "    def __del__(self): print('del', self.n)\n"
+        "kept, _private = Loud('public'), Loud('private')\n"
+        "atexit.register(print, 'atexit')\n"
+        "threading.Thread(target=lambda: (time.sleep(0.05), print('thread'))).start()\n"
+        "sys.stdout.write('buffered, no newline')\n"
+    ),
+    "exit without a code": "import sys\nprint('x')\nsys.exit()\n",
+    "exit code past 255": "import sys\nsys.exit(258)\n",
+    "exit message in atexit order": (
+        "import atexit, sys\natexit.register(print, 'atexit')\nsys.exit('bye')\n"
+    ),
+    "keyboard interrupt": "print('before')\nraise KeyboardInterrupt\n",
+    "stdout cannot be flushed": (
+        "import sys\nprint('on the first stdout')\n"
+        "sys.stdout = open('/dev/full', 'w')\nprint('lost')\n"
+    ),
 }
 
 
@@ -143,6 +163,11 @@ NODE_PROGRAMS = {
     "exit code": "process.exitCode = 4;\n",
     "throw": "function f() { throw new Error('boom'); }\nf();\n",
     "rejection": "Promise.reject(new Error('later'));\n",
+    "module caches": (
+        "const Module = require('module');\n"
+        "console.log(Object.keys(require.cache), Object.values(Module._pathCache));\n"
+    ),
+    "no output at all": "",
 }
 
 
