@@ -19,6 +19,8 @@ modules, from the outside in:
     jobs       the Agent: job, run and finish requests; reset, cleanup, verify
     steps      running one step: spawning, the selector loop, output capture,
                measuring
+    warm       interpreters started ahead of the runs that will use them
+    forkserver warm Pythons forked from one interpreter started per container
     jail       what a job process gets before exec: rlimits, oom_score_adj,
                SCHED_IDLE, the switch to the job user
     seccomp    the job's own seccomp filter (no io_uring)

@@ -120,5 +120,6 @@ def main() -> int:
         serve(agent)
     except HostGone:
         log("stdout closed: exiting")
+    agent.warm.close()
     kill_all()
     return 0

@@ -1,7 +1,9 @@
 """The container's other processes: finding, killing and reaping them, and OOM kills.
 
 The agent is PID 1 of the container's PID namespace, so every other process in
-it is a job process (or an orphan of one, adopted by the agent).
+it is a job process (or an orphan of one, adopted by the agent), but the
+engine's own: a fork server (agent.forkserver), which the kills here spare while
+it is root's.
 """
 
 from __future__ import annotations
@@ -19,11 +21,39 @@ LIMIT_COUNTERS = (
     ("/sys/fs/cgroup/memory/memory.failcnt", None),
     ("/sys/fs/cgroup/memory.events", "max"),
 )
+# The pids of the engine's processes beside the agent (its fork servers).
+ENGINE_PIDS: set[int] = set()
+
+
+def _root_owned(pid: int) -> bool:
+    """Whether every uid of ``pid`` (real, effective, saved, filesystem) is root's."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("Uid:"):
+                    return all(uid == "0" for uid in line.split()[1:])
+    except OSError:
+        pass
+    return False
+
+
+def engine_pids() -> set[int]:
+    """The engine's own processes alive now: by pid and by uid.
+
+    By pid alone, a job process that got a dead server's pid would be spared; no
+    job process is ever root's (no capabilities, no-new-privileges).
+    """
+    return {pid for pid in ENGINE_PIDS if _root_owned(pid)}
 
 
 def other_pids() -> list[int]:
-    """Every process of the container but the agent."""
-    return [int(name) for name in os.listdir("/proc") if name.isdigit() and name != "1"]
+    """Every process of the container but the agent and the engine's own."""
+    spared = engine_pids() if ENGINE_PIDS else set()
+    return [
+        int(name)
+        for name in os.listdir("/proc")
+        if name.isdigit() and name != "1" and int(name) not in spared
+    ]
 
 
 def reap_orphans() -> None:
@@ -38,17 +68,26 @@ def reap_orphans() -> None:
 
 
 def signal_everyone() -> None:
-    """SIGKILL every process of the container but the agent."""
-    # From PID 1 of a PID namespace this reaches every other process in the
-    # container and nothing outside it. main() refuses to run as another PID.
-    try:
-        os.kill(-1, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    """SIGKILL every process of the container but the agent and the engine's own."""
+    if not ENGINE_PIDS:
+        # From PID 1 of a PID namespace this reaches every other process in the
+        # container and nothing outside it. main() refuses to run as another PID.
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        return
+    # One by one: what a process forks meanwhile is found by the next call
+    # (kill_all calls until none is left; a killed process forks no more).
+    for pid in other_pids():
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def kill_all(limit: float = KILL_SECONDS) -> bool:
-    """Kill and reap every process but the agent.
+    """Kill and reap every process but the agent and the engine's own.
 
     Returns:
         False if some survive ``limit`` seconds.

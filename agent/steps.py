@@ -31,7 +31,7 @@ from agent.errors import AgentFailure
 from agent.jail import JOB_GID, JOB_UID, enter_job
 from agent.processes import KILL_SECONDS, read_limit_hits, read_oom_kills, signal_everyone
 from agent.protocol import Step, StepResult
-from agent.warm import WarmProcess, cpu_seconds
+from agent.warm import JobProcess, WarmProcess, cpu_seconds
 
 READ_CHUNK = 64 * 1024
 # After the main process exits, how long leftover output may take to arrive.
@@ -134,7 +134,7 @@ class StepRunner:
     def _run(self, oom_before: int | None, limit_hits_before: int | None) -> StepResult:
         start = time.monotonic()
         if self.warm is not None and self.warm.start(self.step):
-            proc = self.warm.proc
+            proc: JobProcess = self.warm.proc
         else:
             spawned = self._spawn()
             if isinstance(spawned, StepResult):
@@ -175,7 +175,7 @@ class StepRunner:
                 raise
             return spawn_failure(self.step, exc)
 
-    def _loop(self, proc: subprocess.Popen[bytes], start: float) -> float:
+    def _loop(self, proc: JobProcess, start: float) -> float:
         """Pump the pipes until the main process is gone and its output drained.
 
         Returns the moment the main process was reaped.
@@ -356,7 +356,7 @@ class StepRunner:
         return self.cpu_limit_ms is not None and cpu_ms > self.cpu_limit_ms
 
 
-def _widen_pipes(proc: subprocess.Popen[bytes], output_limit: int) -> None:
+def _widen_pipes(proc: JobProcess, output_limit: int) -> None:
     """Give the job's output pipes room for more than the output limit where allowed.
 
     A runtime that writes to a full pipe without blocking (Node.js queues the

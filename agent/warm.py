@@ -18,9 +18,13 @@ ever runs beside a warm process.
 
 What keeps jobs apart: a warm process is started only while no job process
 exists, and every one alive when a job starts dies with that job's cleanup (the
-agent kills every process); the next job's is started after it. So no job can
-reach, let alone change, the process that will run a later job, and no warm
-process has seen an earlier job's code or data.
+agent kills every process but the engine's own); the next job's is started after
+it. So no job can reach, let alone change, the process that will run a later
+job, and no warm process has seen an earlier job's code or data.
+
+A Python template may name a fork server (agent.forkserver): its warm processes
+are then forked from one interpreter started per container instead of started
+each; a warm start it cannot give is started as before.
 
 Which to keep: all of them at first; then the one the container's last run
 used (the next request on it is likely the same language), none after a run
@@ -36,12 +40,15 @@ import signal
 import subprocess
 from dataclasses import dataclass, field
 
+from agent.forkserver import ForkedProcess, ForkServer
 from agent.jail import JOB_GID, JOB_UID, enter_job
 from agent.log import log
 from agent.protocol import Step
 from agent.protocol.fields import ProtocolError
 
 LAUNCHER_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "launchers")
+# A warm process: started by the agent, or forked by a fork server.
+JobProcess = subprocess.Popen[bytes] | ForkedProcess
 
 
 def cpu_seconds(step: Step) -> int:
@@ -58,6 +65,8 @@ class Template:
 
     step: Step
     launcher: str  # a file of LAUNCHER_DIR
+    # Fork its warm processes from one started interpreter (agent.forkserver).
+    fork_server: bool = False
 
     def matches(self, step: Step, user: tuple[int, int]) -> bool:
         return (
@@ -84,7 +93,10 @@ def templates_from(environ: dict[str, str] | os._Environ[str] = os.environ) -> l
             step = Step.from_wire(entry["step"], with_stdin=False)
             if len(step.argv) < 2:
                 raise ProtocolError("a warm step runs a program file: argv has two parts at least")
-            found.append(Template(step, launcher))
+            fork_server = entry.get("fork_server", False) is True
+            if fork_server and launcher != "python_launcher.py":
+                raise ProtocolError(f"no fork server runs {launcher!r}")
+            found.append(Template(step, launcher, fork_server))
         return found
     except (ValueError, KeyError, TypeError, ProtocolError) as exc:
         log(f"CODE_ENGINE_WARM ignored: {exc}")
@@ -96,7 +108,7 @@ class WarmProcess:
     """A started interpreter waiting for its program."""
 
     template: Template
-    proc: subprocess.Popen[bytes]
+    proc: JobProcess
     control: int  # the pipe the argv goes down
 
     def start(self, step: Step) -> bool:
@@ -140,9 +152,13 @@ class WarmStarts:
     templates: list[Template]
     ready: list[WarmProcess] = field(default_factory=list)
     wanted: set[int] = field(default_factory=set)  # indexes into templates
+    servers: dict[int, ForkServer] = field(default_factory=dict)  # by template index
 
     def __post_init__(self) -> None:
         self.wanted = set(range(len(self.templates)))
+        for index, template in enumerate(self.templates):
+            if template.fork_server:
+                self.servers[index] = ForkServer(template.step, cpu_seconds(template.step))
 
     def pids(self) -> set[int]:
         return {warm.proc.pid for warm in self.ready}
@@ -155,6 +171,11 @@ class WarmStarts:
         for index in sorted(self.wanted):
             template = self.templates[index]
             if any(warm.template is template for warm in self.ready):
+                continue
+            server = self.servers.get(index)
+            forked = server.fork(cwd) if server is not None else None
+            if forked is not None:
+                self.ready.append(WarmProcess(template, *forked))
                 continue
             try:
                 self.ready.append(_spawn(template, cwd))
@@ -179,6 +200,12 @@ class WarmStarts:
         for warm in self.ready:
             warm.discard()
         self.ready = []
+
+    def close(self) -> None:
+        """Discard them all and stop the fork servers (the agent is exiting)."""
+        self.discard()
+        for server in self.servers.values():
+            server.stop()
 
 
 def _spawn(template: Template, cwd: str) -> WarmProcess:

@@ -151,6 +151,11 @@ class Settings:
         True,
         "start Python and Node.js runs at the default limits before their request arrives",
     )
+    fork_server: bool = _setting(
+        "CODE_ENGINE_FORK_SERVER",
+        True,
+        "fork warm Python processes from one interpreter started per container",
+    )
     compile_cache_mb: int = _setting(
         "CODE_ENGINE_COMPILE_CACHE_MB",
         128,

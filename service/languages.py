@@ -116,6 +116,8 @@ class Language:
     program_file: str = "main"
     # The agent's launcher that starts this language's runs ahead (agent/launchers).
     warm_launcher: str | None = None
+    # Its warm processes are forked from one started interpreter (agent/forkserver.py).
+    warm_forks: bool = False
 
     @property
     def compiled(self) -> bool:
@@ -172,6 +174,7 @@ LANGUAGES: tuple[Language, ...] = (
         run_argv=("python3", "-E", "-s", "-B", f"{BUILD_DIR}/main.py"),
         memory=Memory(out_of_memory=_python_out_of_memory),
         warm_launcher="python_launcher.py",
+        warm_forks=True,
     ),
     Language(
         name="javascript",

@@ -20,6 +20,19 @@ from engine_client import EngineClient, build_request
 from service.testing.harness import ROOT, Daemon, instance_containers, stop_leftovers
 from service.testing.nats_servers import NatsServer
 
+# Python source: engine(pid) says whether a process a job sees is the agent's
+# Python fork server (agent/forkserver.py), root's and named so. No job process
+# can be root's; what else a job sees beside itself and the agent is a job's.
+IS_ENGINE_PROCESS = """
+def engine(pid):
+    try:
+        uids = open(f"/proc/{pid}/status").read().split("Uid:")[1].split()[:4]
+        command = open(f"/proc/{pid}/cmdline").read()
+    except OSError:
+        return False
+    return uids == ["0"] * 4 and "/launchers/python_forkserver.py" in command
+"""
+
 
 def send(
     nats_url: str,

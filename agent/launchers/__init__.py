@@ -1,7 +1,9 @@
 """Programs a warm start's interpreter runs until its job's code arrives (agent.warm).
 
-Each is run by the job's own interpreter, as the job user, with the job's
-limits and filter already in place; each waits on a descriptor the agent holds
-for the program's argv (NUL-separated), then runs the program as the plain
-command would. They import nothing of the agent's.
+Each launcher is run by the job's own interpreter, as the job user, with the
+job's limits and filter already in place; each waits on a descriptor the agent
+holds for the program's argv (NUL-separated), then runs the program as the plain
+command would. They import nothing of the agent's. The one exception is
+``python_forkserver.py`` (agent.forkserver): run as root, it imports the jail,
+and each process it forks enters the jail and becomes ``python_launcher.py``.
 """

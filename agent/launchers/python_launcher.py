@@ -160,8 +160,12 @@ def _ending():  # -> Callable[[BaseException | None], NoReturn]
     return end
 
 
-def main() -> None:
-    argv = _argv(int(sys.argv[1]))
+def serve(fd: int) -> None:
+    """Wait for the program's argv on ``fd``, run it, exit; never returns.
+
+    Also what a process of the fork server runs (python_forkserver.py).
+    """
+    argv = _argv(fd)
     if not argv:
         os._exit(0)
     end = _ending()
@@ -173,4 +177,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    serve(int(sys.argv[1]))

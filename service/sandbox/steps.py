@@ -218,6 +218,11 @@ def warm_templates(settings: Settings, memory_mb: int | None = None) -> str:
             {
                 "launcher": language.warm_launcher,
                 "step": default_run_step(language, settings, memory).to_wire(),
+                # Not under gVisor, whose procfs shows any uid a root process's
+                # environment, descriptors and maps (tests/hostile: /proc/1).
+                "fork_server": language.warm_forks
+                and settings.fork_server
+                and settings.runtime != "runsc",
             }
             for language in LANGUAGES
             if language.warm_launcher

@@ -39,14 +39,23 @@ RUN_ENV = {
 PROBE = r"""
 import json, os
 me = str(os.getpid())
-procs = []
+procs, engine = [], []
 for pid in os.listdir("/proc"):
     if pid.isdigit() and pid not in ("1", me):
         try:
             with open(f"/proc/{pid}/stat") as f:
-                procs.append(f.read().split(")")[0] + ")")
+                name = f.read().split(")")[0] + ")"
+            with open(f"/proc/{pid}/status") as f:
+                uids = f.read().split("Uid:")[1].split()[:4]
+            with open(f"/proc/{pid}/cmdline") as f:
+                command = f.read().split("\0")
         except OSError:
-            pass
+            continue
+        # Root's processes are the engine's (a fork server): no job's can be.
+        if uids == ["0"] * 4:
+            engine.append([os.path.basename(part) for part in command if part])
+        else:
+            procs.append(name)
 places = {}
 for top in ("/work", "/work/run", "/tmp", "/dev/shm", "/dev/mqueue", "/work/build"):
     found = []
@@ -63,9 +72,12 @@ ipc = {kind: rows(f"/proc/sysvipc/{kind}") for kind in ("shm", "msg", "sem")}
 tcp = rows("/proc/net/tcp") + rows("/proc/net/tcp6")
 listening = [row for row in tcp if row.split()[3] == "0A"]
 bound_udp = rows("/proc/net/udp") + rows("/proc/net/udp6")
-print(json.dumps({"procs": procs, "places": places, "ipc": ipc, "listening": listening,
-                  "udp": bound_udp, "unix": rows("/proc/net/unix"), "env": dict(os.environ),
-                  "uid": os.getuid()}))
+# Bound ones (a path, or @ for an abstract name): an unbound socket lives only as
+# long as a process holds it, and the agent and its fork server hold a pair.
+bound_unix = [row for row in rows("/proc/net/unix") if len(row.split()) > 7]
+print(json.dumps({"procs": procs, "engine": engine, "places": places, "ipc": ipc,
+                  "listening": listening, "udp": bound_udp, "unix": bound_unix,
+                  "env": dict(os.environ), "uid": os.getuid()}))
 """
 
 CLEAN_PLACES = {
@@ -169,6 +181,9 @@ class Sandbox:
     def assert_clean(self) -> None:
         seen = self.probe()
         assert seen["procs"] == [], seen["procs"]
+        # Beside the agent, the engine keeps at most its Python fork server.
+        assert all(_is_fork_server(command) for command in seen["engine"]), seen["engine"]
+        assert len(seen["engine"]) <= 1, seen["engine"]
         assert seen["places"] == CLEAN_PLACES, seen["places"]
         assert seen["ipc"] == {"shm": [], "msg": [], "sem": []}, seen["ipc"]
         assert seen["listening"] == [] and seen["udp"] == [], seen
@@ -248,6 +263,11 @@ def inspect(container_id: str) -> dict:
         ["docker", "inspect", "--size", container_id], capture_output=True, check=True
     ).stdout
     return json.loads(out)[0]
+
+
+def _is_fork_server(command: list[str]) -> bool:
+    """Whether a command line (base names) is the agent's Python fork server's."""
+    return command[:1] == ["python3"] and "python_forkserver.py" in command
 
 
 def _short(reply: dict) -> dict:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import IS_ENGINE_PROCESS
 
 from .hostile_support import RUN_ENV, Hostile, Sandbox, ids
 
@@ -56,7 +57,9 @@ def _environment(reply: dict) -> None:
     assert uid == euid == gid and 10001 <= int(uid) <= 11024 and groups == "[]", ids_line
 
 
-AGENT_SECRETS = r"""
+AGENT_SECRETS = (
+    IS_ENGINE_PROCESS
+    + r"""
 import os
 for name in ("environ", "fd", "fdinfo", "mem", "maps", "auxv", "stack", "syscall", "io",
              "root", "cwd", "exe", "map_files"):
@@ -73,8 +76,9 @@ for name in ("environ", "fd", "fdinfo", "mem", "maps", "auxv", "stack", "syscall
     except OSError as exc:
         print(name, exc.strerror)
 mine = {str(os.getpid())}
-print(sorted(p for p in os.listdir("/proc") if p.isdigit() and p not in mine))
+print(sorted(p for p in os.listdir("/proc") if p.isdigit() and p not in mine and not engine(p)))
 """
+)
 
 AGENT_SECRETS_OUTPUT = (
     "".join(

@@ -3,6 +3,9 @@ can reach the process that will run a later one."""
 
 from __future__ import annotations
 
+import json
+import os
+
 import pytest
 from conftest import run_code
 
@@ -10,12 +13,17 @@ from conftest import run_code
 COLD = {"timeout_ms": 9000}
 
 # Each program's first line says whether it started warm (its command line names
-# the launcher, the one place a program can tell); the rest must be the same.
+# a launcher or the fork server, the one place a program can tell); the rest must
+# be the same.
 PYTHON_IDENTITY = """
 import atexit, os, sys
-print("launcher" in open("/proc/self/cmdline").read())
+print("/launchers/" in open("/proc/self/cmdline").read())
 atexit.register(print, "atexit, after the traceback")
 print(sys.argv, __name__, __file__, sys.path[0], sys.orig_argv[1:])
+print(sorted(globals()), sorted(sys.modules), sys.flags, sorted(os.environ))
+print(os.getppid(), os.getpgrp() == os.getsid(0) == os.getpid(), os.listdir("/proc/self/fd"))
+import signal
+print([signal.getsignal(s) for s in (signal.SIGINT, signal.SIGPIPE, signal.SIGTERM)])
 print(os.getuid() == os.geteuid() != 0, os.getcwd(), repr(sys.stdin.read()))
 def f():
     raise ValueError("boom")
@@ -23,7 +31,7 @@ f()
 """
 
 JS_IDENTITY = """
-console.log(require("fs").readFileSync("/proc/self/cmdline", "latin1").includes("launcher"));
+console.log(require("fs").readFileSync("/proc/self/cmdline", "latin1").includes("/launchers/"));
 console.log(process.argv.slice(1), require.main === module, __filename, process.cwd());
 let input = "";
 process.stdin.on("data", (d) => (input += d));
@@ -73,11 +81,11 @@ def test_a_warm_node_shows_what_a_cold_one_does(daemon):
     _same(warm, cold)
 
 
-WHICH_START = "print('python_launcher.py' in open('/proc/self/cmdline').read())"
+WHICH_START = "print('/launchers/' in open('/proc/self/cmdline').read())"
 
 
 def test_default_limits_start_warm_and_others_cold(daemon):
-    # The one place a program can tell: its command line names the launcher. A
+    # The one place a program can tell: its command line names a launcher. A
     # container whose last run was a compiled program's keeps no warm process;
     # one that ran Python keeps a Python: within a few requests one is warm.
     # (Which container a request lands on is the pool's choice.)
@@ -86,25 +94,31 @@ def test_default_limits_start_warm_and_others_cold(daemon):
     assert run_code(daemon.nats_url, "python", WHICH_START, **COLD)["output"] == "False\n"
 
 
-# Everything this job can see of the container's processes but itself and the agent.
+# The uids of every process this job can see in the container but itself and the agent.
 LOOK_AROUND = {
     "python": (
         "import os\n"
-        "print([p for p in os.listdir('/proc') if p.isdigit() and int(p) not in (1, os.getpid())])"
+        "others = [p for p in os.listdir('/proc')\n"
+        "          if p.isdigit() and int(p) not in (1, os.getpid())]\n"
+        "print([open(f'/proc/{p}/status').read().split('Uid:')[1].split()[:3] for p in others])"
     ),
     "javascript": (
         "const fs = require('fs');\n"
         "console.log(JSON.stringify(fs.readdirSync('/proc').filter("
-        "(p) => /^[0-9]+$/.test(p) && +p !== 1 && +p !== process.pid)))"
+        "(p) => /^[0-9]+$/.test(p) && +p !== 1 && +p !== process.pid).map("
+        "(p) => fs.readFileSync(`/proc/${p}/status`, 'latin1').split('Uid:')[1]"
+        ".trim().split(/\\s+/).slice(0, 3))))"
     ),
     "go": """package main
-import ("fmt"; "os"; "strconv")
+import ("fmt"; "os"; "strconv"; "strings")
 func main() {
     entries, _ := os.ReadDir("/proc")
-    others := []string{}
+    others := [][]string{}
     for _, e := range entries {
         if n, err := strconv.Atoi(e.Name()); err == nil && n != 1 && n != os.Getpid() {
-            others = append(others, e.Name())
+            status, _ := os.ReadFile("/proc/" + e.Name() + "/status")
+            uids := strings.SplitN(string(status), "Uid:", 2)[1]
+            others = append(others, strings.Fields(uids)[:3])
         }
     }
     fmt.Println(others)
@@ -115,11 +129,65 @@ func main() {
 
 @pytest.mark.smoke
 @pytest.mark.parametrize("language", sorted(LOOK_AROUND))
-def test_no_job_sees_a_warm_process(daemon, language):
+def test_no_job_sees_a_warm_process_but_the_engines_own(daemon, language):
     # Every warm process alive when a job starts is gone before its code runs
-    # (the one it runs in aside), and the next ones start after it ended: no
-    # job can read, signal, trace or write into the process of a later job.
+    # (the one it runs in aside), and the next ones start after it ended. What a
+    # job may see beside itself is the engine's: a Python fork server, root's.
     for _ in range(3):  # three containers of the pool, most likely
         reply = run_code(daemon.nats_url, language, LOOK_AROUND[language])
         assert reply["status"] == "ok", reply
-        assert reply["output"].strip() in ("[]",), reply["output"]
+        seen = reply["output"].strip()
+        assert seen in ("[]", "[[0 0 0]]", '[["0","0","0"]]', "[['0', '0', '0']]"), seen
+
+
+# From a job: every way at the fork server, each of which must be refused.
+REACH_FOR_THE_SERVER = """
+import ctypes, json, os, signal
+libc = ctypes.CDLL(None, use_errno=True)
+def attempt(action):
+    try:
+        result = action()
+    except OSError as exc:
+        return exc.errno
+    return "refused" if result == -1 else "done"
+# A process forked by the server has its command line: the job's own is not it.
+server = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid()
+          and "python_forkserver" in open(f"/proc/{p}/cmdline").read()]
+print(len(server))
+for pid in server:
+    print(json.dumps({
+        "signal": attempt(lambda: os.kill(pid, signal.SIGKILL)),
+        "stop": attempt(lambda: os.kill(pid, signal.SIGSTOP)),
+        "trace": attempt(lambda: libc.ptrace(16, pid, 0, 0)),  # PTRACE_ATTACH
+        "seize": attempt(lambda: libc.ptrace(0x4206, pid, 0, 0)),  # PTRACE_SEIZE
+        "read memory": attempt(lambda: open(f"/proc/{pid}/mem", "rb").read(1)),
+        "write memory": attempt(lambda: open(f"/proc/{pid}/mem", "wb")),
+        "environment": attempt(lambda: open(f"/proc/{pid}/environ", "rb").read(1)),
+        "descriptors": attempt(lambda: os.listdir(f"/proc/{pid}/fd")),
+        "its socket": attempt(lambda: os.open(f"/proc/{pid}/fd/3", os.O_RDWR)),
+        "priority": attempt(lambda: os.setpriority(os.PRIO_PROCESS, pid, 19)),
+    }))
+"""
+
+
+@pytest.mark.smoke
+@pytest.mark.skipif(
+    os.environ.get("CODE_ENGINE_RUNTIME") == "runsc",
+    reason="no fork server under gVisor (README: Warm starts)",
+)
+def test_a_job_cannot_signal_trace_read_or_write_the_fork_server(daemon):
+    for _ in range(4):  # until a container that keeps Python warm serves it
+        reply = run_code(daemon.nats_url, "python", REACH_FOR_THE_SERVER)
+        assert reply["status"] == "ok", str(reply)
+        count, _, attempts = reply["output"].partition("\n")
+        if count == "1":
+            break
+    else:
+        raise AssertionError(f"no fork server seen in 4 requests: {reply}")
+    outcomes = json.loads(attempts)
+    assert outcomes.pop("signal") == outcomes.pop("stop") == 1  # EPERM
+    assert outcomes.pop("trace") == outcomes.pop("seize") == "refused"
+    assert all(isinstance(errno, int) for errno in outcomes.values()), outcomes
+    # And it still serves: the next warm Python starts.
+    after = [run_code(daemon.nats_url, "python", WHICH_START)["output"] for _ in range(4)]
+    assert "True\n" in after, after

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from agent import processes
 from agent.jail import JOB_GID, JOB_UID
 from agent.protocol import Step
 from agent.warm import LAUNCHER_DIR, Template, WarmProcess, cpu_seconds, templates_from
@@ -58,6 +59,31 @@ def test_each_interpreted_language_has_a_template_at_the_default_limits():
     assert not python.matches(run_of("python"), (JOB_UID + 100_000, JOB_GID + 100_000))
     assert python.matches(run_of("python", timeout_ms=9500), job)  # the same RLIMIT_CPU
     assert cpu_seconds(run_of("python", timeout_ms=9500)) == cpu_seconds(python.step)
+
+
+def test_python_alone_forks_from_a_server_unless_turned_off():
+    python, node = templates()
+    assert (python.fork_server, node.fork_server) == (True, False)
+    off = Settings.from_env({"CODE_ENGINE_FORK_SERVER": "0"}, instance_id="unit")
+    assert [t.fork_server for t in templates(off)] == [False, False]
+    # A server runs the Python launcher only: a template asking otherwise is refused.
+    entry = json.loads(
+        next(
+            e for e in container_config(SETTINGS)["Env"] if e.startswith("CODE_ENGINE_WARM=")
+        ).split("=", 1)[1]
+    )[1]
+    entry["fork_server"] = True
+    assert templates_from({"CODE_ENGINE_WARM": json.dumps([entry])}) == []
+
+
+def test_the_kills_spare_an_engine_process_only_while_it_is_roots(monkeypatch):
+    # By pid and uid: a job process given a dead server's pid is never root's.
+    mine = os.getpid()
+    monkeypatch.setattr(processes, "ENGINE_PIDS", {mine, 2**22 + 1})
+    root = os.getuid() == 0
+    assert processes.engine_pids() == ({mine} if root else set())
+    assert (mine in processes.other_pids()) is not root
+    assert not processes._root_owned(2**22 + 1)  # no such process
 
 
 def test_a_container_made_to_measure_warms_at_its_own_memory():
