@@ -10,7 +10,8 @@ Go: every request's source made unique (a compile each time), against the same
 source again and again (the compile cache's hits), and the host compiling and
 running it. And a ``#include <bits/stdc++.h>`` program, a new source each time,
 against the host's ``g++`` with the engine's flags and no precompiled header
-(the engine's image has one).
+(the engine's image has one). Then the interpreted hello worlds arriving at an
+idle engine: one request a second, fewer of them (``--idle-requests``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from engine_client import EngineClient
 
 INTERPRETED = [("python", "hello"), ("python", "cpu"), ("javascript", "hello")]
 COMPILED = [("cpp", "hello"), ("go", "hello")]
+IDLE = [("python", "hello"), ("javascript", "hello")]
+IDLE_GAP_S = 1.0  # between one reply and the next request, in the idle mode
 Samples = tuple[list[float], list[float]]  # end to end, run step (ms)
 
 
@@ -38,12 +41,15 @@ def _programs(*, unique_compiles: bool) -> list[Program]:
     return [*programs, BITS_STDCPP] if unique_compiles else programs
 
 
-async def _measure(url: str, requests: int, *, unique_compiles: bool) -> dict[str, Samples]:
+async def _measure(
+    url: str, requests: int, programs: list[Program], *, unique_compiles: bool, gap: float
+) -> dict[str, Samples]:
     found: dict[str, Samples] = {}
     async with await EngineClient.connect(url) as client:
-        for program in _programs(unique_compiles=unique_compiles):
+        for program in programs:
             e2e, run = [], []
             for n in range(requests + 2):
+                await asyncio.sleep(gap)
                 source = program.source
                 if unique_compiles and program.compiled:
                     source += f"\n// {uuid.uuid4()}\n"
@@ -58,12 +64,23 @@ async def _measure(url: str, requests: int, *, unique_compiles: bool) -> dict[st
     return found
 
 
-def _engine(env: dict[str, str], requests: int, *, unique: bool) -> dict[str, Samples]:
+def _engine(
+    env: dict[str, str], requests: int, *, unique: bool, idle: bool = False
+) -> dict[str, Samples]:
+    programs = [find(*name) for name in IDLE] if idle else _programs(unique_compiles=unique)
     with (
         tempfile.TemporaryDirectory(prefix="code-engine-warm-") as tmp,
         engine(Path(tmp), {"CODE_ENGINE_WORKERS": "2", **env}) as (server, _daemon),
     ):
-        return asyncio.run(_measure(server.url, requests, unique_compiles=unique))
+        return asyncio.run(
+            _measure(
+                server.url,
+                requests,
+                programs,
+                unique_compiles=unique,
+                gap=IDLE_GAP_S if idle else 0.0,
+            )
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--requests", type=int, default=40, help="requests per program and mode")
+    parser.add_argument(
+        "--idle-requests", type=int, default=15, help="requests per program, one a second"
+    )
     args = parser.parse_args(argv)
     bare = {}
     for program in _programs(unique_compiles=True):
@@ -83,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     warm = _engine({}, args.requests, unique=True)
     cold = _engine({"CODE_ENGINE_WARM_STARTS": "0"}, args.requests, unique=True)
     cached = _engine({}, args.requests, unique=False)
+    idle = _engine({}, args.idle_requests, unique=False, idle=True)
 
     def p50(samples: list[float] | None) -> float | None:
         return percentile(samples, 50) if samples else None
@@ -124,6 +145,19 @@ def main(argv: list[str] | None = None) -> int:
             f"{label}, a new source each time: p50 over {args.requests} requests (ms)",
             ["program", "host g++ compile+run (no PCH)", "engine e2e (PCH)", "engine/host"],
             [[label, ms(base), ms(engine_e2e), ratio(engine_e2e, base)]],
+        )
+    )
+    rows = []
+    for language, kind in IDLE:
+        label = find(language, kind).label
+        base, e2e = p50(bare.get(label)), p50(idle[label][0])
+        rows.append([label, ms(base), ms(e2e), ms(p50(idle[label][1])), ratio(e2e, base)])
+    print(
+        table(
+            f"arriving at an idle engine: p50 over {args.idle_requests} requests,"
+            f" {IDLE_GAP_S:g} s apart (ms)",
+            ["program", "host", "warm e2e", "warm run", "warm/host"],
+            rows,
         )
     )
     return 0
