@@ -16,9 +16,10 @@ and only a cgroup whose path names the container's id is taken. Anywhere else
 
 Docker keeps the limits it was given at creation in its own records: during a
 compile ``docker inspect`` shows the run's share while the kernel enforces the
-compile's. Every session puts the run's limits back before the container is
-handed out again, and a container whose limits could not be put back is never
-handed out again (the pool replaces it).
+compile's. A cleanup runs at the compile share too (the session's idle share:
+engine work, the next warm starts among it); every step that runs a job's code
+is put back at the run's limits first, and a container whose limits could not
+be put back is never handed out again (the pool replaces it).
 """
 
 from __future__ import annotations

@@ -146,14 +146,40 @@ async def test_where_the_daemon_sees_the_cgroup_a_compile_makes_no_docker_call(
     cgroup = cgroup_in(tmp_path, writes, monkeypatch)
     for container in pool.containers:
         container.cgroup = cgroup
-    reply = await Executor(Sandbox(docker, pool, SETTINGS)).execute(make_request("go"))
+    executor = Executor(Sandbox(docker, pool, SETTINGS))
+    reply = await executor.execute(make_request("go"))
     assert reply.status is Status.OK
     assert all(c.updates == [] for c in fake.containers.values())
     period = SETTINGS.cpu_period_ms * 1000
-    assert writes == [
-        ("cpu.max", f"{int(period * SETTINGS.compile_cpus)} {period}"),
-        ("cpu.max", f"{int(period * SETTINGS.cpus)} {period}"),
-    ]
+    compile_share = ("cpu.max", f"{int(period * SETTINGS.compile_cpus)} {period}")
+    run_share = ("cpu.max", f"{int(period * SETTINGS.cpus)} {period}")
+    # Compiled at the compile share, run at the run's; cleaned up at the compile
+    # share again (the agent's own work, the next warm starts among it).
+    assert writes == [compile_share, run_share, compile_share]
+
+
+async def test_a_container_cleans_up_at_the_compile_share_and_runs_at_the_runs(
+    nursery, autojump_clock, tmp_path, monkeypatch
+):
+    writes: list[tuple[str, str]] = []
+    files = cgroup_in(tmp_path, writes, monkeypatch)
+    monkeypatch.setattr(cgroups, "find", lambda *_args, **_kwargs: files)  # every container's
+    fake, docker, pool = await start_pool(nursery, FakeAgent(answer(stdout=b"1\n")))
+    executor = Executor(Sandbox(docker, pool, SETTINGS))
+    period = SETTINGS.cpu_period_ms * 1000
+    compile_share = ("cpu.max", f"{int(period * SETTINGS.compile_cpus)} {period}")
+    run_share = ("cpu.max", f"{int(period * SETTINGS.cpus)} {period}")
+    seen = []
+    for _ in range(4):  # the pool's containers in turn, each cleaned up before
+        writes.clear()
+        assert (await executor.execute(make_request("python"))).status is Status.OK
+        await trio.testing.wait_all_tasks_blocked()  # the reply goes out before the cleanup
+        seen.append(list(writes))
+    # A container the last cleanup left at the compile share runs at the run's
+    # again before the job's code does; every cleanup is at the compile share.
+    assert all(w in ([compile_share], [run_share, compile_share]) for w in seen), seen
+    assert [run_share, compile_share] in seen, seen
+    assert all(c.updates == [] for c in fake.containers.values())
 
 
 async def test_a_lower_memory_limit_is_written_to_the_cgroup_too(
