@@ -109,7 +109,7 @@ def main() -> None:
         if not message:
             return
         try:
-            pid = _spawn(fds, os.fsdecode(message), limits) if len(fds) == 4 else 0
+            pid = _spawn(fds, os.fsdecode(message), limits) if len(fds) == _FDS_PER_PROCESS else 0
         except OSError:
             pid = 0
         finally:

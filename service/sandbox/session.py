@@ -209,7 +209,7 @@ class Session:
         A cleanup that overruns ``CLEANUP_TIMEOUT_S`` gets the container killed
         (the pool replaces it); the result already received stands.
         """
-        self._idle_share()
+        await self._idle_share()
         with trio.move_on_after(CLEANUP_TIMEOUT_S):
             try:
                 message = await self.container.link.receive_type(protocol.Cleaned)
@@ -281,7 +281,7 @@ class Session:
 
     # -- internals -------------------------------------------------------------
 
-    def _idle_share(self) -> None:
+    async def _idle_share(self) -> None:
         """The compile share while the agent cleans up and starts the next warm interpreters.
 
         Engine work, not the job's (its processes are gone before its result): a
@@ -300,18 +300,8 @@ class Session:
             or settings.compile_cpus <= container.cpus
         ):
             return
-        try:
-            container.cgroup.set_cpus(settings.compile_cpus, settings.cpu_period_ms * 1000)
-        except OSError as exc:
-            log.warning(
-                "container %s: idle share not written (%s); asking Docker from now on",
-                container.short_id,
-                exc,
-            )
-            container.cgroup = None
-            container.cpus = -1.0  # unknown: the next step's fit sets it through Docker
-            return
-        container.cpus = settings.compile_cpus
+        if await self._fit_cgroup(container.memory_mb, settings.compile_cpus):
+            container.cpus = settings.compile_cpus
 
     def _with_cache(self, message: protocol.Job) -> protocol.Job:
         """``message`` with the kept program in place of its compile, or asking for it."""

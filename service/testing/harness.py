@@ -37,13 +37,12 @@ import time
 import uuid
 from collections.abc import AsyncGenerator, Callable, Mapping
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import nats
 
 from service.config import Settings
-from service.testing.nats_servers import HarnessError, NotReady, stop_process
+from service.testing.nats_servers import HarnessError, NotReady, StoppedOnExit, stop_process
 from wire.subjects import STATS_PREFIX, stats_subject
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,7 +81,7 @@ def new_instance_id(prefix: str = "test") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-class Daemon:
+class Daemon(StoppedOnExit):
     """``python -m service serve`` against ``nats_url``, its output in ``log_path``.
 
     The environment is the caller's (``CODE_ENGINE_IMAGE`` included), then ``env``,
@@ -195,14 +194,6 @@ class Daemon:
 
     def log_tail(self, chars: int = 3000) -> str:
         return self.log_text()[-chars:]
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 def _first_new_instance(daemon: Daemon, known: set[str], timeout: float) -> str:

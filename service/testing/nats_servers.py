@@ -58,7 +58,22 @@ def stop_process(process: subprocess.Popen[bytes], sig: int | None, timeout: flo
         return process.wait()
 
 
-class NatsServer:
+class StoppedOnExit:
+    """A context manager whose exit calls :meth:`stop`, however the block ended."""
+
+    def stop(self) -> object:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class NatsServer(StoppedOnExit):
     """``nats-server`` on a free loopback port, with JetStream, its files in ``directory``.
 
     The server runs in its own session (a Ctrl-C in the terminal reaches only the
@@ -185,16 +200,8 @@ class NatsServer:
     def log_tail(self, chars: int = 3000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:]
 
-    def __enter__(self) -> Self:
-        return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-
-class NatsCluster:
+class NatsCluster(StoppedOnExit):
     """``size`` nats-servers clustered on loopback, each with JetStream (``n1``, ``n2``, ...).
 
     ``url`` lists every node, comma-separated (what ``NATSURL`` takes). A node is
@@ -245,14 +252,6 @@ class NatsCluster:
     def stop(self) -> None:
         for node in self.nodes:
             node.stop()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conftest import run_code
+from conftest import IS_ENGINE_PROCESS, run_code
 
 from service.testing.harness import Daemon
 from service.testing.harness import next_snapshot as next_snapshot  # the suite's tests use it
@@ -36,26 +36,20 @@ RUN_ENV = {
 }
 
 # What a job sees of the container: everything another job could have left.
-PROBE = r"""
+PROBE = (
+    IS_ENGINE_PROCESS
+    + r"""
 import json, os
 me = str(os.getpid())
-procs, engine = [], []
+procs, engine_procs = [], []
 for pid in os.listdir("/proc"):
     if pid.isdigit() and pid not in ("1", me):
         try:
             with open(f"/proc/{pid}/stat") as f:
                 name = f.read().split(")")[0] + ")"
-            with open(f"/proc/{pid}/status") as f:
-                uids = f.read().split("Uid:")[1].split()[:4]
-            with open(f"/proc/{pid}/cmdline") as f:
-                command = f.read().split("\0")
         except OSError:
             continue
-        # Root's processes are the engine's (a fork server): no job's can be.
-        if uids == ["0"] * 4:
-            engine.append([os.path.basename(part) for part in command if part])
-        else:
-            procs.append(name)
+        (engine_procs if engine(pid) else procs).append(name)
 places = {}
 for top in ("/work", "/work/run", "/tmp", "/dev/shm", "/dev/mqueue", "/work/build"):
     found = []
@@ -75,10 +69,11 @@ bound_udp = rows("/proc/net/udp") + rows("/proc/net/udp6")
 # Bound ones (a path, or @ for an abstract name): an unbound socket lives only as
 # long as a process holds it, and the agent and its fork server hold a pair.
 bound_unix = [row for row in rows("/proc/net/unix") if len(row.split()) > 7]
-print(json.dumps({"procs": procs, "engine": engine, "places": places, "ipc": ipc,
+print(json.dumps({"procs": procs, "engine": engine_procs, "places": places, "ipc": ipc,
                   "listening": listening, "udp": bound_udp, "unix": bound_unix,
                   "env": dict(os.environ), "uid": os.getuid()}))
 """
+)
 
 CLEAN_PLACES = {
     "/work": ["/work/build", "/work/build/main.py", "/work/run"],
@@ -182,7 +177,6 @@ class Sandbox:
         seen = self.probe()
         assert seen["procs"] == [], seen["procs"]
         # Beside the agent, the engine keeps at most its Python fork server.
-        assert all(_is_fork_server(command) for command in seen["engine"]), seen["engine"]
         assert len(seen["engine"]) <= 1, seen["engine"]
         assert seen["places"] == CLEAN_PLACES, seen["places"]
         assert seen["ipc"] == {"shm": [], "msg": [], "sem": []}, seen["ipc"]
@@ -263,11 +257,6 @@ def inspect(container_id: str) -> dict:
         ["docker", "inspect", "--size", container_id], capture_output=True, check=True
     ).stdout
     return json.loads(out)[0]
-
-
-def _is_fork_server(command: list[str]) -> bool:
-    """Whether a command line (base names) is the agent's Python fork server's."""
-    return command[:1] == ["python3"] and "python_forkserver.py" in command
 
 
 def _short(reply: dict) -> dict:
