@@ -75,9 +75,11 @@ class Sandbox:
             self._pool.lost_before_job += 1
             raise
         finally:
+            reason = "unusable"
             if session.reusable and self.settings.runtime == "runsc":
-                session.reusable = await self._sentry_has_room(container)
-            self._pool.release(container, reusable=session.reusable)
+                if not await self._sentry_has_room(container):
+                    session.reusable, reason = False, "sentry_tasks"
+            self._pool.release(container, reusable=session.reusable, reason=reason)
 
     async def _sentry_has_room(self, container: WorkerContainer) -> bool:
         """Under gVisor: whether the sandbox's host tasks leave room for another job.

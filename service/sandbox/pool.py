@@ -55,6 +55,7 @@ RETIRE_REASONS = (
     "docker_unavailable",
     "idle",
     "sized",
+    "sentry_tasks",
 )
 
 
@@ -163,8 +164,10 @@ class Pool:
         self._containers[container.id] = container
         return container
 
-    def release(self, container: WorkerContainer, *, reusable: bool) -> None:
-        """Give a container back after a job; it is replaced unless ``reusable``."""
+    def release(
+        self, container: WorkerContainer, *, reusable: bool, reason: str = "unusable"
+    ) -> None:
+        """Give a container back after a job; unless ``reusable``, it is replaced for ``reason``."""
         container.current = None
         container.jobs_served += 1
         container.last_used = trio.current_time()
@@ -172,7 +175,7 @@ class Pool:
         if container.sized:
             self.retire(container, "sized")
         elif not reusable or container.dead:
-            self.retire(container, marked or "unusable")
+            self.retire(container, marked or reason)
         elif container.jobs_served >= self._settings.recycle_after:
             self.retire(container, "recycle_after")
         else:
@@ -185,7 +188,9 @@ class Pool:
         ``reason``: ``unusable`` (its job left it unverified or killed), ``recycle_after``
         (served its jobs), ``admin`` (recycle request), ``gone`` (Docker no longer runs
         it), ``docker_unavailable`` (the daemon went away), ``idle`` (an extra one
-        shrunk), ``sized`` (made to measure for one job: see acquire_sized).
+        shrunk), ``sized`` (made to measure for one job: see acquire_sized),
+        ``sentry_tasks`` (a gVisor sandbox left with too many host tasks: see
+        :meth:`~.lender.Sandbox.session`).
         """
         if self._containers.pop(container.id, None) is None:
             return

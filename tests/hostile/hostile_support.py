@@ -110,7 +110,9 @@ class Hostile:
     language: str
     code: str
     status: str
-    replaced: bool | None = False  # None: either (the kernel's or gVisor's to decide)
+    # None: either (the kernel's or gVisor's to decide); SENTRY_TASKS: kept, or
+    # replaced for the host tasks gVisor's Sentry kept and for nothing else.
+    replaced: bool | str | None = False
     # A second status that is also right (only where gVisor decides, below);
     # ``check`` applies to replies with ``status``.
     or_status: str | None = None
@@ -219,6 +221,11 @@ class Sandbox:
         after = self.container()
         if case.replaced is None:
             pass  # the kernel's or gVisor's to decide (see the case, and GVISOR)
+        elif case.replaced == SENTRY_TASKS:
+            if after != before:
+                self.replacements += 1
+                said = re.escape(f"container {before[:12]}: ") + r"\d+ host tasks left by gVisor"
+                assert re.search(said, self.daemon.log_text()), "replaced for another reason"
         elif case.replaced:
             assert after != before, ("the container should have been replaced", _short(reply))
             self.replacements += 1
@@ -282,7 +289,13 @@ class UnderGVisor:
     or_status: str | None = None  # also right, and then the check does not apply
     output: str | None = None  # the exact output, in place of the case's check
     check: Callable[[dict], Any] | None = None  # in place of the case's check
-    replaced: bool | type[Ellipsis] | None = ...  # type: ignore[valid-type]
+    replaced: bool | str | type[Ellipsis] | None = ...  # type: ignore[valid-type]
+
+
+# What a job that churns guest tasks may cost its sandbox under gVisor: the Sentry
+# keeps host tasks of guest threads and processes long gone, and the daemon
+# replaces a sandbox left past its ceiling (service/sandbox/lender.py) and says so.
+SENTRY_TASKS = "sentry_tasks"
 
 
 def _exactly(expected: str) -> Callable[[dict], None]:
@@ -389,6 +402,14 @@ GVISOR: dict[str, UnderGVisor] = {
         replaced=None,
     ),
     "cpp-fork-until-refused": UnderGVisor("as sh-fork-bomb-left-running", replaced=None),
+    **{
+        f"{language}-thread-bomb": UnderGVisor(
+            "each thread is a guest task whose host tasks the Sentry may keep: a sandbox that"
+            " earlier jobs took near its ceiling is replaced after the bomb (once in a CI pass)",
+            replaced=SENTRY_TASKS,
+        )
+        for language in ("python", "cpp", "go")
+    },
     "python-fork-until-refused": UnderGVisor("as sh-fork-bomb-left-running", replaced=None),
     "python-fork-churn": UnderGVisor(
         "as sh-fork-bomb-left-running; and each guest process costs the Sentry host memory of"

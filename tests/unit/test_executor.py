@@ -533,6 +533,7 @@ async def test_a_gvisor_sandbox_full_of_leftover_host_tasks_is_replaced(
     assert reply.status is Status.OK
     await trio.sleep(0.1)
     assert pool.replaced == replaced
+    assert pool.replaced_by["sentry_tasks"] == replaced
 
 
 def test_host_tasks_come_from_the_hosts_cgroup_when_the_daemon_shares_it(tmp_path, monkeypatch):
