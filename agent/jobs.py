@@ -47,6 +47,7 @@ from agent.jail import tool_ids
 from agent.log import log
 from agent.processes import kill_all, other_pids
 from agent.protocol import (
+    PROGRAM_LIMIT,
     AgentMessage,
     Check,
     Cleaned,
@@ -77,8 +78,6 @@ SCRATCH_DIRS = ("/tmp", "/dev/shm", "/dev/mqueue")
 KEPT = frozenset({"build", "tool"})  # what a kept build keeps of /work
 # A check's files, in the order the tool gets them (testlib's convention).
 CHECK_FILES = ("input", "output", "answer")
-# The largest compiled program a result carries back for the host's compile cache.
-PROGRAM_LIMIT = 64 << 20
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,8 +25,11 @@ from agent.protocol import (
     Message,
     ProtocolError,
     Ready,
-    decode_host_message,
+    attach,
+    attachment_size,
     encode,
+    host_message_from,
+    parse_line,
 )
 
 _M_MMAP_THRESHOLD = -3
@@ -92,7 +95,7 @@ def serve(agent: Agent) -> None:
             continue
         request: HostMessage | Unreadable
         try:
-            request = decode_host_message(line)
+            request = _read_message(line)
         except ProtocolError as exc:
             # Only what the error says: its traceback holds the raw message.
             request = Unreadable.from_error(exc)
@@ -105,6 +108,19 @@ def serve(agent: Agent) -> None:
         cleaned = agent.pay_cleanup()
         if cleaned is not None:
             send(cleaned)
+
+
+def _read_message(line: bytes) -> HostMessage:
+    """The message ``line`` begins, with the program bytes that follow it on stdin.
+
+    Raises:
+        ProtocolError: malformed, or stdin ended before the program did.
+    """
+    obj = parse_line(line)
+    size = attachment_size(obj)
+    if size is not None:
+        attach(obj, sys.stdin.buffer.read(size))
+    return host_message_from(obj)
 
 
 def main() -> int:

@@ -6,10 +6,13 @@ test double (``service/testing/fake_agent.py``). Standard library only, so the
 worker image needs nothing beyond Python.
 
 On the wire each message is one line of JSON with a ``type`` tag; bytes travel
-as base64. Host to agent::
+as base64, except a compiled program (a job's ``program``, a result's or a
+``cleaned`` message's), whose raw bytes follow the line, the line's ``program``
+field giving their length. Host to agent::
 
     ping                                           are you there?
-    job     id, files, compile, runs, finish, early_result, tool
+    job     id, files, compile, runs, finish, early_result, tool,
+            collect, program                       a kept program in place of a compile
     run     id, runs, finish, early_result, checks  against the build a job kept
     finish  id                                     wipe everything, the build too
 
@@ -18,8 +21,8 @@ Agent to host::
     ready     version                              once, at start-up
     pong
     result    id, compile, runs, cleanup, error,   the answer to job and run
-              tool_compile, checks
-    cleaned   id, clean                            after a result whose cleanup is OWED
+              tool_compile, checks, program
+    cleaned   id, clean, program                   after a result whose cleanup is OWED
     finished  id, clean                            the answer to finish
     error     message, id                          a line it could not read at all
 
@@ -37,13 +40,17 @@ run the tool after each run that ended cleanly, once no job process is left,
 with the run's input, output and the expected answer as files only the tool
 user can read.
 
-:func:`decode_host_message` and :func:`decode_agent_message` are the one place
-each end turns a line into a message; anything malformed raises
-:class:`ProtocolError` with a reason, and nothing half-parsed gets further.
+:func:`decode_host_message` and :func:`decode_agent_message` turn what
+:func:`encode` wrote back into a message; a reader of a stream takes the line
+(:func:`parse_line`), then the bytes :func:`attachment_size` says follow it
+(:func:`attach`), then makes the message (``host_message_from`` or
+``agent_message_from``). Anything malformed raises :class:`ProtocolError` with a
+reason, and nothing half-parsed gets further.
 """
 
 from .fields import ProtocolError
 from .messages import (
+    PROGRAM_LIMIT,
     PROTOCOL_VERSION,
     AgentMessage,
     Check,
@@ -62,10 +69,13 @@ from .messages import (
     Run,
     Tool,
     agent_message_from,
+    attach,
+    attachment_size,
     decode_agent_message,
     decode_host_message,
     encode,
     host_message_from,
+    parse_line,
 )
 from .steps import (
     DEFAULT_FILE_SIZE_LIMIT,
@@ -79,6 +89,7 @@ __all__ = [
     "DEFAULT_FILE_SIZE_LIMIT",
     "DEFAULT_OUTPUT_LIMIT",
     "DEFAULT_TIMEOUT_MS",
+    "PROGRAM_LIMIT",
     "PROTOCOL_VERSION",
     "AgentMessage",
     "Check",
@@ -100,8 +111,11 @@ __all__ = [
     "StepResult",
     "Tool",
     "agent_message_from",
+    "attach",
+    "attachment_size",
     "decode_agent_message",
     "decode_host_message",
     "encode",
     "host_message_from",
+    "parse_line",
 ]

@@ -11,7 +11,7 @@ once. The agent's stderr carries its own diagnostics and is logged, never parsed
 from __future__ import annotations
 
 import logging
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import msgspec
 
@@ -52,6 +52,9 @@ class AgentLink:
         self._container_id = container_id
         self._buffer = bytearray()
         self._scanned = 0  # bytes of the buffer known to hold no newline
+        # A line read whose program's bytes are still on their way: its object
+        # and their size.
+        self._pending: tuple[dict[str, Any], int | None] | None = None
         self._stderr = bytearray()
 
     async def send(self, message: HostMessage) -> None:
@@ -72,20 +75,13 @@ class AgentLink:
             AgentError: the stream closed, or the agent wrote something that is not
                 one of its messages.
         On cancellation nothing is lost that a later call could use: a partial
-        line stays buffered (the caller replaces the container anyway).
+        line, or a line waiting for its program's bytes, stays buffered (the
+        caller replaces the container anyway).
         """
         while True:
-            # Only what arrived since the last look: a 2 MB program comes in many
-            # frames, and scanning it all again at each would be quadratic.
-            end = self._buffer.find(b"\n", self._scanned)
-            if end >= 0:
-                line = bytes(self._buffer[:end])
-                del self._buffer[: end + 1]
-                self._scanned = 0
-                if not line.strip():
-                    continue
-                return self._decode(line)
-            self._scanned = len(self._buffer)
+            message = self._buffered_message()
+            if message is not None:
+                return message
             if len(self._buffer) > _MAX_LINE:
                 raise AgentError(self._container_id, "message larger than the line limit")
             try:
@@ -96,6 +92,35 @@ class AgentLink:
                 self._log_stderr(payload)
             else:
                 self._buffer += payload
+
+    def _buffered_message(self) -> AgentMessage | None:
+        """The next whole message in the buffer, or None until more of it arrives."""
+        while self._pending is None:
+            # Only what arrived since the last look: scanning a long line all
+            # again at each frame would be quadratic.
+            end = self._buffer.find(b"\n", self._scanned)
+            if end < 0:
+                self._scanned = len(self._buffer)
+                return None
+            line = bytes(self._buffer[:end])
+            del self._buffer[: end + 1]
+            self._scanned = 0
+            if line.strip():
+                self._pending = self._parse(line)
+        parsed, size = self._pending
+        if size is not None:
+            # A program's raw bytes follow its line (2 MB for Go, in many frames).
+            if len(self._buffer) < size:
+                return None
+            with memoryview(self._buffer) as view:
+                program = bytes(view[:size])
+            del self._buffer[:size]
+            protocol.attach(parsed, program)
+        self._pending = None
+        try:
+            return protocol.agent_message_from(parsed)
+        except protocol.ProtocolError as exc:
+            raise AgentError(self._container_id, f"bad message: {exc}") from None
 
     async def request(self, message: HostMessage, expect: type[M]) -> M:
         """Send ``message`` and return the first reply of type ``expect``.
@@ -139,14 +164,17 @@ class AgentLink:
     async def aclose(self) -> None:
         await self._stream.aclose()
 
-    def _decode(self, line: bytes) -> AgentMessage:
+    def _parse(self, line: bytes) -> tuple[dict[str, Any], int | None]:
+        """A line's object, and the size of the program that follows it (None: none)."""
         # msgspec parses faster than json; the protocol module checks the shape.
         try:
             parsed = msgspec.json.decode(line)
         except msgspec.DecodeError:
             raise AgentError(self._container_id, f"unparseable line {line[:80]!r}") from None
+        if not isinstance(parsed, dict):
+            raise AgentError(self._container_id, f"bad message: not an object {line[:80]!r}")
         try:
-            return protocol.agent_message_from(parsed)
+            return parsed, protocol.attachment_size(parsed)
         except protocol.ProtocolError as exc:
             raise AgentError(self._container_id, f"bad message: {exc}") from None
 

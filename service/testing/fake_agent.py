@@ -129,11 +129,24 @@ class FakeAgent:
         """Say ready, then answer each message until the client hangs up."""
         await peer.send_frame(STDOUT, protocol.encode(protocol.Ready(self.version)))
         buffer = b""
+        pending: tuple[dict, int] | None = None  # a line waiting for its program's bytes
         while chunk := await peer.receive_stdin():
             buffer += chunk
-            while b"\n" in buffer:
-                line, buffer = buffer.split(b"\n", 1)
-                message = protocol.decode_host_message(line)
+            while pending is not None or b"\n" in buffer:
+                if pending is None:
+                    line, buffer = buffer.split(b"\n", 1)
+                    parsed = protocol.parse_line(line)
+                    size = protocol.attachment_size(parsed)
+                    if size is not None:
+                        pending = parsed, size
+                        continue
+                else:
+                    parsed, size = pending
+                    if len(buffer) < size:
+                        break
+                    protocol.attach(parsed, buffer[:size])
+                    buffer, pending = buffer[size:], None
+                message = protocol.host_message_from(parsed)
                 self.received.append(message)
                 await self._answer(peer, message)
 

@@ -12,7 +12,7 @@ import os
 import selectors
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -37,8 +37,11 @@ from agent.protocol import (
     Run,
     Step,
     StepResult,
-    decode_agent_message,
+    agent_message_from,
+    attach,
+    attachment_size,
     encode,
+    parse_line,
 )
 from service.config import Settings
 from service.sandbox.image import context_tar
@@ -160,12 +163,23 @@ class AgentProcess:
         self.send_line(encode(message))
 
     def receive(self, timeout: float = 30) -> AgentMessage:
+        deadline = time.monotonic() + timeout
+        self._fill(lambda: b"\n" in self.buffer, deadline)
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        parsed = parse_line(line)
+        size = attachment_size(parsed)
+        if size is not None:  # a program's bytes follow its line
+            self._fill(lambda: len(self.buffer) >= size, deadline)
+            attach(parsed, self.buffer[:size])
+            self.buffer = self.buffer[size:]
+        return agent_message_from(parsed)
+
+    def _fill(self, enough: Callable[[], bool], deadline: float) -> None:
         assert self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
-        deadline = time.monotonic() + timeout
         with selectors.DefaultSelector() as sel:
             sel.register(fd, selectors.EVENT_READ)
-            while b"\n" not in self.buffer:
+            while not enough():
                 left = deadline - time.monotonic()
                 if left <= 0 or not sel.select(left):
                     raise TimeoutError("no reply from the agent")
@@ -173,8 +187,6 @@ class AgentProcess:
                 if not chunk:
                     raise EOFError("the agent's stdout closed")
                 self.buffer += chunk
-        line, _, self.buffer = self.buffer.partition(b"\n")
-        return decode_agent_message(line)
 
     def request(self, message: HostMessage, timeout: float = 30) -> AgentMessage:
         self.send(message)

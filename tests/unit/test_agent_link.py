@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 
 import pytest
+import trio
 
 from agent import protocol
 from service.errors import AgentError
@@ -63,3 +64,22 @@ async def test_two_messages_in_one_frame_and_the_next_one_begun():
     link = AgentLink(Frames(frames), "c" * 64)
     assert await link.receive() == protocol.Pong()
     assert await link.receive() == protocol.Cleaned("job-3", True, None)
+
+
+async def test_a_receive_cancelled_while_a_program_is_on_its_way_loses_nothing(autojump_clock):
+    program = b"\n" * 1000 + bytes(range(256))  # raw bytes: newlines are no lines in it
+    data = line(protocol.Cleaned("job-4", True, program)) + line(protocol.Pong())
+    send, receive = trio.open_memory_channel[tuple[int, bytes]](10)
+
+    class Channel(Frames):
+        async def receive(self) -> tuple[int, bytes]:
+            return await receive.receive()
+
+    link = AgentLink(Channel([]), "c" * 64)
+    await send.send((STDOUT, data[:600]))
+    with trio.move_on_after(1) as waited:
+        await link.receive()
+    assert waited.cancelled_caught
+    await send.send((STDOUT, data[600:]))
+    assert await link.receive() == protocol.Cleaned("job-4", True, program)
+    assert await link.receive() == protocol.Pong()

@@ -8,12 +8,15 @@ import json
 import pytest
 
 from agent.protocol import (
+    PROGRAM_LIMIT,
     PROTOCOL_VERSION,
+    AgentMessage,
     Cleaned,
     Cleanup,
     Error,
     Finish,
     Finished,
+    HostMessage,
     Job,
     Ping,
     Pong,
@@ -24,10 +27,13 @@ from agent.protocol import (
     Step,
     StepResult,
     agent_message_from,
+    attach,
+    attachment_size,
     decode_agent_message,
     decode_host_message,
     encode,
     host_message_from,
+    parse_line,
 )
 
 COMPILE = Step(["g++", "-o", "main", "main.cpp"], env={"PATH": "/usr/bin"}, timeout_ms=20_000)
@@ -90,25 +96,56 @@ AGENT_MESSAGES = [
 ]
 
 
+def _one_line(message: HostMessage | AgentMessage) -> bytes:
+    """``message``'s encoding, which must be one line and then its program's bytes."""
+    data = encode(message)
+    program: bytes | None = getattr(message, "program", None)
+    line = data if program is None else data[: len(data) - len(program)]
+    assert line.endswith(b"\n") and line.count(b"\n") == 1
+    assert data == line + (program or b"")
+    assert json.loads(line).get("program") == (None if program is None else len(program))
+    return line
+
+
 @pytest.mark.parametrize("message", HOST_MESSAGES, ids=repr)
 def test_host_messages_round_trip(message):
-    line = encode(message)
-    assert line.endswith(b"\n") and line.count(b"\n") == 1
-    assert decode_host_message(line) == message
-    assert decode_host_message(line.decode()) == message
-    assert host_message_from(json.loads(line)) == message
+    line = _one_line(message)
+    assert decode_host_message(encode(message)) == message
+    if getattr(message, "program", None) is None:
+        assert decode_host_message(line.decode()) == message
+        assert host_message_from(json.loads(line)) == message
 
 
 @pytest.mark.parametrize("message", AGENT_MESSAGES, ids=repr)
 def test_agent_messages_round_trip(message):
-    line = encode(message)
-    assert line.endswith(b"\n") and line.count(b"\n") == 1
-    assert decode_agent_message(line) == message
-    assert agent_message_from(json.loads(line)) == message
+    line = _one_line(message)
+    assert decode_agent_message(encode(message)) == message
+    if getattr(message, "program", None) is None:
+        assert agent_message_from(json.loads(line)) == message
+
+
+def test_a_program_is_read_as_its_line_says():
+    program = bytes(range(256)) * 8 + b"\n\n"  # raw bytes: newlines included
+    line = _one_line(Cleaned("j", True, program))
+    parsed = parse_line(line)
+    assert attachment_size(parsed) == len(program)
+    attach(parsed, program)
+    assert agent_message_from(parsed) == Cleaned("j", True, program)
+    # Short by a byte (the stream ended), or the bytes never read at all.
+    with pytest.raises(ProtocolError, match=r"program: 2050 bytes announced, 2049 read"):
+        decode_agent_message(line + program[:-1])
+    with pytest.raises(ProtocolError, match="the bytes after the line were not read"):
+        agent_message_from(json.loads(line))
+    # What follows a line without a program is another line, never part of it.
+    with pytest.raises(ProtocolError, match="more than one line"):
+        decode_agent_message(encode(Pong()) + encode(Pong()))
+    for size in (-1, "12", True, 1.5, PROGRAM_LIMIT + 1):
+        with pytest.raises(ProtocolError, match="program must be a size"):
+            attachment_size({"type": "cleaned", "program": size})
 
 
 def test_wire_shapes():
-    assert json.loads(encode(Ready(PROTOCOL_VERSION))) == {"type": "ready", "version": 6}
+    assert json.loads(encode(Ready(PROTOCOL_VERSION))) == {"type": "ready", "version": 7}
     assert json.loads(encode(Result("j", cleanup=Cleanup.OWED))) == {
         "type": "result",
         "id": "j",
@@ -143,7 +180,7 @@ def test_defaults_fill_what_the_host_leaves_out():
 
 
 def test_a_kept_program_takes_the_place_of_a_compile():
-    program = base64.b64encode(b"\x7fELF").decode()
+    program = b"\x7fELF"
     with pytest.raises(ProtocolError, match="a program needs its name in collect"):
         host_message_from({"type": "job", "id": "j", "program": program})
     with pytest.raises(ProtocolError, match="and no compile step"):
@@ -156,8 +193,9 @@ def test_a_kept_program_takes_the_place_of_a_compile():
                 "compile": {"argv": ["cc"]},
             }
         )
-    with pytest.raises(ProtocolError, match="program is not valid base64"):
-        host_message_from({"type": "job", "id": "j", "program": "!!", "collect": "main"})
+    # Base64 in the line, as the protocol once had it, is not a program.
+    with pytest.raises(ProtocolError, match="the bytes after the line were not read"):
+        host_message_from({"type": "job", "id": "j", "program": "f0VMRg==", "collect": "main"})
 
 
 def test_a_compile_step_reads_no_stdin():
