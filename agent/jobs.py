@@ -193,7 +193,9 @@ class Agent:
                 )
         # After a compile, nothing of it may be left. Without one nothing ran since
         # the container was verified clean (and the warm starts stay as they are).
-        if compiled is not None and not self.cleanup(keep_build=True, refill=job.tool is None):
+        # No warm start after it: its runs are the compiled program, which none
+        # serves (one started now would only be discarded by the first of them).
+        if compiled is not None and not self.cleanup(keep_build=True, refill=False):
             return Result(job.id, compiled, cleanup=Cleanup.DIRTY)
         # The compiler and anything it started are gone (verified), no code of the
         # job's own has run in this container since its reset, and from here the
