@@ -25,7 +25,13 @@ import trio
 import agent
 from docker_api import BuildFailed, DockerClient, DockerError
 from service.errors import ImageBuildError
-from service.languages import CPP_FLAGS, PCH_DIR
+from service.languages import (
+    CPP_FLAGS,
+    NODE_SNAPSHOT_DIR,
+    NODE_SNAPSHOT_MEMORY_MB,
+    PCH_DIR,
+    node_heap_mb,
+)
 
 # A checkout has worker/ and scripts/ beside the packages; the daemon's image
 # points CODE_ENGINE_WORKER_DIR at its copy.
@@ -64,8 +70,16 @@ def context_files(
 
 
 def build_args() -> dict[str, str]:
-    """What the Dockerfile takes from the host's language table: the C++ header flags."""
-    return {"CPP_PCH_FLAGS": " ".join(CPP_FLAGS), "CPP_PCH_DIR": PCH_DIR}
+    """What the Dockerfile takes from the host's language table: the C++ header's
+    flags, and the Node heaps to make start-up snapshots for."""
+    return {
+        "CPP_PCH_FLAGS": " ".join(CPP_FLAGS),
+        "CPP_PCH_DIR": PCH_DIR,
+        "NODE_SNAPSHOT_HEAPS_MB": " ".join(
+            str(node_heap_mb(memory_mb)) for memory_mb in NODE_SNAPSHOT_MEMORY_MB
+        ),
+        "NODE_SNAPSHOT_DIR": NODE_SNAPSHOT_DIR,
+    }
 
 
 def source_hash(files: list[tuple[str, Path]] | None = None) -> str:

@@ -285,7 +285,7 @@ class Session:
         """The compile share while the agent cleans up and starts the next warm interpreters.
 
         Engine work, not the job's (its processes are gone before its result): a
-        warm Node.js takes some 85 ms of CPU to start, 170 ms of wall time at a
+        warm Node.js takes some 53 ms of CPU to start, over 100 ms of wall time at a
         0.5 CPU share, and a request arriving meanwhile waits for the rest. Only
         where the cgroup is written directly (microseconds, no Docker call),
         for a container of the pool; every step that runs a job's code is put

@@ -6,6 +6,7 @@ import configparser
 import re
 
 from service.config import Settings, describe
+from service.sandbox.image import build_args
 from service.testing.harness import ROOT
 
 DEPLOY = ROOT / "deploy"
@@ -65,3 +66,11 @@ def test_compose_healthcheck_asks_readyz_on_the_metrics_port():
     compose = (ROOT / "docker-compose.yml").read_text()
     port = re.search(r"CODE_ENGINE_METRICS_ADDR: 0\.0\.0\.0:(\d+)", compose)[1]
     assert f"http://127.0.0.1:{port}/readyz" in compose
+
+
+def test_the_worker_dockerfile_defaults_are_the_build_arguments_the_engine_passes():
+    # A `docker build` of worker/ alone makes the image build-image would: the same
+    # precompiled header, and a Node snapshot for every heap a run may ask for.
+    dockerfile = (ROOT / "worker" / "Dockerfile").read_text()
+    defaults = dict(re.findall(r'^ARG (\w+)="?([^"\n]*)"?$', dockerfile, re.MULTILINE))
+    assert {key: defaults.get(key) for key in build_args()} == build_args()
