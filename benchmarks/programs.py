@@ -164,6 +164,11 @@ def commands(program: Program, directory: str, *, host: bool) -> Commands:
         [_moved(arg, directory) for arg in spec.compile_argv] if spec.compile_argv else None
     )
     if host:
+        # The worker image's Node start-up snapshot is not on the host, whose
+        # Node carries its own built in.
+        if "--snapshot-blob" in run:
+            at = run.index("--snapshot-blob")
+            del run[at : at + 2]
         if run[0] == "python3":
             run[0] = HOST_PYTHON
         elif not compile_argv:
