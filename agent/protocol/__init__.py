@@ -41,10 +41,11 @@ with the run's input, output and the expected answer as files only the tool
 user can read.
 
 :func:`decode_host_message` and :func:`decode_agent_message` turn what
-:func:`encode` wrote back into a message; a reader of a stream takes the line
+:func:`encode` wrote back into a message. A reader of a stream takes the line
 (:func:`parse_line`), then the bytes :func:`attachment_size` says follow it
 (:func:`attach`), then makes the message (``host_message_from`` or
-``agent_message_from``). Anything malformed raises :class:`ProtocolError` with a
+``agent_message_from``); :class:`MessageBuffer` does the first two for bytes
+that arrive in pieces. Anything malformed raises :class:`ProtocolError` with a
 reason, and nothing half-parsed gets further.
 """
 
@@ -62,6 +63,7 @@ from .messages import (
     HostMessage,
     Job,
     Message,
+    MessageBuffer,
     Ping,
     Pong,
     Ready,
@@ -101,6 +103,7 @@ __all__ = [
     "HostMessage",
     "Job",
     "Message",
+    "MessageBuffer",
     "Ping",
     "Pong",
     "ProtocolError",

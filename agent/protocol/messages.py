@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
@@ -471,6 +472,58 @@ def attach(obj: dict[str, Any], program: bytes) -> None:
     if size is None or len(program) != size:
         raise ProtocolError(f"program: {size} bytes announced, {len(program)} read")
     obj["program"] = program
+
+
+class MessageBuffer:
+    """Messages out of a byte stream, as :func:`encode` wrote them, however it is cut.
+
+    :meth:`feed` what arrives; :meth:`next` gives each whole message's object,
+    its program attached, for ``*_message_from``. A line waiting for its
+    program's bytes stays here until they are in. ``parse`` turns a line into
+    its object (:func:`parse_line`, or a faster parser that checks as much).
+    """
+
+    def __init__(self, parse: Callable[[bytes], dict[str, Any]] = parse_line) -> None:
+        self._parse = parse
+        self._buffer = bytearray()
+        self._scanned = 0  # bytes of the buffer known to hold no newline
+        self._pending: tuple[dict[str, Any], int | None] | None = None  # a line read
+
+    def __len__(self) -> int:
+        return len(self._buffer)
+
+    def feed(self, data: bytes) -> None:
+        self._buffer += data
+
+    def next(self) -> dict[str, Any] | None:
+        """The next whole message's object, or None until more of it arrives.
+
+        Raises:
+            ProtocolError: a line that is no message, or a size that is none.
+        """
+        while self._pending is None:
+            # Only what arrived since the last look: scanning a long line all
+            # again at each piece would be quadratic.
+            end = self._buffer.find(b"\n", self._scanned)
+            if end < 0:
+                self._scanned = len(self._buffer)
+                return None
+            line = bytes(self._buffer[:end])
+            del self._buffer[: end + 1]
+            self._scanned = 0
+            if line.strip():
+                obj = self._parse(line)
+                self._pending = obj, attachment_size(obj)
+        obj, size = self._pending
+        if size is not None:
+            # A program's raw bytes follow its line (2 MB for Go, in many pieces).
+            if len(self._buffer) < size:
+                return None
+            with memoryview(self._buffer) as view:
+                attach(obj, bytes(view[:size]))
+            del self._buffer[:size]
+        self._pending = None
+        return obj
 
 
 def _whole(data: bytes | str) -> dict[str, Any]:

@@ -50,11 +50,7 @@ class AgentLink:
     def __init__(self, stream: FrameStream, container_id: str) -> None:
         self._stream = stream
         self._container_id = container_id
-        self._buffer = bytearray()
-        self._scanned = 0  # bytes of the buffer known to hold no newline
-        # A line read whose program's bytes are still on their way: its object
-        # and their size.
-        self._pending: tuple[dict[str, Any], int | None] | None = None
+        self._messages = protocol.MessageBuffer(self._parse)
         self._stderr = bytearray()
 
     async def send(self, message: HostMessage) -> None:
@@ -79,10 +75,13 @@ class AgentLink:
         caller replaces the container anyway).
         """
         while True:
-            message = self._buffered_message()
-            if message is not None:
-                return message
-            if len(self._buffer) > _MAX_LINE:
+            try:
+                parsed = self._messages.next()
+                if parsed is not None:
+                    return protocol.agent_message_from(parsed)
+            except protocol.ProtocolError as exc:
+                raise AgentError(self._container_id, f"bad message: {exc}") from None
+            if len(self._messages) > _MAX_LINE:
                 raise AgentError(self._container_id, "message larger than the line limit")
             try:
                 kind, payload = await self._stream.receive()
@@ -91,36 +90,7 @@ class AgentLink:
             if kind == STDERR:
                 self._log_stderr(payload)
             else:
-                self._buffer += payload
-
-    def _buffered_message(self) -> AgentMessage | None:
-        """The next whole message in the buffer, or None until more of it arrives."""
-        while self._pending is None:
-            # Only what arrived since the last look: scanning a long line all
-            # again at each frame would be quadratic.
-            end = self._buffer.find(b"\n", self._scanned)
-            if end < 0:
-                self._scanned = len(self._buffer)
-                return None
-            line = bytes(self._buffer[:end])
-            del self._buffer[: end + 1]
-            self._scanned = 0
-            if line.strip():
-                self._pending = self._parse(line)
-        parsed, size = self._pending
-        if size is not None:
-            # A program's raw bytes follow its line (2 MB for Go, in many frames).
-            if len(self._buffer) < size:
-                return None
-            with memoryview(self._buffer) as view:
-                program = bytes(view[:size])
-            del self._buffer[:size]
-            protocol.attach(parsed, program)
-        self._pending = None
-        try:
-            return protocol.agent_message_from(parsed)
-        except protocol.ProtocolError as exc:
-            raise AgentError(self._container_id, f"bad message: {exc}") from None
+                self._messages.feed(payload)
 
     async def request(self, message: HostMessage, expect: type[M]) -> M:
         """Send ``message`` and return the first reply of type ``expect``.
@@ -164,19 +134,16 @@ class AgentLink:
     async def aclose(self) -> None:
         await self._stream.aclose()
 
-    def _parse(self, line: bytes) -> tuple[dict[str, Any], int | None]:
-        """A line's object, and the size of the program that follows it (None: none)."""
-        # msgspec parses faster than json; the protocol module checks the shape.
+    def _parse(self, line: bytes) -> dict[str, Any]:
+        """A line's object (the protocol module checks the rest)."""
+        # msgspec parses faster than json.
         try:
             parsed = msgspec.json.decode(line)
         except msgspec.DecodeError:
             raise AgentError(self._container_id, f"unparseable line {line[:80]!r}") from None
         if not isinstance(parsed, dict):
             raise AgentError(self._container_id, f"bad message: not an object {line[:80]!r}")
-        try:
-            return parsed, protocol.attachment_size(parsed)
-        except protocol.ProtocolError as exc:
-            raise AgentError(self._container_id, f"bad message: {exc}") from None
+        return parsed
 
     def _log_stderr(self, payload: bytes) -> None:
         self._stderr += payload

@@ -128,24 +128,10 @@ class FakeAgent:
     async def serve(self, peer: FakeAttachPeer) -> None:
         """Say ready, then answer each message until the client hangs up."""
         await peer.send_frame(STDOUT, protocol.encode(protocol.Ready(self.version)))
-        buffer = b""
-        pending: tuple[dict, int] | None = None  # a line waiting for its program's bytes
+        messages = protocol.MessageBuffer()
         while chunk := await peer.receive_stdin():
-            buffer += chunk
-            while pending is not None or b"\n" in buffer:
-                if pending is None:
-                    line, buffer = buffer.split(b"\n", 1)
-                    parsed = protocol.parse_line(line)
-                    size = protocol.attachment_size(parsed)
-                    if size is not None:
-                        pending = parsed, size
-                        continue
-                else:
-                    parsed, size = pending
-                    if len(buffer) < size:
-                        break
-                    protocol.attach(parsed, buffer[:size])
-                    buffer, pending = buffer[size:], None
+            messages.feed(chunk)
+            while (parsed := messages.next()) is not None:
                 message = protocol.host_message_from(parsed)
                 self.received.append(message)
                 await self._answer(peer, message)

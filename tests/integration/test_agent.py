@@ -12,7 +12,7 @@ import os
 import selectors
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -29,6 +29,7 @@ from agent.protocol import (
     Finished,
     HostMessage,
     Job,
+    MessageBuffer,
     Ping,
     Pong,
     ProtocolError,
@@ -38,10 +39,7 @@ from agent.protocol import (
     Step,
     StepResult,
     agent_message_from,
-    attach,
-    attachment_size,
     encode,
-    parse_line,
 )
 from service.config import Settings
 from service.sandbox.image import context_tar
@@ -147,7 +145,7 @@ class AgentProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
         )
-        self.buffer = b""
+        self.messages = MessageBuffer()
         self.counter = 0
         self.ready = self.receive(timeout=30)
 
@@ -163,30 +161,20 @@ class AgentProcess:
         self.send_line(encode(message))
 
     def receive(self, timeout: float = 30) -> AgentMessage:
-        deadline = time.monotonic() + timeout
-        self._fill(lambda: b"\n" in self.buffer, deadline)
-        line, _, self.buffer = self.buffer.partition(b"\n")
-        parsed = parse_line(line)
-        size = attachment_size(parsed)
-        if size is not None:  # a program's bytes follow its line
-            self._fill(lambda: len(self.buffer) >= size, deadline)
-            attach(parsed, self.buffer[:size])
-            self.buffer = self.buffer[size:]
-        return agent_message_from(parsed)
-
-    def _fill(self, enough: Callable[[], bool], deadline: float) -> None:
         assert self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + timeout
         with selectors.DefaultSelector() as sel:
             sel.register(fd, selectors.EVENT_READ)
-            while not enough():
+            while (parsed := self.messages.next()) is None:
                 left = deadline - time.monotonic()
                 if left <= 0 or not sel.select(left):
                     raise TimeoutError("no reply from the agent")
                 chunk = os.read(fd, 1 << 20)
                 if not chunk:
                     raise EOFError("the agent's stdout closed")
-                self.buffer += chunk
+                self.messages.feed(chunk)
+        return agent_message_from(parsed)
 
     def request(self, message: HostMessage, timeout: float = 30) -> AgentMessage:
         self.send(message)

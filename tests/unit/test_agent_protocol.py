@@ -18,6 +18,7 @@ from agent.protocol import (
     Finished,
     HostMessage,
     Job,
+    MessageBuffer,
     Ping,
     Pong,
     ProtocolError,
@@ -354,3 +355,19 @@ def test_malformed_runs_carry_their_id():
 )
 def test_malformed_agent_messages_name_what_is_wrong(message, wrong):
     assert str(reason(json.dumps(message), agent_side=True)) == wrong
+
+
+def test_a_message_buffer_gives_whole_messages_however_the_bytes_arrive():
+    program = b"\n\n" + bytes(range(256))  # raw bytes: its newlines are no lines
+    messages = [Pong(), Cleaned("j", True, program), Cleaned("k", False), Error("no")]
+    data = b"\n".join(encode(message) for message in messages)  # blank lines between
+    for piece in (1, 7, len(data)):
+        buffer, found = MessageBuffer(), []
+        for start in range(0, len(data), piece):
+            buffer.feed(data[start : start + piece])
+            while (parsed := buffer.next()) is not None:
+                found.append(agent_message_from(parsed))
+        assert found == messages and len(buffer) == 0
+    with pytest.raises(ProtocolError, match="program must be a size"):
+        buffer.feed(b'{"type": "cleaned", "id": "j", "clean": true, "program": -1}\n')
+        buffer.next()
