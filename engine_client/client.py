@@ -54,7 +54,24 @@ REPLY_POLL_S = 2.0  # how often a durable submitter looks for a kept reply
 
 
 class EngineClientError(Exception):
-    """The request could not be delivered or no reply came back in time."""
+    """The request could not be delivered, no reply came back in time, or what came is not one."""
+
+
+def _decode_reply(data: bytes) -> dict[str, Any]:
+    """A reply as the dict it should be.
+
+    Raises:
+        EngineClientError: not a JSON object (or nested too deeply to read at all).
+    """
+    try:
+        reply = json.loads(data)
+    except RecursionError:
+        raise EngineClientError("the reply is nested too deeply to read") from None
+    except ValueError as exc:  # not UTF-8, or not JSON
+        raise EngineClientError(f"the reply is not JSON: {exc}") from None
+    if not isinstance(reply, dict):
+        raise EngineClientError(f"the reply is not a JSON object but {type(reply).__name__}")
+    return reply
 
 
 def _b64(data: str | bytes) -> str:
@@ -172,8 +189,7 @@ class EngineClient:
             raise EngineClientError("no code-engine is listening on that subject") from None
         except TimeoutError:
             raise EngineClientError(f"no reply within {timeout} s") from None
-        reply: dict[str, Any] = json.loads(msg.data)
-        return reply
+        return _decode_reply(msg.data)
 
     async def submit_durable(
         self,
@@ -194,7 +210,8 @@ class EngineClient:
         Needs engines started with ``CODE_ENGINE_DURABLE=1``.
 
         Raises:
-            EngineClientError: not stored, or no reply, within ``timeout``.
+            EngineClientError: not stored, or no reply, within ``timeout``; or a reply
+                that is not a JSON object.
         """
         request = dict(request)
         request.setdefault("id", uuid.uuid4().hex)
@@ -222,8 +239,7 @@ class EngineClient:
                 pass
         if data is None:
             raise EngineClientError(f"no reply within {timeout} s")
-        reply: dict[str, Any] = json.loads(data)
-        return reply
+        return _decode_reply(data)
 
     @staticmethod
     async def _publish_durable(

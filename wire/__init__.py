@@ -10,6 +10,7 @@ same types::
     replies    what they get back
     stats      the snapshot each instance publishes every second
     admin      admin requests and replies, the engine's state
+    decoding   decode(): what a decoder of outside bytes may raise is msgspec's DecodeError
 
 Decoding happens once, at the edge that receives the bytes; inside, only these
 types travel.

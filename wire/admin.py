@@ -14,6 +14,7 @@ import enum
 
 import msgspec
 
+from .decoding import decode
 from .errors import AdminReplyError, AdminRequestError
 
 
@@ -64,14 +65,14 @@ def decode_request(payload: bytes) -> AdminRequest:
     """Read an admin request.
 
     Raises:
-        AdminRequestError: not JSON, not an object, an unknown action (said as
-            ``unknown action 'x'``) or a field of the wrong type.
+        AdminRequestError: not JSON, nested too deeply, not an object, an unknown
+            action (said as ``unknown action 'x'``) or a field of the wrong type.
     """
     try:
-        return _request_decoder.decode(payload)
+        return decode(_request_decoder, payload)
     except msgspec.ValidationError as exc:
         try:
-            action = _action_decoder.decode(payload).action
+            action = decode(_action_decoder, payload).action
         except msgspec.MsgspecError:
             action = None
         if action is not None and action not in _ACTIONS:
@@ -89,9 +90,9 @@ def decode_reply(payload: bytes) -> AdminReply:
     """Read an admin reply.
 
     Raises:
-        AdminReplyError: not JSON, or not an object of the reply's shape.
+        AdminReplyError: not JSON, nested too deeply, or not an object of the reply's shape.
     """
     try:
-        return _reply_decoder.decode(payload)
+        return decode(_reply_decoder, payload)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise AdminReplyError(f"not an admin reply: {exc}") from None

@@ -7,9 +7,10 @@
     ├── AdminRequestError     an admin request that cannot be carried out as sent
     └── AdminReplyError       an admin reply that is not one
 
-Each decoder turns msgspec's ``DecodeError`` and ``ValidationError`` into one of
-these, with msgspec's message (it names the offending field, e.g. ``$.queue.depth``),
-so a caller catches one type and shows one line.
+Each decoder turns msgspec's ``DecodeError`` and ``ValidationError`` (JSON nested
+too deeply among them, see :mod:`wire.decoding`) into one of these, with
+msgspec's message (it names the offending field, e.g. ``$.queue.depth``), so a
+caller catches one type and shows one line.
 """
 
 from __future__ import annotations

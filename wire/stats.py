@@ -37,6 +37,7 @@ from typing import Annotated
 import msgspec
 
 from .admin import EngineState
+from .decoding import decode
 from .errors import SnapshotError
 from .status import Status
 
@@ -173,10 +174,10 @@ def decode_snapshot(payload: bytes) -> Snapshot:
     """Read one stats payload.
 
     Raises:
-        SnapshotError: not JSON, not an object, no ``instance``, or a field of the
-            wrong type (the message names it, e.g. ``at `$.queue.depth```).
+        SnapshotError: not JSON, nested too deeply, not an object, no ``instance``,
+            or a field of the wrong type (the message names it, e.g. ``at `$.queue.depth```).
     """
     try:
-        return _decoder.decode(payload)
+        return decode(_decoder, payload)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise SnapshotError(f"not a stats snapshot: {exc}") from None

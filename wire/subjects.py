@@ -31,6 +31,9 @@ REQUEST_ID_HEADER = "Code-Engine-Request-Id"  # dead letters: which request it w
 MSG_ID_HEADER = "Nats-Msg-Id"  # JetStream's de-duplication id
 # Durable requests: a secret of the submitter's; the reply is kept under its hash.
 REPLY_TOKEN_HEADER = "Code-Engine-Reply-Token"
+# The service API's way to say a request failed (an empty payload carries them).
+SERVICE_ERROR_HEADER = "Nats-Service-Error"
+SERVICE_ERROR_CODE_HEADER = "Nats-Service-Error-Code"
 
 
 class Kind(enum.StrEnum):

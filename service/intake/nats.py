@@ -28,7 +28,7 @@ from trio_asyncio import aio_as_trio
 
 from engine_client.connection import NatsConnectError, NatsSettingsError, connect
 from wire import Kind
-from wire.subjects import INSTANCE_HEADER
+from wire.subjects import INSTANCE_HEADER, SERVICE_ERROR_CODE_HEADER, SERVICE_ERROR_HEADER
 
 from ..config import Settings
 from ..errors import EngineError
@@ -247,6 +247,9 @@ class NatsIntake:
                 payload = handler(msg.data)
             except Exception:
                 log.exception("service handler failed on %s", msg.subject)
+                # The requester still gets its one answer rather than a timeout.
+                failed = {SERVICE_ERROR_HEADER: "internal error", SERVICE_ERROR_CODE_HEADER: "500"}
+                self.publish(msg.reply, b"", failed)
                 continue
             self.publish(msg.reply, payload)
 

@@ -58,13 +58,18 @@ class Admin:
         self._max_workers = max_workers
 
     def __call__(self, payload: bytes) -> bytes:
+        """The reply to one request: always one, whatever the payload or the controls do."""
         try:
             request = decode_request(payload)
         except AdminRequestError as exc:
             log.warning("admin: %s", exc)
             error: str | None = str(exc)
         else:
-            error = self.apply(request)
+            try:
+                error = self.apply(request)
+            except Exception:
+                log.exception("admin: %s failed", request.action)
+                error = f"{request.action} failed inside the engine (see its log)"
         reply = AdminReply(ok=error is None, state=self._controls.state, error=error)
         return encode_reply(reply)
 
