@@ -83,6 +83,30 @@ def _process_table_s(proc: str | None = None) -> float | None:
     return ticks / _TICKS + _children_s()
 
 
+def user_cpu_ms(uid: int, proc: str | None = None) -> float:
+    """CPU time of the live processes of ``uid``, with their reaped children's, in ms.
+
+    What the agent reaped itself (the main process, orphans it adopted) is not
+    in it: the caller adds that from each wait's rusage.
+    """
+    proc = proc or PROC
+    ticks = 0
+    for entry in os.listdir(proc):
+        if not entry.isdigit() or entry == "1":
+            continue
+        try:
+            with open(f"{proc}/{entry}/status") as f:
+                uids = next(line for line in f if line.startswith("Uid:")).split()[1:]
+            if str(uid) not in uids:
+                continue
+            with open(f"{proc}/{entry}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            ticks += sum(int(value) for value in fields[11:15])
+        except (OSError, StopIteration, IndexError, ValueError):
+            continue  # gone meanwhile: its time is its reaper's now
+    return ticks * 1000 / _TICKS
+
+
 class CpuMeter:
     """Counts the CPU time used by everything but the agent since it was made."""
 

@@ -36,7 +36,7 @@ import socket
 import subprocess
 from dataclasses import dataclass
 
-from agent import jail, processes
+from agent import jail, leftovers, processes
 from agent.log import log
 from agent.protocol import Step
 
@@ -67,6 +67,7 @@ class ForkServer:
     proc: subprocess.Popen[bytes] | None = None
     control: socket.socket | None = None
     failures: int = 0  # servers that failed since the last fork that worked
+    sockets: tuple[int, ...] = ()  # the inodes of its control pair (agent.leftovers)
 
     @property
     def failed(self) -> bool:
@@ -121,6 +122,8 @@ class ForkServer:
 
     def stop(self) -> None:
         """Kill and reap the server (a new one starts at the next fork)."""
+        leftovers.ENGINE_SOCKETS.difference_update(self.sockets)
+        self.sockets = ()
         if self.control is not None:
             self.control.close()
             self.control = None
@@ -136,6 +139,8 @@ class ForkServer:
 
     def _start(self) -> bool:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.sockets = (leftovers.socket_inode(ours), leftovers.socket_inode(theirs))
+        leftovers.ENGINE_SOCKETS.update(self.sockets)
         address_space = jail.JOB_ADDRESS_SPACE or 0
         argv = [
             *self.step.argv[:-1],
@@ -160,6 +165,8 @@ class ForkServer:
             )
         except OSError as exc:
             log(f"fork server not started: {exc}")
+            leftovers.ENGINE_SOCKETS.difference_update(self.sockets)
+            self.sockets = ()
             ours.close()
             self.failures = FAILURES_ALLOWED
             return False

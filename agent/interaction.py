@@ -6,12 +6,23 @@ arguments (testlib's ``interactor <input> <output>``). The two run as different
 users (the job's and the tool user), so neither can signal, trace or read the
 other; each has its own measures (exit status, CPU time, peak memory) and its
 own stderr capture. The job's CPU time is the container's less the agent's and
-the interactor's, so the interactor's work is never charged to the job.
+the interactor's (every process of the tool user, its children included), so
+the interactor's work is never charged to the job.
 
 Both share the wall-clock limit: a deadlock (each waiting for the other) ends
 there, and whichever is still running is marked timed out. When one side's
-main process ends, what it left behind is killed (its user's processes only),
-so no leftover keeps a pipe open and the other side sees EOF.
+main process ends, what it left behind is killed (its user's processes only,
+by pid from the agent, so a side that filled the process limit is no
+obstacle) and the kernel's unix-socket collector is made to run, so that
+neither a leftover process nor a pipe end parked in flight on a unix socket
+(agent.leftovers) keeps a pipe open: the other side sees EOF. gVisor's kernel
+has no such collector: there a parked pipe end holds the other side until the
+wall-clock limit.
+
+The interactor's output stays writable after the job has ended: the agent
+holds a read end of it and drains it from then on. A solution that stops
+early is judged by what the interactor decides, never by the interactor dying
+of a broken pipe (a checker error).
 """
 
 from __future__ import annotations
@@ -24,11 +35,11 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 
-from agent import memory
-from agent.cputime import CpuMeter
+from agent import leftovers, memory
+from agent.cputime import CpuMeter, user_cpu_ms
 from agent.errors import AgentFailure
 from agent.jail import JOB_GID, JOB_UID, enter_job, tool_ids
-from agent.processes import KILL_SECONDS, read_oom_kills, signal_everyone
+from agent.processes import KILL_SECONDS, kill_user, read_oom_kills, signal_everyone
 from agent.protocol import Step, StepResult
 from agent.steps import DRAIN_SECONDS, READ_CHUNK, Capture, drain, spawn_failure
 from agent.warm import cpu_seconds
@@ -36,7 +47,6 @@ from agent.warm import cpu_seconds
 # The interactor's oom_score_adj: below the job's 1000, so that a job that
 # fills the container's memory is the OOM killer's choice, not the interactor.
 INTERACTOR_OOM_SCORE_ADJ = 500
-_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -57,6 +67,7 @@ class _Side:
     output_exceeded: bool = False
     memory_exceeded: bool = False  # the guest reached the memory watch level
     spawn_error: StepResult | None = None
+    reaped_ms: float = 0.0  # CPU time of its user's processes the agent reaped
 
     def __post_init__(self) -> None:
         self.err = Capture(self.step.output_limit)
@@ -66,35 +77,13 @@ class _Side:
         return self.pid != 0 and self.status is None
 
     def cpu_ms(self) -> float:
-        """Its CPU time: exact once reaped, from /proc (clock ticks) while it runs."""
-        usage = self.rusage
-        if usage is not None:
-            return (usage.ru_utime + usage.ru_stime) * 1000
-        try:
-            with open(f"/proc/{self.pid}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) * 1000 / _TICKS
-        except (OSError, IndexError, ValueError):
-            return 0.0
+        """CPU time of all its user's processes: reaped (exact), and live (clock ticks).
 
-
-def kill_user(uid: int, gid: int) -> None:
-    """SIGKILL every process of ``uid``: from a child that becomes that user.
-
-    ``kill(-1)`` as an unprivileged user reaches exactly that user's processes
-    (the agent, PID 1 and root, is out of its reach).
-    """
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.setgroups([])
-            os.setresgid(gid, gid, gid)
-            os.setresuid(uid, uid, uid)
-            os.kill(-1, signal.SIGKILL)
-        except BaseException:
-            pass
-        os._exit(0)
-    os.waitpid(pid, 0)
+        Its children and their orphans included, which the agent reaps as PID 1:
+        what an interactor's helper process uses is the interactor's, never the
+        solution's.
+        """
+        return self.reaped_ms + user_cpu_ms(self.user[0])
 
 
 class Interaction:
@@ -136,11 +125,13 @@ class Interaction:
                 proc = self._spawn(side, stdin, stdout)
                 if proc is not None:
                     procs.append(proc)
-            for fd in (to_job_r, to_job_w, to_tool_r, to_tool_w):
+            # The agent keeps a read end of the interactor's output: once the job
+            # has ended, it reads and drops what the interactor still writes.
+            for fd in (to_job_w, to_tool_r, to_tool_w):
                 os.close(fd)
-            to_job_r = to_job_w = to_tool_r = to_tool_w = -1
+            to_job_w = to_tool_r = to_tool_w = -1
             if procs:
-                self._loop(procs, start, meter)
+                self._loop(procs, start, meter, to_job_r)
         finally:
             for fd in (to_job_r, to_job_w, to_tool_r, to_tool_w):
                 if fd >= 0:
@@ -185,7 +176,20 @@ class Interaction:
         side.pid = proc.pid
         return proc
 
-    def _loop(self, procs: list[subprocess.Popen[bytes]], start: float, meter: CpuMeter) -> None:
+    def _loop(
+        self,
+        procs: list[subprocess.Popen[bytes]],
+        start: float,
+        meter: CpuMeter,
+        solution_input: int,
+    ) -> None:
+        """Run both to their end.
+
+        ``solution_input``: the agent's read end of what the interactor writes to
+        the job. Once the job has ended, the agent drains it: the interactor may
+        go on writing (a solution that exits early may still be accepted, and a
+        wrong one is judged wrong, never an interactor broken by its pipe).
+        """
         deadline = start + min(self.job.step.timeout_ms, self.tool.step.timeout_ms) / 1000
         drain_until: float | None = None
         with selectors.DefaultSelector() as sel:
@@ -193,9 +197,18 @@ class Interaction:
             for proc, side in zip(procs, self._spawned(), strict=True):
                 assert proc.stderr is not None
                 sel.register(proc.stderr, selectors.EVENT_READ, side)
+            draining = False
             while True:
                 self._reap()
                 now = time.monotonic()
+                if not self.job.running and self.tool.running and not draining:
+                    os.set_blocking(solution_input, False)
+                    sel.register(solution_input, selectors.EVENT_READ, _DROP)
+                    draining = True
+                elif draining and not self.tool.running:
+                    if solution_input in (key.fd for key in sel.get_map().values()):
+                        sel.unregister(solution_input)
+                    draining = False
                 if not (self.job.running or self.tool.running):
                     drain_until = drain_until or now + DRAIN_SECONDS
                     if len(sel.get_map()) <= 1 or now >= drain_until:
@@ -206,6 +219,8 @@ class Interaction:
                 for key, _ in sel.select(wait):
                     if key.data is None:
                         drain(self.wake_fd)
+                    elif key.data is _DROP:
+                        _drop(sel, key.fd)
                     else:
                         self._read(sel, key)
 
@@ -256,18 +271,26 @@ class Interaction:
                 self._kill_all(time.monotonic())
 
     def _reap(self) -> None:
+        """Reap every exited child, its CPU time to the side whose user it ran as."""
         while True:
             try:
-                pid, status, rusage = os.wait4(-1, os.WNOHANG)
+                # Looked at first, not reaped: the uid it ran as tells whose it is.
+                found = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
             except ChildProcessError:
                 return
-            if pid == 0:
+            if found is None:
                 return
+            pid, status, rusage = os.wait4(found.si_pid, 0)
             for side in (self.job, self.tool):
+                if found.si_uid == side.user[0]:
+                    side.reaped_ms += (rusage.ru_utime + rusage.ru_stime) * 1000
                 if pid == side.pid:
                     side.status, side.rusage, side.ended = status, rusage, time.monotonic()
-                    # Its leftovers must not hold the pipes open for the other side.
-                    kill_user(*side.user)
+                    # Its leftovers must not hold the pipes open for the other side,
+                    # neither as processes nor as descriptors parked in flight on
+                    # unix sockets nobody holds (agent.leftovers).
+                    kill_user(side.user[0])
+                    leftovers.collect_garbage()
 
     def _result(self, side: _Side, start: float, cpu_ms: float, oom: bool) -> StepResult:
         if side.spawn_error is not None:
@@ -296,6 +319,21 @@ class Interaction:
             cpu_ms=round(cpu_ms, 3),
             memory_kb=usage.ru_maxrss if usage is not None else None,
         )
+
+
+_DROP = object()  # the selector's mark of the interactor's output, drained after the job
+
+
+def _drop(sel: selectors.BaseSelector, fd: int) -> None:
+    """Read and drop what is in ``fd``; at EOF, stop watching it."""
+    try:
+        if os.read(fd, READ_CHUNK):
+            return
+    except BlockingIOError:
+        return
+    except OSError:
+        pass
+    sel.unregister(fd)
 
 
 def _oom_since(before: int | None) -> bool:

@@ -7,8 +7,9 @@ in a fresh /work/run. A failed compile answers with no runs. A job with
 a ``finish`` message) wipes everything.
 
 Between steps every job process is killed and everything a job can write is
-wiped: the scratch directories, /work (but the build, while it is kept) and the
-IPC namespace's objects; then the container is verified clean. A result says
+wiped: the scratch directories, /work (but the build, while it is kept), the
+IPC namespace's objects and what the job parked in flight on unix sockets
+(agent.leftovers); then the container is verified clean. A result says
 CLEAN only when that verification passed; DIRTY tells the host to replace the
 container.
 
@@ -32,6 +33,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 
+from agent import leftovers
 from agent.errors import BadRequest
 from agent.files import (
     check_file_name,
@@ -396,6 +398,8 @@ class Agent:
         for directory in SCRATCH_DIRS:
             wipe_contents(directory)
         wipe_contents(WORK_DIR, keep=KEPT if keep_build else frozenset())
+        # What the job parked in flight goes last: files it held lose their names first.
+        leftovers.release()
         clean = self.verify(keep_build, check_ipc=had_ipc)
         if clean and refill and self.warm.wanted:
             make_job_dir(RUN_DIR)
@@ -403,7 +407,10 @@ class Agent:
         return clean
 
     def verify(self, keep_build: bool, *, check_ipc: bool = True) -> bool:
-        """Check that no job process, file or IPC object is left; log what is.
+        """Check that nothing of a job is left; log what is.
+
+        No job process, file, IPC object, socket (in flight or not) or tmpfs
+        space that no name holds (agent.leftovers).
 
         Warm processes (engine code waiting for a later run) and their empty run
         directory are not leftovers.
@@ -422,6 +429,7 @@ class Agent:
             problems.append(f"{WORK_DIR} holds {sorted(os.listdir(WORK_DIR))}")
         if check_ipc and (left := ipc_objects()):
             problems.append(f"IPC objects {left}")
+        problems += leftovers.residue()
         for problem in problems:
             log(f"not clean: {problem}")
         return not problems

@@ -56,6 +56,55 @@ def other_pids() -> list[int]:
     ]
 
 
+def _status(pid: int | str) -> tuple[str, tuple[int, ...]] | None:
+    """The state letter and the uids (real, effective, saved, filesystem) of ``pid``."""
+    state = ""
+    uids: tuple[int, ...] = ()
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("State:"):
+                    state = line.split()[1]
+                elif line.startswith("Uid:"):
+                    uids = tuple(int(uid) for uid in line.split()[1:])
+                    break
+    except (OSError, ValueError, IndexError):
+        return None
+    return state, uids
+
+
+def pids_of_user(uid: int) -> list[int]:
+    """The live (not zombie) processes any of whose uids is ``uid``."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or name == "1":
+            continue
+        status = _status(name)
+        if status is not None and status[0] != "Z" and uid in status[1]:
+            found.append(int(name))
+    return found
+
+
+def kill_user(uid: int, limit: float = KILL_SECONDS) -> bool:
+    """SIGKILL every process of ``uid`` until none is alive; False if some survive ``limit``.
+
+    By pid, from the agent itself (it keeps CAP_KILL): no child is forked for
+    it, so a user that filled the container's process limit is killed all
+    the same (a forked helper failed there with EAGAIN). A process forked
+    meanwhile by one not yet killed is found by the next pass.
+    """
+    end = time.monotonic() + limit
+    while pids := pids_of_user(uid):
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if time.monotonic() > end:
+            return False
+    return True
+
+
 def reap_orphans() -> None:
     """Collect every exited child (PID 1 adopts all orphans of the container)."""
     while True:

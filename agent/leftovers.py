@@ -1,0 +1,174 @@
+"""What a job leaves behind that outlives its processes, and proving none is left.
+
+Killing every job process and wiping the directories a job writes removes what
+a job holds through processes and names. Two things outlive both:
+
+- Descriptors in flight. A unix socket carries descriptors (``SCM_RIGHTS``), its
+  own and its peer's included: a job that sends both ends of a socketpair over
+  each other and exits leaves a cycle no process holds, and everything in it
+  stays alive. Seen: a listening TCP port and an abstract unix socket the next
+  job could connect to, pipes, and unlinked files whose pages kept 45 MB of a
+  tmpfs (which the container's memory limit counts). Linux frees such a cycle
+  only when its unix-socket collector runs, and it runs when a unix socket is
+  released while descriptors are in flight: :func:`release` releases one and
+  waits for the job's sockets to go (some 7 ms here). gVisor's kernel has no
+  such collector; there the sockets stay, :func:`residue` says so, and the
+  container is replaced.
+- Space on a tmpfs that no name accounts for: a file unlinked while something
+  (a descriptor in flight, say) still held it.
+
+System V IPC objects are the third kind (:mod:`agent.ipc`).
+
+:func:`residue` lists what is left, for the log: any unix socket but the
+engine's own, any inet socket at all (the agent uses none, and a job's TCP
+connection in TIME_WAIT would tell the next job which ports it used), and tmpfs
+space or inodes beyond what the names on it hold.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import time
+
+UNIX_TABLE = "/proc/net/unix"
+INET_TABLES = tuple(
+    f"/proc/net/{name}" for name in ("tcp", "tcp6", "udp", "udp6", "raw", "raw6", "udplite")
+)
+# Every tmpfs a job can write. /dev/mqueue is no tmpfs: it is wiped, and its
+# queues' memory is the job user's own quota.
+TMPFS_MOUNTS = ("/work", "/tmp", "/dev/shm")
+# How long the collector may take to free the job's sockets, and the files they held.
+RELEASE_SECONDS = 0.5
+_POLL_SECONDS = 0.002
+
+
+# The inodes of the engine's own unix sockets (a fork server's control pair),
+# registered by whoever makes them: nothing else in the container is the engine's.
+ENGINE_SOCKETS: set[int] = set()
+
+
+def socket_inode(sock: socket.socket) -> int:
+    """The inode by which the socket tables name ``sock``."""
+    return os.fstat(sock.fileno()).st_ino
+
+
+def unix_sockets(table: str = UNIX_TABLE) -> set[int] | None:
+    """The inode of every unix socket of the container's network namespace; None: unreadable."""
+    try:
+        with open(table) as f:
+            rows = f.read().splitlines()[1:]
+    except OSError:
+        return None
+    # Num RefCount Protocol Flags Type St Inode [Path]
+    return {int(row.split()[6]) for row in rows if len(row.split()) > 6}
+
+
+def stray_unix_sockets() -> set[int]:
+    """Unix sockets that are not the engine's: a job's, held in flight or by a process."""
+    return (unix_sockets() or set()) - ENGINE_SOCKETS
+
+
+def inet_sockets(tables: tuple[str, ...] = INET_TABLES) -> int:
+    """How many TCP, UDP and raw sockets the container's network namespace holds."""
+    count = 0
+    for table in tables:
+        try:
+            with open(table) as f:
+                count += sum(1 for row in f.read().splitlines()[1:] if row.strip())
+        except OSError:
+            continue
+    return count
+
+
+def collect_garbage() -> None:
+    """Make the kernel's unix-socket collector run: release a unix socket."""
+    try:
+        socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).close()
+    except OSError:
+        pass
+
+
+def release(limit: float = RELEASE_SECONDS) -> bool:
+    """Free what a job left in flight, once no job process is alive; True when none is left.
+
+    Costs one read of the socket table when the job left no socket, which is
+    the usual case.
+    """
+    if not stray_unix_sockets():
+        return True  # nothing in flight: an inet socket left now is no cycle's (TIME_WAIT)
+    end = time.monotonic() + limit
+    while True:
+        collect_garbage()
+        time.sleep(_POLL_SECONDS)
+        if not stray_unix_sockets():
+            break
+        if time.monotonic() > end:
+            return False
+    # The files the cycle held are released by the kernel just after it: wait for their space.
+    while tmpfs_residue():
+        if time.monotonic() > end:
+            return False
+        time.sleep(_POLL_SECONDS)
+    return True
+
+
+def _named_usage(top: str) -> tuple[int, int]:
+    """Bytes of storage and inodes the entries under ``top`` (itself included) account for.
+
+    Never follows a symlink; a mount point under ``top`` (none is expected) is not entered.
+    """
+    device = os.lstat(top).st_dev
+    used, inodes = 0, 1
+    pending = [top]
+    seen: set[int] = set()
+    while pending:
+        directory = pending.pop()
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if info.st_dev != device:
+                continue
+            if info.st_ino not in seen:  # hard links count once
+                seen.add(info.st_ino)
+                inodes += 1
+                used += info.st_blocks * 512
+            if stat.S_ISDIR(info.st_mode):
+                pending.append(entry.path)
+    return used, inodes
+
+
+def tmpfs_residue(mounts: tuple[str, ...] = TMPFS_MOUNTS) -> list[str]:
+    """Each tmpfs whose used space or inodes exceed what its names hold."""
+    problems = []
+    for mount in mounts:
+        try:
+            fs = os.statvfs(mount)
+        except OSError:
+            continue
+        named_bytes, named_inodes = _named_usage(mount)
+        used_bytes = (fs.f_blocks - fs.f_bfree) * fs.f_frsize
+        if used_bytes > named_bytes:
+            problems.append(f"{mount} uses {used_bytes - named_bytes} bytes no file name holds")
+        # f_files is 0 where the file system does not count inodes.
+        if fs.f_files and fs.f_files - fs.f_ffree > named_inodes:
+            extra = fs.f_files - fs.f_ffree - named_inodes
+            problems.append(f"{mount} uses {extra} inodes no file name holds")
+    return problems
+
+
+def residue() -> list[str]:
+    """What a job left that outlives its processes and names; empty when nothing."""
+    problems = []
+    if strays := stray_unix_sockets():
+        problems.append(f"unix sockets {sorted(strays)}")
+    if count := inet_sockets():
+        problems.append(f"{count} inet sockets")
+    return problems + tmpfs_residue()

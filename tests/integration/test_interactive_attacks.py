@@ -1,0 +1,133 @@
+"""Solutions of an interactive problem that attack the interaction, through the real daemon.
+
+Whatever a solution does with its pipes and its limits, its test ends with the
+solution's verdict, soon: never a checker error, never an internal error.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from test_judge_problems import GUESS_INTERACTOR, case, checker, problem
+
+pytestmark = pytest.mark.hostile
+
+RUNSC = os.environ.get("CODE_ENGINE_RUNTIME", "") == "runsc"
+SECRETS = ("100", "777777777")
+
+# Its stdin and stdout go in flight on a socketpair cycle, and it exits: only the
+# kernel's unix-socket collector frees the pipe ends the interactor waits on.
+PARKS_ITS_PIPES = r"""
+import os, socket
+a, b = socket.socketpair()
+socket.send_fds(a, [b"x"], [a.fileno(), b.fileno(), 0, 1])
+socket.send_fds(b, [b"x"], [a.fileno(), b.fileno()])
+os._exit(0)
+"""
+
+# Prints guesses without reading a single answer, and exits.
+GUESSES_BLIND = r"""
+#include <cstdio>
+int main() { for (int g = 1; g <= 20; g++) std::printf("%d\n", g); }
+"""
+
+# Fills the container's process limit with sleepers, then asks once and exits.
+FILLS_THE_PROCESS_LIMIT = r"""
+import os, sys, time
+children = 0
+while True:
+    try:
+        pid = os.fork()
+    except OSError:
+        break
+    if pid == 0:
+        time.sleep(3600)
+        os._exit(0)
+    children += 1
+print(1, flush=True)
+sys.stdin.readline()
+print(f"{children} sleepers", file=sys.stderr)
+"""
+
+# The interactor's helper process burns CPU time: the interactor's, not the solution's.
+BUSY_HELPER_INTERACTOR = (
+    r"""
+import subprocess, sys
+subprocess.run([sys.executable, "-c",
+                "import time\nend = time.process_time() + 0.6\n"
+                "while time.process_time() < end: pass"], check=True)
+"""
+    + GUESS_INTERACTOR.replace("import sys\n", "", 1)
+)
+
+BINARY_SEARCH = r"""
+lo, hi = 1, 10**9
+while True:
+    mid = (lo + hi) // 2
+    print(mid, flush=True)
+    answer = input()
+    if answer == "=":
+        break
+    lo, hi = (lo, mid - 1) if answer == "<" else (mid + 1, hi)
+"""
+
+
+def _statuses(reply: dict) -> list[str]:
+    return [test["status"] for test in reply["tests"]]
+
+
+@pytest.mark.skipif(
+    RUNSC,
+    reason="gVisor's kernel has no unix-socket collector: a parked pipe end holds the"
+    " interactor until the wall-clock limit (agent/interaction.py)",
+)
+def test_a_solution_that_parks_its_pipes_in_flight_is_judged_wrong(daemon):
+    reply = problem(
+        daemon,
+        "python",
+        PARKS_ITS_PIPES,
+        [case(secret) for secret in SECRETS],
+        interactor=checker(GUESS_INTERACTOR),
+        timeout_ms=5000,
+    )
+    assert _statuses(reply) == ["wrong_answer"] * 2, reply
+    assert all(t["checker_output"].startswith("the solution stopped") for t in reply["tests"])
+
+
+def test_a_solution_that_exits_early_is_judged_not_the_broken_pipe(daemon):
+    reply = problem(
+        daemon,
+        "cpp",
+        GUESSES_BLIND,
+        [case(secret) for secret in SECRETS],
+        interactor=checker(GUESS_INTERACTOR),
+    )
+    assert _statuses(reply) == ["wrong_answer"] * 2, reply
+
+
+def test_a_solution_that_fills_the_process_limit_does_not_break_the_cleanup(daemon):
+    reply = problem(
+        daemon,
+        "python",
+        FILLS_THE_PROCESS_LIMIT,
+        [case(secret) for secret in SECRETS],
+        interactor=checker(GUESS_INTERACTOR),
+        timeout_ms=5000,
+    )
+    assert _statuses(reply) == ["wrong_answer"] * 2, reply
+    for test in reply["tests"]:
+        assert test["checker_output"].startswith("the solution stopped"), test
+
+
+def test_cpu_time_of_an_interactors_helper_is_not_the_solutions(daemon):
+    reply = problem(
+        daemon,
+        "python",
+        BINARY_SEARCH,
+        [case(secret) for secret in SECRETS],
+        interactor=checker(BUSY_HELPER_INTERACTOR),
+        cpu_time_limit_ms=400,
+    )
+    assert _statuses(reply) == ["accepted"] * 2, reply
+    assert all(t["cpu_time_ms"] < 400 for t in reply["tests"]), reply
