@@ -8,11 +8,14 @@ setuid binaries from handing any back).
 
 from __future__ import annotations
 
+import ctypes
 import os
+import platform
 import resource
 import signal
 
 from agent import landlock
+from agent.libc import libc
 from agent.seccomp import install_job_filter
 
 # The job user: one uid of this range per container, chosen by the host
@@ -96,6 +99,41 @@ def below_hard(which: int, wanted: int) -> int:
     return wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
 
 
+# rt_sigaction's number, for the signals the C library keeps for itself.
+_RT_SIGACTION = {"x86_64": 13, "aarch64": 134}
+
+
+def _default_raw(signum: int) -> None:
+    """Put ``signum`` to SIG_DFL through the system call itself.
+
+    glibc refuses sigaction() for the two real-time signals it uses inside
+    (32 and 33), but a disposition set before (the container's first process
+    starts with 32 ignored) would pass on through exec.
+    """
+    number = _RT_SIGACTION.get(platform.machine())
+    if number is None:
+        return
+    # struct kernel_sigaction: handler (SIG_DFL is 0), flags, restorer, mask.
+    action = (ctypes.c_ulong * 4)()
+    libc.syscall(number, signum, ctypes.byref(action), None, 8)
+
+
+def reset_signals() -> None:
+    """Every signal at its default disposition and none blocked: what a fresh process has.
+
+    Dispositions set to be ignored, and the blocked mask, survive fork and
+    exec: a job would otherwise start with whatever the agent inherited.
+    """
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    for signum in range(1, signal.NSIG):
+        if signum in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        try:
+            signal.signal(signum, signal.SIG_DFL)
+        except (OSError, ValueError):
+            _default_raw(signum)
+
+
 def lowest_priority() -> None:
     """Put the job below the agent: SCHED_IDLE, or nice 19 where that is not offered.
 
@@ -141,8 +179,7 @@ def enter_job(
         OSError: a limit, the user switch or the seccomp filter failed; Popen
             reports it and the step does not run.
     """
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD):
-        signal.signal(signum, signal.SIG_DFL)
+    reset_signals()
     try:
         fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
         try:

@@ -13,7 +13,7 @@ import signal
 import sys
 from types import FrameType
 
-from agent import jail
+from agent import environment, jail
 from agent.errors import HostGone
 from agent.jobs import WORK_DIR, Agent, Unreadable
 from agent.libc import libc
@@ -130,6 +130,10 @@ def main() -> int:
         return 2
     log(jail.prepare())
     agent = Agent(setup())
+    # Every module has read its configuration by now (at import, and the warm starts').
+    environment.erase()
+    if environment.visible():
+        log("the environment is still readable in /proc/1/environ")
     if not agent.reset():
         log("start-up: the container was not clean")
     try:

@@ -56,8 +56,12 @@ def _become_job(fds: list[int], cwd: str, limits: list[int]) -> None:
         libc.prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)
         os.closerange(3, argv_fd)
         os.closerange(argv_fd + 1, jail.JOB_NOFILE)
-        # enter_job put SIGINT to the kernel's default; an interpreter starts with its own.
+        # enter_job put every signal to the kernel's default; an interpreter
+        # starts with its own for these three.
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        python_launcher.fresh_stdio()
         for name in set(sys.modules) - _STARTED_WITH:
             del sys.modules[name]
     except BaseException as exc:

@@ -160,6 +160,35 @@ def _ending():  # -> Callable[[BaseException | None], NoReturn]
     return end
 
 
+def fresh_stdio() -> None:
+    """Make sys.stdin, stdout and stderr anew over descriptors 0, 1 and 2.
+
+    For a process forked from a server that started on /dev/null and then got
+    the job's pipes as 0, 1 and 2: streams made over /dev/null keep what they
+    learnt of it (seekable, the buffer size), and a program would find its
+    stdin seekable. Made as the interpreter makes them at start, with the
+    settings the old ones had (encoding, errors, line buffering).
+    """
+    import io
+
+    for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
+        old = getattr(sys, name)
+        # As the interpreter opens them: the buffer sized from the descriptor's block size.
+        buffer = open(fd, mode + "b", closefd=False)
+        buffer.raw.name = f"<{name}>"  # type: ignore[attr-defined]
+        stream = io.TextIOWrapper(
+            buffer,
+            encoding=old.encoding,
+            errors=old.errors,
+            newline="\n",
+            line_buffering=old.line_buffering,
+            write_through=old.write_through,
+        )
+        setattr(stream, "mode", mode)  # noqa: B010 (read-only in the IO stubs)
+        setattr(sys, name, stream)
+        setattr(sys, f"__{name}__", stream)
+
+
 def serve(fd: int) -> None:
     """Wait for the program's argv on ``fd``, run it, exit; never returns.
 

@@ -323,13 +323,22 @@ LOWERED_LIMIT_RETIRES_THE_POOL_CONTAINER = not RUNSC
 # filter refuses the same calls. What gVisor's procfs leaves open to jobs:
 # /proc/1 (the agent) is readable by any uid, its fd links are not openable.
 LEFT_OPEN_BY_GVISOR = (
-    "environ readable\nfd readable\nfdinfo readable\nmem Permission denied\nmaps readable\n"
+    "environ erased\nfd readable\nfdinfo readable\nmem Permission denied\nmaps readable\n"
     "auxv readable\nstack No such file or directory\nsyscall No such file or directory\n"
     "io Permission denied\nroot Permission denied\ncwd Permission denied\n"
     "exe Permission denied\nmap_files No such file or directory\n['1']\n"
 )
 
 GVISOR: dict[str, UnderGVisor] = {
+    # Descriptors in flight.
+    "python-parks-descriptors-in-flight": UnderGVisor(
+        "gVisor's kernel has no unix-socket collector: the parked cycle stays, the agent"
+        " finds its sockets and tmpfs space, cannot vouch for the sandbox, and it is replaced",
+        replaced=True,
+    ),
+    "cpp-parks-descriptors-in-flight": UnderGVisor(
+        "as python-parks-descriptors-in-flight", replaced=True
+    ),
     # Memory: the agent or the host ends it (OOM_SIGNALS), and lowered limits run on a
     # container of their own (LOWERED_LIMIT_RETIRES_THE_POOL_CONTAINER).
     "python-memory-bomb-under-a-lowered-limit": UnderGVisor(
@@ -459,8 +468,8 @@ GVISOR: dict[str, UnderGVisor] = {
     ),
     "python-reads-the-agent-and-other-processes": UnderGVisor(
         "gVisor's procfs does not check ptrace access: a job may read the agent's environ"
-        " (PATH, LANG and the job uid), fd and fdinfo listings, maps and auxv; it still cannot"
-        " open the fds, the memory, root, cwd or exe",
+        " (erased by the agent once read: zeros), fd and fdinfo listings, maps and auxv; it"
+        " still cannot open the fds, the memory, root, cwd or exe",
         output=LEFT_OPEN_BY_GVISOR,
     ),
     "python-probes-the-network": UnderGVisor(

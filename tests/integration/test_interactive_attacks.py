@@ -51,15 +51,12 @@ print(f"{children} sleepers", file=sys.stderr)
 """
 
 # The interactor's helper process burns CPU time: the interactor's, not the solution's.
-BUSY_HELPER_INTERACTOR = (
-    r"""
+BUSY_HELPER_INTERACTOR = r"""
 import subprocess, sys
 subprocess.run([sys.executable, "-c",
                 "import time\nend = time.process_time() + 0.6\n"
                 "while time.process_time() < end: pass"], check=True)
-"""
-    + GUESS_INTERACTOR.replace("import sys\n", "", 1)
-)
+""" + GUESS_INTERACTOR.replace("import sys\n", "", 1)
 
 BINARY_SEARCH = r"""
 lo, hi = 1, 10**9
