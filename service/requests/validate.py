@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 import uuid
 
 import msgspec
 
 from wire import Kind
+from wire.decoding import NestedTooDeeply, decode
 from wire.requests import PROBLEM_ONLY_FIELDS, WireFile, WireProblemRequest, WireRequest, WireTest
 
 from ..config import Settings
@@ -35,6 +37,13 @@ MAX_ARG_CHARS = 4096
 MAX_ID_CHARS = 128
 MIN_MEMORY_MB = 16
 MAX_POINTS = 1e9
+# An integer id is as long as its digits (and sign): within these bounds it has
+# at most MAX_ID_CHARS of them. Checked before str(), which costs time quadratic
+# in the digits and refuses more than sys.get_int_max_str_digits() of them.
+_ID_BELOW = 10**MAX_ID_CHARS
+_ID_ABOVE = -(10 ** (MAX_ID_CHARS - 1))
+# A number an error message spells out; one further from zero is only described.
+_SHOWN_BELOW = 10**18
 
 _decoders: dict[Kind, msgspec.json.Decoder[WireRequest]] = {
     Kind.COMPILER: msgspec.json.Decoder(WireRequest),
@@ -70,10 +79,13 @@ def parse_request(payload: bytes, kind: Kind, limits: Limits) -> ExecuteRequest:
     """Validate a request that came in on the subject of ``kind``.
 
     Raises:
-        InvalidRequest: with the reason, for anything that breaks protocol v1.
+        InvalidRequest: with the reason, for anything that breaks the protocol;
+            the only exception it raises for what a payload holds.
     """
     try:
-        wire = _decoders[kind].decode(payload)
+        wire = decode(_decoders[kind], payload)
+    except NestedTooDeeply:
+        raise InvalidRequest("request is nested too deeply") from None
     except msgspec.ValidationError as exc:
         raise InvalidRequest(f"invalid request: {_describe(exc, kind)}") from None
     except msgspec.DecodeError as exc:
@@ -92,7 +104,7 @@ def parse_request(payload: bytes, kind: Kind, limits: Limits) -> ExecuteRequest:
     timeout_ms = _clamp("timeout_ms", wire.timeout_ms, limits.max_timeout_ms)
     cpu_ceiling = limits.max_cpu_time_ms
     used = len(main.code) + sum(len(file.content) for file in main.files)
-    return ExecuteRequest(
+    request = ExecuteRequest(
         id=request_id(wire.id),
         kind=kind,
         language=main.language,
@@ -110,6 +122,37 @@ def parse_request(payload: bytes, kind: Kind, limits: Limits) -> ExecuteRequest:
         problem=_problem(wire, limits, used) if isinstance(wire, WireProblemRequest) else None,
         files=main.files,
     )
+    _refuse_duplicate_keys(payload)  # last: the request's shape and size are known good
+    return request
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> None:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise _DuplicateKey(key)
+        seen.add(key)
+
+
+def _refuse_duplicate_keys(payload: bytes) -> None:
+    """Refuse an object with a key twice: which value counts differs between JSON readers.
+
+    msgspec keeps the last; a proxy or client library in front of the engine may
+    have checked the first. The standard library's reader shows each object's
+    pairs as they were sent (escapes decoded).
+    """
+    try:
+        json.loads(payload, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as exc:
+        raise InvalidRequest(f"invalid request: key {exc.key[:40]!r} appears twice") from None
+    except (ValueError, RecursionError):
+        raise InvalidRequest("request is not valid JSON") from None
 
 
 def _program(
@@ -203,7 +246,14 @@ def _test_case(index: int, test: WireTest, limits: Limits) -> TestCase:
         if test.expected_output is not None
         else None
     )
-    test_id = str(test.id) if test.id is not None else str(index + 1)
+    if test.id is None:
+        test_id = str(index + 1)
+    elif isinstance(test.id, str):
+        test_id = test.id[:MAX_ID_CHARS]
+    elif (number := id_text(test.id)) is not None:
+        test_id = number
+    else:
+        raise InvalidRequest(f"tests[{index}].id is longer than {MAX_ID_CHARS} characters")
     points = 1.0 if test.points is None else test.points
     if not 0 <= points <= MAX_POINTS:
         raise InvalidRequest(
@@ -211,7 +261,7 @@ def _test_case(index: int, test: WireTest, limits: Limits) -> TestCase:
         )
     if test.group is not None and not 0 < len(test.group) <= MAX_ID_CHARS:
         raise InvalidRequest(f"tests[{index}].group must be 1 to {MAX_ID_CHARS} characters")
-    return TestCase(test_id[:MAX_ID_CHARS], stdin, expected, points, test.group)
+    return TestCase(test_id, stdin, expected, points, test.group)
 
 
 def decode_b64(name: str, value: str | None, max_bytes: int) -> bytes:
@@ -236,53 +286,91 @@ def decode_b64(name: str, value: str | None, max_bytes: int) -> bytes:
     return data
 
 
-def request_id(raw: object) -> str:
-    if isinstance(raw, str) and raw:
-        if len(raw) > MAX_ID_CHARS:
-            raise InvalidRequest(f"id is longer than {MAX_ID_CHARS} characters")
-        return raw
-    if isinstance(raw, int) and not isinstance(raw, bool):
+def request_id(raw: str | int | None) -> str:
+    """The request's id: as sent (an integer as its digits), or a new one when absent or empty.
+
+    Raises:
+        InvalidRequest: longer than MAX_ID_CHARS characters, whether a string or an integer.
+    """
+    if raw is None or raw == "":
+        return uuid.uuid4().hex
+    text = id_text(raw)
+    if text is None:
+        raise InvalidRequest(f"id is longer than {MAX_ID_CHARS} characters")
+    return text
+
+
+def id_text(raw: object) -> str | None:
+    """``raw`` as an id: a string or an integer of 1 to MAX_ID_CHARS characters, else None."""
+    if isinstance(raw, str):
+        return raw if 0 < len(raw) <= MAX_ID_CHARS else None
+    if isinstance(raw, int) and not isinstance(raw, bool) and _ID_ABOVE < raw < _ID_BELOW:
         return str(raw)
-    return uuid.uuid4().hex
+    return None
 
 
-def _field(payload: bytes, name: str) -> object:
-    """One top-level field of a payload that may be anything, for error replies."""
+class _Echoed(msgspec.Struct):
+    """The fields an error reply echoes, kept undecoded: the rest of the payload is skipped."""
+
+    id: msgspec.Raw = msgspec.Raw()
+    language: msgspec.Raw = msgspec.Raw()
+
+
+_echoed_decoder = msgspec.json.Decoder(_Echoed)
+_id_decoder = msgspec.json.Decoder(str | int)
+_language_decoder = msgspec.json.Decoder(str)
+
+
+def _echoed(payload: bytes) -> _Echoed | None:
+    """The fields to echo of a payload that may be anything; None when it is not an object."""
     try:
-        raw = msgspec.json.decode(payload)
+        return decode(_echoed_decoder, payload)
     except msgspec.DecodeError:
         return None
-    return raw.get(name) if isinstance(raw, dict) else None
 
 
 def salvage_id(payload: bytes) -> str:
-    """The request's id for an error reply, when the payload is at least an object with one."""
-    value = _field(payload, "id")
-    if isinstance(value, str) and 0 < len(value) <= MAX_ID_CHARS:
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
+    """The request's id for an error reply, when the payload has a valid one; never raises.
+
+    An id is echoed only within the limits :func:`request_id` keeps (else a new one).
+    """
+    echoed = _echoed(payload)
+    if echoed is not None and echoed.id:
+        try:
+            text = id_text(_id_decoder.decode(echoed.id))
+        except msgspec.DecodeError:
+            text = None
+        if text is not None:
+            return text
     return uuid.uuid4().hex
 
 
 def salvage_language(payload: bytes) -> str:
-    value = _field(payload, "language")
-    if isinstance(value, str):
-        language = lookup(value)
-        return language.name if language else value[:40]
-    return ""
+    """The request's language for an error reply (its own name when known); never raises."""
+    echoed = _echoed(payload)
+    if echoed is None or not echoed.language:
+        return ""
+    try:
+        value = _language_decoder.decode(echoed.language)
+    except msgspec.DecodeError:
+        return ""
+    language = lookup(value)
+    return language.name if language else value[:40]
 
 
 def _clamp(name: str, value: int | None, maximum: int, *, minimum: int = 1) -> int:
     if value is None:
         return maximum
     if value < minimum:
-        raise InvalidRequest(f"{name} must be at least {minimum}, got {value}")
+        shown = str(value) if -_SHOWN_BELOW < value else f"less than {-_SHOWN_BELOW}"
+        raise InvalidRequest(f"{name} must be at least {minimum}, got {shown}")
     return min(value, maximum)
 
 
+# A field name may hold backticks itself: the name is what comes before the
+# backtick that only msgspec's path (or nothing) follows.
 _UNKNOWN = re.compile(
-    r"^Object contains unknown field `(?P<name>[^`]*)`(?: - at `\$\.?(?P<at>[^`]*)`)?$"
+    r"^Object contains unknown field `(?P<name>.*?)`(?: - at `\$\.?(?P<at>[^`]*)`)?$", re.DOTALL
 )
 
 

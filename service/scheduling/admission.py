@@ -5,7 +5,9 @@
 run: ``invalid_request``; ``busy`` when the sandbox backend is down or the queue
 is full (a durable request is handed back to its stream instead); a poison
 durable request is dead-lettered. Everything else is queued on the dispatcher.
-It never blocks and never raises for a request's content.
+It never blocks and never raises: an exception no check foresaw still gets the
+request its one reply (``invalid_request`` when reading the payload raised it,
+else ``internal_error``), and is logged.
 """
 
 from __future__ import annotations
@@ -46,7 +48,11 @@ class Admission:
         self._limits = {kind: limits_for(kind, settings) for kind in Kind}
 
     def handle(self, incoming: Incoming) -> None:
-        """Validate a request and queue it; answer at once when it cannot be taken."""
+        """Validate a request and queue it; answer at once when it cannot be taken.
+
+        Never raises: whatever goes wrong, a request with a reply subject gets
+        exactly one reply (its responder sends at most one).
+        """
         if not incoming.reply:
             log.warning(
                 "request on %s without a reply subject dropped (id %s)",
@@ -56,9 +62,28 @@ class Admission:
             return
         respond = self._replies.responder(incoming)
         try:
+            self._admit(incoming, respond)
+        except Exception:
+            log.exception("admitting a request on %s failed", incoming.subject)
+            self._refuse(incoming, respond, Status.INTERNAL_ERROR, "the engine failed to admit it")
+
+    def _admit(self, incoming: Incoming, respond: Responder) -> None:
+        try:
             request = parse_request(incoming.data, incoming.kind, self._limits[incoming.kind])
         except InvalidRequest as exc:
-            respond(refuse_payload(incoming.kind, incoming.data, Status.INVALID_REQUEST, str(exc)))
+            self._refuse(incoming, respond, Status.INVALID_REQUEST, str(exc))
+            return
+        except (RecursionError, ValueError, OverflowError) as exc:
+            # What a payload alone can cause while it is read (nesting, numbers,
+            # text): the request's fault, not the engine's, though unforeseen.
+            log.exception("validating a request on %s failed", incoming.subject)
+            reason = f"the request could not be read: {type(exc).__name__}"
+            self._refuse(incoming, respond, Status.INVALID_REQUEST, reason)
+            return
+        except Exception:
+            log.exception("validating a request on %s failed", incoming.subject)
+            reason = "the engine failed to validate the request"
+            self._refuse(incoming, respond, Status.INTERNAL_ERROR, reason)
             return
         if incoming.poison:
             self._dead_letter(incoming, request, respond)
@@ -73,6 +98,10 @@ class Admission:
                 respond,
                 f"the engine is at capacity ({self._dispatcher.capacity} queued)",
             )
+
+    @staticmethod
+    def _refuse(incoming: Incoming, respond: Responder, status: Status, reason: str) -> None:
+        respond(refuse_payload(incoming.kind, incoming.data, status, reason))
 
     def _cannot_take(
         self, incoming: Incoming, request: ExecuteRequest, respond: Responder, reason: str
