@@ -35,7 +35,13 @@ from .sources import check_files
 
 MAX_ARG_CHARS = 4096
 MAX_ID_CHARS = 128
-MIN_MEMORY_MB = 16
+# The least memory_mb a request may ask for: every language's hello world runs
+# there, the agent beside it (its own ~12 MB count against the container's
+# limit). Measured on runc: 16 MB left no room to prepare the sandbox, 24 MB
+# failed Node.js, 32 MB ran all four. gVisor's Sentry and its guest watch level
+# need more: Python ran from 48 MB.
+MIN_MEMORY_MB = 32
+MIN_MEMORY_MB_GVISOR = 64
 MAX_POINTS = 1e9
 # An integer id is as long as its digits (and sign): within these bounds it has
 # at most MAX_ID_CHARS of them. Checked before str(), which costs time quadratic
@@ -60,6 +66,7 @@ def limits_for(kind: Kind, settings: Settings) -> Limits:
             max_args=settings.max_args,
             max_timeout_ms=settings.timeout_ms,
             max_memory_mb=settings.memory_mb,
+            min_memory_mb=_min_memory_mb(settings),
             output_limit=settings.problems_output_limit,
             max_cpu_time_ms=settings.cpu_time_ceiling_ms,
             max_tests=settings.problems_max_tests,
@@ -70,9 +77,14 @@ def limits_for(kind: Kind, settings: Settings) -> Limits:
         max_args=settings.max_args,
         max_timeout_ms=settings.timeout_ms,
         max_memory_mb=settings.memory_mb,
+        min_memory_mb=_min_memory_mb(settings),
         output_limit=settings.output_limit,
         max_cpu_time_ms=settings.cpu_time_ceiling_ms,
     )
+
+
+def _min_memory_mb(settings: Settings) -> int:
+    return MIN_MEMORY_MB_GVISOR if settings.runtime == "runsc" else MIN_MEMORY_MB
 
 
 def parse_request(payload: bytes, kind: Kind, limits: Limits) -> ExecuteRequest:
@@ -117,7 +129,9 @@ def parse_request(payload: bytes, kind: Kind, limits: Limits) -> ExecuteRequest:
             if wire.cpu_time_limit_ms is None
             else _clamp("cpu_time_limit_ms", wire.cpu_time_limit_ms, cpu_ceiling)
         ),
-        memory_mb=_clamp("memory_mb", wire.memory_mb, limits.max_memory_mb, minimum=MIN_MEMORY_MB),
+        memory_mb=_clamp(
+            "memory_mb", wire.memory_mb, limits.max_memory_mb, minimum=limits.min_memory_mb
+        ),
         output_limit=limits.output_limit,
         problem=_problem(wire, limits, used) if isinstance(wire, WireProblemRequest) else None,
         files=main.files,

@@ -128,3 +128,26 @@ def test_cpu_time_of_an_interactors_helper_is_not_the_solutions(daemon):
     )
     assert _statuses(reply) == ["accepted"] * 2, reply
     assert all(t["cpu_time_ms"] < 400 for t in reply["tests"]), reply
+
+
+HELLO = {
+    "python": "print('hi')",
+    "javascript": "console.log('hi')",
+    "go": 'package main\nimport "fmt"\nfunc main() { fmt.Println("hi") }\n',
+    "cpp": '#include <cstdio>\nint main() { std::puts("hi"); }\n',
+}
+
+
+@pytest.mark.skipif(RUNSC, reason="the main pass measures runc's minimum")
+@pytest.mark.parametrize("language", sorted(HELLO))
+def test_the_smallest_memory_limit_runs_every_language_and_less_is_refused(daemon, language):
+    from conftest import run_code
+
+    from service.requests.validate import MIN_MEMORY_MB
+
+    below = run_code(daemon.nats_url, language, HELLO[language], memory_mb=MIN_MEMORY_MB - 1)
+    assert below["status"] == "invalid_request", below
+    assert f"memory_mb must be at least {MIN_MEMORY_MB}" in below["error"], below
+    for _ in range(3):
+        reply = run_code(daemon.nats_url, language, HELLO[language], memory_mb=MIN_MEMORY_MB)
+        assert (reply["status"], reply["output"]) == ("ok", "hi\n"), reply

@@ -96,7 +96,7 @@ def test_limits_are_clamped_to_server_maxima():
         (req(args=["a\x00b"]), "args[0] contains a NUL byte"),
         (req(timeout_ms="10"), "(at 'timeout_ms')"),
         (req(timeout_ms=0), "timeout_ms must be at least 1"),
-        (req(memory_mb=1), "memory_mb must be at least 16"),
+        (req(memory_mb=1), "memory_mb must be at least 32"),
         (req(id="x" * 200), "id is longer than 128"),
     ],
 )
