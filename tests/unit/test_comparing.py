@@ -2,12 +2,15 @@
 
 import base64
 import json
+import math
+import random
+import re
 
 import pytest
 
 from service.config import Settings
 from service.errors import InvalidRequest
-from service.jobs.comparing import matches
+from service.jobs.comparing import matches, normalize
 from service.requests import Compare, limits_for, parse_request
 from wire import Kind
 
@@ -89,3 +92,56 @@ def test_float_tolerance_defaults_and_is_read():
 def test_bad_tolerances(fields, reason):
     with pytest.raises(InvalidRequest, match=reason):
         parse(tests=[{}], **fields)
+
+
+# -- the fast paths give the answers of the plain definitions ------------------------
+
+DECIMAL = re.compile(rb"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def plain_trim(output: bytes) -> bytes:
+    lines = [line.rstrip() for line in output.replace(b"\r\n", b"\n").split(b"\n")]
+    while lines and not lines[-1]:
+        lines.pop()
+    return b"\n".join(lines)
+
+
+def plain_number(token: bytes) -> float | None:
+    value = float(token) if DECIMAL.fullmatch(token) else None
+    return value if value is not None and math.isfinite(value) else None
+
+
+def plain_matches(output: bytes, expected: bytes, compare: Compare, tolerance: float) -> bool:
+    if compare is Compare.EXACT:
+        return output == expected
+    if compare is Compare.TRIM:
+        return plain_trim(output) == plain_trim(expected)
+    got, want = output.split(), expected.split()
+    if len(got) != len(want) or compare is Compare.TOKENS:
+        return got == want
+    for a, e in zip(got, want, strict=True):
+        x, y = plain_number(a), plain_number(e)
+        if a != e and (x is None or y is None or abs(x - y) > tolerance * max(1.0, abs(y))):
+            return False
+    return True
+
+
+PIECES = [b" ", b"\t", b"\n", b"\r", b"\r\n", b"\x0b", b"\x0c", b"\x00", b"1", b"2", b"1.0"]
+PIECES += [b"1e", b"e5", b".", b"+", b"-", b"nan", b"inf", b"1e999", b"1_0", b"a", b"\xff"]
+PIECES += [b"0.0000001", b"1.5", b"-0", b".5", b"5.", b"+2.5E3"]
+
+
+def test_every_mode_agrees_with_its_plain_definition():
+    rng = random.Random(20261206)
+    for _ in range(20_000):
+        output = b"".join(rng.choices(PIECES, k=rng.randint(0, 8)))
+        if rng.random() < 0.3:  # the same tokens, other whitespace
+            expected = output.replace(b" ", b"\n").replace(b"\t", b" \r\n")
+        else:
+            expected = b"".join(rng.choices(PIECES, k=rng.randint(0, 8)))
+        for compare in Compare:
+            for tolerance in (1e-6, 0.5):
+                assert matches(output, expected, compare, tolerance) is plain_matches(
+                    output, expected, compare, tolerance
+                ), (output, expected, compare, tolerance)
+        assert normalize(output, Compare.TRIM) == plain_trim(output), output
