@@ -55,10 +55,15 @@ const timeOrigin = Date.now() - bootPerfNow;
 process.uptime = function uptime() {
   return bootUptime + sinceArrival() / 1000;
 };
-performance.now = function now() {
-  return bootPerfNow + sinceArrival();
-};
-Object.defineProperty(performance, "timeOrigin", { get: () => timeOrigin });
+// Defined on the object itself: Node 18's prototype holds them read-only.
+Object.defineProperty(performance, "now", {
+  value: function now() {
+    return bootPerfNow + sinceArrival();
+  },
+  configurable: true,
+  writable: true,
+});
+Object.defineProperty(performance, "timeOrigin", { get: () => timeOrigin, configurable: true });
 delete require.cache[__filename];
 // From a fresh tick, and passed itself: no frame of this file under the program's own.
 process.nextTick(Module.runMain);

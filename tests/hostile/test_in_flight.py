@@ -161,6 +161,12 @@ int main() {
 """
 CPP_SEES_ITSELF_OUTPUT = "0 ignored, mask 0\n"
 
+# A warm Node's clocks count from its program's arrival, consistently.
+JS_CLOCKS = (
+    "const drift = Math.abs(Date.now() - performance.timeOrigin - performance.now());\n"
+    "console.log(process.uptime() < 5, performance.now() < 5000, drift < 50);\n"
+)
+
 CASES = [
     Hostile(
         "python-parks-descriptors-in-flight",
@@ -184,6 +190,15 @@ CASES = [
         PYTHON_SEES_ITSELF,
         "ok",
         check=lambda r: r["output"] == PYTHON_SEES_ITSELF_OUTPUT,
+    ),
+    Hostile(
+        "js-clocks-count-from-the-program",
+        "javascript",
+        JS_CLOCKS,
+        "ok",
+        check=lambda r: r["output"] == "true true true\n",
+        # The first run leaves a warm Node for the next JavaScript run: this one.
+        then=FollowUp("javascript", JS_CLOCKS, "true true true\n"),
     ),
     Hostile(
         "cpp-sees-itself-as-a-fresh-process",
