@@ -36,6 +36,7 @@ UNIX_TABLE = "/proc/net/unix"
 INET_TABLES = tuple(
     f"/proc/net/{name}" for name in ("tcp", "tcp6", "udp", "udp6", "raw", "raw6", "udplite")
 )
+SOCKSTAT = ("/proc/net/sockstat", "/proc/net/sockstat6")
 # Every tmpfs a job can write. /dev/mqueue is no tmpfs: it is wiped, and its
 # queues' memory is the job user's own quota.
 TMPFS_MOUNTS = ("/work", "/tmp", "/dev/shm")
@@ -76,8 +77,37 @@ def stray_unix_sockets() -> set[int]:
     return (unix_sockets() or set()) - ENGINE_SOCKETS
 
 
+def _sockstat_count(paths: tuple[str, ...] = SOCKSTAT) -> int | None:
+    """The namespace's inet sockets by its counters (``inuse``, and TCP's ``tw``); None: none.
+
+    Reading /proc/net/tcp walks the kernel's whole established-connections hash,
+    every namespace's, even when this one has no socket: 5.7 ms a cleanup here.
+    The counters are the namespace's own and cost a tenth of a millisecond.
+    (``orphan`` and ``alloc`` count the whole host and are left out.)
+    """
+    count = 0
+    try:
+        for path in paths:
+            with open(path) as f:
+                for line in f:
+                    words = line.split()
+                    for key, value in zip(words[1::2], words[2::2], strict=False):
+                        if key == "inuse" or (words[0] == "TCP:" and key == "tw"):
+                            count += int(value)
+    except (OSError, ValueError):
+        return None
+    return count
+
+
 def inet_sockets(tables: tuple[str, ...] = INET_TABLES) -> int:
-    """How many TCP, UDP and raw sockets the container's network namespace holds."""
+    """How many TCP, UDP and raw sockets the container's network namespace holds.
+
+    From its counters where the kernel keeps them (Linux), else from its socket
+    tables (gVisor's, which are small).
+    """
+    counted = _sockstat_count()
+    if counted is not None:
+        return counted
     count = 0
     for table in tables:
         try:
