@@ -16,8 +16,8 @@ by pid from the agent, so a side that filled the process limit is no
 obstacle) and the kernel's unix-socket collector is made to run, so that
 neither a leftover process nor a pipe end parked in flight on a unix socket
 (agent.leftovers) keeps a pipe open: the other side sees EOF. gVisor's kernel
-has no such collector: there a parked pipe end holds the other side until the
-wall-clock limit.
+has no such collector: there the agent relays the job's output to the
+interactor (agent.relay) and closes the interactor's stdin itself.
 
 The interactor's output stays writable after the job has ended: the agent
 holds a read end of it and drains it from then on. A solution that stops
@@ -35,7 +35,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 
-from agent import leftovers, memory
+from agent import leftovers, memory, relay
 from agent.cputime import CpuMeter, user_cpu_ms
 from agent.errors import AgentFailure
 from agent.jail import JOB_GID, JOB_UID, enter_job, tool_ids
@@ -115,27 +115,36 @@ class Interaction:
         meter = CpuMeter()
         to_job_r, to_job_w = os.pipe2(os.O_CLOEXEC)
         to_tool_r, to_tool_w = os.pipe2(os.O_CLOEXEC)
+        # With a relay, the job writes to a pipe of the agent's (agent.relay).
+        from_job_r, from_job_w = os.pipe2(os.O_CLOEXEC) if relay.WANTED else (-1, to_tool_w)
         start = time.monotonic()
         procs: list[subprocess.Popen[bytes]] = []
+        forwarder = None
         try:
             for side, stdin, stdout in (
                 (self.tool, to_tool_r, to_job_w),
-                (self.job, to_job_r, to_tool_w),
+                (self.job, to_job_r, from_job_w),
             ):
                 proc = self._spawn(side, stdin, stdout)
                 if proc is not None:
                     procs.append(proc)
             # The agent keeps a read end of the interactor's output: once the job
             # has ended, it reads and drops what the interactor still writes.
+            if from_job_r >= 0:
+                forwarder = relay.Relay(from_job_r, to_tool_w)
+                os.close(from_job_w)
+                from_job_r = from_job_w = to_tool_w = -1
             for fd in (to_job_w, to_tool_r, to_tool_w):
-                os.close(fd)
-            to_job_w = to_tool_r = to_tool_w = -1
-            if procs:
-                self._loop(procs, start, meter, to_job_r)
-        finally:
-            for fd in (to_job_r, to_job_w, to_tool_r, to_tool_w):
                 if fd >= 0:
                     os.close(fd)
+            to_job_w = to_tool_r = to_tool_w = from_job_w = -1
+            if procs:
+                self._loop(procs, start, meter, to_job_r, forwarder)
+        finally:
+            for fd in {to_job_r, to_job_w, to_tool_r, to_tool_w, from_job_r, from_job_w} - {-1}:
+                os.close(fd)
+            if forwarder is not None:
+                forwarder.release()
             for proc in procs:
                 if proc.stderr is not None:
                     proc.stderr.close()
@@ -182,6 +191,7 @@ class Interaction:
         start: float,
         meter: CpuMeter,
         solution_input: int,
+        forwarder: relay.Relay | None,
     ) -> None:
         """Run both to their end.
 
@@ -198,9 +208,16 @@ class Interaction:
                 assert proc.stderr is not None
                 sel.register(proc.stderr, selectors.EVENT_READ, side)
             draining = False
+            if forwarder is not None:
+                forwarder.start(sel)
             while True:
                 self._reap()
                 now = time.monotonic()
+                if forwarder is not None:
+                    if not self.tool.running:
+                        forwarder.tool_ended(sel)
+                    elif not self.job.running:
+                        forwarder.job_ended(sel)
                 if not self.job.running and self.tool.running and not draining:
                     os.set_blocking(solution_input, False)
                     sel.register(solution_input, selectors.EVENT_READ, _DROP)
@@ -221,6 +238,8 @@ class Interaction:
                         drain(self.wake_fd)
                     elif key.data is _DROP:
                         _drop(sel, key.fd)
+                    elif isinstance(key.data, relay.Relay):
+                        key.data.ready(sel, key.fd)
                     else:
                         self._read(sel, key)
 

@@ -87,6 +87,9 @@ def container_config(
         config["Env"].append(f"CODE_ENGINE_JOB_ADDRESS_SPACE_MB={host_ram_mb()}")
         # The guest reaching the whole limit ends the step (agent/memory.py).
         config["Env"].append(f"CODE_ENGINE_JOB_MEMORY_WATCH_MB={memory_mb or settings.memory_mb}")
+        # No unix-socket collector frees a pipe end parked in flight: the agent
+        # carries the job's output to its interactor itself (agent/relay.py).
+        config["Env"].append("CODE_ENGINE_RELAY_INTERACTIONS=1")
     return config
 
 
