@@ -53,7 +53,9 @@ def checker_text(step: StepResult | None) -> str:
     """What the checker printed, stderr first, cut to CHECKER_OUTPUT_SHOWN bytes."""
     if step is None:
         return ""
-    return text((step.stderr + step.stdout)[:CHECKER_OUTPUT_SHOWN])
+    # Cut before joining: a checker may print up to its output limit.
+    shown = step.stderr[:CHECKER_OUTPUT_SHOWN]
+    return text(shown + step.stdout[: CHECKER_OUTPUT_SHOWN - len(shown)])
 
 
 def broke_off(solution: StepResult, interactor: StepResult | None) -> bool:

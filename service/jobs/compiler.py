@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 
 import trio
 
-from agent.protocol import Cleanup, Result
+from agent.protocol import Cleanup, Result, StepResult
 from docker_api import DockerError
 from wire import Status
 from wire.replies import Reply, refusal
@@ -28,6 +29,7 @@ from ..errors import AgentError, AgentTimeout, ContainerLost, PoolUnavailable
 from ..requests import ExecuteRequest
 from ..sandbox.lender import Sandbox
 from ..sandbox.session import Session, verified, with_compile
+from .offload import offload, threads
 from .outcome import (
     compile_failure,
     compile_out_of_memory,
@@ -47,10 +49,14 @@ class _LostWhileCompiling(AgentError):
 
 
 class Executor:
-    """Runs compiler requests on the sandbox's containers."""
+    """Runs compiler requests on the sandbox's containers.
 
-    def __init__(self, sandbox: Sandbox) -> None:
+    ``limiter``: the worker threads that build replies of large outputs.
+    """
+
+    def __init__(self, sandbox: Sandbox, limiter: trio.CapacityLimiter | None = None) -> None:
         self._sandbox = sandbox
+        self._threads = limiter or threads()
 
     async def execute(self, request: ExecuteRequest) -> Reply:
         """Run a request and return its reply (after the container is clean again)."""
@@ -114,7 +120,7 @@ class Executor:
                 except BaseException:
                     await session.kill()
                     raise
-                reply, session.reusable = self._reply_from(request, result)
+                reply, session.reusable = await self._reply_from(request, result)
                 if result.cleanup is Cleanup.OWED:
                     # The agent answers before it cleans up: reply now, then wait
                     # for its word that the container is clean.
@@ -159,12 +165,22 @@ class Executor:
         result = await session.run(session.request.stdin, finish=True)
         return with_compile(result, prepared.compile)
 
-    @staticmethod
-    def _reply_from(request: ExecuteRequest, result: Result) -> tuple[Reply, bool]:
-        """The reply, and whether the container may be reused."""
+    async def _reply_from(self, request: ExecuteRequest, result: Result) -> tuple[Reply, bool]:
+        """The reply, and whether the container may be reused.
+
+        The reply holds the program's output as text: decoding a large one
+        happens off the event loop.
+        """
         clean = verified(result)
         if result.compile is not None and not result.compiled:
-            return compile_failure(request, result.compile), clean
+            failure = partial(compile_failure, request, result.compile)
+            return await offload(_output_size(result.compile), failure, self._threads), clean
         if not result.runs:
             return internal(request, "the sandbox returned no run result"), False
-        return run_reply(request, result.runs[0], result.compile), clean
+        run = result.runs[0]
+        reply = partial(run_reply, request, run, result.compile)
+        return await offload(_output_size(run), reply, self._threads), clean
+
+
+def _output_size(step: StepResult) -> int:
+    return len(step.stdout) + len(step.stderr)

@@ -9,16 +9,21 @@ the most), and each cut test says ``truncated``.
 The cost is one encoding of each text (and of each cut text's prefix) plus a
 few of the reply without its texts, so a reply of hundreds of megabytes is
 fitted in a fraction of a second, in steps of at most one text each;
-:func:`fit_in_thread` runs it in a worker thread, so the event loop never waits
-for it.
+:func:`fit_in_thread` runs it in a worker thread when the reply is large, so the
+event loop never waits for it, and hands the encoding on with the reply
+(:class:`Fitted`) so that it is not made again on the loop.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import msgspec
 import trio
 
-from wire.replies import ProblemReply, TestReport, encode
+from wire.replies import AnyReply, ProblemReply, TestReport, encode
+
+from .offload import offload, threads
 
 TEXT_FIELDS = ("output", "error")
 # A few bytes of slack per cut text (``"truncated":true`` is no longer than
@@ -66,9 +71,36 @@ def _skeleton_size(reply: ProblemReply, texts: list[tuple[TestReport, str]]) -> 
             setattr(test, name, value)
 
 
-async def fit_in_thread(reply: ProblemReply, max_bytes: int) -> None:
-    """:func:`fit` in a worker thread (the reply is not touched by anyone else meanwhile)."""
-    await trio.to_thread.run_sync(fit, reply, max_bytes)
+@dataclass(frozen=True, slots=True)
+class Fitted:
+    """A problems reply fitted under the payload limit, and its encoding."""
+
+    reply: ProblemReply
+    payload: bytes
+
+    @property
+    def id(self) -> str:
+        return self.reply.id
+
+
+# What a responder sends: a reply it encodes itself, or one already encoded.
+Outgoing = AnyReply | Fitted
+
+
+async def fit_in_thread(
+    reply: ProblemReply, max_bytes: int, limiter: trio.CapacityLimiter | None = None
+) -> Fitted:
+    """:func:`fit` in a worker thread when the reply is large (nothing else touches it meanwhile).
+
+    ``limiter``: the engine's threads for output work (by default, a new one).
+    """
+    size = len(reply.compile_output) + len(reply.error) + sum(_text_size(t) for t in reply.tests)
+    payload = await offload(size, lambda: fit(reply, max_bytes), limiter or threads())
+    return Fitted(reply, payload)
+
+
+def _text_size(test: TestReport) -> int:
+    return len(test.output) + len(test.error) + len(test.checker_output)
 
 
 def _water_level(sizes: list[int], excess: int) -> int:

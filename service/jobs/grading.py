@@ -19,7 +19,7 @@ from .comparing import matches, normalize
 from .outcome import compile_diagnostics, error_text, text, verdict
 from .scoring import score
 
-__all__ = ["failed", "grade", "normalize", "skipped", "summarize"]
+__all__ = ["failed", "grade", "grading_size", "normalize", "skipped", "summarize"]
 
 
 def grade(
@@ -62,6 +62,11 @@ def grade(
         cpu_time_ms=round(step.cpu_ms, 3),
         checker_output=checker_output,
     )
+
+
+def grading_size(step: StepResult, test: TestCase) -> int:
+    """Bytes :func:`grade` reads in full (the checker's output is cut before it is read)."""
+    return len(step.stdout) + len(step.stderr) + len(test.expected or b"")
 
 
 def failed(test: TestCase, status: Status, reason: str) -> TestReport:

@@ -9,11 +9,19 @@ the cleanup keeps its verdict. A container that had to be replaced
 mid-request (the cleanup overran, the OOM killer took it, it was lost) is
 swapped for a fresh one, the source is compiled again there, and the remaining
 tests continue.
+
+Grading a test reads its output in full (decoded to text, compared with the
+expected answer); for a large output that happens in a worker thread
+(:mod:`service.jobs.offload`), as does building the reply from a large
+compiler output.
 """
 
 from __future__ import annotations
 
 import logging
+from functools import partial
+
+import trio
 
 from agent.protocol import Cleanup, StepResult
 from docker_api import DockerError
@@ -26,7 +34,8 @@ from ..requests import ExecuteRequest, Problem, TestCase
 from ..sandbox.lender import Sandbox
 from ..sandbox.session import Session, oom_struck
 from .checking import Checked
-from .grading import failed, grade, skipped, summarize
+from .grading import failed, grade, grading_size, skipped, summarize
+from .offload import offload, threads
 from .outcome import (
     compile_diagnostics,
     compile_out_of_memory,
@@ -38,6 +47,11 @@ from .scoring import failed_groups
 log = logging.getLogger(__name__)
 
 MAX_COMPILE_ATTEMPTS = 3
+
+
+def _size(*steps: StepResult | None) -> int:
+    """Bytes of output of ``steps`` (compile steps): what their diagnostics decode."""
+    return sum(len(step.stdout) + len(step.stderr) for step in steps if step is not None)
 
 
 class _LostWhileCompiling(Exception):
@@ -65,10 +79,14 @@ def _compile_timeout(settings: Settings) -> StepResult:
 
 
 class Judge:
-    """Grades problems requests on the sandbox's containers."""
+    """Grades problems requests on the sandbox's containers.
 
-    def __init__(self, sandbox: Sandbox) -> None:
+    ``limiter``: the worker threads that grade large outputs.
+    """
+
+    def __init__(self, sandbox: Sandbox, limiter: trio.CapacityLimiter | None = None) -> None:
         self._sandbox = sandbox
+        self._threads = limiter or threads()
 
     async def judge(self, request: ExecuteRequest, problem: Problem) -> ProblemReply:
         """Grade every test; never raises for a submission's misdeeds."""
@@ -76,6 +94,7 @@ class Judge:
         compile_result: StepResult | None = None
         pending = list(problem.tests)
         attempts = 0
+        total = len(problem.tests)
         while pending:
             try:
                 async with self._sandbox.session(request) as session:
@@ -84,7 +103,8 @@ class Judge:
                 reports += [failed(t, Status.INTERNAL_ERROR, str(exc)) for t in pending]
                 break
             except _ToolFailed as exc:
-                return self._checker_error(request, exc.compile, exc.step)
+                failure = partial(self._checker_error, request, exc.compile, exc.step)
+                return await offload(_size(exc.compile, exc.step), failure, self._threads)
             except _LostWhileCompiling:
                 attempts += 1
                 if attempts < MAX_COMPILE_ATTEMPTS:
@@ -101,10 +121,12 @@ class Judge:
                 break
             if stop:
                 if compile_result is not None and compile_result.failed:
-                    return self._compile_error(request, compile_result, len(problem.tests))
+                    failure = partial(self._compile_error, request, compile_result, total)
+                    return await offload(_size(compile_result), failure, self._threads)
                 reports += [skipped(t) for t in pending]
                 break
-        return summarize(request, reports, compile_result, len(problem.tests))
+        summary = partial(summarize, request, reports, compile_result, total)
+        return await offload(_size(compile_result), summary, self._threads)
 
     async def _grade_on(
         self,
@@ -162,21 +184,22 @@ class Judge:
                     failed(test, Status.INTERNAL_ERROR, "the sandbox returned no result")
                 )
                 return compile_result, self._stopping(problem, reports)
-            reports.append(
-                grade(
-                    result.runs[0],
-                    test,
-                    problem.compare,
-                    request,
-                    tolerance=problem.float_tolerance,
-                    checker=Checked(
-                        result.checks[0] if result.checks else None,
-                        interactive=problem.interactor is not None,
-                    )
-                    if checked
-                    else None,
+            step = result.runs[0]
+            graded = partial(
+                grade,
+                step,
+                test,
+                problem.compare,
+                request,
+                tolerance=problem.float_tolerance,
+                checker=Checked(
+                    result.checks[0] if result.checks else None,
+                    interactive=problem.interactor is not None,
                 )
+                if checked
+                else None,
             )
+            reports.append(await offload(grading_size(step, test), graded, self._threads))
             # The wipe after a test has a deadline of its own: a test that left
             # work for it keeps its verdict, and only the container is replaced.
             # So is one the OOM killer struck in (see verified()).

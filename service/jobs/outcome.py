@@ -7,6 +7,7 @@ so it is easy to test and the same for every request kind.
 
 from __future__ import annotations
 
+import codecs
 import signal as signals
 
 from agent.protocol import StepResult
@@ -15,6 +16,7 @@ from wire.replies import Reply
 
 from ..languages import Language
 from ..requests import ExecuteRequest
+from .offload import PIECE_BYTES
 
 SIGXFSZ = int(signals.SIGXFSZ)
 
@@ -73,7 +75,14 @@ def time_limit_reason(request: ExecuteRequest, *, cpu: bool = False) -> str:
 
 
 def text(data: bytes) -> str:
-    return data.decode("utf-8", "replace")
+    """``data`` as UTF-8, invalid bytes replaced; a piece at a time (see service.jobs.offload)."""
+    if len(data) <= PIECE_BYTES:
+        return data.decode("utf-8", "replace")
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    pieces = [
+        decoder.decode(data[at : at + PIECE_BYTES]) for at in range(0, len(data), PIECE_BYTES)
+    ]
+    return "".join([*pieces, decoder.decode(b"", final=True)])
 
 
 def error_text(step: StepResult, status: Status, request: ExecuteRequest) -> str:

@@ -17,15 +17,15 @@ from dataclasses import dataclass
 import trio
 
 from wire import Status
-from wire.replies import AnyReply
 
+from ..jobs.fitting import Outgoing
 from ..jobs.replies import refuse
 from ..operations.metrics import Metrics
 from ..requests import ExecuteRequest
 
 log = logging.getLogger(__name__)
 
-Respond = Callable[[AnyReply], None]
+Respond = Callable[[Outgoing], None]
 Execute = Callable[[ExecuteRequest, Respond], Awaitable[None]]
 
 
@@ -109,7 +109,7 @@ class Dispatcher:
     async def _run(self, job: Job) -> None:
         answered = False
 
-        def respond(reply: AnyReply) -> None:
+        def respond(reply: Outgoing) -> None:
             nonlocal answered
             if not answered:
                 answered = True
@@ -128,7 +128,7 @@ class Dispatcher:
             log.error("job %s finished without a reply", job.request.id)
             respond(refuse(job.request, Status.INTERNAL_ERROR, "unexpected engine error"))
 
-    def _finish(self, job: Job, reply: AnyReply) -> None:
+    def _finish(self, job: Job, reply: Outgoing) -> None:
         try:
             job.respond(reply)
         except Exception:

@@ -4,7 +4,8 @@ Every reply, whether the job ran or was refused at the door, goes through a
 :class:`Responder` made for its request by :meth:`Replies.responder`: it counts
 the reply in :class:`Metrics` and in the request's ``$SRV`` endpoint, writes the
 job's log line, encodes it (a problems reply is fitted under the server's
-payload limit) and hands it to the outbox with the request's durable ticket.
+payload limit, unless it comes :class:`~service.jobs.fitting.Fitted` and
+encoded already) and hands it to the outbox with the request's durable ticket.
 A responder sends at most one reply; later calls are ignored.
 """
 
@@ -15,10 +16,10 @@ from collections.abc import Mapping
 
 import trio
 
-from wire.replies import AnyReply, ProblemReply, encode
+from wire.replies import ProblemReply, encode
 
 from ..intake import Incoming, Outbox
-from ..jobs.fitting import fit
+from ..jobs.fitting import Fitted, Outgoing, fit
 from ..operations.discovery import EndpointStats
 from ..operations.metrics import Metrics
 
@@ -37,7 +38,7 @@ class Responder:
         self._arrived = trio.current_time()
         self.answered = False
 
-    def __call__(self, reply: AnyReply) -> None:
+    def __call__(self, reply: Outgoing) -> None:
         if self.answered:
             return
         self.answered = True
@@ -56,7 +57,8 @@ class Replies:
         """The responder of a request that just arrived (its clock starts now)."""
         return Responder(self, incoming)
 
-    def send(self, incoming: Incoming, reply: AnyReply, elapsed_s: float) -> None:
+    def send(self, incoming: Incoming, outgoing: Outgoing, elapsed_s: float) -> None:
+        reply = outgoing.reply if isinstance(outgoing, Fitted) else outgoing
         total_ms = elapsed_s * 1000
         status = str(reply.status)
         self._metrics.record(reply.id, reply.language, status, total_ms, incoming.kind)
@@ -74,7 +76,9 @@ class Replies:
                 "total_ms": round(total_ms, 2),
             },
         )
-        if isinstance(reply, ProblemReply):
+        if isinstance(outgoing, Fitted):
+            payload = outgoing.payload
+        elif isinstance(reply, ProblemReply):
             payload = fit(reply, self._outbox.max_payload - PAYLOAD_MARGIN)
         else:
             payload = encode(reply)

@@ -10,6 +10,7 @@ import pytest
 
 from service.config import Settings
 from service.errors import InvalidRequest
+from service.jobs import comparing
 from service.jobs.comparing import matches, normalize
 from service.requests import Compare, limits_for, parse_request
 from wire import Kind
@@ -131,14 +132,18 @@ PIECES += [b"1e", b"e5", b".", b"+", b"-", b"nan", b"inf", b"1e999", b"1_0", b"a
 PIECES += [b"0.0000001", b"1.5", b"-0", b".5", b"5.", b"+2.5E3"]
 
 
-def test_every_mode_agrees_with_its_plain_definition():
+@pytest.mark.parametrize(("piece_bytes", "piece_tokens"), [(64 << 10, 16 << 10), (1, 1), (7, 3)])
+def test_every_mode_agrees_with_its_plain_definition(monkeypatch, piece_bytes, piece_tokens):
+    # Outputs are read a piece at a time: tiny pieces put a boundary everywhere.
+    monkeypatch.setattr(comparing, "PIECE_BYTES", piece_bytes)
+    monkeypatch.setattr(comparing, "PIECE_TOKENS", piece_tokens)
     rng = random.Random(20261206)
-    for _ in range(20_000):
-        output = b"".join(rng.choices(PIECES, k=rng.randint(0, 8)))
+    for _ in range(10_000):
+        output = b"".join(rng.choices(PIECES, k=rng.randint(0, 12)))
         if rng.random() < 0.3:  # the same tokens, other whitespace
             expected = output.replace(b" ", b"\n").replace(b"\t", b" \r\n")
         else:
-            expected = b"".join(rng.choices(PIECES, k=rng.randint(0, 8)))
+            expected = b"".join(rng.choices(PIECES, k=rng.randint(0, 12)))
         for compare in Compare:
             for tolerance in (1e-6, 0.5):
                 assert matches(output, expected, compare, tolerance) is plain_matches(

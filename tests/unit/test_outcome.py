@@ -1,10 +1,12 @@
 """Agent facts to statuses: every verdict from a fact, the same on both subjects."""
 
+import random
 import signal
 
 import pytest
 
 from agent.protocol import StepResult
+from service.jobs import outcome
 from service.jobs.outcome import verdict
 from service.languages import lookup
 from service.testing import step_result
@@ -116,3 +118,15 @@ def test_each_runtime_heap_is_sized_to_the_jobs_limit():
     assert GO.run_environment(400)["GOMEMLIMIT"] == "360MiB"
     assert PYTHON.run_command(400) == ["python3", "-E", "-s", "-B", "/work/build/main.py"]
     assert "GOMEMLIMIT" not in CPP.run_environment(400)
+
+
+@pytest.mark.parametrize("piece_bytes", [1, 2, 3, 5])
+def test_output_text_read_in_pieces_is_the_whole_decoded_at_once(monkeypatch, piece_bytes):
+    # A character (or an invalid sequence) split between two pieces is still one.
+    monkeypatch.setattr(outcome, "PIECE_BYTES", piece_bytes)
+    parts = [b"a", b"\xc3\xa9", b"\xe2\x82\xac", b"\xf0\x9f\x98\x80", b"\xff", b"\xc3", b"\xe2\x82"]
+    parts += [b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xc0\xaf", b"\n"]
+    rng = random.Random(piece_bytes)
+    for _ in range(5_000):
+        data = b"".join(rng.choices(parts, k=rng.randint(0, 30)))
+        assert outcome.text(data) == data.decode("utf-8", "replace"), data
