@@ -49,27 +49,21 @@ that arrive in pieces. Anything malformed raises :class:`ProtocolError` with a
 reason, and nothing half-parsed gets further.
 """
 
-from .fields import ProtocolError
-from .messages import (
-    PROGRAM_LIMIT,
-    PROTOCOL_VERSION,
+from .agent_messages import (
     AgentMessage,
-    Check,
     Cleaned,
     Cleanup,
     Error,
-    Finish,
     Finished,
-    HostMessage,
-    Job,
-    Message,
-    MessageBuffer,
-    Ping,
     Pong,
     Ready,
     Result,
-    Run,
-    Tool,
+)
+from .codec import (
+    PROGRAM_LIMIT,
+    PROTOCOL_VERSION,
+    Message,
+    MessageBuffer,
     agent_message_from,
     attach,
     attachment_size,
@@ -79,6 +73,8 @@ from .messages import (
     host_message_from,
     parse_line,
 )
+from .fields import ProtocolError
+from .host_messages import Check, Finish, HostMessage, Job, Ping, Run, Tool
 from .steps import (
     DEFAULT_FILE_SIZE_LIMIT,
     DEFAULT_OUTPUT_LIMIT,

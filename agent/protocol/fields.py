@@ -83,3 +83,20 @@ def as_object(value: object, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ProtocolError(f"{what} must be an object")
     return value
+
+
+def program_size(program: bytes | None) -> int | None:
+    """What a message's ``program`` field says on its line: the size of the bytes after it."""
+    return None if program is None else len(program)
+
+
+def attached_program(obj: dict[str, Any]) -> bytes | None:
+    """The program bytes a reader put in ``obj`` after its line (codec.attach).
+
+    Raises:
+        ProtocolError: the field holds a size: the bytes were never read.
+    """
+    program = obj.get("program")
+    if program is not None and not isinstance(program, bytes):
+        raise ProtocolError("program: the bytes after the line were not read")
+    return program
