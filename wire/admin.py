@@ -11,8 +11,10 @@ named, workers within the instance's bounds) is the engine's to say, in the repl
 from __future__ import annotations
 
 import enum
+from typing import Annotated
 
 import msgspec
+from msgspec import Meta
 
 from .decoding import decode
 from .errors import AdminReplyError, AdminRequestError
@@ -33,15 +35,28 @@ class AdminAction(enum.StrEnum):
 
 
 class AdminRequest(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """A request on code-engine.admin.<instance>."""
+
     action: AdminAction
-    container: str | None = None  # recycle: a container's short id (or a prefix of its id)
-    workers: int | None = None  # resize: warm containers to keep ready
+    container: Annotated[
+        str | None,
+        Meta(description="recycle: a container's short id (or a prefix of its id)"),
+    ] = None
+    workers: Annotated[
+        int | None,
+        Meta(description="resize: warm containers to keep ready, 1 to CODE_ENGINE_CONCURRENCY"),
+    ] = None
 
 
 class AdminReply(msgspec.Struct, frozen=True, kw_only=True):
-    ok: bool
-    state: EngineState  # after the request, whether it was carried out or not
-    error: str | None = None
+    """The answer to an admin request."""
+
+    ok: Annotated[bool, Meta(description="whether the request was carried out")]
+    state: Annotated[
+        EngineState,
+        Meta(description="the engine's state after the request, carried out or not"),
+    ]
+    error: Annotated[str | None, Meta(description="why it was not carried out")] = None
 
 
 class _Action(msgspec.Struct):

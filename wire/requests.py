@@ -5,63 +5,165 @@ checks them in one place (``service/requests``). A problems request is a compile
 request plus the problem's fields, so each subject has its own struct and a field
 that is not in it is refused by name (a request with a misspelt or too new field
 must not be graded as if the field were absent).
+
+Each field's ``Meta(description=...)`` is what the generated protocol reference
+(docs/reference/protocol.md and schema.json) says of it.
 """
 
 from __future__ import annotations
 
-import msgspec
+from typing import Annotated
 
-# The version of the request and reply protocol (what the README documents),
+import msgspec
+from msgspec import Meta
+
+# The version of the request and reply protocol (what the documentation describes),
 # advertised in $SRV.INFO metadata. 2: unknown fields refused.
 PROTOCOL_VERSION = 2
 
 
 class WireTest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    stdin: str | None = None
-    expected_output: str | None = None
-    id: str | int | None = None
-    points: float | None = None
-    group: str | None = None
+    """One test case of a problems request."""
+
+    stdin: Annotated[
+        str | None,
+        Meta(description="base64; the test's input, at most the problems stdin limit decoded"),
+    ] = None
+    expected_output: Annotated[
+        str | None,
+        Meta(
+            description="base64; what the solution must print (compared by `compare`; "
+            "empty when absent)"
+        ),
+    ] = None
+    id: Annotated[
+        str | int | None,
+        Meta(
+            description="echoed in the test's report; a string is cut to 128 characters, "
+            "a longer integer is refused; default: its position, from 1"
+        ),
+    ] = None
+    points: Annotated[
+        float | None, Meta(description="what the test scores when accepted, 0 to 1e9; default 1")
+    ] = None
+    group: Annotated[
+        str | None,
+        Meta(
+            description="a subtask: its points are scored only when every test of the group "
+            "is accepted; 1 to 128 characters"
+        ),
+    ] = None
 
 
 class WireFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """An extra source file: a relative path and its base64 content."""
 
-    name: str
-    content: str = ""
+    name: Annotated[
+        str,
+        Meta(
+            description="a relative path of at most 4 segments of [A-Za-z0-9._-], "
+            "none starting with '.' or '-'"
+        ),
+    ]
+    content: Annotated[str, Meta(description="base64; any bytes")] = ""
 
 
 class WireTool(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A problem's own program: a checker or an interactor."""
 
-    language: str
-    code: str
-    files: list[WireFile] | None = None
+    language: Annotated[str, Meta(description="a language name or alias")]
+    code: Annotated[str, Meta(description="base64; its main file")]
+    files: Annotated[
+        list[WireFile] | None, Meta(description="extra source files beside its main file")
+    ] = None
 
 
 class WireRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A request on compiler.execute.request."""
 
-    language: str
-    code: str
-    stdin: str | None = None
-    args: list[str] | None = None
-    id: str | int | None = None
-    timeout_ms: int | None = None
-    memory_mb: int | None = None
-    cpu_time_limit_ms: int | None = None
-    files: list[WireFile] | None = None
+    language: Annotated[
+        str, Meta(description="a language name or alias, case-insensitive (see Languages)")
+    ]
+    code: Annotated[
+        str,
+        Meta(
+            description="base64; the main file's source, no NUL bytes, within the code "
+            "limit together with `files`"
+        ),
+    ]
+    stdin: Annotated[
+        str | None,
+        Meta(description="base64; the program's input, within the stdin limit; empty: EOF"),
+    ] = None
+    args: Annotated[
+        list[str] | None,
+        Meta(
+            description="program arguments, at most CODE_ENGINE_MAX_ARGS, each at most 4096 "
+            "characters and without NUL"
+        ),
+    ] = None
+    id: Annotated[
+        str | int | None,
+        Meta(
+            description="echoed in the reply, at most 128 characters (an integer's digits "
+            "and sign); generated when absent"
+        ),
+    ] = None
+    timeout_ms: Annotated[
+        int | None,
+        Meta(
+            description="wall-clock limit of each run, clamped to CODE_ENGINE_TIMEOUT_MS "
+            "(the default too)"
+        ),
+    ] = None
+    memory_mb: Annotated[
+        int | None,
+        Meta(
+            description="memory limit, clamped to CODE_ENGINE_MEMORY_MB (the default too); "
+            "below 32 (64 under gVisor) the request is refused"
+        ),
+    ] = None
+    cpu_time_limit_ms: Annotated[
+        int | None,
+        Meta(
+            description="user plus system CPU time of all the run's processes, clamped to "
+            "CODE_ENGINE_MAX_CPU_TIME_MS; default: the wall limit"
+        ),
+    ] = None
+    files: Annotated[
+        list[WireFile] | None,
+        Meta(description="extra source files beside the main file, at most 32"),
+    ] = None
 
 
 class WireProblemRequest(WireRequest, frozen=True, forbid_unknown_fields=True):
     """A request on problems.execute.request: a compiler request plus the problem."""
 
-    tests: list[WireTest] | None = None
-    compare: str = "trim"
-    float_tolerance: float | None = None
-    stop_on_first_failure: bool = False
-    checker: WireTool | None = None
-    interactor: WireTool | None = None
+    tests: Annotated[
+        list[WireTest] | None,
+        Meta(
+            description="1 to CODE_ENGINE_PROBLEMS_MAX_TESTS test cases; without them the "
+            "request runs once, as a compiler request with the problems limits"
+        ),
+    ] = None
+    compare: Annotated[
+        str, Meta(description="how outputs are compared: trim, exact, tokens or float")
+    ] = "trim"
+    float_tolerance: Annotated[
+        float | None,
+        Meta(description="the tolerance of compare float, 0 < tol <= 1; default 1e-6"),
+    ] = None
+    stop_on_first_failure: Annotated[
+        bool, Meta(description="report the tests after the first failure as skipped")
+    ] = False
+    checker: Annotated[
+        WireTool | None,
+        Meta(description="a program that grades each test instead of compare (compare trim only)"),
+    ] = None
+    interactor: Annotated[
+        WireTool | None,
+        Meta(description="a program the solution talks to, test by test; not with checker"),
+    ] = None
 
 
 PROBLEM_ONLY_FIELDS = frozenset(WireProblemRequest.__struct_fields__) - frozenset(

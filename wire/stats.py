@@ -35,6 +35,7 @@ import enum
 from typing import Annotated
 
 import msgspec
+from msgspec import Meta
 
 from .admin import EngineState
 from .decoding import decode
@@ -50,72 +51,115 @@ class ContainerState(enum.StrEnum):
 
 
 class Docker(msgspec.Struct, frozen=True, kw_only=True):
-    ok: bool = False
-    error: str | None = None  # the pool's last error warming a container
+    """The Docker daemon, as the pool sees it."""
+
+    ok: Annotated[bool, Meta(description="Docker answers")] = False
+    error: Annotated[str | None, Meta(description="the pool's last error warming a container")] = (
+        None
+    )
 
 
 class Nats(msgspec.Struct, frozen=True, kw_only=True):
-    connected: bool = False
-    reconnects: int = 0
-    server_restarts: int = 0  # the embedded nats-server, restarted after it died
+    """The link to NATS."""
+
+    connected: Annotated[bool, Meta(description="connected to a NATS server now")] = False
+    reconnects: Annotated[int, Meta(description="reconnections since start-up")] = 0
+    server_restarts: Annotated[
+        int, Meta(description="restarts of the embedded nats-server after it died")
+    ] = 0
 
 
 class Queue(msgspec.Struct, frozen=True, kw_only=True):
-    depth: int = 0  # accepted jobs waiting for a worker
-    capacity: int = 0  # beyond it, requests are answered busy
+    """The queue of accepted jobs."""
+
+    depth: Annotated[int, Meta(description="accepted jobs waiting for a worker")] = 0
+    capacity: Annotated[
+        int, Meta(description="the most that may wait; beyond it, requests are answered busy")
+    ] = 0
 
 
 class Workers(msgspec.Struct, frozen=True, kw_only=True):
-    busy: int = 0  # jobs running now
-    total: int = 0  # the instance's concurrency
+    """The tasks that run jobs."""
+
+    busy: Annotated[int, Meta(description="jobs running now")] = 0
+    total: Annotated[int, Meta(description="the instance's concurrency")] = 0
 
 
 class Pool(msgspec.Struct, frozen=True, kw_only=True):
-    # The warm target: idle containers kept ready beyond the busy ones (what
-    # ``resize`` sets), not the number of containers listed.
-    size: int = 0
-    max: int = 0  # the most containers at once: the concurrency
-    starting: int = 0  # being created, not listed yet
-    replaced: int = 0  # retired since start-up
-    lost_idle: int = 0  # idle containers that died (their stream ended), replaced at once
-    # Jobs whose container was found dead before their code started; each ran
-    # again on a fresh container (a bounded number of times).
-    lost_before_job: int = 0
+    """The warm containers."""
+
+    size: Annotated[
+        int,
+        Meta(
+            description="the warm target: idle containers kept ready beyond the busy ones "
+            "(what resize sets), not the number of containers listed"
+        ),
+    ] = 0
+    max: Annotated[int, Meta(description="the most containers at once: the concurrency")] = 0
+    starting: Annotated[int, Meta(description="containers being created, not listed yet")] = 0
+    replaced: Annotated[int, Meta(description="containers retired since start-up")] = 0
+    lost_idle: Annotated[
+        int, Meta(description="idle containers that died (their stream ended), replaced at once")
+    ] = 0
+    lost_before_job: Annotated[
+        int,
+        Meta(
+            description="jobs whose container was found dead before their code started; each "
+            "ran again on a fresh container (a bounded number of times)"
+        ),
+    ] = 0
 
 
 class CompileCache(msgspec.Struct, frozen=True, kw_only=True):
     """Compiled programs reused by identical requests (service/sandbox/compile_cache.py)."""
 
-    hits: int = 0  # compiled requests that ran a kept program
-    misses: int = 0  # compiled requests that compiled
-    entries: int = 0
-    bytes: int = 0
-    capacity_bytes: int = 0  # 0: the cache is off
+    hits: Annotated[int, Meta(description="compiled requests that ran a kept program")] = 0
+    misses: Annotated[int, Meta(description="compiled requests that compiled")] = 0
+    entries: Annotated[int, Meta(description="programs kept")] = 0
+    bytes: Annotated[int, Meta(description="bytes of the programs kept")] = 0
+    capacity_bytes: Annotated[int, Meta(description="the cache's size; 0: the cache is off")] = 0
 
 
 class ContainerJob(msgspec.Struct, frozen=True, kw_only=True):
-    id: str
-    language: str = ""
-    elapsed_ms: float = 0.0
+    """The job a container is running."""
+
+    id: Annotated[str, Meta(description="the request's id")]
+    language: Annotated[str, Meta(description="the language's name")] = ""
+    elapsed_ms: Annotated[float, Meta(description="time since the job started")] = 0.0
 
 
 class Container(msgspec.Struct, frozen=True, kw_only=True):
-    id: str  # the short id (12 hex digits)
+    """One container of the pool.
+
+    ``cpu_percent``, ``memory_bytes`` and ``memory_limit_bytes`` come from Docker's
+    stats: null until the first sample of the container, and the CPU share null
+    until the second (it is a difference of two readings).
+    """
+
+    id: Annotated[str, Meta(description="the short id (12 hex digits)")]
     state: ContainerState
-    jobs: int = 0  # jobs served
-    job: ContainerJob | None = None
-    # From Docker's stats: both None until the first sample of this container,
-    # and the CPU share None until the second (it is a difference of two readings).
-    cpu_percent: float | None = None
-    memory_bytes: int | None = None
-    memory_limit_bytes: int | None = None
+    jobs: Annotated[int, Meta(description="jobs served")] = 0
+    job: Annotated[ContainerJob | None, Meta(description="the job running now")] = None
+    cpu_percent: Annotated[float | None, Meta(description="CPU use, % of one CPU")] = None
+    memory_bytes: Annotated[int | None, Meta(description="memory used, page cache excluded")] = None
+    memory_limit_bytes: Annotated[int | None, Meta(description="the container's memory limit")] = (
+        None
+    )
 
 
 class Counters(msgspec.Struct, frozen=True, kw_only=True):
-    accepted: int = 0
-    rejected: int = 0
-    by_status: dict[Status, int] = msgspec.field(default_factory=dict)
-    by_language: dict[str, int] = msgspec.field(default_factory=dict)
+    """Counts since start-up."""
+
+    accepted: Annotated[int, Meta(description="requests queued for a worker")] = 0
+    rejected: Annotated[
+        int, Meta(description="requests the full queue turned away (answered busy)")
+    ] = 0
+    by_status: Annotated[dict[Status, int], Meta(description="replies by status")] = msgspec.field(
+        default_factory=dict
+    )
+    by_language: Annotated[dict[str, int], Meta(description="replies by language")] = msgspec.field(
+        default_factory=dict
+    )
 
 
 class Throughput(msgspec.Struct, frozen=True, kw_only=True):
@@ -134,17 +178,21 @@ class Latency(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class RecentJob(msgspec.Struct, frozen=True, kw_only=True):
-    id: str
-    language: str
+    """A job that finished."""
+
+    id: Annotated[str, Meta(description="the request's id")]
+    language: Annotated[str, Meta(description="the language's name")]
     status: Status
-    total_ms: float
-    at: float  # wall-clock time it finished (seconds since the epoch)
+    total_ms: Annotated[float, Meta(description="arrival to reply, queue wait included")]
+    at: Annotated[float, Meta(description="wall-clock time it finished (seconds since the epoch)")]
 
 
 class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
-    instance: Annotated[str, msgspec.Meta(min_length=1)]
-    version: str = "?"
-    uptime_s: float = 0.0
+    """What an instance publishes once a second on code-engine.stats.<instance>."""
+
+    instance: Annotated[str, Meta(min_length=1, description="the instance's id")]
+    version: Annotated[str, Meta(description="the engine's version")] = "?"
+    uptime_s: Annotated[float, Meta(description="seconds since the daemon started")] = 0.0
     state: EngineState = EngineState.RUNNING
     docker: Docker = Docker()
     nats: Nats = Nats()
@@ -152,14 +200,19 @@ class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
     workers: Workers = Workers()
     pool: Pool = Pool()
     compile_cache: CompileCache = CompileCache()
-    containers: tuple[Container, ...] = ()
+    containers: Annotated[
+        tuple[Container, ...], Meta(description="every container of the pool")
+    ] = ()
     counters: Counters = Counters()
     throughput: Throughput = Throughput()
     latency_ms: Latency = Latency()
-    recent: tuple[RecentJob, ...] = ()  # finished since the previous snapshot, each once
-    # The event loop's longest stall since the previous snapshot: a request
-    # that holds the loop holds every other request too.
-    loop_lag_ms: float = 0.0
+    recent: Annotated[
+        tuple[RecentJob, ...], Meta(description="finished since the previous snapshot, each once")
+    ] = ()
+    # A request that holds the loop holds every other request too.
+    loop_lag_ms: Annotated[
+        float, Meta(description="the event loop's longest stall since the previous snapshot")
+    ] = 0.0
 
 
 _encoder = msgspec.json.Encoder()

@@ -11,23 +11,26 @@ import enum
 
 
 class Status(enum.StrEnum):
+    # The comment beside each member is its meaning in the generated reference
+    # (docs/reference/statuses.md); the one above a group names the group.
+
     # How a program run ended (compiler replies; a test's verdict when it did not pass).
-    OK = "ok"
-    COMPILE_ERROR = "compile_error"
-    RUNTIME_ERROR = "runtime_error"
-    TIMEOUT = "timeout"
-    MEMORY_LIMIT = "memory_limit"
-    OUTPUT_LIMIT = "output_limit"
+    OK = "ok"  # the program exited 0
+    COMPILE_ERROR = "compile_error"  # the compiler refused the source; diagnostics in the reply
+    RUNTIME_ERROR = "runtime_error"  # a non-zero exit or a signal
+    TIMEOUT = "timeout"  # the wall-clock or the CPU time limit was reached
+    MEMORY_LIMIT = "memory_limit"  # the program ran out of memory, whoever noticed
+    OUTPUT_LIMIT = "output_limit"  # stdout or stderr went past the output limit
     # The request never ran.
-    INVALID_REQUEST = "invalid_request"
-    BUSY = "busy"
-    INTERNAL_ERROR = "internal_error"
+    INVALID_REQUEST = "invalid_request"  # the request breaks the protocol; error says how
+    BUSY = "busy"  # the queue is full or Docker is down: retry later
+    INTERNAL_ERROR = "internal_error"  # the engine failed (a container lost mid-job, shutdown)
     # Problems mode: a test's verdict after comparing its output.
-    ACCEPTED = "accepted"
-    WRONG_ANSWER = "wrong_answer"
-    SKIPPED = "skipped"
+    ACCEPTED = "accepted"  # the output matched, or the checker or interactor said so
+    WRONG_ANSWER = "wrong_answer"  # it did not
+    SKIPPED = "skipped"  # not run: an earlier failure stopped the request or the group
     # The problem's own checker failed (never blamed on the solution).
-    CHECKER_ERROR = "checker_error"
+    CHECKER_ERROR = "checker_error"  # the checker or interactor failed, or did not compile
 
 
 # Statuses a compiler reply can have; a problems reply has the others but OK.
