@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from agent import leftovers, memory, relay
 from agent.cputime import CpuMeter, user_cpu_ms
 from agent.errors import AgentFailure
-from agent.jail import JOB_GID, JOB_UID, enter_job, tool_ids
+from agent.jail import JOB_GID, JOB_UID, Jail, spawn, tool_ids
 from agent.processes import KILL_SECONDS, kill_user, read_oom_kills, signal_everyone
 from agent.protocol import Step, StepResult
 from agent.steps import DRAIN_SECONDS, READ_CHUNK, Capture, drain, spawn_failure
@@ -163,19 +163,14 @@ class Interaction:
         step = side.step
         limit = cpu_seconds(step)
         try:
-            proc = subprocess.Popen(
+            proc = spawn(
                 step.argv,
+                Jail(limit, step.file_size_limit, *side.user, side.oom_score_adj),
+                cwd=side.cwd,
+                env=step.env,
                 stdin=stdin,
                 stdout=stdout,
                 stderr=subprocess.PIPE,
-                bufsize=0,
-                cwd=side.cwd,
-                env=step.env,
-                close_fds=True,
-                start_new_session=True,
-                preexec_fn=lambda: enter_job(
-                    limit, step.file_size_limit, *side.user, side.oom_score_adj
-                ),
             )
         except OSError as exc:
             if exc.filename != step.argv[0]:

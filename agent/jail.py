@@ -13,21 +13,15 @@ import os
 import platform
 import resource
 import signal
+import subprocess
+from dataclasses import dataclass
 
 from agent import landlock
+from agent.layout import JOB_UIDS, TOOL_ID_SHIFT
 from agent.libc import libc
 from agent.seccomp import install_job_filter
 
-# The job user: one uid of this range per container, chosen by the host
-# (CODE_ENGINE_JOB_UID in the agent's environment) so that the kernel's per-uid
-# quotas (pending signals, message-queue bytes, inotify instances, pipe
-# buffers) are not shared by jobs running at the same time in different
-# containers. The image names each uid of the range in /etc/passwd.
-JOB_UIDS = range(10001, 11025)
 JOB_NOFILE = 256
-# The tool user's ids are the job user's shifted by this much, whatever the job
-# user is: far enough that no job uid of another container is ever one of them.
-TOOL_ID_SHIFT = 100_000
 
 
 def _job_uid(environ: dict[str, str] | os._Environ[str] = os.environ) -> int:
@@ -155,30 +149,78 @@ def lowest_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, 0, 19)
 
 
-def enter_job(
-    cpu_seconds: int,
-    file_size_limit: int,
-    uid: int = JOB_UID,
-    gid: int = JOB_GID,
-    oom_score_adj: int = 1000,
-) -> None:
-    """Runs in the forked child before exec: limits first, then drop to the job user.
+@dataclass(frozen=True, slots=True)
+class Jail:
+    """What one job process gets between fork and exec: the one configuration of every jail.
+
+    Every process that runs a job's or a tool's code enters it, through
+    :func:`spawn` (compile and run steps, warm starts, interactive runs) or,
+    without an exec, in a fork server's child (agent.forkserver).
 
     ``uid``/``gid``: another unprivileged user (a problem's tool, see
     :func:`tool_ids`), under the same limits and filter. ``oom_score_adj``: an
     interactor, running beside the job, is the OOM killer's second choice.
+    """
 
-    oom_score_adj is written while still root: after the uid switch the process
-    is not dumpable, so its /proc files belong to root and the write would fail.
-    It makes a job process the OOM killer's first choice, but only by default: a
-    job may lower it again down to the agent's own 0 (raising the floor needs
-    CAP_SYS_RESOURCE), and then the agent can be the victim. The container dies
-    with it and the host replaces it; nothing of the job survives either way.
+    cpu_seconds: int  # RLIMIT_CPU's soft limit; the hard one a second later
+    file_size_limit: int  # RLIMIT_FSIZE, under the container's own ceiling
+    uid: int = JOB_UID
+    gid: int = JOB_GID
+    oom_score_adj: int = 1000
+
+    def enter(self) -> None:
+        """Runs in the forked child before exec: limits first, then drop to the user.
+
+        oom_score_adj is written while still root: after the uid switch the process
+        is not dumpable, so its /proc files belong to root and the write would fail.
+        It makes a job process the OOM killer's first choice, but only by default: a
+        job may lower it again down to the agent's own 0 (raising the floor needs
+        CAP_SYS_RESOURCE), and then the agent can be the victim. The container dies
+        with it and the host replaces it; nothing of the job survives either way.
+
+        Raises:
+            OSError: a limit, the user switch or the seccomp filter failed; Popen
+                reports it and the step does not run.
+        """
+        _enter(self.cpu_seconds, self.file_size_limit, self.uid, self.gid, self.oom_score_adj)
+
+
+def spawn(
+    argv: list[str],
+    jail: Jail,
+    *,
+    cwd: str,
+    env: dict[str, str],
+    stdin: int,
+    stdout: int,
+    stderr: int,
+    pass_fds: tuple[int, ...] = (),
+) -> subprocess.Popen[bytes]:
+    """Start ``argv`` in ``jail``: the one way the agent starts a process of a job's.
+
+    Its own session (the agent kills by session and by user), no descriptor of
+    the agent's but the three given and ``pass_fds``, unbuffered pipes.
 
     Raises:
-        OSError: a limit, the user switch or the seccomp filter failed; Popen
-            reports it and the step does not run.
+        OSError: as Popen does (the program's name in ``filename`` when it could
+            not be executed).
     """
+    return subprocess.Popen(
+        argv,
+        stdin=stdin,
+        stdout=stdout,
+        stderr=stderr,
+        bufsize=0,
+        cwd=cwd,
+        env=env,
+        close_fds=True,
+        pass_fds=pass_fds,
+        start_new_session=True,
+        preexec_fn=jail.enter,
+    )
+
+
+def _enter(cpu_seconds: int, file_size_limit: int, uid: int, gid: int, oom_score_adj: int) -> None:
     reset_signals()
     try:
         fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)

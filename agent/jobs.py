@@ -46,8 +46,9 @@ from agent.files import (
 from agent.interaction import Interaction
 from agent.ipc import ipc_objects, remove_ipc
 from agent.jail import tool_ids
+from agent.layout import BUILD_DIR, CHECK_DIR, RUN_DIR, SCRATCH_DIRS, TOOL_DIR, WORK_DIR
 from agent.log import log
-from agent.processes import kill_all, other_pids
+from agent.processes import kill_all, other_pids, require_none_but
 from agent.protocol import (
     PROGRAM_LIMIT,
     AgentMessage,
@@ -71,12 +72,6 @@ from agent.protocol import (
 from agent.steps import StepRunner
 from agent.warm import WarmStarts, templates_from
 
-WORK_DIR = "/work"
-BUILD_DIR = "/work/build"
-RUN_DIR = "/work/run"
-TOOL_DIR = "/work/tool"
-CHECK_DIR = "/work/check"
-SCRATCH_DIRS = ("/tmp", "/dev/shm", "/dev/mqueue")
 KEPT = frozenset({"build", "tool"})  # what a kept build keeps of /work
 # A check's files, in the order the tool gets them (testlib's convention).
 CHECK_FILES = ("input", "output", "answer")
@@ -173,6 +168,7 @@ class Agent:
                 job.id, cleanup=Cleanup.DIRTY, error="internal: the container is not clean"
             )
         self.pristine = False
+        self.alone("writing the job's files")
         make_job_dir(BUILD_DIR)
         try:
             write_files(BUILD_DIR, job.files)
@@ -224,7 +220,9 @@ class Agent:
                 )
             if not self.cleanup(keep_build=True):
                 return Result(job.id, compiled, cleanup=Cleanup.DIRTY, tool_compile=tool_compiled)
+            self.alone("locking the tool")
             lock_tree(TOOL_DIR, group=tool_ids()[1])
+        self.alone("locking the build")
         lock_tree(BUILD_DIR)
         self.build_ready = True
         runs, cleanup = self.execute_runs(job.id, job.runs, job.finish, job.early_result)
@@ -244,6 +242,7 @@ class Agent:
         Raises:
             BadRequest: a file cannot be written.
         """
+        self.alone("writing the tool's files")
         make_job_dir(TOOL_DIR, tool_ids())
         try:
             write_files(TOOL_DIR, tool.files, tool_ids())
@@ -285,6 +284,7 @@ class Agent:
             warm = None if interactive else self.warm.take(step)
             if warm is None:
                 self.warm.discard()
+                self.alone("making the run directory")
                 make_job_dir(RUN_DIR)  # a warm process runs in the one made for it
             if checks is not None and checked is not None and interactive:
                 run, interactor = self.interact(step, checks[index])
@@ -319,6 +319,7 @@ class Agent:
 
     def interact(self, step: Step, check: Check) -> tuple[StepResult, StepResult]:
         """Run ``step`` against the interactor, which gets the input and an output file."""
+        self.alone("an interactive run")
         make_job_dir(CHECK_DIR, tool_ids())
         write_files(CHECK_DIR, {"input": step.stdin, "output": b""}, tool_ids())
         step.stdin = b""
@@ -333,12 +334,21 @@ class Agent:
     def check(self, check: Check, stdin: bytes, run: StepResult) -> StepResult:
         """Run the tool on a run's input, output and answer, as the tool user."""
         self.warm.discard()
+        self.alone("a check")
         make_job_dir(CHECK_DIR, tool_ids())
         contents = (stdin, run.stdout, check.answer)
         write_files(CHECK_DIR, dict(zip(CHECK_FILES, contents, strict=True)), tool_ids())
         step = check.step
         step.argv = [*step.argv, *(f"{CHECK_DIR}/{name}" for name in CHECK_FILES)]
         return StepRunner(step, CHECK_DIR, self.wake_fd, tool_ids()).run()
+
+    def alone(self, before: str) -> None:
+        """Fail closed unless no job process is alive (warm ones have run nothing of a job).
+
+        Raises:
+            AgentFailure: one is; the request's answer is then DIRTY.
+        """
+        require_none_but(self.warm.pids(), before)
 
     def reset_now_or_owe(self, ident: str, early: bool) -> Cleanup:
         """reset() now; or, for an early result, once it is sent (OWED meanwhile)."""

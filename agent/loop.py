@@ -15,7 +15,8 @@ from types import FrameType
 
 from agent import environment, jail
 from agent.errors import HostGone
-from agent.jobs import WORK_DIR, Agent, Unreadable
+from agent.jobs import Agent, Unreadable
+from agent.layout import WORK_DIR
 from agent.libc import libc
 from agent.log import log
 from agent.processes import kill_all, signal_everyone

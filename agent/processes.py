@@ -12,6 +12,8 @@ import os
 import signal
 import time
 
+from agent.errors import AgentFailure
+
 # How long a SIGKILLed process may take to disappear before the agent gives up.
 KILL_SECONDS = 2.0
 # cgroup v1, then v2: whichever the host mounts. The OOM killer's kills, and
@@ -103,6 +105,21 @@ def kill_user(uid: int, limit: float = KILL_SECONDS) -> bool:
         if time.monotonic() > end:
             return False
     return True
+
+
+def require_none_but(spared: set[int], before: str) -> None:
+    """Fail closed unless no process but the agent's, the engine's and ``spared`` is alive.
+
+    File work in the directories a job writes (agent.files) and a tool's run
+    rest on it: with no job process alive, nothing can swap an entry between a
+    check and its use, or watch a tool's files. ``spared``: warm processes,
+    which have run nothing of any job.
+
+    Raises:
+        AgentFailure: some are; ``before`` says what was about to happen.
+    """
+    if alive := [pid for pid in other_pids() if pid not in spared]:
+        raise AgentFailure(f"job processes {alive} alive before {before}")
 
 
 def reap_orphans() -> None:

@@ -28,7 +28,7 @@ from typing import IO
 from agent import memory
 from agent.cputime import CpuMeter
 from agent.errors import AgentFailure
-from agent.jail import JOB_GID, JOB_UID, enter_job
+from agent.jail import JOB_GID, JOB_UID, Jail, spawn
 from agent.processes import KILL_SECONDS, read_limit_hits, read_oom_kills, signal_everyone
 from agent.protocol import Step, StepResult
 from agent.warm import JobProcess, WarmProcess, cpu_seconds
@@ -155,19 +155,14 @@ class StepRunner:
     def _spawn(self) -> subprocess.Popen[bytes] | StepResult:
         """The step's process, or the result of a program that cannot be executed."""
         try:
-            return subprocess.Popen(
+            return spawn(
                 self.step.argv,
+                Jail(self.cpu_seconds, self.step.file_size_limit, *self.user),
+                cwd=self.cwd,
+                env=self.step.env,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                bufsize=0,
-                cwd=self.cwd,
-                env=self.step.env,
-                close_fds=True,
-                start_new_session=True,
-                preexec_fn=lambda: enter_job(
-                    self.cpu_seconds, self.step.file_size_limit, *self.user
-                ),
             )
         except OSError as exc:
             # Popen names argv[0] when exec failed; anything else is the agent's failure.

@@ -42,7 +42,7 @@ import subprocess
 from dataclasses import dataclass, field
 
 from agent.forkserver import ForkedProcess, ForkServer
-from agent.jail import JOB_GID, JOB_UID, enter_job
+from agent.jail import JOB_GID, JOB_UID, Jail, spawn
 from agent.log import log
 from agent.protocol import Step
 from agent.protocol.fields import ProtocolError
@@ -215,18 +215,15 @@ def _spawn(template: Template, cwd: str) -> WarmProcess:
     argv = [*step.argv[:-1], os.path.join(LAUNCHER_DIR, template.launcher), str(read_end)]
     limit = cpu_seconds(step)
     try:
-        proc = subprocess.Popen(
+        proc = spawn(
             argv,
+            Jail(limit, step.file_size_limit),
+            cwd=cwd,
+            env=step.env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            bufsize=0,
-            cwd=cwd,
-            env=step.env,
-            close_fds=True,
             pass_fds=(read_end,),
-            start_new_session=True,
-            preexec_fn=lambda: enter_job(limit, step.file_size_limit),
         )
     except BaseException:
         os.close(write_end)

@@ -10,7 +10,7 @@ come down), and it answers with the pid of a fresh process that:
 - is the agent's child, not this one's (forked twice, the middle one exits at
   once, PID 1 adopts it), so the agent waits for it, measures it and reaps it as
   any job process;
-- enters the job's jail as a job process does before exec (:func:`agent.jail.enter_job`:
+- enters the job's jail as a job process does before exec (:meth:`agent.jail.Jail.enter`:
   session, rlimits, oom_score_adj, SCHED_IDLE, the job user, Landlock, seccomp),
   then closes every descriptor but the three and the argv pipe;
 - forgets the modules this server imported beyond what the interpreter starts
@@ -50,13 +50,13 @@ def _become_job(fds: list[int], cwd: str, limits: list[int]) -> None:
         argv_fd = os.dup(argv_pipe)
         os.chdir(cwd)
         cpu_seconds, file_size_limit, uid, gid = limits
-        jail.enter_job(cpu_seconds, file_size_limit, uid, gid)
+        jail.Jail(cpu_seconds, file_size_limit, uid, gid).enter()
         # The uid switch without an exec left the process undumpable, its /proc
         # files root's: a program's own /proc/self/fd would be closed to it.
         libc.prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)
         os.closerange(3, argv_fd)
         os.closerange(argv_fd + 1, jail.JOB_NOFILE)
-        # enter_job put every signal to the kernel's default; an interpreter
+        # The jail put every signal to the kernel's default; an interpreter
         # starts with its own for these three.
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)

@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 import trio
 
 from agent import protocol
+from agent.layout import JOB_UIDS
 from docker_api import DockerClient, DockerError, NotFound
 from service.config import Settings
 from service.errors import AgentError, AgentVersionMismatch, PoolUnavailable
 from service.sandbox import cgroups
 from service.sandbox.agent_link import AgentLink
-from service.sandbox.spec import JOB_UIDS, container_config
+from service.sandbox.spec import container_config
 
 log = logging.getLogger(__name__)
 

@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable
 
 import trio
 
+from agent.layout import JOB_UIDS
 from docker_api import DaemonUnavailable, DockerClient, DockerError
 from service.config import Settings
 from service.errors import AgentError, PoolUnavailable
@@ -40,7 +41,7 @@ from service.sandbox.container import (
     remove_container,
     start_container,
 )
-from service.sandbox.spec import JOB_UIDS, instance_filter
+from service.sandbox.spec import instance_filter
 
 log = logging.getLogger(__name__)
 

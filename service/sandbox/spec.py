@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from agent.layout import JOB_UIDS
 from service.config import Settings
 
 from .steps import warm_templates
@@ -57,10 +58,6 @@ MIN_FSIZE = 64 << 20
 SENTRY_TASKS_PER_PROCESS = 8
 SENTRY_BASE_TASKS = 64
 SENTRY_LEAK_PER_SECOND = 200
-
-
-# The job uids the image knows (agent/jail.py JOB_UIDS, worker/Dockerfile).
-JOB_UIDS = range(10001, 11025)
 
 
 def container_config(
