@@ -21,17 +21,21 @@ from .errors import AdminReplyError, AdminRequestError
 
 
 class EngineState(enum.StrEnum):
-    RUNNING = "running"
+    """What an instance does with requests."""
+
+    RUNNING = "running"  # taking requests
     PAUSED = "paused"  # not subscribed to the execute subjects
     DRAINING = "draining"  # finishing what it has, taking nothing new
 
 
 class AdminAction(enum.StrEnum):
-    PAUSE = "pause"
-    RESUME = "resume"
-    DRAIN = "drain"
-    RECYCLE = "recycle"  # needs `container`
-    RESIZE = "resize"  # needs `workers`
+    """What an admin request asks for."""
+
+    PAUSE = "pause"  # unsubscribe from the execute subjects: queue-group peers take the work
+    RESUME = "resume"  # subscribe again
+    DRAIN = "drain"  # take no new work, finish what is queued and running
+    RECYCLE = "recycle"  # replace `container` now when idle, else after its job
+    RESIZE = "resize"  # keep `workers` warm containers ready
 
 
 class AdminRequest(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):

@@ -44,10 +44,12 @@ from .status import Status
 
 
 class ContainerState(enum.StrEnum):
-    WARMING = "warming"
-    IDLE = "idle"
-    BUSY = "busy"
-    RECYCLING = "recycling"
+    """Where a pool container is in its life."""
+
+    WARMING = "warming"  # being created and started, its agent not ready yet
+    IDLE = "idle"  # verified clean, waiting for a job
+    BUSY = "busy"  # lent to a request
+    RECYCLING = "recycling"  # retired, being removed (the pool warms a replacement)
 
 
 class Docker(msgspec.Struct, frozen=True, kw_only=True):
@@ -165,16 +167,24 @@ class Counters(msgspec.Struct, frozen=True, kw_only=True):
 class Throughput(msgspec.Struct, frozen=True, kw_only=True):
     """Jobs finished per second, over the last 10 and 60 seconds."""
 
-    last_10s: float = msgspec.field(default=0.0, name="10s")
-    last_60s: float = msgspec.field(default=0.0, name="60s")
+    last_10s: Annotated[float, Meta(description="over the last 10 seconds")] = msgspec.field(
+        default=0.0, name="10s"
+    )
+    last_60s: Annotated[float, Meta(description="over the last 60 seconds")] = msgspec.field(
+        default=0.0, name="60s"
+    )
 
 
 class Latency(msgspec.Struct, frozen=True, kw_only=True):
     """Percentiles of the recent jobs' total time (queue wait included), in ms."""
 
-    p50: float | None = None
-    p95: float | None = None
-    p99: float | None = None
+    p50: Annotated[float | None, Meta(description="the median; null before any job")] = None
+    p95: Annotated[float | None, Meta(description="the 95th percentile; null before any job")] = (
+        None
+    )
+    p99: Annotated[float | None, Meta(description="the 99th percentile; null before any job")] = (
+        None
+    )
 
 
 class RecentJob(msgspec.Struct, frozen=True, kw_only=True):

@@ -11,6 +11,8 @@ import enum
 
 
 class Status(enum.StrEnum):
+    """How a request, a run or a test ended: every outcome a reply can carry."""
+
     # The comment beside each member is its meaning in the generated reference
     # (docs/reference/statuses.md); the one above a group names the group.
 

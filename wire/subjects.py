@@ -5,18 +5,18 @@ from __future__ import annotations
 import enum
 import hashlib
 
-DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
+DEFAULT_NATS_URL = "nats://127.0.0.1:4222"  # NATSURL unset: here, embedded when nothing listens
 
-COMPILER_SUBJECT = "compiler.execute.request"
-PROBLEMS_SUBJECT = "problems.execute.request"
-QUEUE_GROUP = "code-engine"
+COMPILER_SUBJECT = "compiler.execute.request"  # one program run, its output and status
+PROBLEMS_SUBJECT = "problems.execute.request"  # larger limits, and test cases graded
+QUEUE_GROUP = "code-engine"  # every instance subscribes in it: one of them takes each request
 
 # The NATS service API ($SRV.PING/INFO/STATS) names the engine this way.
 SERVICE_NAME = "code-engine"
 
-STATS_PREFIX = "code-engine.stats"
-ADMIN_PREFIX = "code-engine.admin"
-DEAD_LETTER_PREFIX = "code-engine.dead"
+STATS_PREFIX = "code-engine.stats"  # .<instance>: its snapshot, once a second
+ADMIN_PREFIX = "code-engine.admin"  # .<instance>: pause, resume, drain, recycle, resize
+DEAD_LETTER_PREFIX = "code-engine.dead"  # .<kind>: durable requests delivered too often
 
 # Durable mode: a JetStream work queue in front of the same engine.
 DURABLE_STREAM = "CODE_ENGINE"
