@@ -6,33 +6,45 @@ import time
 
 from rich.text import Text
 
+from wire.admin import EngineState
+from wire.stats import ContainerState
+from wire.status import Status
+
 _EIGHTHS = " ▏▎▍▌▋▊▉"
 TRACK = "on #3a3a3a"
 
-STATE_STYLES = {
-    "running": "bold green",
-    "paused": "bold yellow",
-    "draining": "bold magenta",
-    "gone": "bold red",
+# Every member of each wire enum has its style (tests/tui/test_tui_styles.py makes
+# sure), so a new state or verdict cannot reach the screen unstyled.
+STATE_STYLES: dict[EngineState, str] = {
+    EngineState.RUNNING: "bold green",
+    EngineState.PAUSED: "bold yellow",
+    EngineState.DRAINING: "bold magenta",
+}
+GONE_STYLE = "bold red"  # an instance fallen silent, whatever state it said last
+
+CONTAINER_STYLES: dict[ContainerState, str] = {
+    ContainerState.IDLE: "green",
+    ContainerState.BUSY: "bold cyan",
+    ContainerState.WARMING: "yellow",
+    ContainerState.RECYCLING: "magenta",
 }
 
-CONTAINER_STYLES = {
-    "idle": "green",
-    "busy": "bold cyan",
-    "warming": "yellow",
-    "recycling": "magenta",
-}
-
-STATUS_STYLES = {
-    "ok": "green",
-    "runtime_error": "yellow",
-    "compile_error": "yellow",
-    "timeout": "red",
-    "memory_limit": "red",
-    "output_limit": "red",
-    "busy": "magenta",
-    "invalid_request": "magenta",
-    "internal_error": "bold red",
+# By whose doing a job ended: passed, the solution's failure, a limit it hit,
+# nothing ran (refused or skipped), the engine's or the problem's own fault.
+STATUS_STYLES: dict[Status, str] = {
+    Status.OK: "green",
+    Status.ACCEPTED: "green",
+    Status.RUNTIME_ERROR: "yellow",
+    Status.COMPILE_ERROR: "yellow",
+    Status.WRONG_ANSWER: "yellow",
+    Status.TIMEOUT: "red",
+    Status.MEMORY_LIMIT: "red",
+    Status.OUTPUT_LIMIT: "red",
+    Status.BUSY: "magenta",
+    Status.INVALID_REQUEST: "magenta",
+    Status.SKIPPED: "dim",
+    Status.INTERNAL_ERROR: "bold red",
+    Status.CHECKER_ERROR: "bold red",
 }
 
 

@@ -64,7 +64,7 @@ def _cells(c: Container) -> dict[str, Text]:
         )
     return {
         "container": Text(c.id[:12]),
-        "state": Text(str(c.state), style=fmt.CONTAINER_STYLES.get(c.state, "")),
+        "state": Text(str(c.state), style=fmt.CONTAINER_STYLES[c.state]),
         "jobs": Text(str(c.jobs), justify="right"),
         "cpu": _cpu_cell(c),
         "memory": _memory_cell(c),

@@ -52,10 +52,11 @@ class InstanceHeader(Widget):
         s = instance.snapshot
         text = Text.assemble((s.instance, "bold"), "  ")
         if instance.gone:
-            text.append(f"GONE — no stats for {fmt.duration(instance.silent_s)}", style="bold red")
+            gone = f"GONE — no stats for {fmt.duration(instance.silent_s)}"
+            text.append(gone, style=fmt.GONE_STYLE)
             text.append(f" (last seen {s.state})", style="dim")
         else:
-            text.append(s.state.upper(), style=fmt.STATE_STYLES.get(s.state, "bold"))
+            text.append(s.state.upper(), style=fmt.STATE_STYLES[s.state])
         text.append(f"   v{s.version}   up {fmt.duration(s.uptime_s)}   ")
         text.append_text(fmt.health(s.docker.ok, "docker"))
         text.append("  ")

@@ -14,10 +14,10 @@ from ..model import InstanceState
 def _prompt(instance: InstanceState) -> Text:
     snapshot = instance.snapshot
     if instance.gone:
-        marker, state, style = "○", f"gone {fmt.duration(instance.silent_s)}", "bold red"
+        marker, state, style = "○", f"gone {fmt.duration(instance.silent_s)}", fmt.GONE_STYLE
     else:
         marker, state = "●", snapshot.state
-        style = fmt.STATE_STYLES.get(snapshot.state, "bold")
+        style = fmt.STATE_STYLES[snapshot.state]
     text = Text.assemble((marker + " ", style), (snapshot.instance, "bold"))
     text.append(" " + state, style=style)
     text.append(

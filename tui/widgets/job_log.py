@@ -20,7 +20,7 @@ def job_line(job: RecentJob) -> Text:
         (f"{job.id:<14.14}", "bold"),
         " ",
         f"{job.language:<11.11}",
-        (f"{job.status:<15.15}", fmt.STATUS_STYLES.get(job.status, "")),
+        (f"{job.status:<15.15}", fmt.STATUS_STYLES[job.status]),
         f"{fmt.millis(job.total_ms):>9}",
     )
 

@@ -46,9 +46,9 @@ class StatusBreakdown(Widget):
         )
         ranked = sorted(counters.by_status.items(), key=lambda kv: (-kv[1], kv[0]))
         for status, count in ranked:
-            style = fmt.STATUS_STYLES.get(status, "")
+            style = fmt.STATUS_STYLES[status]
             share = count / finished if finished else 0.0
-            cell = fmt.bar(share, BAR_WIDTH, style or "blue")
+            cell = fmt.bar(share, BAR_WIDTH, style)
             cell.append(f" {share:4.0%}")
             table.add_row(Text(status, style=style), str(count), cell)
         if counters.by_language:
