@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Build the worker's Debian base image offline (no container registry needed):
-# debootstrap a minimal bookworm with the four toolchains, then `docker import`.
+# debootstrap a minimal bookworm with Python, Node.js and g++, then `docker import`
+# (Go comes from bookworm-backports in worker/Dockerfile).
 #
 #   scripts/bootstrap-base.sh [IMAGE]      (default: code-engine-base:bookworm)
 set -euo pipefail
 
 IMAGE="${1:-code-engine-base:bookworm}"
 SUITE="${CODE_ENGINE_BASE_SUITE:-bookworm}"
-PACKAGES="python3,nodejs,golang-go,g++,ca-certificates"
+PACKAGES="python3,nodejs,g++,ca-certificates"
 
 mirror() {
     if [ -n "${CODE_ENGINE_DEBIAN_MIRROR:-}" ]; then echo "$CODE_ENGINE_DEBIAN_MIRROR"; return; fi

@@ -27,9 +27,11 @@ from docker_api import BuildFailed, DockerClient, DockerError
 from service.errors import ImageBuildError
 from service.languages import (
     CPP_FLAGS,
+    GO_CONFIG_DIR,
     NODE_SNAPSHOT_DIR,
     NODE_SNAPSHOT_MEMORY_MB,
     PCH_DIR,
+    lookup,
     node_heap_mb,
 )
 
@@ -69,12 +71,30 @@ def context_files(
     return files
 
 
+def go_compile_env() -> str:
+    """The Go compile step's own variables as ``NAME=value`` words, for ``env``.
+
+    The worker image compiles the standard library under exactly these: an
+    archive built under others (cgo on, another GODEBUG) would be stale to
+    the compile step, which would build the whole library again.
+    """
+    go = lookup("go")
+    assert go is not None
+    words = [f"{name}={value}" for name, value in go.compile_env.items()]
+    if any(char.isspace() for word in words for char in word):
+        raise ValueError(f"a Go compile variable with a space cannot pass as a word: {words}")
+    return " ".join(words)
+
+
 def build_args() -> dict[str, str]:
     """What the Dockerfile takes from the host's language table: the C++ header's
-    flags, and the Node heaps to make start-up snapshots for."""
+    flags, the Go compile step's environment, and the Node heaps to make start-up
+    snapshots for."""
     return {
         "CPP_PCH_FLAGS": " ".join(CPP_FLAGS),
         "CPP_PCH_DIR": PCH_DIR,
+        "GO_COMPILE_ENV": go_compile_env(),
+        "GO_CONFIG_DIR": GO_CONFIG_DIR,
         "NODE_SNAPSHOT_HEAPS_MB": " ".join(
             str(node_heap_mb(memory_mb)) for memory_mb in NODE_SNAPSHOT_MEMORY_MB
         ),

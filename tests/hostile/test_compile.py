@@ -67,6 +67,59 @@ var big = [1 << 28]byte{1}
 func main() { fmt.Println(big[0]) }
 """
 
+# Build-time code execution through cgo (CVE-2023-39323 and its kind): linker
+# flags that make gcc run every step of the link through a shell, which would
+# print the marker into the compiler's output and let the build succeed. They
+# must never reach a linker: the compile is a compile_error, and no marker. The
+# marker is made by the code that would run (the compiler quotes the source).
+BUILD_MARKER = "RAN-AT-BUILD-42"
+_WRAP_THE_LINKER = """//line _cgo_gotypes.go:1
+//go:cgo_ldflag "-wrapper"
+//go:cgo_ldflag "/bin/sh,-c,echo RAN-AT-BUILD-$((6 * 7)) >&2; touch /tmp/built; exec $0 $@"
+"""
+
+# Directives only cgo's generated files may carry, in a file a //line directive
+# names as one of them (bookworm's Go 1.19 took them so).
+GO_LDFLAG_BEHIND_A_LINE_DIRECTIVE = f"""package main
+
+import "fmt"
+
+{_WRAP_THE_LINKER}
+func main() {{ fmt.Println("built") }}
+"""
+
+# The same beside an import of "C", which is what made 1.19 link externally
+# (gcc ran the shell, the marker was printed and the build succeeded).
+GO_LDFLAG_BESIDE_IMPORT_C = f"""package main
+
+import "C"
+import "fmt"
+
+{_WRAP_THE_LINKER}
+func main() {{ fmt.Println("built") }}
+"""
+
+# Plain cgo: flags for the linker and C code in the preamble.
+GO_CGO_LINKER_FLAGS = """package main
+
+// #cgo LDFLAGS: -Wl,-plugin,/tmp/plugin.so -Wl,--defsym=cgo_marker=1
+// #include <stdio.h>
+// static void say(void) { puts("RAN-AT-BUILD-" "42"); }
+import "C"
+
+func main() { C.say() }
+"""
+
+
+def _nothing_ran_at_build(*needles: str):
+    def check(reply: dict) -> None:
+        _error_has(*needles)(reply)
+        shown = f"{reply.get('error')}{reply.get('output')}"
+        assert BUILD_MARKER not in shown, shown[-2000:]
+
+    return check
+
+
 BIG_BUT_ALLOWED = (
     "#include <cstdio>\nstatic const int table[] = {"
     + ",".join(str(i % 10) for i in range(MAX_CODE_BYTES // 2 - 200))
@@ -128,6 +181,28 @@ CASES = [
         GO_HUGE_BINARY,
         "compile_error",
         check=_error_has("file too large"),
+    ),
+    Hostile(
+        "go-cgo-ldflag-behind-a-line-directive",
+        "go",
+        GO_LDFLAG_BEHIND_A_LINE_DIRECTIVE,
+        "compile_error",
+        check=_nothing_ran_at_build("only allowed in cgo-generated code"),
+    ),
+    Hostile(
+        "go-cgo-ldflag-beside-import-c",
+        "go",
+        GO_LDFLAG_BESIDE_IMPORT_C,
+        "compile_error",
+        # cgo is off: the file that imports "C" is left out of the build.
+        check=_nothing_ran_at_build("build constraints exclude all Go files"),
+    ),
+    Hostile(
+        "go-cgo-linker-flags",
+        "go",
+        GO_CGO_LINKER_FLAGS,
+        "compile_error",
+        check=_nothing_ran_at_build("build constraints exclude all Go files"),
     ),
     Hostile(
         "python-source-over-the-size-limit",

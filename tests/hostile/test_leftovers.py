@@ -187,7 +187,8 @@ func main() {
 	plant("/tmp/go-build123/b001")
 	plant("/work/build/.cache/go-build/00")
 	plant("/work/build/.cache/gopath/src/fmt")
-	plant("/usr/lib/go-1.19/pkg/linux_amd64")
+	plant("/usr/lib/go-1.23/pkg/linux_amd64")
+	plant("/opt/code-engine/go-config/go")
 }
 """
 
@@ -195,7 +196,8 @@ GO_POISON_OUTPUT = """/work/run/.cache/go-build/00 true
 /tmp/go-build123/b001 true
 /work/build/.cache/go-build/00 false
 /work/build/.cache/gopath/src/fmt false
-/usr/lib/go-1.19/pkg/linux_amd64 false
+/usr/lib/go-1.23/pkg/linux_amd64 false
+/opt/code-engine/go-config/go false
 """
 
 GO_AFTER = 'package main\nimport "fmt"\nfunc main() { fmt.Println("built clean") }\n'

@@ -42,6 +42,7 @@ from agent.protocol import (
     encode,
 )
 from service.config import Settings
+from service.languages import LANGUAGES
 from service.sandbox.image import context_tar
 from service.sandbox.spec import container_config
 
@@ -70,17 +71,12 @@ FSIZE_HARD = next(
 
 PATH = "/usr/local/bin:/usr/bin:/bin"
 RUN_ENV = {"PATH": PATH, "HOME": "/work/run", "LANG": "C.UTF-8"}
-# A fresh cache per job inside the build dir. CGO_ENABLED keeps its default (1):
-# Debian's precompiled standard library was built that way, and CGO_ENABLED=0
-# recompiles net, os/user and their dependents (seconds) for every job that uses them.
+# The engine's Go compile environment (cgo off, the standard library the image
+# compiled under it taken as it is), with a fresh cache per job inside the build dir.
 GO_ENV = {
-    "PATH": PATH,
-    "HOME": "/work/build",
+    **next(lang for lang in LANGUAGES if lang.name == "go").compile_environment(),
     "GOCACHE": "/work/build/.cache/go-build",
     "GOPATH": "/work/build/.cache/gopath",
-    "GO111MODULE": "off",
-    "GOFLAGS": "-buildvcs=false",
-    "GOPROXY": "off",
 }
 CPP_COMPILE = ["g++", "-O2", "-std=c++17", "-pipe", "-o", "/work/build/main", "main.cpp"]
 
