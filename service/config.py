@@ -138,7 +138,8 @@ class Settings:
     compile_memory: int = _setting(
         "CODE_ENGINE_COMPILE_MEMORY_MB",
         0,
-        "memory a compile step may use, whatever the job's own limit (0: CODE_ENGINE_MEMORY_MB)",
+        "least memory of a compile step, for every language: a compile gets the job's"
+        " memory_mb raised to this (0: each language's measured floor, service/languages.py)",
     )
     cgroup_writes: bool = _setting(
         "CODE_ENGINE_CGROUP_WRITES",
@@ -329,11 +330,6 @@ class Settings:
     def live_updates(self) -> bool:
         """Whether running containers' limits can be changed (gVisor's runsc cannot)."""
         return self.runtime != "runsc"
-
-    @property
-    def compile_memory_mb(self) -> int:
-        """The memory of compile steps (a job's own limit may be lower: its run gets that)."""
-        return self.compile_memory or self.memory_mb
 
     @property
     def cpu_time_ceiling_ms(self) -> int:

@@ -143,8 +143,9 @@ class Session:
         """Write the source and compile it; the build is kept for :meth:`run`.
 
         The compile step gets ``compile_cpus`` (compilers use several threads)
-        and the compile memory (a build needs more than many a program's limit);
-        the container is back at ``cpus`` and the request's memory before any run.
+        and the compile memory (the request's, raised to what the compiler needs:
+        :attr:`compile_memory_mb`); the container is back at ``cpus`` and the
+        request's memory before any run.
 
         Raises:
             AgentTimeout, AgentError: as :meth:`job`.
@@ -332,7 +333,10 @@ class Session:
 
     @property
     def compile_memory_mb(self) -> int:
-        return max(self.request.memory_mb, self._settings.compile_memory_mb)
+        """The compile step's memory: the request's, raised to its language's floor."""
+        return self.request.language.compile_memory_mb(
+            self.request.memory_mb, self._settings.compile_memory
+        )
 
     @property
     def compiles_apart(self) -> bool:

@@ -194,8 +194,8 @@ async def test_a_lower_memory_limit_is_written_to_the_cgroup_too(
     sandbox = Sandbox(docker, pool, settings)
     reply = await Executor(sandbox).execute(make_request("go", memory_mb=64))
     assert reply.status is Status.OK
-    # Built at the compile memory (the container's), run at the request's.
-    assert writes == [("memory.max", str(64 << 20))]
+    # Built at Go's compile floor, run at the request's.
+    assert writes == [("memory.max", str(128 << 20)), ("memory.max", str(64 << 20))]
     assert all(c.updates == [] for c in fake.containers.values())
 
 
@@ -219,7 +219,7 @@ async def test_a_cgroup_that_cannot_be_written_leaves_the_container_to_docker(
 
 
 async def test_the_compile_step_gets_its_own_memory_and_the_run_the_jobs(nursery, autojump_clock):
-    # A job that may use 64 MB still gets built with the compile allowance.
+    # A job that may use 64 MB still gets built, at Go's compile floor.
     settings = Settings.from_env({}, instance_id="unit", compile_cpus=SETTINGS.cpus)
     agent = FakeAgent(answer(stdout=b"42\n"))
     fake, docker, pool = await start_pool(nursery, agent, settings)
@@ -228,8 +228,12 @@ async def test_the_compile_step_gets_its_own_memory_and_the_run_the_jobs(nursery
     )
     assert reply.status is Status.OK
     busy = next(c for c in fake.containers.values() if c.updates)
-    # Created at the compile memory (the default), lowered once, after the compile.
-    assert busy.updates == [{"Memory": 64 << 20, "MemorySwap": 64 << 20}]
+    # Created at the default memory, lowered to the floor for the compile, then
+    # to the job's own limit for the run.
+    assert busy.updates == [
+        {"Memory": 128 << 20, "MemorySwap": 128 << 20},
+        {"Memory": 64 << 20, "MemorySwap": 64 << 20},
+    ]
     job, run = agent.received[-2:]
     assert isinstance(job, protocol.Job) and job.runs == []
     assert isinstance(run, protocol.Run)
