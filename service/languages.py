@@ -147,6 +147,11 @@ class Language:
     # The least memory its compile step gets, whatever the request's memory_mb
     # (CODE_ENGINE_COMPILE_MEMORY_MB, when set, instead): compile_memory_mb.
     compile_memory_floor_mb: int = 0
+    # Its compile may run code of the job's own (a build script, cgo's linker
+    # flags, a macro that runs programs): the compiler is then not the only
+    # writer of the build, and the compile cache keeps nothing of it
+    # (service/sandbox/compile_cache.py). False for every language here.
+    compile_runs_job_code: bool = False
 
     @property
     def compiled(self) -> bool:

@@ -16,6 +16,19 @@ after an early result, with the cleanup (its processes killed first, before the
 wipe), so that the transfer (2 MB for a Go hello world) is never on a reply's
 way. No job can plant a program that another request will run.
 
+That holds only if nothing but the compiler wrote the build. The compile runs
+as the job's uid in the build dir, which that uid may write until the agent
+locks it: any code of the job's own that ran during the compile (a build
+script, a macro that runs programs, flags a source hands the linker) could
+leave there a program that is not the compiler's output, and it would be kept
+for every identical request. So a language whose compile may run the job's
+code (``Language.compile_runs_job_code``) is never kept (:func:`keeps`), and
+for Go and C++ nothing of the job's runs at build time: g++ takes no flags or
+plugins from a source; Go compiles with cgo off (a file importing "C" is left
+out, so no #cgo flags reach gcc or the linker) on a toolchain that rejects
+cgo's directives outside cgo's own files (bookworm's Go 1.19 took them behind
+a //line directive, CVE-2023-39323, and the linker ran a shell with them).
+
 The key (:func:`cache_key`) covers everything that decides the program: the
 worker image's id (the compiler, its version, the precompiled headers), the
 language, the compile step's argv and environment, and every file of the
@@ -35,6 +48,8 @@ from dataclasses import dataclass
 from agent.protocol import Step, StepResult
 from wire.stats import CompileCache as CacheFigures
 
+from ..languages import Language
+
 # A program larger than this share of the cache is not kept.
 LARGEST_SHARE = 4
 
@@ -45,6 +60,11 @@ class Compiled:
 
     program: bytes
     compile: StepResult
+
+
+def keeps(language: Language) -> bool:
+    """Whether compiles of ``language`` may be kept: compiled, and only the compiler writes."""
+    return language.compiled and not language.compile_runs_job_code
 
 
 def cache_key(image_id: str, language: str, step: Step, files: dict[str, bytes]) -> str:

@@ -20,9 +20,10 @@ exchange                  host deadline
 ========================  ==============================================
 
 A session looks its request up in the compile cache when it starts
-(:class:`~.compile_cache.CompileCache`): on a hit its job carries the kept
-program in place of a compile, and nothing is changed on the container for a
-compile; on a miss the job asks the agent for the program it compiles.
+(:class:`~.compile_cache.CompileCache`; only for a language whose compile runs
+nothing of the job's, :func:`~.compile_cache.keeps`): on a hit its job carries
+the kept program in place of a compile, and nothing is changed on the container
+for a compile; on a miss the job asks the agent for the program it compiles.
 
 A container can die before the job's code starts: killed from outside while it
 waited, a moment before the pool's watch could notice. The first exchange of a
@@ -51,7 +52,7 @@ from docker_api import DockerClient, DockerError
 from ..config import Settings
 from ..errors import AgentError, AgentTimeout, ContainerLost
 from ..requests import ExecuteRequest
-from .compile_cache import CompileCache, Compiled, cache_key
+from .compile_cache import CompileCache, Compiled, cache_key, keeps
 from .container import WorkerContainer
 from .steps import checker_timeout_ms, compile_step, one_shot_job, prepare_job, run_message
 
@@ -114,7 +115,7 @@ class Session:
         self._compiled: protocol.StepResult | None = None
         # The program an identical earlier request compiled: no compile this time.
         self.cached: Compiled | None = None
-        if cache is not None and cache.enabled and container.image_id:
+        if cache is not None and cache.enabled and container.image_id and keeps(request.language):
             step = compile_step(request.language, settings, tuple(f.name for f in request.files))
             if step is not None:
                 self._cache_key = cache_key(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 
 import pytest
@@ -12,8 +13,9 @@ from agent.protocol import Step, StepResult
 from service.config import Settings
 from service.jobs import Executor
 from service.jobs.judge import Judge
+from service.languages import LANGUAGES
 from service.requests import limits_for, parse_request
-from service.sandbox.compile_cache import CompileCache, cache_key
+from service.sandbox.compile_cache import CompileCache, cache_key, keeps
 from service.sandbox.lender import Sandbox
 from service.testing import FakeAgent, answer, start_fake_pool
 from service.testing.fake_agent import fake_program
@@ -112,6 +114,30 @@ async def test_a_failed_compile_is_not_kept(nursery, autojump_clock):
         assert reply.status is Status.COMPILE_ERROR and "nope" in reply.error
     assert sandbox.compile_cache.figures().entries == 0
     assert all(m.compile is not None for m in agent.received if isinstance(m, protocol.Job))
+
+
+def test_only_compiles_that_run_nothing_of_the_jobs_are_kept():
+    kept = {language.name for language in LANGUAGES if keeps(language)}
+    assert kept == {"go", "cpp"}  # compiled, and neither compile runs the job's code
+    cpp = request().language
+    assert not keeps(dataclasses.replace(cpp, compile_runs_job_code=True))
+
+
+async def test_a_compile_that_may_run_the_jobs_code_is_never_kept(nursery, autojump_clock):
+    # A build its own code could have written is not the compiler's output alone.
+    agent = FakeAgent(answer(stdout=b"hi\n"))
+    fake, docker, pool = await start_fake_pool(nursery, agent, SETTINGS)
+    sandbox = Sandbox(docker, pool, SETTINGS)
+    cpp = request()
+    runs_code = dataclasses.replace(
+        cpp, language=dataclasses.replace(cpp.language, compile_runs_job_code=True)
+    )
+    for _ in range(2):
+        assert (await Executor(sandbox).execute(runs_code)).compile_time_ms == 5.0
+    jobs = [m for m in agent.received if isinstance(m, protocol.Job)]
+    assert len(jobs) == 2 and all(j.collect is None and j.program is None for j in jobs)
+    figures = sandbox.compile_cache.figures()
+    assert (figures.hits, figures.misses, figures.entries) == (0, 0, 0)
 
 
 async def test_the_cache_turned_off_asks_for_no_program(nursery, autojump_clock):
