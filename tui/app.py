@@ -1,9 +1,10 @@
 """The live dashboard of the engine instances on one NATS server.
 
 `DashboardApp` gets its data from a `StatsSource` (NATS in production, a fake in tests),
-keeps it in a `Fleet`, and pushes what the selected instance looks like into the
-widgets. The source runs in a worker for the life of the app; each admin request runs
-in a worker of its own and its outcome comes back as an `AdminResult` message.
+keeps it in a `Fleet`, and pushes one `View` of it to every panel alike: which panels
+there are and where they sit is `tui.widgets`'s to say. The source runs in a worker
+for the life of the app; each admin request runs in a worker of its own and its
+outcome comes back as an `AdminResult` message.
 """
 
 from __future__ import annotations
@@ -22,18 +23,11 @@ from engine_client.connection import NatsConnection
 from wire.admin import AdminAction, AdminRequest, EngineState
 
 from .messages import AdminResult, ConnectionChanged, SnapshotRejected, StatsReceived
-from .model import Clock, Fleet, InstanceState
+from .model import Clock, Fleet, InstanceState, Link
 from .screens import ConfirmScreen, HelpScreen
 from .source import AdminError, NatsStatsSource, StatsSource
-from .widgets import (
-    ConnectionStatus,
-    ContainersTable,
-    InstanceHeader,
-    InstanceList,
-    JobLog,
-    StatusBreakdown,
-    ThroughputPanel,
-)
+from .widgets import Panel, layout
+from .widgets.containers_table import ContainersTable
 
 LIVENESS_CHECK_S = 0.5
 
@@ -62,24 +56,26 @@ class DashboardApp(App[int]):
         super().__init__()
         self.source = source
         self.fleet = Fleet(clock)
-        self.connected = False
+        self.link = Link()
+        self.panels: list[Panel] = []
         self._rejected_subjects: set[str] = set()
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with Horizontal(id="top"):
-            yield InstanceList(id="instances")
-            yield ThroughputPanel(id="throughput")
-        yield InstanceHeader(id="instance")
-        yield ContainersTable(id="containers")
-        with Horizontal(id="bottom"):
-            yield StatusBreakdown(id="outcomes")
-            yield JobLog(id="jobs")
-        yield ConnectionStatus(id="connection")
+        for row in layout():
+            self.panels += [panel(id=panel.PANEL_ID) for panel in row]
+            if len(row) == 1:
+                yield self.panels[-1]
+            else:
+                with Horizontal(classes="row"):
+                    yield from self.panels[-len(row) :]
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(InstanceList).focus()
+        # The focus starts on the first panel, in LAYOUT's order, that takes it.
+        first = next((panel for panel in self.panels if panel.focusable), None)
+        if first is not None:
+            first.focus()
         self.follow_stats()
         self.set_interval(LIVENESS_CHECK_S, self.check_liveness)
 
@@ -98,8 +94,6 @@ class DashboardApp(App[int]):
         view = self.fleet.apply(message.snapshot)
         if self.selected is None:
             self.selected = view.id
-        elif view.id == self.selected:
-            self.query_one(JobLog).add(message.snapshot.recent)
         self.refresh_views()
 
     def on_snapshot_rejected(self, message: SnapshotRejected) -> None:
@@ -116,10 +110,8 @@ class DashboardApp(App[int]):
     def on_connection_changed(self, message: ConnectionChanged) -> None:
         if not self.is_running:
             return
-        self.connected = message.connected
-        status = self.query_one(ConnectionStatus)
-        status.connected = message.connected
-        status.detail = message.detail
+        self.link = Link(message.connected, message.detail)
+        self.refresh_views()
 
     def check_liveness(self) -> None:
         """Mark silent instances as gone and forget those silent for long.
@@ -129,36 +121,24 @@ class DashboardApp(App[int]):
         """
         if not self.is_running:
             return
-        dropped = self.fleet.expire() if self.connected else []
+        dropped = self.fleet.expire() if self.link.connected else []
         if self.selected in dropped:
             states = self.fleet.states()
             self.selected = states[0].id if states else None
         self.refresh_views()
 
-    # Pushing the model into the widgets.
+    # Pushing the model into the panels.
 
     def selected_state(self) -> InstanceState | None:
         return None if self.selected is None else self.fleet.state(self.selected)
 
     def refresh_views(self) -> None:
-        states = self.fleet.states()
-        self.query_one(InstanceList).instances = states
-        state = self.selected_state()
-        self.query_one(InstanceHeader).instance = state
-        self.query_one(ThroughputPanel).instance = state
-        table = self.query_one(ContainersTable)
-        table.containers = state.snapshot.containers if state else ()
-        table.set_class(state is not None and state.gone, "-gone")
-        self.query_one(StatusBreakdown).counters = state.snapshot.counters if state else None
-        gone = sum(s.gone for s in states)
-        summary = f"{len(states)} instance{'s' if len(states) != 1 else ''}"
-        self.query_one(ConnectionStatus).summary = summary + (f", {gone} gone" if gone else "")
+        view = self.fleet.view(self.selected, self.link)
+        for panel in self.panels:
+            panel.show(view)
 
-    def watch_selected(self, selected: str | None) -> None:
-        view = None if selected is None else self.fleet.get(selected)
-        self.query_one(JobLog).show(selected, view.jobs if view else ())
+    def watch_selected(self) -> None:
         self.refresh_views()
-        self.query_one(InstanceList).select_instance(selected)
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         if event.option.id is not None and event.option.id in self.fleet:

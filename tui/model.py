@@ -5,7 +5,8 @@ Snapshots arrive as JSON on `code-engine.stats.<instance>`; `decode_snapshot`
 its `Snapshot`, never a dict. `Fleet` keeps one `InstanceView` per instance, with
 the throughput history and the jobs seen so far, and decides from an injectable
 clock whether an instance is live, gone (silent for `gone_after` seconds) or to be
-dropped (silent for `drop_after` seconds). Nothing here touches Textual or NATS.
+dropped (silent for `drop_after` seconds). What the screen shows at one moment is
+one `View`, the same for every panel. Nothing here touches Textual or NATS.
 """
 
 from __future__ import annotations
@@ -29,11 +30,13 @@ __all__ = [
     "Fleet",
     "InstanceState",
     "InstanceView",
+    "Link",
     "Liveness",
     "ManualClock",
     "RecentJob",
     "Snapshot",
     "SnapshotError",
+    "View",
     "by_state",
     "decode_snapshot",
 ]
@@ -84,6 +87,7 @@ class InstanceView:
         self.last_seen = now
         self.throughput: deque[float] = deque(maxlen=history)
         self.jobs: deque[RecentJob] = deque(maxlen=JOB_HISTORY)
+        self.jobs_seen = 0  # all jobs recorded, those no longer kept in `jobs` included
         self._record(snapshot)
 
     @property
@@ -98,6 +102,7 @@ class InstanceView:
     def _record(self, snapshot: Snapshot) -> None:
         self.throughput.append(snapshot.throughput.last_10s)
         self.jobs.extend(snapshot.recent)
+        self.jobs_seen += len(snapshot.recent)
 
     def set_state(self, state: EngineState) -> None:
         """Take the state an admin reply announced, until the next snapshot says otherwise."""
@@ -114,6 +119,28 @@ class InstanceView:
             silent_s=silent,
             throughput=tuple(self.throughput),
         )
+
+
+@dataclass(frozen=True)
+class Link:
+    """The dashboard's own connection to the message bus, as the source last told it."""
+
+    connected: bool = False
+    detail: str = "connecting…"
+
+
+@dataclass(frozen=True)
+class View:
+    """Everything the main screen shows at one moment; every panel gets the same one."""
+
+    instances: tuple[InstanceState, ...]  # every instance heard from, by id
+    selected: InstanceState | None
+    # The selected instance's finished jobs kept so far, oldest first, and how many
+    # it has finished since first heard from: a panel that showed `jobs_seen` jobs
+    # of it before has the last `jobs_seen - before` of these still to show.
+    jobs: tuple[RecentJob, ...]
+    jobs_seen: int
+    link: Link
 
 
 class Fleet:
@@ -164,8 +191,25 @@ class Fleet:
         return None if view is None else view.state(self.clock(), self.gone_after)
 
     def states(self) -> tuple[InstanceState, ...]:
-        now = self.clock()
+        return self._states(self.clock())
+
+    def _states(self, now: float) -> tuple[InstanceState, ...]:
         return tuple(self._views[i].state(now, self.gone_after) for i in sorted(self._views))
+
+    def view(self, selected: str | None, link: Link) -> View:
+        """What the screen shows, with `selected` as the selected instance while it is known."""
+        now = self.clock()
+        states = self._states(now)
+        shown = None if selected is None else self._views.get(selected)
+        if shown is None:
+            return View(instances=states, selected=None, jobs=(), jobs_seen=0, link=link)
+        return View(
+            instances=states,
+            selected=shown.state(now, self.gone_after),
+            jobs=tuple(shown.jobs),
+            jobs_seen=shown.jobs_seen,
+            link=link,
+        )
 
 
 class ManualClock:

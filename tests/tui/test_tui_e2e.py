@@ -12,7 +12,7 @@ from tui_harness import SIZE
 from engine_client import EngineClient
 from tui.app import DashboardApp
 from tui.source import NatsStatsSource
-from tui.widgets import JobLog
+from tui.widgets.job_log import JobLog
 
 pytestmark = pytest.mark.integration
 

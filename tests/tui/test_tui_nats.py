@@ -18,7 +18,8 @@ from tui_harness import SIZE, snapshot
 from service.testing.nats_servers import NatsServer, NatsServerMissing, free_port
 from tui.app import DashboardApp
 from tui.source import NatsStatsSource
-from tui.widgets import ConnectionStatus, InstanceList
+from tui.widgets.connection_status import ConnectionStatus
+from tui.widgets.instance_list import InstanceList
 from wire.admin import AdminReply, EngineState, decode_request, encode_reply
 from wire.stats import encode_snapshot
 from wire.subjects import admin_subject, stats_subject

@@ -9,7 +9,7 @@ from rich.style import Style
 from tui_harness import Harness, drive, job, snapshot
 
 from tui import formatting as fmt
-from tui.widgets import StatusBreakdown
+from tui.widgets.status_breakdown import StatusBreakdown
 from wire.admin import EngineState
 from wire.stats import ContainerState, Counters
 from wire.status import Status

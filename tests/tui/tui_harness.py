@@ -17,7 +17,11 @@ from textual.pilot import Pilot
 from tui.app import DashboardApp
 from tui.model import ManualClock
 from tui.source import FakeStatsSource
-from tui.widgets import ConnectionStatus, ContainersTable, InstanceHeader, InstanceList, JobLog
+from tui.widgets.connection_status import ConnectionStatus
+from tui.widgets.containers_table import ContainersTable
+from tui.widgets.instance_header import InstanceHeader
+from tui.widgets.instance_list import InstanceList
+from tui.widgets.job_log import JobLog
 from wire.admin import EngineState
 from wire.stats import (
     CompileCache,

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.reactive import reactive
-from textual.widget import Widget
+
+from ..model import View
+from .panel import Panel
 
 
-class ConnectionStatus(Widget):
+class ConnectionStatus(Panel):
+    PANEL_ID = "connection"
     DEFAULT_CSS = """
     ConnectionStatus {
         height: 1;
@@ -22,6 +25,14 @@ class ConnectionStatus(Widget):
     connected: reactive[bool] = reactive(False)
     detail: reactive[str] = reactive("connecting…")
     summary: reactive[str] = reactive("")
+
+    def show(self, view: View) -> None:
+        self.connected = view.link.connected
+        self.detail = view.link.detail
+        states = view.instances
+        gone = sum(s.gone for s in states)
+        summary = f"{len(states)} instance{'s' if len(states) != 1 else ''}"
+        self.summary = summary + (f", {gone} gone" if gone else "")
 
     def watch_connected(self, connected: bool) -> None:
         self.set_class(connected, "-connected")

@@ -12,7 +12,8 @@ from textual.reactive import reactive
 from textual.widgets import DataTable
 
 from .. import formatting as fmt
-from ..model import Container, ContainerState, by_state
+from ..model import Container, ContainerState, View, by_state
+from .panel import Panel
 
 BAR_WIDTH = 10
 COLUMNS = (
@@ -72,7 +73,8 @@ def _cells(c: Container) -> dict[str, Text]:
     }
 
 
-class ContainersTable(DataTable[Text]):
+class ContainersTable(DataTable[Text], Panel):
+    PANEL_ID = "containers"
     DEFAULT_CSS = """
     ContainersTable {
         width: 100%;
@@ -98,6 +100,11 @@ class ContainersTable(DataTable[Text]):
         self.border_title = "Containers"
         for key, label, width in COLUMNS:
             self.add_column(label, key=key, width=width)
+
+    def show(self, view: View) -> None:
+        state = view.selected
+        self.containers = state.snapshot.containers if state else ()
+        self.set_class(state is not None and state.gone, "-gone")
 
     @property
     def container_ids(self) -> list[str]:

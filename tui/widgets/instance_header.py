@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.reactive import reactive
-from textual.widget import Widget
 
 from wire.stats import ContainerState, Snapshot
 from wire.subjects import stats_subject
 
 from .. import formatting as fmt
-from ..model import InstanceState, by_state
+from ..model import InstanceState, View, by_state
+from .panel import Panel
 
 
 def pool_line(s: Snapshot) -> str:
@@ -34,16 +34,21 @@ def pool_line(s: Snapshot) -> str:
     )
 
 
-class InstanceHeader(Widget):
+class InstanceHeader(Panel):
+    PANEL_ID = "instance"
     DEFAULT_CSS = """
     InstanceHeader {
         height: 2;
+        margin: 0 1;
         padding: 0 1;
         background: $boost;
     }
     """
 
     instance: reactive[InstanceState | None] = reactive(None)
+
+    def show(self, view: View) -> None:
+        self.instance = view.selected
 
     def render(self) -> Text:
         instance = self.instance

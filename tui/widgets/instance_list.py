@@ -8,7 +8,8 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from .. import formatting as fmt
-from ..model import InstanceState
+from ..model import InstanceState, View
+from .panel import Panel
 
 
 def _prompt(instance: InstanceState) -> Text:
@@ -28,11 +29,12 @@ def _prompt(instance: InstanceState) -> Text:
     return text
 
 
-class InstanceList(OptionList):
+class InstanceList(OptionList, Panel):
+    PANEL_ID = "instances"
     DEFAULT_CSS = """
     InstanceList {
         width: 40;
-        height: 100%;
+        height: 10;
         border: round $primary 50%;
         border-title-color: $text-accent;
         padding: 0;
@@ -44,8 +46,21 @@ class InstanceList(OptionList):
 
     instances: reactive[tuple[InstanceState, ...]] = reactive(())
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._selected: str | None = None
+
     def on_mount(self) -> None:
         self.border_title = "Instances"
+
+    def show(self, view: View) -> None:
+        self.instances = view.instances
+        selected = view.selected.id if view.selected else None
+        # Only a change of selection moves the highlight: a view made before the
+        # user's latest key press must not take the highlight back.
+        if selected != self._selected:
+            self._selected = selected
+            self.select_instance(selected)
 
     def watch_instances(self, instances: tuple[InstanceState, ...]) -> None:
         wanted = [i.id for i in instances]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from rich.text import Text
 from textual.widgets import RichLog
 
 from .. import formatting as fmt
-from ..model import RecentJob
+from ..model import RecentJob, View
+from .panel import Panel
 
 MAX_LINES = 500
 
@@ -25,10 +24,11 @@ def job_line(job: RecentJob) -> Text:
     )
 
 
-class JobLog(RichLog):
+class JobLog(RichLog, Panel):
+    PANEL_ID = "jobs"
     DEFAULT_CSS = """
     JobLog {
-        height: 100%;
+        height: 14;
         border: round $primary 50%;
         border-title-color: $text-accent;
         background: $surface;
@@ -42,18 +42,26 @@ class JobLog(RichLog):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, max_lines=MAX_LINES, wrap=False, markup=False)
         self.count = 0
+        self._instance: str | None = None
+        self._seen = 0  # of the instance's jobs_seen, how many this log has had
 
     def on_mount(self) -> None:
         self.border_title = "Recent jobs"
 
-    def show(self, instance: str | None, jobs: Iterable[RecentJob]) -> None:
-        """Start over with the jobs of `instance` seen so far."""
-        self.clear()
-        self.count = 0
-        self.border_title = f"Recent jobs · {instance}" if instance else "Recent jobs"
-        self.add(jobs)
+    def show(self, view: View) -> None:
+        """Start over for another instance; otherwise add the jobs not shown yet."""
+        instance = view.selected.id if view.selected else None
+        if instance != self._instance or view.jobs_seen < self._seen:
+            self.clear()
+            self.count = 0
+            self._instance = instance
+            self.border_title = f"Recent jobs · {instance}" if instance else "Recent jobs"
+            self._add(view.jobs)
+        elif view.jobs_seen > self._seen:
+            self._add(view.jobs[-(view.jobs_seen - self._seen) :])
+        self._seen = view.jobs_seen
 
-    def add(self, jobs: Iterable[RecentJob]) -> None:
+    def _add(self, jobs: tuple[RecentJob, ...]) -> None:
         for job in jobs:
             self.write(job_line(job))
             self.count += 1

@@ -5,19 +5,20 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 from textual.reactive import reactive
-from textual.widget import Widget
 
 from .. import formatting as fmt
-from ..model import Counters
+from ..model import Counters, View
+from .panel import Panel
 
 BAR_WIDTH = 10
 
 
-class StatusBreakdown(Widget):
+class StatusBreakdown(Panel):
+    PANEL_ID = "outcomes"
     DEFAULT_CSS = """
     StatusBreakdown {
         width: 40;
-        height: 100%;
+        height: 14;
         border: round $primary 50%;
         border-title-color: $text-accent;
         padding: 0 1;
@@ -28,6 +29,9 @@ class StatusBreakdown(Widget):
 
     def on_mount(self) -> None:
         self.border_title = "Outcomes"
+
+    def show(self, view: View) -> None:
+        self.counters = view.selected.snapshot.counters if view.selected else None
 
     def render(self) -> Table | Text:
         counters = self.counters

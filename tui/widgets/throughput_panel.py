@@ -11,7 +11,8 @@ from textual.widgets import Sparkline, Static
 from wire.stats import CompileCache
 
 from .. import formatting as fmt
-from ..model import HISTORY_SAMPLES, InstanceState
+from ..model import HISTORY_SAMPLES, InstanceState, View
+from .panel import Panel
 
 BAR_WIDTH = 16
 
@@ -35,10 +36,11 @@ def _compile_cache(cache: CompileCache) -> Text:
     return text
 
 
-class ThroughputPanel(Vertical):
+class ThroughputPanel(Vertical, Panel):
+    PANEL_ID = "throughput"
     DEFAULT_CSS = """
     ThroughputPanel {
-        height: 100%;
+        height: 10;
         border: round $primary 50%;
         border-title-color: $text-accent;
         padding: 0 1;
@@ -69,6 +71,9 @@ class ThroughputPanel(Vertical):
 
     def on_mount(self) -> None:
         self.border_title = f"Throughput, last {HISTORY_SAMPLES // 60} min"
+
+    def show(self, view: View) -> None:
+        self.instance = view.selected
 
     def watch_instance(self, instance: InstanceState | None) -> None:
         if not self.is_mounted:
