@@ -65,6 +65,7 @@ from agent.protocol import (
     ProtocolError,
     Result,
     Run,
+    Shed,
     Step,
     StepResult,
     Tool,
@@ -114,6 +115,9 @@ class Agent:
     def handle(self, request: HostMessage | Unreadable) -> AgentMessage:
         """Answer one message; never raises."""
         if isinstance(request, Ping):
+            return Pong()
+        if isinstance(request, Shed):
+            self.warm.close()
             return Pong()
         kind: str | None
         if isinstance(request, Unreadable):

@@ -152,6 +152,16 @@ class Language:
     # writer of the build, and the compile cache keeps nothing of it
     # (service/sandbox/compile_cache.py). False for every language here.
     compile_runs_job_code: bool = False
+    # The least memory_mb a request in this language may ask for, on runc and
+    # under gVisor: what its hello world needs beside the agent (~12 MB) in the
+    # container's one memory limit (under gVisor the compile too: a gVisor
+    # container's limit cannot be raised for it). Measured through the engine:
+    # Python ran at 24 MB (runc) and 48 (gVisor); Node.js has a resident size
+    # of 49 MB on runc (its binary's pages count where this cgroup touched them
+    # first: 32 MB failed now and then) and ran from 128 MB under gVisor; Go and
+    # C++ programs run in a few MB, their compiles at gVisor need 96 and 192.
+    min_memory_mb: int = 32
+    min_memory_mb_gvisor: int = 64
 
     @property
     def compiled(self) -> bool:
@@ -226,6 +236,8 @@ LANGUAGES: tuple[Language, ...] = (
         run_argv=("node", f"{BUILD_DIR}/main.js"),
         memory=Memory(argv=_node_heap, out_of_memory=_node_out_of_memory),
         warm_launcher="node_launcher.js",
+        min_memory_mb=64,
+        min_memory_mb_gvisor=128,
     ),
     Language(
         name="go",
@@ -262,6 +274,7 @@ LANGUAGES: tuple[Language, ...] = (
         # world and a program importing eight packages build from 56 MB, one
         # of 320 lines and 150 functions from 80.
         compile_memory_floor_mb=128,
+        min_memory_mb_gvisor=128,
         # One package main of the main file and the extra .go files beside it.
         source_suffixes=(".go",),
         not_source_suffixes=("_test.go",),
@@ -293,6 +306,7 @@ LANGUAGES: tuple[Language, ...] = (
         # tree with the usual containers from 96; ten functions instantiating
         # maps, sets and sorts of six types each need 256 (ask for that).
         compile_memory_floor_mb=192,
+        min_memory_mb_gvisor=192,
         source_suffixes=(".cpp", ".cc", ".cxx"),
     ),
 )

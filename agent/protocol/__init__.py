@@ -15,6 +15,7 @@ field giving their length. Host to agent::
             collect, program                       a kept program in place of a compile
     run     id, runs, finish, early_result, checks  against the build a job kept
     finish  id                                     wipe everything, the build too
+    shed                                           stop the warm processes (answered pong)
 
 Agent to host::
 
@@ -74,7 +75,7 @@ from .codec import (
     parse_line,
 )
 from .fields import ProtocolError
-from .host_messages import Check, Finish, HostMessage, Job, Ping, Run, Tool
+from .host_messages import Check, Finish, HostMessage, Job, Ping, Run, Shed, Tool
 from .steps import (
     DEFAULT_FILE_SIZE_LIMIT,
     DEFAULT_OUTPUT_LIMIT,
@@ -106,6 +107,7 @@ __all__ = [
     "Ready",
     "Result",
     "Run",
+    "Shed",
     "Step",
     "StepResult",
     "Tool",

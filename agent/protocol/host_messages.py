@@ -208,6 +208,25 @@ class Finish:
         return cls(id=str_field(obj, "id"))
 
 
+@dataclass(slots=True)
+class Shed:
+    """Stop the warm processes and fork servers now (answered ``pong``).
+
+    They are the engine's, not a job's, but they live in the container's one
+    memory limit: before a request's lower limit can be set, they must go. The
+    next verified cleanup starts again the ones its last run wanted.
+    """
+
+    TYPE: ClassVar[str] = "shed"
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"type": self.TYPE}
+
+    @classmethod
+    def from_wire(cls, obj: dict[str, Any]) -> Shed:
+        return cls()
+
+
 def _steps(obj: dict[str, Any]) -> list[Step]:
     runs = obj.get("runs", [])
     if not isinstance(runs, list):
@@ -215,7 +234,7 @@ def _steps(obj: dict[str, Any]) -> list[Step]:
     return [Step.from_wire(run) for run in runs]
 
 
-HostMessage = Ping | Job | Run | Finish
+HostMessage = Ping | Job | Run | Finish | Shed
 
 
-HOST_TYPES: dict[str, Any] = {cls.TYPE: cls for cls in (Ping, Job, Run, Finish)}
+HOST_TYPES: dict[str, Any] = {cls.TYPE: cls for cls in (Ping, Job, Run, Finish, Shed)}

@@ -19,7 +19,7 @@ class Limits:
     max_args: int
     max_timeout_ms: int
     max_memory_mb: int
-    min_memory_mb: int
+    gvisor: bool  # the daemon runs its workers under gVisor: other minimums apply
     output_limit: int
     max_cpu_time_ms: int
     max_tests: int = 0  # problems requests only

@@ -21,7 +21,7 @@ from wire.requests import PROBLEM_ONLY_FIELDS, WireFile, WireProblemRequest, Wir
 
 from ..config import Settings
 from ..errors import InvalidRequest
-from ..languages import lookup, supported
+from ..languages import Language, lookup, supported
 from .request import (
     DEFAULT_FLOAT_TOLERANCE,
     Compare,
@@ -35,13 +35,6 @@ from .sources import check_files
 
 MAX_ARG_CHARS = 4096
 MAX_ID_CHARS = 128
-# The least memory_mb a request may ask for: every language's hello world runs
-# there, the agent beside it (its own ~12 MB count against the container's
-# limit). Measured on runc: 16 MB left no room to prepare the sandbox, 24 MB
-# failed Node.js, 32 MB ran all four. gVisor's Sentry and its guest watch level
-# need more: Python ran from 48 MB.
-MIN_MEMORY_MB = 32
-MIN_MEMORY_MB_GVISOR = 64
 MAX_POINTS = 1e9
 # An integer id is as long as its digits (and sign): within these bounds it has
 # at most MAX_ID_CHARS of them. Checked before str(), which costs time quadratic
@@ -66,7 +59,7 @@ def limits_for(kind: Kind, settings: Settings) -> Limits:
             max_args=settings.max_args,
             max_timeout_ms=settings.timeout_ms,
             max_memory_mb=settings.memory_mb,
-            min_memory_mb=_min_memory_mb(settings),
+            gvisor=settings.runtime == "runsc",
             output_limit=settings.problems_output_limit,
             max_cpu_time_ms=settings.cpu_time_ceiling_ms,
             max_tests=settings.problems_max_tests,
@@ -77,14 +70,10 @@ def limits_for(kind: Kind, settings: Settings) -> Limits:
         max_args=settings.max_args,
         max_timeout_ms=settings.timeout_ms,
         max_memory_mb=settings.memory_mb,
-        min_memory_mb=_min_memory_mb(settings),
+        gvisor=settings.runtime == "runsc",
         output_limit=settings.output_limit,
         max_cpu_time_ms=settings.cpu_time_ceiling_ms,
     )
-
-
-def _min_memory_mb(settings: Settings) -> int:
-    return MIN_MEMORY_MB_GVISOR if settings.runtime == "runsc" else MIN_MEMORY_MB
 
 
 def parse_request(payload: bytes, kind: Kind, limits: Limits) -> ExecuteRequest:
@@ -129,9 +118,7 @@ def parse_request(payload: bytes, kind: Kind, limits: Limits) -> ExecuteRequest:
             if wire.cpu_time_limit_ms is None
             else _clamp("cpu_time_limit_ms", wire.cpu_time_limit_ms, cpu_ceiling)
         ),
-        memory_mb=_clamp(
-            "memory_mb", wire.memory_mb, limits.max_memory_mb, minimum=limits.min_memory_mb
-        ),
+        memory_mb=_memory_mb(wire, main.language, limits),
         output_limit=limits.output_limit,
         problem=_problem(wire, limits, used) if isinstance(wire, WireProblemRequest) else None,
         files=main.files,
@@ -370,6 +357,28 @@ def salvage_language(payload: bytes) -> str:
         return ""
     language = lookup(value)
     return language.name if language else value[:40]
+
+
+def _memory_mb(wire: WireRequest, language: Language, limits: Limits) -> int:
+    """The request's memory limit: at most the server's, at least what its languages need.
+
+    Less than a language's minimum (the smallest limit at which its hello world
+    runs beside the agent, on this daemon's tier) is refused, not accepted and
+    failed. A problem's checker or interactor runs under the same limit.
+    """
+    languages = [language]
+    if isinstance(wire, WireProblemRequest) and (tool := wire.checker or wire.interactor):
+        languages += [found for found in (lookup(tool.language),) if found is not None]
+    needed = max(
+        lang.min_memory_mb_gvisor if limits.gvisor else lang.min_memory_mb for lang in languages
+    )
+    if wire.memory_mb is not None and wire.memory_mb < needed:
+        names = "/".join(dict.fromkeys(lang.name for lang in languages))
+        tier = " under gVisor" if limits.gvisor else ""
+        raise InvalidRequest(
+            f"memory_mb must be at least {needed} for {names}{tier}, got {wire.memory_mb}"
+        )
+    return _clamp("memory_mb", wire.memory_mb, limits.max_memory_mb)
 
 
 def _clamp(name: str, value: int | None, maximum: int, *, minimum: int = 1) -> int:

@@ -63,6 +63,7 @@ FINISH_TIMEOUT_S = 10.0
 INSPECT_TIMEOUT_S = 5.0
 EXIT_WAIT_S = 3.0
 KILL_TIMEOUT_S = 10.0
+SHED_TIMEOUT_S = 5.0  # stopping the warm processes: a few milliseconds
 # The attach stream can end a moment before Docker records the exit: how long a
 # session waits for that record when it must know whether its job was delivered.
 EXIT_RECORD_TIMEOUT_S = 2.0
@@ -413,11 +414,20 @@ class Session:
         """Set the container's memory and CPU share (nothing when unchanged).
 
         Written to the container's cgroup where the daemon sees it (no Docker
-        call, :mod:`.cgroups`), else in one Docker call.
+        call, :mod:`.cgroups`), else in one Docker call. A limit below what the
+        container holds cannot be set (the kernel cannot reclaim a process's
+        memory without swap): the agent's warm processes and fork servers, the
+        engine's and not the job's, are stopped first (``shed``), and the
+        limit is set then.
         """
         container = self.container
         if memory_mb == container.memory_mb and cpus == container.cpus:
             return
+        if memory_mb < container.memory_mb and container.cgroup is not None:
+            if await self._fit_cgroup(memory_mb, cpus, quiet=True):
+                container.memory_mb, container.cpus = memory_mb, cpus
+                return
+            await self._shed()
         if container.cgroup is not None and await self._fit_cgroup(memory_mb, cpus):
             container.memory_mb, container.cpus = memory_mb, cpus
             return
@@ -428,7 +438,13 @@ class Session:
             period_us = self._settings.cpu_period_ms * 1000
             update["CpuPeriod"], update["CpuQuota"] = period_us, int(period_us * cpus)
         try:
-            await self._docker.containers.update(container.id, update)
+            try:
+                await self._docker.containers.update(container.id, update)
+            except DockerError:
+                if memory_mb >= container.memory_mb:
+                    raise
+                await self._shed()
+                await self._docker.containers.update(container.id, update)
         except DockerError as exc:
             # A container whose limits are unknown is not handed out again.
             log.warning("could not set the limits of %s: %s", container.short_id, exc)
@@ -436,11 +452,25 @@ class Session:
             raise
         container.memory_mb, container.cpus = memory_mb, cpus
 
-    async def _fit_cgroup(self, memory_mb: int, cpus: float) -> bool:
-        """Write the limits to the container's cgroup; False: Docker is to do it instead.
+    async def _shed(self) -> None:
+        """Have the agent stop its warm processes and fork servers (their memory is not the job's).
 
-        A failed write leaves the container to Docker from then on: Docker's
-        update sets every limit again, whatever a write changed before it failed.
+        Raises:
+            ContainerLost: no answer in time; nothing of the job ran.
+        """
+        with trio.move_on_after(SHED_TIMEOUT_S) as scope:
+            await self.container.link.request(protocol.Shed(), protocol.Pong)
+        if scope.cancelled_caught:
+            await self.kill()
+            raise ContainerLost(self.container.id, "no answer to shed in time")
+
+    async def _fit_cgroup(self, memory_mb: int, cpus: float, *, quiet: bool = False) -> bool:
+        """Write the limits to the container's cgroup; False: not written.
+
+        A failed write leaves the container to Docker from then on (Docker's
+        update sets every limit again, whatever a write changed before it
+        failed), but with ``quiet``: a first try at a lower limit, which the
+        caller makes room for and tries again.
         """
         container, cgroup = self.container, self.container.cgroup
         assert cgroup is not None
@@ -453,6 +483,8 @@ class Session:
                 old = container.memory_mb << 20
                 await trio.to_thread.run_sync(cgroup.set_memory, memory_mb << 20, old)
         except OSError as exc:
+            if quiet:
+                return False
             log.warning(
                 "container %s: cgroup limits not written (%s); asking Docker",
                 container.short_id,

@@ -137,7 +137,7 @@ class FakeAgent:
                 await self._answer(peer, message)
 
     async def _answer(self, peer: FakeAttachPeer, message: HostMessage) -> None:
-        if isinstance(message, protocol.Ping):
+        if isinstance(message, (protocol.Ping, protocol.Shed)):
             await peer.send_frame(STDOUT, protocol.encode(protocol.Pong()))
             return
         if isinstance(message, protocol.Finish):

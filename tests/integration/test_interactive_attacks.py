@@ -9,7 +9,10 @@ from __future__ import annotations
 import os
 
 import pytest
+from conftest import run_code
 from test_judge_problems import GUESS_INTERACTOR, case, checker, problem
+
+from service.languages import lookup
 
 pytestmark = pytest.mark.hostile
 
@@ -134,16 +137,14 @@ HELLO = {
 }
 
 
-@pytest.mark.skipif(RUNSC, reason="the main pass measures runc's minimum")
 @pytest.mark.parametrize("language", sorted(HELLO))
 def test_the_smallest_memory_limit_runs_every_language_and_less_is_refused(daemon, language):
-    from conftest import run_code
-
-    from service.requests.validate import MIN_MEMORY_MB
-
-    below = run_code(daemon.nats_url, language, HELLO[language], memory_mb=MIN_MEMORY_MB - 1)
+    found = lookup(language)
+    assert found is not None
+    least = found.min_memory_mb_gvisor if RUNSC else found.min_memory_mb
+    below = run_code(daemon.nats_url, language, HELLO[language], memory_mb=least - 1)
     assert below["status"] == "invalid_request", below
-    assert f"memory_mb must be at least {MIN_MEMORY_MB}" in below["error"], below
+    assert f"memory_mb must be at least {least} for {language}" in below["error"], below
     for _ in range(3):
-        reply = run_code(daemon.nats_url, language, HELLO[language], memory_mb=MIN_MEMORY_MB)
+        reply = run_code(daemon.nats_url, language, HELLO[language], memory_mb=least)
         assert (reply["status"], reply["output"]) == ("ok", "hi\n"), reply

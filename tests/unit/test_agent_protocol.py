@@ -25,6 +25,7 @@ from agent.protocol import (
     Ready,
     Result,
     Run,
+    Shed,
     Step,
     StepResult,
     agent_message_from,
@@ -146,7 +147,7 @@ def test_a_program_is_read_as_its_line_says():
 
 
 def test_wire_shapes():
-    assert json.loads(encode(Ready(PROTOCOL_VERSION))) == {"type": "ready", "version": 7}
+    assert json.loads(encode(Ready(PROTOCOL_VERSION))) == {"type": "ready", "version": 8}
     assert json.loads(encode(Result("j", cleanup=Cleanup.OWED))) == {
         "type": "result",
         "id": "j",
@@ -371,3 +372,8 @@ def test_a_message_buffer_gives_whole_messages_however_the_bytes_arrive():
     with pytest.raises(ProtocolError, match="program must be a size"):
         buffer.feed(b'{"type": "cleaned", "id": "j", "clean": true, "program": -1}\n')
         buffer.next()
+
+
+def test_shed_is_a_host_message_the_agent_answers_with_pong() -> None:
+    assert encode(Shed()) == b'{"type":"shed"}\n'
+    assert isinstance(decode_host_message(b'{"type":"shed"}\n'), Shed)

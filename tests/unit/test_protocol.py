@@ -96,7 +96,7 @@ def test_limits_are_clamped_to_server_maxima():
         (req(args=["a\x00b"]), "args[0] contains a NUL byte"),
         (req(timeout_ms="10"), "(at 'timeout_ms')"),
         (req(timeout_ms=0), "timeout_ms must be at least 1"),
-        (req(memory_mb=1), "memory_mb must be at least 32"),
+        (req(memory_mb=1), "memory_mb must be at least 32 for python, got 1"),
         (req(id="x" * 200), "id is longer than 128"),
     ],
 )
@@ -142,3 +142,21 @@ def test_reply_encodes_every_field():
         "truncated": False,
         "cpu_time_ms": None,
     }
+
+
+def test_the_memory_minimum_is_the_languages_on_the_daemons_tier() -> None:
+    node = json.dumps({"language": "js", "code": "Y29uc29sZS5sb2coMSk=", "memory_mb": 48})
+    with pytest.raises(InvalidRequest, match="at least 64 for javascript, got 48"):
+        parse_request(node.encode(), Kind.COMPILER, LIMITS)
+    gvisor = limits_for(Kind.COMPILER, Settings.from_env({"CODE_ENGINE_RUNTIME": "runsc"}))
+    with pytest.raises(InvalidRequest, match="at least 128 for javascript under gVisor"):
+        parse_request(node.replace("48", "100").encode(), Kind.COMPILER, gvisor)
+    checked = {
+        "language": "python",
+        "code": "cHJpbnQoMSk=",
+        "memory_mb": 40,
+        "tests": [{"stdin": ""}],
+        "checker": {"language": "js", "code": "MQ=="},
+    }
+    with pytest.raises(InvalidRequest, match="at least 64 for python/javascript"):
+        parse_request(json.dumps(checked).encode(), Kind.PROBLEMS, PROBLEM_LIMITS)
