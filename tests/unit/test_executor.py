@@ -69,7 +69,7 @@ async def test_agent_that_never_answers_times_out_at_limit_plus_grace(nursery, a
     assert trio.current_time() - start == pytest.approx(deadline_s(request, SETTINGS))
     assert deadline_s(request, SETTINGS) == 3.0 + SETTINGS.grace_ms / 1000
     # The container that hung was killed and a fresh one took its place.
-    await trio.sleep(1)
+    await trio.testing.wait_all_tasks_blocked()
     now = set(running(fake))
     assert len(now) == SETTINGS.workers
     assert len(first - now) == 1
@@ -256,7 +256,7 @@ async def test_without_live_updates_a_lower_limit_gets_a_container_of_its_own(
     sized = [c for cid, c in fake.containers.items() if cid not in warm]
     assert len(sized) == 1
     assert sized[0].host_config["Memory"] == 64 << 20
-    await trio.sleep(0.1)
+    await trio.testing.wait_all_tasks_blocked()
     assert not sized[0].running  # retired after its one job
     assert {c.id for c in pool.containers} >= warm  # the warm ones untouched
 
@@ -265,7 +265,7 @@ async def test_dirty_container_is_replaced_clean_one_reused(nursery, autojump_cl
     fake, docker, pool = await start_pool(nursery, FakeAgent(answer(clean=False)))
     executor = Executor(Sandbox(docker, pool, SETTINGS))
     await executor.execute(make_request())
-    await trio.sleep(0.1)
+    await trio.testing.wait_all_tasks_blocked()
     assert pool.replaced == 1
     fake2, docker2, pool2 = await start_pool(nursery, FakeAgent(answer()))
     await Executor(Sandbox(docker2, pool2, SETTINGS)).execute(make_request())
@@ -288,7 +288,7 @@ async def test_limits_map_to_statuses_and_clean_containers_are_reused(
     reply = await Executor(Sandbox(docker, pool, SETTINGS)).execute(make_request())
     assert reply.status is status
     assert reply.success is False
-    await trio.sleep(0.1)
+    await trio.testing.wait_all_tasks_blocked()
     # The agent verified its cleanup; only a container the OOM killer struck in
     # is retired (Docker's OOMKilled flag would speak for it ever after).
     assert pool.replaced == (1 if step.get("oom_killed") else 0)
@@ -363,7 +363,7 @@ async def test_docker_outage_answers_busy_and_the_pool_is_rebuilt(nursery, autoj
 
     fake.down = False
     await pool.check_health()
-    await trio.sleep(15)  # spawn retries back off up to 10 s
+    await trio.testing.wait_all_tasks_blocked()
     assert pool.docker_ok is True
     now = set(running(fake))
     assert len(now) == SETTINGS.workers
@@ -382,13 +382,13 @@ async def test_container_killed_from_outside_is_replaced_and_its_job_answered(
         replies.append(await executor.execute(make_request()))
 
     nursery.start_soon(run_one)
-    await trio.sleep(1)
+    await trio.testing.wait_all_tasks_blocked()
     busy = next(c for c in pool.containers if c.current is not None)
     await fake.exit_container(busy.id, exit_code=137)
-    await trio.sleep(1)
+    await trio.testing.wait_all_tasks_blocked()
     assert replies[0].status is Status.INTERNAL_ERROR
     await pool.check_health()
-    await trio.sleep(1)
+    await trio.testing.wait_all_tasks_blocked()
     assert busy.id not in {c.id for c in pool.containers}
     assert len(running(fake)) >= SETTINGS.workers
 
@@ -410,7 +410,7 @@ async def test_unverified_cleanup_replaces_the_container(nursery, autojump_clock
     fake, docker, pool = await start_pool(nursery, FakeAgent(answer(clean=False), cleanup_s=1))
     reply = await Executor(Sandbox(docker, pool, SETTINGS)).execute(make_request())
     assert reply.status is Status.OK
-    await trio.sleep(0.1)
+    await trio.testing.wait_all_tasks_blocked()
     assert pool.replaced == 1
 
 
@@ -421,7 +421,7 @@ async def test_cleanup_that_never_ends_kills_the_container(nursery, autojump_clo
     await Executor(Sandbox(docker, pool, SETTINGS)).run(make_request(), replies.append)
     assert replies[0].status is Status.OK
     assert trio.current_time() - start == pytest.approx(CLEANUP_TIMEOUT_S)
-    await trio.sleep(0.1)
+    await trio.testing.wait_all_tasks_blocked()
     assert pool.replaced == 1
 
 
@@ -436,11 +436,11 @@ async def oom_kill_mid_job(nursery, settings: Settings, request) -> tuple[Reply,
         replies.append(await executor.execute(request))
 
     nursery.start_soon(run_one)
-    await trio.sleep(1)
+    await trio.testing.wait_all_tasks_blocked()
     busy = next(c for c in pool.containers if c.current is not None)
     fake.container(busy.id).oom_killed = True
     await fake.exit_container(busy.id, exit_code=137)
-    await trio.sleep(1)
+    await trio.testing.wait_all_tasks_blocked()
     return replies[0], busy.id not in {c.id for c in pool.containers}
 
 
@@ -482,7 +482,7 @@ async def test_a_container_warmed_during_a_health_pass_is_not_gone(nursery, auto
     docker.containers.list = list_then_warm_one
     await pool.check_health()
     docker.containers.list = listed
-    await trio.sleep(0.1)
+    await trio.testing.wait_all_tasks_blocked()
     assert pool.replaced == 0
     assert len(pool.containers) == 2
 
@@ -535,7 +535,7 @@ async def test_a_gvisor_sandbox_full_of_leftover_host_tasks_is_replaced(
         container.stats = {"pids_stats": {"current": host_tasks}}
     reply = await Executor(Sandbox(docker, pool, settings)).execute(make_request())
     assert reply.status is Status.OK
-    await trio.sleep(0.1)
+    await trio.testing.wait_all_tasks_blocked()
     assert pool.replaced == replaced
     assert pool.replaced_by["sentry_tasks"] == replaced
 

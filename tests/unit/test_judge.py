@@ -7,6 +7,7 @@ import json
 
 import pytest
 import trio
+import trio.testing
 
 from agent import protocol
 from agent.protocol import Cleanup, Job, Result, Run
@@ -92,7 +93,7 @@ async def test_compiles_once_and_grades_every_test(nursery, autojump_clock):
     assert kinds == [Job, Run, Run, Run, protocol.Finish]
     runs = [m for m in agent.received if isinstance(m, Run)]
     assert all(not m.finish for m in runs)  # the build is kept until Finish
-    await trio.sleep(0.1)
+    await trio.testing.wait_all_tasks_blocked()
     assert pool.replaced == 0
 
 
@@ -109,7 +110,7 @@ async def test_a_hung_test_costs_its_own_deadline_and_the_rest_continue(nursery,
     assert run_deadline_s(request, SETTINGS) == 1.0 + SETTINGS.grace_ms / 1000
     # Its container was killed; the third test ran on a fresh one, compiled again.
     assert sum(isinstance(m, Job) for m in agent.received) == 2
-    await trio.sleep(0.1)
+    await trio.testing.wait_all_tasks_blocked()
     assert pool.replaced == 1
 
 
@@ -121,7 +122,7 @@ async def test_an_unverified_cleanup_moves_the_rest_to_a_fresh_container(nursery
     reply = await judge.judge(request, request.problem)
     assert reply.status is Status.ACCEPTED
     assert sum(isinstance(m, Job) for m in agent.received) == 2
-    await trio.sleep(0.1)
+    await trio.testing.wait_all_tasks_blocked()
     assert pool.replaced == 1
 
 
@@ -140,7 +141,7 @@ async def test_a_cleanup_that_overruns_replaces_the_container_and_the_verdict_st
     # The cleanup had its own deadline, not the test's.
     assert trio.current_time() - start_time == pytest.approx(CLEANUP_TIMEOUT_S)
     assert sum(isinstance(m, Job) for m in agent.received) == 2
-    await trio.sleep(0.1)
+    await trio.testing.wait_all_tasks_blocked()
     assert pool.replaced == 1
 
 

@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime
 
 import trio
+import trio.testing
 
 from agent import protocol
 from docker_api.testing import FakeAttachPeer, FakeDockerEngine
@@ -66,10 +67,10 @@ async def test_an_idle_container_that_dies_is_replaced_at_once(nursery, autojump
     victim = pool.containers[0]
     start = trio.current_time()
     await fake.exit_container(victim.id, exit_code=137)
-    await trio.sleep(0.01)  # far less than the health interval
+    await trio.testing.wait_all_tasks_blocked()  # no time passes: no health pass ran
     assert victim.id not in {c.id for c in pool.containers}
     assert pool.lost_idle == 1
-    await trio.sleep(0.1)
+    await trio.testing.wait_all_tasks_blocked()
     assert len(running(fake)) == SETTINGS.workers
     assert trio.current_time() - start < SETTINGS.health_interval_ms / 1000
     # A request at once goes to a live container.

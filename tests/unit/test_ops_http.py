@@ -73,7 +73,8 @@ async def test_metrics_count_each_reply_once_by_kind_and_status(nursery, autojum
     intake.submit(GOOD, reply="inbox.1")
     intake.submit(GOOD, reply="inbox.2")
     intake.submit(b"{bad", reply="inbox.3")
-    await trio.sleep(1)
+    for inbox in ("inbox.1", "inbox.2", "inbox.3"):
+        await intake.wait_sent(inbox)
     after = samples(listener)
     ok = ("code_engine_requests_total", (("kind", "compiler"), ("status", "ok")))
     invalid = ("code_engine_requests_total", (("kind", "compiler"), ("status", "invalid_request")))
@@ -98,7 +99,7 @@ async def test_compile_cache_lookups_are_counted_by_result(nursery, autojump_clo
     hello = json.dumps({"language": "cpp", "code": "aW50IG1haW4oKXt9"}).encode()
     for n in range(3):
         intake.submit(hello, reply=f"inbox.{n}")
-        await trio.sleep(1)
+        await intake.wait_sent(f"inbox.{n}")
     found = samples(listener)
     assert found["code_engine_compile_cache_lookups_total", (("result", "hit"),)] == 2
     assert found["code_engine_compile_cache_lookups_total", (("result", "miss"),)] == 1
@@ -110,7 +111,7 @@ async def test_busy_workers_and_queue_depth_move(nursery, autojump_clock):
     _, intake, engine, listener = await start_engine(nursery, FakeAgent(answer(after=10)))
     for n in range(5):
         intake.submit(GOOD, reply=f"inbox.{n}")
-    await trio.sleep(1)
+    await trio.testing.wait_all_tasks_blocked()  # three runs under way, two queued
     now = samples(listener)
     assert now["code_engine_workers_busy", ()] == 3
     assert now["code_engine_queue_depth", ()] == 2
@@ -121,14 +122,15 @@ async def test_replacements_are_counted_by_reason(nursery, autojump_clock):
     settings = Settings.from_env({}, instance_id="unit", workers=2, concurrency=3, recycle_after=1)
     fake, intake, engine, listener = await start_engine(nursery, FakeAgent(answer()), settings)
     intake.submit(GOOD, reply="inbox.1")
-    await trio.sleep(1)
+    await intake.wait_sent("inbox.1")
+    await trio.testing.wait_all_tasks_blocked()  # its container retired, a new one warm
     idle = next(c for c in engine.pool.containers if str(c.state) == "idle")
     assert engine.control.recycle(idle.short_id)
-    await trio.sleep(1)
+    await trio.testing.wait_all_tasks_blocked()
     victim = engine.pool.containers[0]
     await fake.exit_container(victim.id, exit_code=137)
     await engine.pool.check_health()
-    await trio.sleep(1)
+    await trio.testing.wait_all_tasks_blocked()
     now = samples(listener)
     reason = "code_engine_container_replacements_total"
     assert now[reason, (("reason", "recycle_after"),)] == 1
@@ -222,15 +224,15 @@ async def test_a_silent_client_is_dropped_and_connections_are_capped(nursery, au
     listener = OpsListener()
     client, server = trio.testing.memory_stream_pair()
     nursery.start_soon(listener._serve, server)
-    await trio.sleep(READ_TIMEOUT_S)
     assert await client.receive_some() == b""  # closed after the read timeout, unanswered
+    assert trio.current_time() == READ_TIMEOUT_S
     silent = []
     for _ in range(MAX_CONNECTIONS):
         client, server = trio.testing.memory_stream_pair()
         silent.append(client)
         nursery.start_soon(listener._serve, server)
-    await trio.sleep(0.1)
+    await trio.testing.wait_all_tasks_blocked()  # every one of them is being served
     one_more, server = trio.testing.memory_stream_pair()
     nursery.start_soon(listener._serve, server)
     assert await one_more.receive_some() == b""  # refused at once
-    assert trio.current_time() == READ_TIMEOUT_S + 0.1
+    assert trio.current_time() == READ_TIMEOUT_S

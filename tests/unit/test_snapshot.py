@@ -27,6 +27,23 @@ NOW = 1_764_196_000.0  # wall clock
 CLOCK = 500.0  # Trio clock
 
 
+class Published:
+    """What the publisher sent, in order; a test waits for the next one instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.payloads: list[tuple[float, bytes]] = []  # (Trio time, payload)
+        self._more = trio.Event()
+
+    def __call__(self, payload: bytes) -> None:
+        self.payloads.append((trio.current_time(), payload))
+        self._more.set()
+        self._more = trio.Event()
+
+    async def wait_for(self, count: int) -> None:
+        while len(self.payloads) < count:
+            await self._more.wait()
+
+
 @dataclass
 class FakeContainer:
     id: str
@@ -227,7 +244,7 @@ async def test_the_publisher_sends_decodable_snapshots_with_usage_as_sampled(
     """Memory comes with a container's first sample, CPU % with its second."""
     fake = FakeDockerEngine(images=["worker"])
     fake.stats_tick = 1.0  # samples come at t = 1, 2, ...; snapshots at 1.25, 2.25
-    published: list[bytes] = []
+    published = Published()
     async with fake.client() as docker:
         container_id = await docker.containers.create({"Image": "worker"})
         await docker.containers.start(container_id)
@@ -237,13 +254,13 @@ async def test_the_publisher_sends_decodable_snapshots_with_usage_as_sampled(
             parts.snapshotter(),
             lambda: [c.id for c in parts.pool.containers],
             UsageSampler(docker),
-            published.append,
+            published,
             interval=1.0,
         )
-        await trio.sleep(0.25)
+        await trio.sleep(0.25)  # the mock clock's timeline: a quarter second past a stats tick
         async with trio.open_nursery() as nursery:
             await nursery.start(publisher.run)
-            await trio.sleep(1.25)
+            await published.wait_for(1)
             fake.container(container_id).stats = {
                 "cpu_stats": {
                     "cpu_usage": {"total_usage": 3_000_000},
@@ -252,9 +269,10 @@ async def test_the_publisher_sends_decodable_snapshots_with_usage_as_sampled(
                 },
                 "memory_stats": {"usage": 30 * MIB, "stats": {"cache": 10 * MIB}, "limit": MIB},
             }
-            await trio.sleep(0.9)
+            await published.wait_for(2)
             nursery.cancel_scope.cancel()
-    first, second = (decode_snapshot(p).containers[0] for p in published)
+    assert [at for at, _ in published.payloads] == [1.25, 2.25]
+    first, second = (decode_snapshot(p).containers[0] for _, p in published.payloads)
     assert (first.cpu_percent, first.memory_bytes) == (None, 8 * MIB)
     assert (second.cpu_percent, second.memory_bytes) == (40.0, 20 * MIB)
     assert second.memory_limit_bytes == MIB
@@ -266,7 +284,7 @@ async def test_slow_docker_stats_neither_delay_snapshots_nor_leave_containers_un
     """Docker answers one-shot stats at its next one-second tick; snapshots keep their cadence."""
     fake = FakeDockerEngine(images=["worker"])
     fake.stats_tick = 1.0
-    published: list[tuple[float, Snapshot]] = []
+    published = Published()
     async with fake.client() as docker:
         parts = Parts()
         for _ in range(3):
@@ -277,15 +295,16 @@ async def test_slow_docker_stats_neither_delay_snapshots_nor_leave_containers_un
             parts.snapshotter(),
             lambda: [c.id for c in parts.pool.containers],
             UsageSampler(docker),
-            lambda payload: published.append((trio.current_time(), decode_snapshot(payload))),
+            published,
             interval=1.0,
         )
-        await trio.sleep(0.5)
+        await trio.sleep(0.5)  # the mock clock's timeline: half a second past a stats tick
         async with trio.open_nursery() as nursery:
             await nursery.start(publisher.run)
-            await trio.sleep(4.9)
+            await published.wait_for(4)
             nursery.cancel_scope.cancel()
-    assert [at for at, _ in published] == [1.5, 2.5, 3.5, 4.5]
+    assert [at for at, _ in published.payloads] == [1.5, 2.5, 3.5, 4.5]
     # Every container, busy as it is, sampled from the first snapshot on.
-    for _, snapshot in published:
+    for _, payload in published.payloads:
+        snapshot = decode_snapshot(payload)
         assert [c.memory_bytes for c in snapshot.containers] == [8 * MIB] * 3
