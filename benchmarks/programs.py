@@ -13,8 +13,9 @@ import shlex
 import shutil
 from dataclasses import dataclass
 
+from agent.layout import BUILD_DIR, RUN_DIR
 from service.config import Settings
-from service.languages import BUILD_DIR, RUN_DIR, Language, lookup
+from service.languages import Language, lookup
 
 HOST_PATH = "/usr/local/bin:/usr/bin:/bin"
 # The host's Debian interpreter, not whatever python3 comes first on PATH.

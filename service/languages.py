@@ -12,9 +12,9 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from agent.layout import BUILD_DIR, RUN_DIR
 from agent.protocol import StepResult
 
-BUILD_DIR = "/work/build"
 # C++: the flags that decide what a precompiled header is valid for. The worker
 # image precompiles <bits/stdc++.h> with exactly these (service/sandbox/image.py
 # passes them to worker/Dockerfile) into PCH_DIR, where g++ finds the .gch
@@ -25,10 +25,6 @@ PCH_DIR = "/opt/code-engine/pch"
 # read-only, with telemetry off in it (Go 1.23 would write counter files under
 # $HOME/.config, the build dir, at every compile).
 GO_CONFIG_DIR = "/opt/code-engine/go-config"
-RUN_DIR = "/work/run"
-# A problem's tool (checker) builds here and runs in CHECK_DIR, as the tool user.
-TOOL_DIR = "/work/tool"
-CHECK_DIR = "/work/check"
 
 _BASE_ENV = {
     "PATH": "/usr/local/bin:/usr/bin:/bin",

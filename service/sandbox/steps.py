@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 
+from agent.layout import CHECK_DIR, TOOL_DIR
 from agent.protocol import Check, Job, Run, Step, Tool
 
 from ..config import Settings
-from ..languages import CHECK_DIR, LANGUAGES, TOOL_DIR, Language
+from ..languages import LANGUAGES, Language
 from ..requests import ExecuteRequest, Program
 
 # A compiler writes object files and binaries larger than any program's output.
