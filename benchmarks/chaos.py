@@ -46,9 +46,9 @@ from nats.aio.msg import Msg
 from benchmarks.figures import percentile, table
 from benchmarks.procstat import rss_kb
 from engine_client import EngineClient, EngineClientError, NatsConnection, build_request
-from engine_client.connection import connect
 from service.testing.harness import ROOT, Daemon, child_pids, instance_containers, remove_containers
 from service.testing.nats_servers import NatsCluster, NatsServer, free_port
+from wire.connection import connect
 
 CORE_TIMEOUT_S = 10.0
 DURABLE_TIMEOUT_S = 120.0

@@ -18,8 +18,9 @@ For a secured NATS, pass a :class:`NatsConnection` (servers, credentials, TLS)::
     engine = await EngineClient.connect(connection=connection)
 """
 
+from wire.connection import NatsConnectError, NatsConnection, NatsSettingsError, parse_servers
+
 from .client import DEFAULT_TIMEOUT_S, EngineClient, EngineClientError, build_request
-from .connection import NatsConnectError, NatsConnection, NatsSettingsError, parse_servers
 
 __all__ = [
     "DEFAULT_TIMEOUT_S",

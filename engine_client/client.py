@@ -18,6 +18,13 @@ from nats.errors import NoRespondersError, TimeoutError
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
+from wire.connection import (
+    NatsConnectError,
+    NatsConnection,
+    NatsSettingsError,
+    connect,
+    parse_servers,
+)
 from wire.subjects import (
     COMPILER_SUBJECT,
     DEFAULT_NATS_URL,
@@ -31,8 +38,6 @@ from wire.subjects import (
     reply_key,
     subject_for,
 )
-
-from .connection import NatsConnectError, NatsConnection, NatsSettingsError, connect, parse_servers
 
 __all__ = [
     "COMPILER_SUBJECT",

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import trio
 
-from engine_client.connection import NatsConnection
 from service.config import Settings, describe
 from service.errors import EngineError
 from service.languages import guess_from_filename, lookup, supported
+from wire.connection import NatsConnection
 from wire.subjects import DEFAULT_NATS_URL, PROBLEMS_SUBJECT
 
 log = logging.getLogger("code-engine")

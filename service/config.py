@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from engine_client.connection import NatsConnection, NatsSettingsError, parse_servers
 from service.errors import ConfigError
+from wire.connection import NatsConnection, NatsSettingsError, parse_servers
 from wire.subjects import (
     COMPILER_SUBJECT,
     DEAD_LETTER_PREFIX,

@@ -19,8 +19,8 @@ from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.widgets import Footer, Header, OptionList
 
-from engine_client.connection import NatsConnection
 from wire.admin import AdminAction, AdminRequest, EngineState
+from wire.connection import NatsConnection
 
 from .messages import AdminResult, ConnectionChanged, SnapshotRejected, StatsReceived
 from .model import Clock, Fleet, InstanceState, Link

@@ -21,9 +21,9 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from textual.message import Message
 
-from engine_client.connection import NatsConnection, describe_refusal, is_refusal, parse_servers
 from wire.admin import AdminAction, AdminReply, AdminRequest, EngineState, encode_request
 from wire.admin import decode_reply as decode_admin_reply
+from wire.connection import NatsConnection, describe_refusal, is_refusal, parse_servers
 from wire.errors import AdminReplyError, SnapshotError
 from wire.stats import Snapshot, encode_snapshot
 from wire.subjects import DEFAULT_NATS_URL, admin_subject, stats_subject

@@ -1,8 +1,9 @@
 """The wire: every message that crosses a NATS boundary, as one typed definition.
 
-Pure msgspec, no Trio and no asyncio, so the daemon (``service/``), the dashboard
-(``tui/``), the client library (``engine_client/``) and the tests all import the
-same types::
+Pure msgspec, no Trio and no asyncio (but ``connection``'s ``connect``), so the
+daemon (``service/``), the dashboard (``tui/``), the client library
+(``engine_client/``) and the tests all import the same types, and the same
+connection settings::
 
     subjects   subject and header names, the default NATS URL, request kinds
     status     Status: every outcome a reply can carry
@@ -11,6 +12,8 @@ same types::
     stats      the snapshot each instance publishes every second
     admin      admin requests and replies, the engine's state
     decoding   decode(): what a decoder of outside bytes may raise is msgspec's DecodeError
+    connection where NATS is and how to log in (servers, credentials, TLS), and
+               connect() with them (nats-py, asyncio)
 
 Decoding happens once, at the edge that receives the bytes; inside, only these
 types travel.

@@ -26,8 +26,8 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from trio_asyncio import aio_as_trio
 
-from engine_client.connection import NatsConnectError, NatsSettingsError, connect
 from wire import Kind
+from wire.connection import NatsConnectError, NatsSettingsError, connect
 from wire.subjects import INSTANCE_HEADER, SERVICE_ERROR_CODE_HEADER, SERVICE_ERROR_HEADER
 
 from ..config import Settings

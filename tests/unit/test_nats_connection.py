@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from engine_client.connection import (
+from service.config import Settings
+from service.errors import ConfigError
+from wire.connection import (
     NatsConnection,
     NatsSettingsError,
     is_refusal,
     parse_servers,
     redact_url,
 )
-from service.config import Settings
-from service.errors import ConfigError
 
 
 def test_a_comma_separated_list_is_a_server_list():
