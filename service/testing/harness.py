@@ -43,6 +43,7 @@ import nats
 
 from service.config import Settings
 from service.testing.nats_servers import HarnessError, NotReady, StoppedOnExit, stop_process
+from service.testing.waiting import wait_until
 from wire.subjects import STATS_PREFIX, stats_subject
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -238,6 +239,27 @@ def instance_containers(instance_id: str) -> list[str]:
         check=True,
     ).stdout
     return out.split()
+
+
+def containers_running(instance_id: str, needle: str, timeout: float = 20) -> list[str]:
+    """The instance's containers with a process whose command line has ``needle``.
+
+    Waits up to ``timeout`` for at least one (Docker announces no process start).
+    """
+
+    def found() -> list[str]:
+        return [
+            c
+            for c in instance_containers(instance_id)
+            if needle
+            in subprocess.run(
+                ["docker", "top", c, "-eo", "pid,args"], capture_output=True, text=True
+            ).stdout
+        ]
+
+    return wait_until(
+        found, timeout=timeout, what=f"a container of {instance_id} running {needle!r}"
+    )
 
 
 def remove_containers(instance_id: str) -> int:

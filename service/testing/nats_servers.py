@@ -17,7 +17,6 @@ import json
 import signal
 import socket
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -25,6 +24,7 @@ from typing import IO, Any, Self
 
 from service.errors import EngineError
 from service.intake.nats_server import HOST, config_text, find_binary
+from service.testing.waiting import WaitTimeout, wait_until
 
 
 class HarnessError(Exception):
@@ -140,16 +140,25 @@ class NatsServer(StoppedOnExit):
 
     def wait_healthy(self, timeout: float = 10.0) -> None:
         """Return once the server reports itself healthy; stop it if it does not in time."""
-        assert self.process is not None, "the server is stopped"
-        deadline = time.monotonic() + timeout
+        process = self.process
+        assert process is not None, "the server is stopped"
         try:
-            while not self._healthy():
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise NotReady(f"nats-server on {self.port} is not healthy:\n{self.log_tail()}")
-                time.sleep(0.02)
-        except BaseException:
+            wait_until(
+                lambda: process.poll() is not None or self._healthy(),
+                timeout=timeout,
+                interval=0.02,
+                what=f"nats-server on {self.port} healthy",
+            )
+            ready = process.poll() is None
+        except WaitTimeout:
+            ready = False
+        except BaseException:  # a Ctrl-C: nothing half-started stays
             self.stop()
             raise
+        if not ready:
+            log = self.log_tail()
+            self.stop()
+            raise NotReady(f"nats-server on {self.port} is not healthy:\n{log}")
 
     def _healthy(self) -> bool:
         connection = http.client.HTTPConnection(HOST, self.monitor_port, timeout=1)

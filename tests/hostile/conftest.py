@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import worker_containers
 
-from service.testing.harness import Daemon
+from service.testing.harness import Daemon, instance_containers
 from service.testing.nats_servers import NatsServer
 
 from .hostile_support import RUNSC, Sandbox
@@ -69,7 +68,7 @@ def hostile_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]
         code = daemon.stop()
         nats.stop()
     assert code == 0, daemon.log_text()[-3000:]
-    assert worker_containers(daemon.instance_id) == []
+    assert instance_containers(daemon.instance_id) == []
 
 
 @pytest.fixture(scope="package")

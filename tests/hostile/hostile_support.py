@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conftest import IS_ENGINE_PROCESS, run_code
-
+from service.testing.client import run_code
 from service.testing.harness import Daemon
 from service.testing.harness import next_snapshot as next_snapshot  # the suite's tests use it
+from service.testing.probes import IS_ENGINE_PROCESS
 
 # Every run and compile step sees exactly this environment (service/languages.py).
 RUN_ENV = {

@@ -17,9 +17,9 @@ from __future__ import annotations
 import base64
 
 import pytest
-from conftest import send
 
 from engine_client import build_request
+from service.testing.client import send
 
 from .hostile_support import FollowUp, Hostile, Sandbox, ids
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import IS_ENGINE_PROCESS
+
+from service.testing.probes import IS_ENGINE_PROCESS
 
 from .hostile_support import RUN_ENV, Hostile, Sandbox, ids
 

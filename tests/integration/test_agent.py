@@ -17,7 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import IS_ENGINE_PROCESS
 
 from agent.protocol import (
     PROTOCOL_VERSION,
@@ -45,6 +44,7 @@ from service.config import Settings
 from service.languages import LANGUAGES
 from service.sandbox.image import context_tar
 from service.sandbox.spec import container_config
+from service.testing.probes import IS_ENGINE_PROCESS
 
 pytestmark = pytest.mark.integration
 

@@ -9,10 +9,10 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import run_code, worker_containers
 
 from service.sandbox import cgroups
-from service.testing.harness import INSTANCE_LABEL
+from service.testing.client import run_code
+from service.testing.harness import INSTANCE_LABEL, instance_containers
 
 # About a second of g++'s constant evaluation: long enough to read the share mid-compile.
 SLOW_TO_BUILD = """constexpr long spin() {
@@ -57,7 +57,7 @@ def test_a_compile_runs_at_the_compile_share_and_docker_is_asked_nothing(daemon)
     if not settings.live_updates:
         pytest.skip("this runtime cannot change a running container's limits")
     period = settings.cpu_period_ms * 1000
-    files = {c: quota_file(c) for c in worker_containers(daemon.instance_id)}
+    files = {c: quota_file(c) for c in instance_containers(daemon.instance_id)}
     # Idle: at the run's share, or at the compile share its last cleanup left.
     idle = {settings.cpus, settings.compile_cpus}
     assert files and all(share(f, period) in idle for f in files.values())

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_code, send, worker_containers
 
 from engine_client import EngineClient, build_request
-from service.testing.harness import Daemon, job_running, wait_for_stats
+from service.testing.client import run_code, send
+from service.testing.harness import ROOT, Daemon, instance_containers, job_running, wait_for_stats
 from service.testing.nats_servers import NatsServer
 
 pytestmark = pytest.mark.docker_restart
@@ -76,7 +76,7 @@ def test_dockerd_restart_rebuilds_the_pool(tmp_path: Path):
             subprocess.run(["bash", str(ROOT / "scripts" / "ensure-docker.sh")], check=True)
         assert daemon.stop() == 0
         nats_server.stop()
-    assert worker_containers(daemon.instance_id) == []
+    assert instance_containers(daemon.instance_id) == []
 
 
 @dataclass
@@ -155,4 +155,4 @@ def test_dockerd_sigkilled_under_load_then_ok_within_20_s_of_docker_answering(tm
     assert during <= {"busy", "internal_error", "ok"}, during
     after = [s.status for s in sent if s.at > first_ok]
     assert after and set(after) == {"ok"}, after
-    assert worker_containers(daemon.instance_id) == []
+    assert instance_containers(daemon.instance_id) == []

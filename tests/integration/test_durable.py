@@ -10,10 +10,17 @@ import threading
 import time
 
 import nats
-from conftest import ROOT, containers_running, worker_containers
 
 from engine_client import EngineClient, build_request
-from service.testing.harness import Daemon, job_running, nats_request, wait_for_stats
+from service.testing.harness import (
+    ROOT,
+    Daemon,
+    containers_running,
+    instance_containers,
+    job_running,
+    nats_request,
+    wait_for_stats,
+)
 from service.testing.nats_servers import NatsServer
 
 DURABLE = {"CODE_ENGINE_DURABLE": "1", "CODE_ENGINE_DURABLE_ACK_WAIT_S": "2"}
@@ -131,7 +138,7 @@ def test_sigkill_mid_job_is_redelivered_to_another_instance(tmp_path):
     finally:
         thread.join()
         subprocess.run(
-            ["docker", "rm", "-f", *worker_containers(a.instance_id)], capture_output=True
+            ["docker", "rm", "-f", *instance_containers(a.instance_id)], capture_output=True
         )
         server.stop()
 
@@ -178,6 +185,6 @@ def test_poison_request_is_dead_lettered_and_answered(tmp_path):
     finally:
         assert second.stop() == 0
         subprocess.run(
-            ["docker", "rm", "-f", *worker_containers(first.instance_id)], capture_output=True
+            ["docker", "rm", "-f", *instance_containers(first.instance_id)], capture_output=True
         )
         server.stop()

@@ -6,9 +6,10 @@ import base64
 import json
 
 import pytest
-from conftest import run_code, send, send_many, worker_containers
 
 from engine_client import build_request
+from service.testing.client import run_code, send, send_many
+from service.testing.harness import instance_containers
 
 HELLO = {
     "python": 'print("hello from python")',
@@ -206,7 +207,7 @@ def test_concurrent_requests_are_all_answered(daemon):
 def test_pool_containers_are_labelled_and_hardened(daemon):
     import subprocess
 
-    ids = worker_containers(daemon.instance_id)
+    ids = instance_containers(daemon.instance_id)
     assert ids, "the pool has containers"
     info = json.loads(
         subprocess.run(["docker", "inspect", ids[0]], capture_output=True, check=True).stdout

@@ -11,10 +11,16 @@ import time
 
 import nats
 import pytest
-from conftest import containers_running, run_code, worker_containers
 
 from engine_client import build_request
-from service.testing.harness import Daemon, job_running, wait_for_stats
+from service.testing.client import run_code
+from service.testing.harness import (
+    Daemon,
+    containers_running,
+    instance_containers,
+    job_running,
+    wait_for_stats,
+)
 from service.testing.nats_servers import NatsServer
 
 
@@ -78,7 +84,7 @@ def test_sigterm_answers_every_request_and_removes_containers(own_nats, tmp_path
     assert daemon.stop() == 0
     assert sorted(r["id"] for r, _ in result) == [f"r{i}" for i in range(6)]
     assert all(r["status"] == "ok" for r, _ in result), result
-    assert worker_containers(daemon.instance_id) == []
+    assert instance_containers(daemon.instance_id) == []
 
 
 def test_shutdown_grace_cuts_long_jobs_with_a_clear_reply(own_nats, tmp_path):
@@ -99,7 +105,7 @@ def test_shutdown_grace_cuts_long_jobs_with_a_clear_reply(own_nats, tmp_path):
     reply = result[0][0]
     assert reply["status"] == "internal_error"
     assert "shutting down" in reply["error"]
-    assert worker_containers(daemon.instance_id) == []
+    assert instance_containers(daemon.instance_id) == []
 
 
 def test_second_signal_exits_at_once_and_still_removes_containers(own_nats, tmp_path):
@@ -116,18 +122,18 @@ def test_second_signal_exits_at_once_and_still_removes_containers(own_nats, tmp_
     assert daemon.stop(timeout=20) == 0
     assert time.monotonic() - started < 5
     thread.join()
-    assert worker_containers(daemon.instance_id) == []
+    assert instance_containers(daemon.instance_id) == []
 
 
 def test_leftover_containers_of_the_same_instance_are_removed_at_start(own_nats, tmp_path):
     first = Daemon(own_nats.url, tmp_path / "a.log")
-    leftovers = worker_containers(first.instance_id)
+    leftovers = instance_containers(first.instance_id)
     first.kill()  # no cleanup
     assert leftovers
     other = Daemon(own_nats.url, tmp_path / "b.log")  # another instance: must not touch them
-    assert set(worker_containers(first.instance_id)) == set(leftovers)
+    assert set(instance_containers(first.instance_id)) == set(leftovers)
     again = Daemon(own_nats.url, tmp_path / "c.log", instance_id=first.instance_id)
-    remaining = set(worker_containers(first.instance_id))
+    remaining = set(instance_containers(first.instance_id))
     assert not remaining & set(leftovers)
     assert again.stop() == 0 and other.stop() == 0
 
@@ -150,7 +156,7 @@ def test_container_killed_from_outside_is_replaced_within_two_seconds(own_nats, 
         assert time.monotonic() - killed_at < 2
         deadline = time.monotonic() + 2.5
         while time.monotonic() < deadline:
-            ids = worker_containers(daemon.instance_id)
+            ids = instance_containers(daemon.instance_id)
             if busy[0] not in ids and len(ids) >= 2:
                 break
             time.sleep(0.1)

@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 
 import pytest
-from conftest import run_code
 from test_judge_problems import GUESS_INTERACTOR, case, checker, problem
 
 from service.languages import lookup
+from service.testing.client import run_code
 
 pytestmark = pytest.mark.hostile
 

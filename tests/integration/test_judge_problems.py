@@ -11,10 +11,10 @@ import time
 
 import nats
 import pytest
-from conftest import run_code, send
 from test_problems import _kill_container_running
 
 from engine_client import build_request
+from service.testing.client import run_code, send
 
 PROBLEMS = "problems.execute.request"
 COMPILER = "compiler.execute.request"

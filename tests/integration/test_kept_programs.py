@@ -6,8 +6,8 @@ import base64
 import uuid
 
 import pytest
-from conftest import run_code
 
+from service.testing.client import run_code
 from service.testing.harness import Daemon, next_snapshot, wait_for_stats
 
 

@@ -7,8 +7,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from conftest import run_code
-
+from service.testing.client import run_code
 from service.testing.harness import Daemon
 from service.testing.nats_servers import NatsServer
 

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import run_code, send
 from prometheus_client.parser import text_string_to_metric_families
 
 from engine_client import build_request
+from service.testing.client import run_code, send
 from service.testing.harness import Daemon, job_running, nats_request, wait_for_stats
 from service.testing.nats_servers import NatsServer, free_port
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import run_code
 
 from engine_client import EngineClientError
+from service.testing.client import run_code
 from service.testing.harness import Daemon, nats_request, next_snapshot, wait_for_stats
 
 

@@ -10,10 +10,11 @@ import threading
 import time
 
 import pytest
-from conftest import send, worker_containers
 from hostile.test_limits import OOM_DODGER
 
 from engine_client import EngineClient, build_request
+from service.testing.client import send
+from service.testing.harness import instance_containers
 from wire.subjects import stats_subject
 
 SUBJECT = "problems.execute.request"
@@ -203,7 +204,7 @@ def test_without_tests_behaves_like_a_compiler_request(daemon):
 
 def _kill_container_running(instance_id: str, needle: str, deadline: float) -> None:
     while time.monotonic() < deadline:
-        for container in worker_containers(instance_id):
+        for container in instance_containers(instance_id):
             top = subprocess.run(
                 ["docker", "top", container, "-eo", "pid,args"], capture_output=True, text=True
             )

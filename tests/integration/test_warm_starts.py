@@ -7,7 +7,8 @@ import json
 import os
 
 import pytest
-from conftest import run_code
+
+from service.testing.client import run_code
 
 # A request at other limits starts cold: the same program both ways.
 COLD = {"timeout_ms": 9000}
