@@ -15,7 +15,6 @@ import json
 import os
 import re
 import subprocess
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,8 +22,8 @@ from typing import Any
 
 from service.testing.client import run_code
 from service.testing.harness import Daemon
-from service.testing.harness import next_snapshot as next_snapshot  # the suite's tests use it
 from service.testing.probes import IS_ENGINE_PROCESS
+from service.testing.waiting import wait_until
 
 # Every run and compile step sees exactly this environment (service/languages.py).
 RUN_ENV = {
@@ -161,14 +160,18 @@ class Sandbox:
 
     def container(self, timeout: float = 60.0) -> str:
         """The id of the pool's one container, once it is alone and running."""
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def alone_and_running() -> str | None:
             found = self.containers()
-            if len(found) == 1 and found[0][1] == "running":
-                return found[0][0]
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the pool is not back to one running container: {found}")
-            time.sleep(0.1)
+            return found[0][0] if len(found) == 1 and found[0][1] == "running" else None
+
+        return wait_until(
+            alone_and_running,
+            timeout=timeout,
+            interval=0.1,
+            what="the pool back to one running container",
+            show=self.containers,
+        )
 
     def probe(self) -> dict:
         reply = self.run("python", PROBE)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import pytest
 
+from service.testing.harness import next_snapshot
+
 from .conftest import Baseline, disk_used, rss_kb
-from .hostile_support import RUNSC, Sandbox, inspect, next_snapshot
+from .hostile_support import RUNSC, Sandbox, inspect
 
 pytestmark = pytest.mark.hostile
 

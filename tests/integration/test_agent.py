@@ -45,6 +45,7 @@ from service.languages import LANGUAGES
 from service.sandbox.image import context_tar
 from service.sandbox.spec import container_config
 from service.testing.probes import IS_ENGINE_PROCESS
+from service.testing.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -568,14 +569,12 @@ def test_stdin_close_ends_the_agent(worker_image):
 def test_sigterm_ends_the_agent_promptly(worker_image):
     agent = AgentProcess()
     agent.send(Job("slow", {}, runs=[sh("sleep 30", timeout_ms=60_000)]))
-    deadline = time.monotonic() + 10
-    while (
-        "sleep 30"
-        not in subprocess.run(
-            ["docker", "top", agent.name, "-eo", "pid,args"], capture_output=True, text=True
-        ).stdout
-    ):
-        assert time.monotonic() < deadline, "the job never started"
+    top = ["docker", "top", agent.name, "-eo", "pid,args"]
+    wait_until(
+        lambda: "sleep 30" in subprocess.run(top, capture_output=True, text=True).stdout,
+        timeout=10,
+        what="the job started",
+    )
     started = time.monotonic()
     subprocess.run(
         ["docker", "kill", "--signal", "TERM", agent.name], check=True, stdout=subprocess.DEVNULL

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from service.testing.client import run_code
 from service.testing.harness import Daemon
 from service.testing.nats_servers import NatsServer
+from service.testing.waiting import wait_until
 
 
 class Ingest(BaseHTTPRequestHandler):
@@ -42,13 +42,14 @@ def test_job_records_are_shipped_with_the_bearer_token(tmp_path):
     try:
         reply = run_code(nats_server.url, "python", "print(1)", request_id="shipped-job")
         assert reply["status"] == "ok"
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+
+        def shipped() -> dict | None:
             records = [r for _, batch in Ingest.received for r in batch]
-            if any(r.get("job_id") == "shipped-job" for r in records):
-                break
-            time.sleep(0.2)
-        job = next(r for r in records if r.get("job_id") == "shipped-job")
+            return next((r for r in records if r.get("job_id") == "shipped-job"), None)
+
+        job = wait_until(
+            shipped, timeout=10, interval=0.2, what="the job's record at the ingestion endpoint"
+        )
         assert job["status"] == "ok"
         assert job["level"] == "info"
         assert {token for token, _ in Ingest.received} == {"Bearer secret-token"}

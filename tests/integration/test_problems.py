@@ -7,14 +7,13 @@ import base64
 import json
 import subprocess
 import threading
-import time
 
 import pytest
 from hostile.test_limits import OOM_DODGER
 
 from engine_client import EngineClient, build_request
 from service.testing.client import send
-from service.testing.harness import instance_containers
+from service.testing.harness import containers_running
 from wire.subjects import stats_subject
 
 SUBJECT = "problems.execute.request"
@@ -202,16 +201,9 @@ def test_without_tests_behaves_like_a_compiler_request(daemon):
     assert reply["output"] == "plain\n"
 
 
-def _kill_container_running(instance_id: str, needle: str, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        for container in instance_containers(instance_id):
-            top = subprocess.run(
-                ["docker", "top", container, "-eo", "pid,args"], capture_output=True, text=True
-            )
-            if needle in top.stdout:
-                subprocess.run(["docker", "kill", container], capture_output=True)
-                return
-        time.sleep(0.05)
+def _kill_container_running(instance_id: str, needle: str, timeout: float) -> None:
+    found = containers_running(instance_id, needle, timeout)
+    subprocess.run(["docker", "kill", found[0]], capture_output=True)
 
 
 def test_a_test_that_loses_its_container_then_tests_that_pass(daemon):
@@ -219,9 +211,7 @@ def test_a_test_that_loses_its_container_then_tests_that_pass(daemon):
         "import subprocess, sys\nn = int(sys.stdin.read())\n"
         "if n == 2: subprocess.run(['sleep', '7.25'])\nprint(n)"
     )
-    killer = threading.Thread(
-        target=_kill_container_running, args=(daemon.instance_id, "7.25", time.monotonic() + 30)
-    )
+    killer = threading.Thread(target=_kill_container_running, args=(daemon.instance_id, "7.25", 30))
     killer.start()
     tests = [case(str(i), str(i)) for i in range(1, 5)]
     reply = problem(daemon, "python", code, tests)

@@ -11,8 +11,10 @@ import time
 import pytest
 
 from engine_client import EngineClient, EngineClientError, build_request
+from service.testing.client import send
 from service.testing.harness import Daemon, child_pids, instance_containers, wait_for_stats
 from service.testing.nats_servers import NatsServer, free_port
+from service.testing.waiting import wait_until
 
 
 @pytest.fixture
@@ -100,21 +102,18 @@ def test_a_restart_after_a_crash_sweeps_its_leftovers_and_spares_a_live_neighbou
 
 def answered_within(url: str, deadline_s: float) -> float:
     """Seconds until a request to ``url`` is answered ok, trying until ``deadline_s``."""
+    start = time.monotonic()
 
-    async def go() -> float:
-        start = time.monotonic()
-        while True:
-            left = deadline_s - (time.monotonic() - start)
-            assert left > 0, f"no ok reply within {deadline_s} s"
-            try:
-                async with await EngineClient.connect(url) as client:
-                    reply = await client.send(build_request("python", "print(7)"), timeout=left)
-                if reply["status"] == "ok":
-                    return time.monotonic() - start
-            except EngineClientError:
-                await asyncio.sleep(0.05)
+    def answered_ok() -> bool:
+        left = deadline_s - (time.monotonic() - start)
+        try:
+            reply = send(url, build_request("python", "print(7)"), timeout=max(left, 0.1))
+        except EngineClientError:
+            return False
+        return reply["status"] == "ok"
 
-    return asyncio.run(go())
+    wait_until(answered_ok, timeout=deadline_s, what=f"an ok reply from {url}")
+    return time.monotonic() - start
 
 
 def test_the_embedded_nats_server_killed_is_restarted_and_the_daemon_answers_again(tmp_path):
@@ -130,7 +129,6 @@ def test_the_embedded_nats_server_killed_is_restarted_and_the_daemon_answers_aga
         assert snapshot["nats"]["connected"]
         assert child_pids(daemon.pid, "nats-server") != [server]
         assert daemon.alive()
-    assert "embedded nats-server restarted" in daemon.log_text()
 
 
 def test_a_durable_reply_missed_on_the_inbox_is_fetched_from_the_kept_replies(own_nats, tmp_path):

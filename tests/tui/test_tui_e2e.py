@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 from textual.widgets import Static
-from tui_harness import SIZE
+from tui_harness import SIZE, wait_until
 
 from engine_client import EngineClient
 from tui.app import DashboardApp
@@ -29,16 +28,9 @@ def test_a_job_and_the_throughput_change_appear_on_screen(daemon) -> None:
     async def body() -> None:
         app = DashboardApp(NatsStatsSource(daemon.nats_url, reconnect_wait=0.1))
         async with app.run_test(size=SIZE) as pilot:
-
-            async def wait_until(condition, timeout: float = 15) -> None:
-                deadline = time.monotonic() + timeout
-                while not condition():
-                    assert time.monotonic() < deadline, "condition not met on screen"
-                    await pilot.pause(0.1)
-
-            await wait_until(lambda: app.fleet.state(daemon.instance_id) is not None)
+            await wait_until(pilot, lambda: app.fleet.state(daemon.instance_id) is not None, 15)
             app.selected = daemon.instance_id
-            await pilot.pause(0.2)
+            await pilot.pause()
             rates = app.query_one("#throughput-rates", Static)
             before = app.fleet.state(daemon.instance_id).snapshot.throughput.last_10s
             async with await EngineClient.connect(daemon.nats_url) as client:
@@ -50,11 +42,13 @@ def test_a_job_and_the_throughput_change_appear_on_screen(daemon) -> None:
                 )
             assert all(r["status"] == "ok" for r in replies)
             log = app.query_one(JobLog)
-            await wait_until(lambda: "tui-e2e-" in _log_text(log))
+            await wait_until(pilot, lambda: "tui-e2e-" in _log_text(log), 15)
             await wait_until(
-                lambda: app.fleet.state(daemon.instance_id).snapshot.throughput.last_10s > before
+                pilot,
+                lambda: app.fleet.state(daemon.instance_id).snapshot.throughput.last_10s > before,
+                15,
             )
-            await pilot.pause(0.2)
+            await pilot.pause()
             shown = app.fleet.state(daemon.instance_id).snapshot.throughput.last_10s
             assert f"{shown:.2f}" in _text(rates)
             assert "python" in _log_text(log)

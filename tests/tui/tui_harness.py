@@ -7,6 +7,7 @@ source encodes and decodes them as the real one would.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -190,6 +191,22 @@ class Harness:
     def notifications(self) -> list[tuple[str, str, str]]:
         """(severity, title, message) of each notification shown so far."""
         return [(n.severity, n.title, n.message) for n in self.app._notifications]
+
+
+async def wait_until(
+    pilot: Pilot[Any], condition: Callable[[], object], timeout: float = 10
+) -> None:
+    """Let the app run until ``condition()`` holds, for what comes from outside it.
+
+    For a dashboard fed by a real NATS server or daemon, which announce nothing
+    to the test; a FakeStatsSource needs none of it (push, then ``pilot.pause()``).
+    """
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            status = pilot.app.query_one(ConnectionStatus).render().plain
+            raise AssertionError(f"timed out; status line: {status}")
+        await pilot.pause(0.05)
 
 
 Scenario = Callable[[Harness], Awaitable[None]]

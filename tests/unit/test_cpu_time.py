@@ -13,6 +13,7 @@ from service.errors import ConfigError, InvalidRequest
 from service.jobs.outcome import error_text, verdict
 from service.requests import limits_for, parse_request
 from service.testing import step_result
+from service.testing.waiting import wait_until
 from wire import Kind, Status
 
 
@@ -100,9 +101,12 @@ def test_without_a_counter_the_process_table_counts_live_and_reaped_processes(
             pass
         os._exit(0)
     (table / str(child)).symlink_to(f"/proc/{child}")
-    deadline = time.monotonic() + 10
-    while (meter.used_ms() or 0.0) < 150 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(
+        lambda: (meter.used_ms() or 0.0) >= 150,
+        timeout=10,
+        interval=0.01,
+        what="150 ms of the spinning child's CPU time",
+    )
     live = meter.used_ms()
     assert live is not None and live >= 150, live
     os.waitpid(child, 0)
