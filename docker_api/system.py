@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .encoding import expect_object
 
 if TYPE_CHECKING:
     from .client import DockerClient
+
+
+@dataclass(frozen=True)
+class DiskUsage:
+    """What the daemon holds on disk by its own accounting, in bytes."""
+
+    images: int  # every image layer, each counted once however many images share it
+    containers: int  # the containers' writable layers
+    volumes: int  # the volumes' contents, as far as Docker has measured them
+    build_cache: int
+
+
+def _sizes(items: Any, size: Any) -> int:
+    return sum(max(0, int(size(item) or 0)) for item in items or ())
 
 
 class System:
@@ -32,3 +47,16 @@ class System:
     async def info(self) -> dict[str, Any]:
         """Return ``GET /info`` (``NCPU``, ``MemTotal``, ``Runtimes``, ...)."""
         return expect_object(await self._client.request_json("GET", "/info"), "info")
+
+    async def disk_usage(self) -> DiskUsage:
+        """Return what ``GET /system/df`` counts: images, containers, volumes, build cache.
+
+        Sizes Docker has not measured (a volume's ``-1``) count as nothing.
+        """
+        df = expect_object(await self._client.request_json("GET", "/system/df"), "disk usage")
+        return DiskUsage(
+            images=max(0, int(df.get("LayersSize") or 0)),
+            containers=_sizes(df.get("Containers"), lambda c: c.get("SizeRw")),
+            volumes=_sizes(df.get("Volumes"), lambda v: (v.get("UsageData") or {}).get("Size")),
+            build_cache=_sizes(df.get("BuildCache"), lambda b: b.get("Size")),
+        )

@@ -96,6 +96,7 @@ class FakeDockerEngine:
                 ("HEAD", r"/_ping", self._ping),
                 ("GET", r"/version", self._version),
                 ("GET", r"/info", self._info),
+                ("GET", r"/system/df", self._disk_usage),
                 ("POST", r"/containers/create", self._create),
                 ("GET", r"/containers/json", self._list),
                 ("POST", r"/containers/(?P<ref>[^/]+)/start", self._start),
@@ -247,6 +248,22 @@ class FakeDockerEngine:
                 "MemTotal": 16 * 1024**3,
                 "ServerVersion": "20.10.0-fake",
                 "Runtimes": {"runc": {"path": "runc"}},
+            },
+        )
+
+    async def _disk_usage(self, request: httpx.Request, match: re.Match[str]) -> httpx.Response:
+        containers = [
+            {**c.summary(), **({"SizeRw": c.size_rw} if c.size_rw else {})}
+            for c in self.containers.values()
+        ]
+        return httpx.Response(
+            200,
+            json={
+                "LayersSize": sum(int(i.get("Size", 0)) for i in self.images.values()),
+                "Images": list(self.images.values()),
+                "Containers": containers,
+                "Volumes": [],
+                "BuildCache": [],
             },
         )
 

@@ -61,6 +61,7 @@ class FakeContainer:
         attach_peers: Container ends of every attach connection made so far.
         removed: True once removed (the object then leaves ``fake.containers``).
         oom_killed: Reported as ``State.OOMKilled`` (set it before ``exit_container``).
+        size_rw: Bytes in its writable layer, as ``/system/df`` reports them.
     """
 
     id: str
@@ -80,6 +81,7 @@ class FakeContainer:
     stats: dict[str, Any] | None = None
     removed: bool = False
     oom_killed: bool = False
+    size_rw: int = 0
     exits: int = 0
     changed: trio.Event = field(default_factory=trio.Event)
 

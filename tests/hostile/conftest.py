@@ -8,19 +8,19 @@ no other test's daemon (same queue group) can take these requests.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import trio
 
+from docker_api import DockerClient
 from service.testing.harness import Daemon, instance_containers
 from service.testing.nats_servers import NatsServer
 
 from .hostile_support import RUNSC, Sandbox
 
-DOCKER_ROOT = "/var/lib/docker"
 WARM_UP = {
     "python": "print('warm')",
     "javascript": "console.log('warm')",
@@ -43,7 +43,17 @@ def rss_kb(pid: int) -> int:
 
 
 def disk_used() -> int:
-    return shutil.disk_usage(DOCKER_ROOT).used
+    """Bytes Docker holds in images, containers and volumes, by its own count (/system/df).
+
+    Not the filesystem's: whatever else writes to the disk meanwhile does not count.
+    """
+
+    async def ask() -> int:
+        async with DockerClient.from_env() as docker:
+            usage = await docker.system.disk_usage()
+        return usage.images + usage.containers + usage.volumes
+
+    return trio.run(ask)
 
 
 @pytest.fixture(scope="package")

@@ -24,7 +24,9 @@ from docker_api import (
     ProtocolError,
 )
 from docker_api.client import DEFAULT_SOCKET_PATH, socket_path_from_env
+from docker_api.system import DiskUsage
 from docker_api.testing import FakeDockerEngine
+from docker_api.testing.state import normalize_image
 
 IMAGE = "code-engine-base:bookworm"
 CONFIG: dict[str, Any] = {
@@ -84,6 +86,18 @@ async def test_ping_and_version(docker: DockerClient, fake: FakeDockerEngine) ->
     assert info["NCPU"] == 4
     assert fake.calls == [("GET", "/_ping"), ("GET", "/version"), ("GET", "/info")]
     assert str(fake.requests[0].url) == "http://docker/v1.41/_ping"
+
+
+async def test_disk_usage_is_dockers_own_accounting(
+    docker: DockerClient, fake: FakeDockerEngine
+) -> None:
+    fake.images[normalize_image(IMAGE)]["Size"] = 7 << 20
+    container_id = await docker.containers.create({"Image": IMAGE})
+    fake.container(container_id).size_rw = 4096
+    await docker.containers.create({"Image": IMAGE})  # nothing written: no SizeRw at all
+    usage = await docker.system.disk_usage()
+    assert usage == DiskUsage(images=7 << 20, containers=4096, volumes=0, build_cache=0)
+    assert fake.calls[-1] == ("GET", "/system/df")
 
 
 async def test_api_version_is_the_path_prefix(fake: FakeDockerEngine) -> None:
