@@ -9,7 +9,7 @@ or the command line that leaves its page behind fails this test.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -17,16 +17,14 @@ from types import ModuleType
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "gen_reference.py"
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 
 
 def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gen_reference", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("gen_reference", module)
-    spec.loader.exec_module(module)
-    return module
+    """scripts/gen_reference.py, which imports its helpers from beside it."""
+    if str(SCRIPTS) not in sys.path:
+        sys.path.append(str(SCRIPTS))
+    return importlib.import_module("gen_reference")
 
 
 gen = _generator()
