@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: run test setup venv docker compose image images daemon-image lint unit integration deploy hostile gvisor bench tui clean
+.PHONY: run test setup venv docker compose image images daemon-image lint docs docs-build reference unit integration deploy hostile gvisor bench tui clean
 
 # gVisor's runsc is installed and registered when the daemon is to use it.
 ifeq ($(CODE_ENGINE_RUNTIME),runsc)
@@ -16,7 +16,7 @@ run: setup
 	$(BIN)/code-engine serve
 
 # The whole suite on Docker's default runtime, then the gVisor pass.
-test: setup lint
+test: setup lint docs-build
 	$(BIN)/pytest -q -p no:cacheprovider
 	$(MAKE) gvisor
 
@@ -56,6 +56,22 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# The documentation site (mkdocs.yml, docs/): `make docs` serves it on
+# 127.0.0.1:8000; docs-build writes it to site/ and fails on a broken link or
+# anchor, a missing page or a page left out of the navigation (not --quiet: it
+# would hide the warnings strict mode fails on). Neither needs a network.
+docs docs-build: export NO_MKDOCS_2_WARNING := 1
+docs: venv
+	$(BIN)/mkdocs serve
+
+docs-build: venv
+	$(BIN)/mkdocs build --strict
+
+# Rewrite the generated reference pages (docs/reference/) from the code;
+# tests/unit/test_docs_reference.py fails when they are out of date.
+reference: venv
+	$(BIN)/python scripts/gen_reference.py
+
 unit: venv
 	$(BIN)/pytest -q tests/unit
 
@@ -80,4 +96,4 @@ tui: venv
 	$(BIN)/code-engine tui
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache site
