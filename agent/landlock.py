@@ -19,7 +19,7 @@ contents are).
 
 Where the kernel has no Landlock (before 5.13, or gVisor, whose cgroup files
 are its own), :func:`build` returns None and jobs read what they could before;
-the README lists that as a remaining channel.
+docs/explanation/security.md lists that as a remaining channel.
 """
 
 from __future__ import annotations

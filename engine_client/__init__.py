@@ -10,7 +10,7 @@
 
     asyncio.run(main())
 
-Replies are the engine's JSON replies as dicts (see the README's protocol section).
+Replies are the engine's JSON replies as dicts (see docs/reference/protocol.md).
 For a secured NATS, pass a :class:`NatsConnection` (servers, credentials, TLS)::
 
     connection = NatsConnection(servers=parse_servers("tls://nats-1:4222,tls://nats-2:4222"),

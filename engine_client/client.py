@@ -1,4 +1,4 @@
-"""The client: build protocol v1 requests, send them with NATS request-reply."""
+"""The client: build requests of the protocol (version 2), send them with NATS request-reply."""
 
 from __future__ import annotations
 
@@ -95,7 +95,7 @@ def build_request(
     memory_mb: int | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """A protocol v1 request object (code and stdin base64-encoded)."""
+    """A request object (code and stdin base64-encoded; docs/reference/protocol.md)."""
     request: dict[str, Any] = {"language": language, "code": _b64(code)}
     if stdin:
         request["stdin"] = _b64(stdin)

@@ -1,7 +1,8 @@
 """The daemon's configuration: one typed object, built from the environment in one place.
 
 Every setting has an environment variable and a documented default; ``code-engine
-serve --help`` prints this table (see :func:`describe`), and so does the README.
+serve --help`` prints this table (see :func:`describe`), and so does
+docs/reference/configuration.md, generated from it.
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ class Settings:
         "CODE_ENGINE_RECYCLE_AFTER", 500, "jobs per container before it is replaced (1: single-use)"
     )
     health_interval_ms: int = _setting(
-        "CODE_ENGINE_HEALTH_INTERVAL_MS", 1000, "pool health check period"
+        "CODE_ENGINE_HEALTH_INTERVAL_MS", 1000, "pool health check period, and the stats snapshot's"
     )
     idle_shrink_s: float = _setting(
         "CODE_ENGINE_IDLE_SHRINK_S", 30.0, "idle time after which containers above the pool size go"

@@ -9,7 +9,7 @@ A request's path through them::
                    metrics · log line · encode · publish
 
 Nothing here decides anything: each part owns its step (the modules named in
-the README's file table). The process around the engine (signals, embedded
+docs/explanation/architecture.md's file table). The process around the engine (signals, embedded
 NATS, the Docker client) is :mod:`service.daemon`.
 """
 

@@ -3,7 +3,7 @@
 The messages are :mod:`wire.admin`'s; this module carries them out against an
 :class:`AdminControls` and answers with the state that results. Anyone who can
 publish on the subject controls the instance: protect it with NATS permissions
-in production (README, "Admin and permissions").
+in production (docs/how-to/secure-nats.md).
 """
 
 from __future__ import annotations

@@ -5,9 +5,8 @@ engine already keeps for its stats snapshot (:class:`Metrics`, the pool, the
 dispatcher, the intake) and turns it into metric families of the official
 ``prometheus_client`` library, so a reply is counted once, in
 :meth:`service.scheduling.replies.Replies.send`. The registry is this engine's
-own (no process-global state), exported by :func:`exposition`.
-
-There is no compile cache yet, so there is no cache-hit counter.
+own (no process-global state), exported by :func:`exposition`. The list is
+docs/reference/metrics.md, generated from this collector.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Live stats: a snapshot of the instance, published once a second.
 
 Subject ``code-engine.stats.<instance>``; the payload is :class:`wire.stats.Snapshot`
-(documented there and in the README), read by the dashboard (``tui/``). Container
-CPU and memory come from Docker's one-shot stats API; CPU % is computed against
+(documented there and in docs/reference/protocol.md, generated from it), read by
+the dashboard (``tui/``). Container CPU and memory come from Docker's one-shot stats API; CPU % is computed against
 the sampler's previous sample of the same container (a one-shot sample carries
 no previous reading of its own), so a container's first sample has memory but no CPU.
 

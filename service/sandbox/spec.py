@@ -1,6 +1,6 @@
 """The hardened container specification every worker container is created from.
 
-Each setting is here for a reason given beside it; the README's security section
+Each setting is here for a reason given beside it; docs/explanation/security.md
 lists them too. The agent is the container's PID 1 and runs as root with only the
 capabilities it needs to set jobs up and tear them down; jobs run as the
 container's job uid (one of ``JOB_UIDS``), which has no capabilities at all

@@ -174,7 +174,7 @@ for pid in server:
 @pytest.mark.smoke
 @pytest.mark.skipif(
     os.environ.get("CODE_ENGINE_RUNTIME") == "runsc",
-    reason="no fork server under gVisor (README: Warm starts)",
+    reason="no fork server under gVisor (docs/explanation/warm-starts.md)",
 )
 def test_a_job_cannot_signal_trace_read_or_write_the_fork_server(daemon):
     for _ in range(4):  # until a container that keeps Python warm serves it
