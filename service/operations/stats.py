@@ -2,9 +2,10 @@
 
 Subject ``code-engine.stats.<instance>``; the payload is :class:`wire.stats.Snapshot`
 (documented there and in docs/reference/protocol.md, generated from it), read by
-the dashboard (``tui/``). Container CPU and memory come from Docker's one-shot stats API; CPU % is computed against
-the sampler's previous sample of the same container (a one-shot sample carries
-no previous reading of its own), so a container's first sample has memory but no CPU.
+the dashboard (``tui/``). Container CPU and memory come from Docker's one-shot
+stats API; CPU % is computed against the sampler's previous sample of the same
+container (a one-shot sample carries no previous reading of its own), so a
+container's first sample has memory but no CPU.
 
 Sampling runs in its own task, apart from publishing: Docker 20.10 answers a
 one-shot stats request at its collector's next one-second run, so a sample cut

@@ -54,6 +54,7 @@ from ..errors import AgentError, AgentTimeout, ContainerLost
 from ..requests import ExecuteRequest
 from .compile_cache import CompileCache, Compiled, cache_key, keeps
 from .container import WorkerContainer
+from .limits import ContainerLimits
 from .steps import checker_timeout_ms, compile_step, one_shot_job, prepare_job, run_message
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,6 @@ FINISH_TIMEOUT_S = 10.0
 INSPECT_TIMEOUT_S = 5.0
 EXIT_WAIT_S = 3.0
 KILL_TIMEOUT_S = 10.0
-SHED_TIMEOUT_S = 5.0  # stopping the warm processes: a few milliseconds
 # The attach stream can end a moment before Docker records the exit: how long a
 # session waits for that record when it must know whether its job was delivered.
 EXIT_RECORD_TIMEOUT_S = 2.0
@@ -109,6 +109,7 @@ class Session:
         self.container = container
         self.request = request
         self.reusable = False
+        self._limits = ContainerLimits(docker, container, settings, self.kill)
         self._delivered = False  # a job message reached the agent on this session
         self._cache = cache
         self._cache_key: str | None = None
@@ -159,18 +160,18 @@ class Session:
         apart = self.request.language.compiled and self.compiles_apart
         if not (apart and settings.live_updates):  # no limits to change for the compile
             return self._keep(await self._exchange(message, limit))
-        await self._fit(self.compile_memory_mb, settings.compile_cpus)
+        await self._limits.fit(self.compile_memory_mb, settings.compile_cpus)
         try:
             result = self._keep(await self._exchange(message, limit))
         except BaseException:
             # The exchange's error is the one to report; a container whose limits
-            # cannot be restored is written off by _fit (never handed out again).
+            # cannot be restored is written off by ContainerLimits.fit (never handed out again).
             with trio.CancelScope(shield=True), contextlib.suppress(DockerError):
                 if not self.container.dead:
-                    await self._fit(self.request.memory_mb, settings.cpus)
+                    await self._limits.fit(self.request.memory_mb, settings.cpus)
             raise
         with trio.CancelScope(shield=True):
-            await self._fit(self.request.memory_mb, settings.cpus)
+            await self._limits.fit(self.request.memory_mb, settings.cpus)
         return result
 
     async def run(self, stdin: bytes, *, finish: bool, answer: bytes | None = None) -> Result:
@@ -185,7 +186,7 @@ class Session:
             AgentTimeout, AgentError: as :meth:`job`.
         """
         if self._settings.live_updates and not self.container.sized:
-            await self._fit(self.request.memory_mb, self._settings.cpus)  # after a cleanup
+            await self._limits.fit(self.request.memory_mb, self._settings.cpus)  # after a cleanup
         message = run_message(self.request, self._settings, stdin, finish=finish, answer=answer)
         checked = message.checks is not None
         limit = run_deadline_s(self.request, self._settings, checked=checked)
@@ -280,7 +281,7 @@ class Session:
         # compile() takes the compile share itself; anything else runs at the run's
         # (a container the last cleanup left at the idle share is put back here).
         cpus = self._settings.compile_cpus if compiles_first else self._settings.cpus
-        await self._fit(memory_mb, cpus)
+        await self._limits.fit(memory_mb, cpus)
 
     # -- internals -------------------------------------------------------------
 
@@ -303,7 +304,7 @@ class Session:
             or settings.compile_cpus <= container.cpus
         ):
             return
-        if await self._fit_cgroup(container.memory_mb, settings.compile_cpus):
+        if await self._limits.write_cgroup(container.memory_mb, settings.compile_cpus):
             container.cpus = settings.compile_cpus
 
     def _with_cache(self, message: protocol.Job) -> protocol.Job:
@@ -409,91 +410,6 @@ class Session:
             return False
         finished = docker_time(str(state.get("FinishedAt", "")))
         return finished is not None and finished < sent_at
-
-    async def _fit(self, memory_mb: int, cpus: float) -> None:
-        """Set the container's memory and CPU share (nothing when unchanged).
-
-        Written to the container's cgroup where the daemon sees it (no Docker
-        call, :mod:`.cgroups`), else in one Docker call. A limit below what the
-        container holds cannot be set (the kernel cannot reclaim a process's
-        memory without swap): the agent's warm processes and fork servers, the
-        engine's and not the job's, are stopped first (``shed``), and the
-        limit is set then.
-        """
-        container = self.container
-        if memory_mb == container.memory_mb and cpus == container.cpus:
-            return
-        if memory_mb < container.memory_mb and container.cgroup is not None:
-            if await self._fit_cgroup(memory_mb, cpus, quiet=True):
-                container.memory_mb, container.cpus = memory_mb, cpus
-                return
-            await self._shed()
-        if container.cgroup is not None and await self._fit_cgroup(memory_mb, cpus):
-            container.memory_mb, container.cpus = memory_mb, cpus
-            return
-        update: dict[str, int] = {}
-        if memory_mb != container.memory_mb:
-            update["Memory"] = update["MemorySwap"] = memory_mb << 20
-        if cpus != container.cpus:
-            period_us = self._settings.cpu_period_ms * 1000
-            update["CpuPeriod"], update["CpuQuota"] = period_us, int(period_us * cpus)
-        try:
-            try:
-                await self._docker.containers.update(container.id, update)
-            except DockerError:
-                if memory_mb >= container.memory_mb:
-                    raise
-                await self._shed()
-                await self._docker.containers.update(container.id, update)
-        except DockerError as exc:
-            # A container whose limits are unknown is not handed out again.
-            log.warning("could not set the limits of %s: %s", container.short_id, exc)
-            container.dead = True
-            raise
-        container.memory_mb, container.cpus = memory_mb, cpus
-
-    async def _shed(self) -> None:
-        """Have the agent stop its warm processes and fork servers (their memory is not the job's).
-
-        Raises:
-            ContainerLost: no answer in time; nothing of the job ran.
-        """
-        with trio.move_on_after(SHED_TIMEOUT_S) as scope:
-            await self.container.link.request(protocol.Shed(), protocol.Pong)
-        if scope.cancelled_caught:
-            await self.kill()
-            raise ContainerLost(self.container.id, "no answer to shed in time")
-
-    async def _fit_cgroup(self, memory_mb: int, cpus: float, *, quiet: bool = False) -> bool:
-        """Write the limits to the container's cgroup; False: not written.
-
-        A failed write leaves the container to Docker from then on (Docker's
-        update sets every limit again, whatever a write changed before it
-        failed), but with ``quiet``: a first try at a lower limit, which the
-        caller makes room for and tries again.
-        """
-        container, cgroup = self.container, self.container.cgroup
-        assert cgroup is not None
-        try:
-            if cpus != container.cpus:
-                cgroup.set_cpus(cpus, self._settings.cpu_period_ms * 1000)
-            if memory_mb != container.memory_mb:
-                # Lowering a limit below what the container holds makes the kernel
-                # reclaim first: off the event loop.
-                old = container.memory_mb << 20
-                await trio.to_thread.run_sync(cgroup.set_memory, memory_mb << 20, old)
-        except OSError as exc:
-            if quiet:
-                return False
-            log.warning(
-                "container %s: cgroup limits not written (%s); asking Docker",
-                container.short_id,
-                exc,
-            )
-            container.cgroup = None
-            container.cpus = -1.0  # unknown: Docker's update sets it again
-            return False
-        return True
 
 
 def docker_time(text: str) -> float | None:
