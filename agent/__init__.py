@@ -17,17 +17,26 @@ modules, from the outside in:
                and the message loop, writing whole lines
     protocol   every message between host and agent; shared with the host
     jobs       the Agent: job, run and finish requests; reset, cleanup, verify
-    steps      running one step: spawning, the selector loop, output capture,
-               measuring
+    step_runner running one step: the selector loop, output capture, measuring
+    interaction a run against a problem's interactor; relay carries the job's
+               output to it under gVisor
     warm       interpreters started ahead of the runs that will use them
     forkserver warm Pythons forked from one interpreter started per container
-    jail       what a job process gets before exec: rlimits, oom_score_adj,
-               SCHED_IDLE, the switch to the job user
+    layout     the container's directories and job uids (shared with the host)
+    jail       the one way a job's process starts (Jail, spawn): rlimits,
+               oom_score_adj, signals, SCHED_IDLE, the job user, Landlock, seccomp
     seccomp    the job's own seccomp filter (no io_uring)
-    processes  the container's other processes: kill_all, reaping, OOM counts
+    landlock   the ruleset that hides the container's cgroup files from jobs
+    processes  the container's other processes: kill_all, kill_user, reaping,
+               OOM counts, the no-job-process precondition
+    leftovers  what outlives a job's processes: descriptors in flight, inet
+               sockets, tmpfs space no name holds
     files      descriptor-relative, O_NOFOLLOW file work: the job's files and
                directories, wiping, locking the build read-only
-    ipc        System V IPC objects: listing and removing them
+    ipc        System V IPC objects: listing and removing them (as their creator)
+    cputime    the CPU time of all of a step's processes
+    memory     the guest's memory watch under gVisor
+    environment the agent's start-up environment, erased once read
     errors     the agent's exception tree
     log        diagnostics on stderr
     libc       the C library, for prctl, mallopt and the IPC control calls

@@ -41,7 +41,7 @@ from agent.errors import AgentFailure
 from agent.jail import JOB_GID, JOB_UID, Jail, spawn, tool_ids
 from agent.processes import KILL_SECONDS, kill_user, read_oom_kills, signal_everyone
 from agent.protocol import Step, StepResult
-from agent.steps import DRAIN_SECONDS, READ_CHUNK, Capture, drain, spawn_failure
+from agent.step_runner import DRAIN_SECONDS, READ_CHUNK, Capture, drain, spawn_failure
 from agent.warm import cpu_seconds
 
 # The interactor's oom_score_adj: below the job's 1000, so that a job that

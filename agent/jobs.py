@@ -70,7 +70,7 @@ from agent.protocol import (
     StepResult,
     Tool,
 )
-from agent.steps import StepRunner
+from agent.step_runner import StepRunner
 from agent.warm import WarmStarts, templates_from
 
 KEPT = frozenset({"build", "tool"})  # what a kept build keeps of /work

@@ -53,7 +53,7 @@ JobProcess = subprocess.Popen[bytes] | ForkedProcess
 
 
 def cpu_seconds(step: Step) -> int:
-    """The RLIMIT_CPU a step's processes get (agent.steps.StepRunner)."""
+    """The RLIMIT_CPU a step's processes get (agent.step_runner.StepRunner)."""
     limit = step.timeout_ms
     if step.cpu_time_limit_ms is not None:
         limit = min(limit, step.cpu_time_limit_ms)

@@ -2,7 +2,7 @@
 
 The container is made by the engine's own code (:func:`service.container.start_container`,
 the same hardened configuration and attach stream) and fed the engine's own job
-messages (:func:`service.sandbox.steps.one_shot_job`), so the round trip measured here is
+messages (:func:`service.sandbox.job_messages.one_shot_job`), so the round trip measured here is
 exactly the daemon's exchange with a warm container. Subtracting it from the end
 to end time leaves the daemon's and NATS's share; subtracting the agent's ``ping``
 round trip from it leaves the agent's own per-job work.
@@ -28,7 +28,7 @@ from engine_client import build_request
 from service.config import Settings
 from service.requests import limits_for, parse_request
 from service.sandbox.container import WorkerContainer, remove_container, start_container
-from service.sandbox.steps import one_shot_job
+from service.sandbox.job_messages import one_shot_job
 from wire import Kind
 
 # Called with the container's id; a context manager around the profiled jobs.

@@ -37,7 +37,7 @@ from .outcome import (
     run_reply,
     time_limit_reason,
 )
-from .replies import internal
+from .refusals import internal
 
 log = logging.getLogger(__name__)
 

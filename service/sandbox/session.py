@@ -54,8 +54,8 @@ from ..errors import AgentError, AgentTimeout, ContainerLost
 from ..requests import ExecuteRequest
 from .compile_cache import CompileCache, Compiled, cache_key, keeps
 from .container import WorkerContainer
+from .job_messages import checker_timeout_ms, compile_step, one_shot_job, prepare_job, run_message
 from .limits import ContainerLimits
-from .steps import checker_timeout_ms, compile_step, one_shot_job, prepare_job, run_message
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Any
 from agent.layout import JOB_UIDS
 from service.config import Settings
 
-from .steps import warm_templates
+from .job_messages import warm_templates
 
 INSTANCE_LABEL = "org.code-engine.instance"
 ROLE_LABEL = "org.code-engine.role"

@@ -21,7 +21,7 @@ from wire.subjects import REPLY_HEADER, REQUEST_ID_HEADER, dead_letter_subject
 from ..config import Settings
 from ..errors import InvalidRequest
 from ..intake import Incoming, Outbox
-from ..jobs.replies import refuse, refuse_payload
+from ..jobs.refusals import refuse, refuse_payload
 from ..requests import ExecuteRequest, limits_for, parse_request, salvage_id
 from .dispatch import Dispatcher
 from .replies import Replies, Responder

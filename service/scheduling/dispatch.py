@@ -19,7 +19,7 @@ import trio
 from wire import Status
 
 from ..jobs.fitting import Outgoing
-from ..jobs.replies import refuse
+from ..jobs.refusals import refuse
 from ..operations.metrics import Metrics
 from ..requests import ExecuteRequest
 

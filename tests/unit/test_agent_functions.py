@@ -9,7 +9,7 @@ import stat
 
 import pytest
 
-from agent import files, jail, loop, seccomp, steps
+from agent import files, jail, loop, seccomp, step_runner
 from agent.errors import BadRequest
 from agent.jobs import Agent, Unreadable
 from agent.protocol import (
@@ -152,7 +152,7 @@ def test_unreadable_is_what_the_error_could_read():
 
 
 def test_capture_keeps_exactly_the_limit():
-    capture = steps.Capture(limit=5)
+    capture = step_runner.Capture(limit=5)
     assert not capture.add(b"abc")
     assert not capture.add(b"de")
     assert capture.add(b"f")

@@ -147,7 +147,7 @@ def test_an_unknown_field_of_a_file_is_refused():
 
 def test_compile_commands_take_every_source_of_the_language():
     from service.languages import lookup
-    from service.sandbox.steps import compile_step
+    from service.sandbox.job_messages import compile_step
 
     names = ("util.go", "util_test.go", "notes.txt")
     go = compile_step(lookup("go"), SETTINGS, names)

@@ -21,8 +21,8 @@ from agent.protocol import Step
 from agent.warm import LAUNCHER_DIR, Template, WarmProcess, cpu_seconds, templates_from
 from service.config import Settings
 from service.requests import limits_for, parse_request
+from service.sandbox.job_messages import run_step
 from service.sandbox.spec import container_config
-from service.sandbox.steps import run_step
 from wire import Kind
 
 SETTINGS = Settings.from_env({}, instance_id="unit")
