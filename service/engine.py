@@ -5,7 +5,7 @@ A request's path through them::
     intake (NATS) ──▶ Admission.handle ──▶ Dispatcher queue ──▶ worker task
          ▲              validate · refuse · dead-letter            │
          │                                                         ▼
-         └──────── Replies.send ◀── Jobs: Executor / Judge on a Sandbox session
+         └──────── Replies.send ◀── Jobs: Executor / Judge on a Lender session
                    metrics · log line · encode · publish
 
 Nothing here decides anything: each part owns its step (the modules named in
@@ -34,7 +34,7 @@ from .operations.probes import EngineParts
 from .operations.prometheus import EngineCollector
 from .operations.snapshot import Snapshotter
 from .operations.stats import StatsPublisher, UsageSampler
-from .sandbox.lender import Sandbox
+from .sandbox.lender import Lender
 from .sandbox.pool import Pool
 from .scheduling.admission import Admission
 from .scheduling.control import Control
@@ -56,8 +56,8 @@ class Engine:
         self.settings = settings
         self.metrics = Metrics()
         self.pool = Pool(docker, settings)
-        self.sandbox = Sandbox(docker, self.pool, settings)
-        self.jobs = Jobs(self.sandbox, lambda: self.intake.max_payload - PAYLOAD_MARGIN)
+        self.lender = Lender(docker, self.pool, settings)
+        self.jobs = Jobs(self.lender, lambda: self.intake.max_payload - PAYLOAD_MARGIN)
         self.dispatcher = Dispatcher(
             self.jobs,
             concurrency=settings.concurrency,
@@ -100,7 +100,7 @@ class Engine:
             metrics=self.metrics,
             state=lambda: self.control.state,
             loop_lag=self.loop_lag.take,
-            compile_cache=self.sandbox.compile_cache.figures,
+            compile_cache=self.lender.compile_cache.figures,
         )
         # What the metrics and probes listener reads (service.operations.http).
         self.collector = EngineCollector(
@@ -112,7 +112,7 @@ class Engine:
             queue=self.dispatcher,
             bus=self.intake,
             state=lambda: self.control.state,
-            compile_cache=self.sandbox.compile_cache.figures,
+            compile_cache=self.lender.compile_cache.figures,
         )
         self.parts = EngineParts(self.pool, self.intake, lambda: self.control.state)
         self._stats = StatsPublisher(

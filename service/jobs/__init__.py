@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..requests import ExecuteRequest
-from ..sandbox.lender import Sandbox
+from ..sandbox.lender import Lender
 from .compiler import Executor
 from .fitting import Outgoing, fit_in_thread
 from .judge import Judge
@@ -29,10 +29,10 @@ class Jobs:
     worker threads.
     """
 
-    def __init__(self, sandbox: Sandbox, payload_limit: Callable[[], int]) -> None:
+    def __init__(self, lender: Lender, payload_limit: Callable[[], int]) -> None:
         self._threads = threads()
-        self.executor = Executor(sandbox, self._threads)
-        self.judge = Judge(sandbox, self._threads)
+        self.executor = Executor(lender, self._threads)
+        self.judge = Judge(lender, self._threads)
         self._payload_limit = payload_limit
 
     async def __call__(self, request: ExecuteRequest, respond: Callable[[Outgoing], None]) -> None:

@@ -27,7 +27,7 @@ from wire.replies import Reply, refusal
 
 from ..errors import AgentError, AgentTimeout, ContainerLost, PoolUnavailable
 from ..requests import ExecuteRequest
-from ..sandbox.lender import Sandbox
+from ..sandbox.lender import Lender
 from ..sandbox.session import Session, verified, with_compile
 from .offload import offload, threads
 from .outcome import (
@@ -54,8 +54,8 @@ class Executor:
     ``limiter``: the worker threads that build replies of large outputs.
     """
 
-    def __init__(self, sandbox: Sandbox, limiter: trio.CapacityLimiter | None = None) -> None:
-        self._sandbox = sandbox
+    def __init__(self, lender: Lender, limiter: trio.CapacityLimiter | None = None) -> None:
+        self._lender = lender
         self._threads = limiter or threads()
 
     async def execute(self, request: ExecuteRequest) -> Reply:
@@ -92,7 +92,7 @@ class Executor:
     ) -> Reply | None:
         """One container's try; raises ContainerLost when nothing of the job ran."""
         try:
-            async with self._sandbox.session(request) as session:
+            async with self._lender.session(request) as session:
                 try:
                     result = await self._exchange(session)
                 except (AgentTimeout, ContainerLost):

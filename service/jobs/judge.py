@@ -31,7 +31,7 @@ from wire.replies import ProblemReply, TestReport
 from ..config import Settings
 from ..errors import AgentError, AgentTimeout, PoolUnavailable
 from ..requests import ExecuteRequest, Problem, TestCase
-from ..sandbox.lender import Sandbox
+from ..sandbox.lender import Lender
 from ..sandbox.session import Session, oom_struck
 from .checking import Checked
 from .grading import failed, grade, grading_size, skipped, summarize
@@ -84,8 +84,8 @@ class Judge:
     ``limiter``: the worker threads that grade large outputs.
     """
 
-    def __init__(self, sandbox: Sandbox, limiter: trio.CapacityLimiter | None = None) -> None:
-        self._sandbox = sandbox
+    def __init__(self, lender: Lender, limiter: trio.CapacityLimiter | None = None) -> None:
+        self._lender = lender
         self._threads = limiter or threads()
 
     async def judge(self, request: ExecuteRequest, problem: Problem) -> ProblemReply:
@@ -97,7 +97,7 @@ class Judge:
         total = len(problem.tests)
         while pending:
             try:
-                async with self._sandbox.session(request) as session:
+                async with self._lender.session(request) as session:
                     compile_result, stop = await self._grade_on(session, problem, pending, reports)
             except PoolUnavailable as exc:
                 reports += [failed(t, Status.INTERNAL_ERROR, str(exc)) for t in pending]
@@ -144,7 +144,7 @@ class Judge:
         try:
             prepared = await session.compile()
         except AgentTimeout:
-            return _compile_timeout(self._sandbox.settings), True
+            return _compile_timeout(self._lender.settings), True
         except AgentError as exc:
             if await session.oom_killed():
                 return compile_out_of_memory(), True

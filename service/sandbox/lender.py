@@ -1,6 +1,6 @@
 """Lending pool containers to job flows: one request at a time per container.
 
-``async with sandbox.session(request) as session`` takes a container from the
+``async with lender.session(request) as session`` takes a container from the
 pool (one sized for the request when its memory limit differs and Docker cannot
 change it live), fits it to the request's first step, and gives it back on exit:
 reused when the session left it fit for another job, else replaced. Under gVisor
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 ACQUIRE_TIMEOUT_S = 60.0
 
 
-class Sandbox:
+class Lender:
     """Lends pool containers to job flows, one request at a time per container."""
 
     def __init__(self, docker: DockerClient, pool: Pool, settings: Settings) -> None:

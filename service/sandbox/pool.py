@@ -191,7 +191,7 @@ class Pool:
         it), ``docker_unavailable`` (the daemon went away), ``idle`` (an extra one
         shrunk), ``sized`` (made to measure for one job: see acquire_sized),
         ``sentry_tasks`` (a gVisor sandbox left with too many host tasks: see
-        :meth:`~.lender.Sandbox.session`).
+        :meth:`~.lender.Lender.session`).
         """
         if self._containers.pop(container.id, None) is None:
             return

@@ -1,6 +1,6 @@
 """A request's hold on one pool container: compile, run, finish, kill.
 
-:class:`~.lender.Sandbox` lends containers (``async with sandbox.session(request)``);
+:class:`~.lender.Lender` lends containers (``async with lender.session(request)``);
 :class:`Session` is what a job flow does with one. Every exchange with the agent
 runs in a cancel scope whose deadline belongs to that exchange alone (the
 step's limits plus ``grace_ms``): the agent enforces each step's limits itself,

@@ -15,7 +15,7 @@ times::
         async with fake.client() as docker:
             pool = await nursery.start(Pool(docker, SETTINGS).run)
             start = trio.current_time()
-            reply = await Executor(Sandbox(docker, pool, SETTINGS)).execute(request)
+            reply = await Executor(Lender(docker, pool, SETTINGS)).execute(request)
         assert reply.status == "timeout"
         assert trio.current_time() - start == job_deadline_s(request, SETTINGS)
 

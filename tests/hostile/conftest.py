@@ -19,7 +19,7 @@ from docker_api import DockerClient
 from service.testing.harness import Daemon, instance_containers
 from service.testing.nats_servers import NatsServer
 
-from .hostile_support import RUNSC, Sandbox
+from .hostile_support import RUNSC, HostileBench
 
 WARM_UP = {
     "python": "print('warm')",
@@ -82,8 +82,8 @@ def hostile_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]
 
 
 @pytest.fixture(scope="package")
-def sandbox(hostile_daemon: Daemon) -> Sandbox:
-    box = Sandbox(hostile_daemon)
+def sandbox(hostile_daemon: Daemon) -> HostileBench:
+    box = HostileBench(hostile_daemon)
     for language, code in WARM_UP.items():
         reply = box.run(language, code)
         assert reply["output"] == "warm\n", reply
@@ -91,6 +91,6 @@ def sandbox(hostile_daemon: Daemon) -> Sandbox:
 
 
 @pytest.fixture(scope="package")
-def baseline(sandbox: Sandbox) -> Baseline:
+def baseline(sandbox: HostileBench) -> Baseline:
     """Measured once, after the warm-up and before the first hostile program."""
     return Baseline(daemon_rss_kb=rss_kb(sandbox.daemon.process.pid), disk_used=disk_used())

@@ -1,6 +1,6 @@
 """Hostile programs against the real daemon, and what must be true after each.
 
-A :class:`Hostile` is one program with the reply it must get. :meth:`Sandbox.exercise`
+A :class:`Hostile` is one program with the reply it must get. :meth:`HostileBench.exercise`
 runs it through a daemon that keeps exactly one warm container, then checks the
 aftermath: a probe job on the pool's container finds no process, file, IPC object
 or listening socket of anyone else and succeeds; the container was kept (the
@@ -137,7 +137,7 @@ def ids(cases: list[Hostile]) -> list[str]:
     return [case.name for case in cases]
 
 
-class Sandbox:
+class HostileBench:
     """The hostile suite's daemon (one warm container) and the checks around a job."""
 
     def __init__(self, daemon: Daemon) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .hostile_support import Hostile, Sandbox, ids
+from .hostile_support import Hostile, HostileBench, ids
 
 pytestmark = pytest.mark.hostile
 
@@ -226,5 +226,5 @@ def test_the_big_source_is_really_big() -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=ids(CASES))
-def test_compile_attacks(sandbox: Sandbox, baseline, case: Hostile) -> None:
+def test_compile_attacks(sandbox: HostileBench, baseline, case: Hostile) -> None:
     sandbox.exercise(case)

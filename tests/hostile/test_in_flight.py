@@ -21,7 +21,7 @@ import pytest
 from engine_client import build_request
 from service.testing.client import send
 
-from .hostile_support import FollowUp, Hostile, Sandbox, ids
+from .hostile_support import FollowUp, Hostile, HostileBench, ids
 
 pytestmark = pytest.mark.hostile
 
@@ -211,7 +211,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("case", CASES, ids=ids(CASES))
-def test_in_flight(sandbox: Sandbox, baseline, case: Hostile) -> None:
+def test_in_flight(sandbox: HostileBench, baseline, case: Hostile) -> None:
     sandbox.exercise(case)
 
 
@@ -231,7 +231,7 @@ def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-def test_a_checkers_ipc_objects_do_not_cost_its_container(sandbox: Sandbox, baseline) -> None:
+def test_a_checkers_ipc_objects_do_not_cost_its_container(sandbox: HostileBench, baseline) -> None:
     before = sandbox.container()
     tests = [{"stdin": b64(f"{n}\n"), "expected_output": b64(f"{n}\n")} for n in range(3)]
     request = build_request(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from .hostile_support import FollowUp, Hostile, Sandbox, ids
+from .hostile_support import FollowUp, Hostile, HostileBench, ids
 
 pytestmark = pytest.mark.hostile
 
@@ -283,5 +283,5 @@ CASES = [
 
 
 @pytest.mark.parametrize("case", CASES, ids=ids(CASES))
-def test_leftovers(sandbox: Sandbox, baseline, case: Hostile) -> None:
+def test_leftovers(sandbox: HostileBench, baseline, case: Hostile) -> None:
     sandbox.exercise(case)

@@ -8,7 +8,7 @@ from .hostile_support import (
     LOWERED_LIMIT_RETIRES_THE_POOL_CONTAINER,
     OOM_SIGNALS,
     Hostile,
-    Sandbox,
+    HostileBench,
     ids,
 )
 
@@ -485,11 +485,11 @@ CASES = [
 
 
 @pytest.mark.parametrize("case", CASES, ids=ids(CASES))
-def test_limits(sandbox: Sandbox, baseline, case: Hostile) -> None:
+def test_limits(sandbox: HostileBench, baseline, case: Hostile) -> None:
     sandbox.exercise(case)
 
 
-def test_oom_dodger_cannot_keep_the_container(sandbox: Sandbox, baseline) -> None:
+def test_oom_dodger_cannot_keep_the_container(sandbox: HostileBench, baseline) -> None:
     """memory_limit either way (see OOM_DODGER): when a job process is the OOM
     victim, and when the agent is (the container is gone, Docker reports it
     OOM-killed, and the host says so). The container is replaced either way (an

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .hostile_support import Hostile, Sandbox, ids
+from .hostile_support import Hostile, HostileBench, ids
 
 pytestmark = pytest.mark.hostile
 
@@ -285,5 +285,5 @@ CASES = [
 
 
 @pytest.mark.parametrize("case", CASES, ids=ids(CASES))
-def test_process_attacks(sandbox: Sandbox, baseline, case: Hostile) -> None:
+def test_process_attacks(sandbox: HostileBench, baseline, case: Hostile) -> None:
     sandbox.exercise(case)

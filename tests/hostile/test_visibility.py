@@ -12,7 +12,7 @@ import pytest
 
 from service.testing.probes import IS_ENGINE_PROCESS
 
-from .hostile_support import RUN_ENV, Hostile, Sandbox, ids
+from .hostile_support import RUN_ENV, Hostile, HostileBench, ids
 
 pytestmark = pytest.mark.hostile
 
@@ -353,5 +353,5 @@ CASES = [
 
 
 @pytest.mark.parametrize("case", CASES, ids=ids(CASES))
-def test_visibility(sandbox: Sandbox, baseline, case: Hostile) -> None:
+def test_visibility(sandbox: HostileBench, baseline, case: Hostile) -> None:
     sandbox.exercise(case)

@@ -11,7 +11,7 @@ import pytest
 from service.testing.harness import next_snapshot
 
 from .conftest import Baseline, disk_used, rss_kb
-from .hostile_support import RUNSC, Sandbox, inspect
+from .hostile_support import RUNSC, HostileBench, inspect
 
 pytestmark = pytest.mark.hostile
 
@@ -19,19 +19,19 @@ DAEMON_RSS_GROWTH_KB = 30 << 10
 DISK_GROWTH = 50 << 20
 
 
-def test_daemon_memory_is_flat(sandbox: Sandbox, baseline: Baseline) -> None:
+def test_daemon_memory_is_flat(sandbox: HostileBench, baseline: Baseline) -> None:
     grown = rss_kb(sandbox.daemon.process.pid) - baseline.daemon_rss_kb
     assert grown < DAEMON_RSS_GROWTH_KB, f"the daemon grew by {grown} kB"
 
 
-def test_host_disk_did_not_grow(sandbox: Sandbox, baseline: Baseline) -> None:
+def test_host_disk_did_not_grow(sandbox: HostileBench, baseline: Baseline) -> None:
     grown = disk_used() - baseline.disk_used
     assert grown < DISK_GROWTH, f"Docker's images, containers and volumes grew by {grown >> 20} MiB"
     # A read-only root: the container's writable layer holds nothing at all.
     assert inspect(sandbox.container())["SizeRw"] == 0
 
 
-def test_pool_is_back_to_full_size(sandbox: Sandbox, baseline: Baseline) -> None:
+def test_pool_is_back_to_full_size(sandbox: HostileBench, baseline: Baseline) -> None:
     sandbox.container()
     snapshot = next_snapshot(sandbox.daemon)
     assert snapshot["pool"]["size"] == 1 and snapshot["pool"]["starting"] == 0, snapshot
@@ -43,7 +43,9 @@ def test_pool_is_back_to_full_size(sandbox: Sandbox, baseline: Baseline) -> None
 WARM_PROCESSES = 1
 
 
-def test_agent_holds_no_more_than_it_started_with(sandbox: Sandbox, baseline: Baseline) -> None:
+def test_agent_holds_no_more_than_it_started_with(
+    sandbox: HostileBench, baseline: Baseline
+) -> None:
     """Many jobs on one container leave the agent's descriptors and memory where they were."""
     container = sandbox.container()
     for i in range(20):
@@ -56,7 +58,7 @@ def test_agent_holds_no_more_than_it_started_with(sandbox: Sandbox, baseline: Ba
     assert rss < 40 << 10
 
 
-def test_container_is_created_hardened(sandbox: Sandbox, baseline: Baseline) -> None:
+def test_container_is_created_hardened(sandbox: HostileBench, baseline: Baseline) -> None:
     """What the suite relied on, as Docker reports it for the live container."""
     host = inspect(sandbox.container())["HostConfig"]
     assert host["NetworkMode"] == "none" and host["Privileged"] is False

@@ -16,7 +16,7 @@ from service.jobs.judge import Judge
 from service.languages import LANGUAGES
 from service.requests import limits_for, parse_request
 from service.sandbox.compile_cache import CompileCache, cache_key, keeps
-from service.sandbox.lender import Sandbox
+from service.sandbox.lender import Lender
 from service.testing import FakeAgent, answer, start_fake_pool
 from service.testing.fake_agent import fake_program
 from wire import Kind, Status
@@ -77,7 +77,7 @@ def test_a_program_too_large_or_a_cache_turned_off_keeps_nothing():
 async def test_an_identical_request_runs_the_kept_program_with_no_compile(nursery, autojump_clock):
     agent = FakeAgent(answer(stdout=b"hi\n"))
     fake, docker, pool = await start_fake_pool(nursery, agent, SETTINGS)
-    sandbox = Sandbox(docker, pool, SETTINGS)
+    sandbox = Lender(docker, pool, SETTINGS)
     first = await Executor(sandbox).execute(request())
     assert first.status is Status.OK and first.compile_time_ms == 5.0
     compiled = [m for m in agent.received if isinstance(m, protocol.Job)][-1]
@@ -108,7 +108,7 @@ async def test_a_failed_compile_is_not_kept(nursery, autojump_clock):
 
     agent = FakeAgent(fails)
     fake, docker, pool = await start_fake_pool(nursery, agent, SETTINGS)
-    sandbox = Sandbox(docker, pool, SETTINGS)
+    sandbox = Lender(docker, pool, SETTINGS)
     for _ in range(2):
         reply = await Executor(sandbox).execute(request())
         assert reply.status is Status.COMPILE_ERROR and "nope" in reply.error
@@ -127,7 +127,7 @@ async def test_a_compile_that_may_run_the_jobs_code_is_never_kept(nursery, autoj
     # A build its own code could have written is not the compiler's output alone.
     agent = FakeAgent(answer(stdout=b"hi\n"))
     fake, docker, pool = await start_fake_pool(nursery, agent, SETTINGS)
-    sandbox = Sandbox(docker, pool, SETTINGS)
+    sandbox = Lender(docker, pool, SETTINGS)
     cpp = request()
     runs_code = dataclasses.replace(
         cpp, language=dataclasses.replace(cpp.language, compile_runs_job_code=True)
@@ -146,7 +146,7 @@ async def test_the_cache_turned_off_asks_for_no_program(nursery, autojump_clock)
     )
     agent = FakeAgent(answer(stdout=b"hi\n"))
     fake, docker, pool = await start_fake_pool(nursery, agent, settings)
-    sandbox = Sandbox(docker, pool, settings)
+    sandbox = Lender(docker, pool, settings)
     for _ in range(2):
         assert (await Executor(sandbox).execute(request())).compile_time_ms == 5.0
     jobs = [m for m in agent.received if isinstance(m, protocol.Job)]
@@ -157,7 +157,7 @@ async def test_the_cache_turned_off_asks_for_no_program(nursery, autojump_clock)
 async def test_a_rejudge_of_the_same_submission_compiles_nothing(nursery, autojump_clock, tests):
     agent = FakeAgent(answer(stdout=b"hi\n"))
     fake, docker, pool = await start_fake_pool(nursery, agent, SETTINGS)
-    sandbox = Sandbox(docker, pool, SETTINGS)
+    sandbox = Lender(docker, pool, SETTINGS)
     hi = base64.b64encode(b"hi\n").decode()
     cases = [{"stdin": "", "expected_output": hi} for _ in range(tests)]
     problem = request(kind=Kind.PROBLEMS, tests=cases)

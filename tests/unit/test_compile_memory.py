@@ -12,7 +12,7 @@ from service.config import ConfigError, Settings
 from service.jobs import Executor
 from service.languages import LANGUAGES, lookup
 from service.requests import limits_for, parse_request
-from service.sandbox.lender import Sandbox
+from service.sandbox.lender import Lender
 from service.testing import FakeAgent, answer, start_fake_pool
 from wire import Kind, Status
 
@@ -77,7 +77,7 @@ async def test_a_go_compile_runs_at_its_memory_and_the_run_at_the_requests(
     )
     agent = FakeAgent(answer(stdout=b"42\n"))
     fake, docker, pool = await start_fake_pool(nursery, agent, settings)
-    reply = await Executor(Sandbox(docker, pool, settings)).execute(make_request("go", memory_mb))
+    reply = await Executor(Lender(docker, pool, settings)).execute(make_request("go", memory_mb))
     assert reply.status is Status.OK
     busy = next(c for c in fake.containers.values() if c.updates)
     memories = [update["Memory"] >> 20 for update in busy.updates]

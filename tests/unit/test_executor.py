@@ -17,7 +17,7 @@ from service.intake.memory import MemoryIntake
 from service.jobs import Executor
 from service.requests import limits_for, parse_request
 from service.sandbox import cgroups
-from service.sandbox.lender import Sandbox
+from service.sandbox.lender import Lender
 from service.sandbox.session import CLEANUP_TIMEOUT_S
 from service.sandbox.session import job_deadline_s as deadline_s
 from service.scheduling.dispatch import Dispatcher
@@ -50,7 +50,7 @@ async def test_pool_fills_with_workers_containers(nursery, autojump_clock):
 async def test_ok_reply(nursery, autojump_clock):
     agent = FakeAgent(answer(stdout=b"1\n"))
     fake, docker, pool = await start_pool(nursery, agent)
-    reply = await Executor(Sandbox(docker, pool, SETTINGS)).execute(make_request())
+    reply = await Executor(Lender(docker, pool, SETTINGS)).execute(make_request())
     assert reply.status is Status.OK
     assert reply.output == "1\n"
     job = agent.received[-1]
@@ -64,7 +64,7 @@ async def test_agent_that_never_answers_times_out_at_limit_plus_grace(nursery, a
     request = make_request(timeout_ms=3000)
     first = set(running(fake))
     start = trio.current_time()
-    reply = await Executor(Sandbox(docker, pool, SETTINGS)).execute(request)
+    reply = await Executor(Lender(docker, pool, SETTINGS)).execute(request)
     assert reply.status is Status.TIMEOUT
     assert trio.current_time() - start == pytest.approx(deadline_s(request, SETTINGS))
     assert deadline_s(request, SETTINGS) == 3.0 + SETTINGS.grace_ms / 1000
@@ -80,7 +80,7 @@ async def test_answer_just_before_the_deadline_is_ok(nursery, autojump_clock):
     request = make_request(timeout_ms=3000)
     limit = deadline_s(request, SETTINGS)
     fake, docker, pool = await start_pool(nursery, FakeAgent(answer(after=limit - 0.001)))
-    reply = await Executor(Sandbox(docker, pool, SETTINGS)).execute(request)
+    reply = await Executor(Lender(docker, pool, SETTINGS)).execute(request)
     assert reply.status is Status.OK
     assert pool.replaced == 0
 
@@ -90,7 +90,7 @@ async def test_compiled_language_deadline_includes_compile_limit(nursery, autoju
     fake, docker, pool = await start_pool(nursery, FakeAgent(never_answer), settings)
     request = make_request("cpp", timeout_ms=1000)
     start = trio.current_time()
-    reply = await Executor(Sandbox(docker, pool, settings)).execute(request)
+    reply = await Executor(Lender(docker, pool, settings)).execute(request)
     assert reply.status is Status.TIMEOUT
     expected = (settings.compile_timeout_ms + 1000 + settings.grace_ms) / 1000
     assert trio.current_time() - start == pytest.approx(expected)
@@ -99,7 +99,7 @@ async def test_compiled_language_deadline_includes_compile_limit(nursery, autoju
 async def test_a_hung_compile_step_is_cut_at_the_compile_limit(nursery, autojump_clock):
     fake, docker, pool = await start_pool(nursery, FakeAgent(never_answer))
     start = trio.current_time()
-    reply = await Executor(Sandbox(docker, pool, SETTINGS)).execute(
+    reply = await Executor(Lender(docker, pool, SETTINGS)).execute(
         make_request("go", timeout_ms=1000)
     )
     assert reply.status is Status.TIMEOUT
@@ -110,7 +110,7 @@ async def test_a_hung_compile_step_is_cut_at_the_compile_limit(nursery, autojump
 async def test_compile_step_gets_compile_cpus_and_the_run_gets_cpus(nursery, autojump_clock):
     agent = FakeAgent(answer(stdout=b"42\n"))
     fake, docker, pool = await start_pool(nursery, agent)
-    reply = await Executor(Sandbox(docker, pool, SETTINGS)).execute(make_request("cpp"))
+    reply = await Executor(Lender(docker, pool, SETTINGS)).execute(make_request("cpp"))
     assert reply.status is Status.OK
     assert reply.compile_time_ms is not None
     period = SETTINGS.cpu_period_ms * 1000
@@ -146,7 +146,7 @@ async def test_where_the_daemon_sees_the_cgroup_a_compile_makes_no_docker_call(
     cgroup = cgroup_in(tmp_path, writes, monkeypatch)
     for container in pool.containers:
         container.cgroup = cgroup
-    executor = Executor(Sandbox(docker, pool, SETTINGS))
+    executor = Executor(Lender(docker, pool, SETTINGS))
     reply = await executor.execute(make_request("go"))
     assert reply.status is Status.OK
     assert all(c.updates == [] for c in fake.containers.values())
@@ -165,7 +165,7 @@ async def test_a_container_cleans_up_at_the_compile_share_and_runs_at_the_runs(
     files = cgroup_in(tmp_path, writes, monkeypatch)
     monkeypatch.setattr(cgroups, "find", lambda *_args, **_kwargs: files)  # every container's
     fake, docker, pool = await start_pool(nursery, FakeAgent(answer(stdout=b"1\n")))
-    executor = Executor(Sandbox(docker, pool, SETTINGS))
+    executor = Executor(Lender(docker, pool, SETTINGS))
     period = SETTINGS.cpu_period_ms * 1000
     compile_share = ("cpu.max", f"{int(period * SETTINGS.compile_cpus)} {period}")
     run_share = ("cpu.max", f"{int(period * SETTINGS.cpus)} {period}")
@@ -191,7 +191,7 @@ async def test_a_lower_memory_limit_is_written_to_the_cgroup_too(
     cgroup = cgroup_in(tmp_path, writes, monkeypatch)
     for container in pool.containers:
         container.cgroup = cgroup
-    sandbox = Sandbox(docker, pool, settings)
+    sandbox = Lender(docker, pool, settings)
     reply = await Executor(sandbox).execute(make_request("go", memory_mb=64))
     assert reply.status is Status.OK
     # Built at Go's compile floor, run at the request's.
@@ -206,7 +206,7 @@ async def test_a_cgroup_that_cannot_be_written_leaves_the_container_to_docker(
     fake, docker, pool = await start_pool(nursery, agent)
     for container in pool.containers:
         container.cgroup = cgroups.CgroupFiles(tmp_path / "gone", tmp_path / "gone", unified=True)
-    reply = await Executor(Sandbox(docker, pool, SETTINGS)).execute(make_request("cpp"))
+    reply = await Executor(Lender(docker, pool, SETTINGS)).execute(make_request("cpp"))
     assert reply.status is Status.OK
     busy = next(c for c in fake.containers.values() if c.updates)
     period = SETTINGS.cpu_period_ms * 1000
@@ -223,9 +223,7 @@ async def test_the_compile_step_gets_its_own_memory_and_the_run_the_jobs(nursery
     settings = Settings.from_env({}, instance_id="unit", compile_cpus=SETTINGS.cpus)
     agent = FakeAgent(answer(stdout=b"42\n"))
     fake, docker, pool = await start_pool(nursery, agent, settings)
-    reply = await Executor(Sandbox(docker, pool, settings)).execute(
-        make_request("go", memory_mb=64)
-    )
+    reply = await Executor(Lender(docker, pool, settings)).execute(make_request("go", memory_mb=64))
     assert reply.status is Status.OK
     busy = next(c for c in fake.containers.values() if c.updates)
     # Created at the default memory, lowered to the floor for the compile, then
@@ -238,7 +236,7 @@ async def test_the_compile_step_gets_its_own_memory_and_the_run_the_jobs(nursery
     assert isinstance(job, protocol.Job) and job.runs == []
     assert isinstance(run, protocol.Run)
     # An interpreted job is one exchange, at its own limit from the start.
-    await Executor(Sandbox(docker, pool, settings)).execute(make_request("python", memory_mb=64))
+    await Executor(Lender(docker, pool, settings)).execute(make_request("python", memory_mb=64))
     assert isinstance(agent.received[-1], protocol.Job) and agent.received[-1].runs
 
 
@@ -248,7 +246,7 @@ async def test_without_live_updates_a_lower_limit_gets_a_container_of_its_own(
     # gVisor's runsc cannot change a running container's limits.
     settings = Settings.from_env({}, instance_id="unit", runtime="runsc")
     fake, docker, pool = await start_pool(nursery, FakeAgent(answer(stdout=b"1\n")), settings)
-    sandbox = Sandbox(docker, pool, settings)
+    sandbox = Lender(docker, pool, settings)
     warm = {c.id for c in pool.containers}
     reply = await Executor(sandbox).execute(make_request("cpp", memory_mb=64))
     assert reply.status is Status.OK
@@ -263,12 +261,12 @@ async def test_without_live_updates_a_lower_limit_gets_a_container_of_its_own(
 
 async def test_dirty_container_is_replaced_clean_one_reused(nursery, autojump_clock):
     fake, docker, pool = await start_pool(nursery, FakeAgent(answer(clean=False)))
-    executor = Executor(Sandbox(docker, pool, SETTINGS))
+    executor = Executor(Lender(docker, pool, SETTINGS))
     await executor.execute(make_request())
     await trio.testing.wait_all_tasks_blocked()
     assert pool.replaced == 1
     fake2, docker2, pool2 = await start_pool(nursery, FakeAgent(answer()))
-    await Executor(Sandbox(docker2, pool2, SETTINGS)).execute(make_request())
+    await Executor(Lender(docker2, pool2, SETTINGS)).execute(make_request())
     assert pool2.replaced == 0
 
 
@@ -285,7 +283,7 @@ async def test_limits_map_to_statuses_and_clean_containers_are_reused(
     nursery, autojump_clock, step, status
 ):
     fake, docker, pool = await start_pool(nursery, FakeAgent(answer(**step)))
-    reply = await Executor(Sandbox(docker, pool, SETTINGS)).execute(make_request())
+    reply = await Executor(Lender(docker, pool, SETTINGS)).execute(make_request())
     assert reply.status is status
     assert reply.success is False
     await trio.testing.wait_all_tasks_blocked()
@@ -375,7 +373,7 @@ async def test_container_killed_from_outside_is_replaced_and_its_job_answered(
 ):
     agent = FakeAgent(answer(after=5, stdout=b"late\n"))
     fake, docker, pool = await start_pool(nursery, agent)
-    executor = Executor(Sandbox(docker, pool, SETTINGS))
+    executor = Executor(Lender(docker, pool, SETTINGS))
     replies: list[Reply] = []
 
     async def run_one() -> None:
@@ -398,7 +396,7 @@ async def test_reply_goes_out_before_the_cleanup(nursery, autojump_clock):
     fake, docker, pool = await start_pool(nursery, agent)
     answered_at: list[float] = []
     start = trio.current_time()
-    await Executor(Sandbox(docker, pool, SETTINGS)).run(
+    await Executor(Lender(docker, pool, SETTINGS)).run(
         make_request(), lambda reply: answered_at.append(trio.current_time() - start)
     )
     assert answered_at == [pytest.approx(0.5)]
@@ -408,7 +406,7 @@ async def test_reply_goes_out_before_the_cleanup(nursery, autojump_clock):
 
 async def test_unverified_cleanup_replaces_the_container(nursery, autojump_clock):
     fake, docker, pool = await start_pool(nursery, FakeAgent(answer(clean=False), cleanup_s=1))
-    reply = await Executor(Sandbox(docker, pool, SETTINGS)).execute(make_request())
+    reply = await Executor(Lender(docker, pool, SETTINGS)).execute(make_request())
     assert reply.status is Status.OK
     await trio.testing.wait_all_tasks_blocked()
     assert pool.replaced == 1
@@ -418,7 +416,7 @@ async def test_cleanup_that_never_ends_kills_the_container(nursery, autojump_clo
     fake, docker, pool = await start_pool(nursery, FakeAgent(answer(), cleanup_s=None))
     replies: list[Reply] = []
     start = trio.current_time()
-    await Executor(Sandbox(docker, pool, SETTINGS)).run(make_request(), replies.append)
+    await Executor(Lender(docker, pool, SETTINGS)).run(make_request(), replies.append)
     assert replies[0].status is Status.OK
     assert trio.current_time() - start == pytest.approx(CLEANUP_TIMEOUT_S)
     await trio.testing.wait_all_tasks_blocked()
@@ -429,7 +427,7 @@ async def oom_kill_mid_job(nursery, settings: Settings, request) -> tuple[Reply,
     """The reply to ``request`` whose container the OOM killer takes, agent and all,
     a second in; and whether that container left the pool."""
     fake, docker, pool = await start_pool(nursery, FakeAgent(answer(after=5)), settings)
-    executor = Executor(Sandbox(docker, pool, settings))
+    executor = Executor(Lender(docker, pool, settings))
     replies: list[Reply] = []
 
     async def run_one() -> None:
@@ -533,7 +531,7 @@ async def test_a_gvisor_sandbox_full_of_leftover_host_tasks_is_replaced(
     fake, docker, pool = await start_pool(nursery, FakeAgent(answer()), settings)
     for container in fake.containers.values():
         container.stats = {"pids_stats": {"current": host_tasks}}
-    reply = await Executor(Sandbox(docker, pool, settings)).execute(make_request())
+    reply = await Executor(Lender(docker, pool, settings)).execute(make_request())
     assert reply.status is Status.OK
     await trio.testing.wait_all_tasks_blocked()
     assert pool.replaced == replaced

@@ -15,7 +15,7 @@ from docker_api.testing import FakeDockerEngine
 from service.config import Settings
 from service.jobs import Judge
 from service.requests import limits_for, parse_request
-from service.sandbox.lender import Sandbox
+from service.sandbox.lender import Lender
 from service.sandbox.pool import Pool
 from service.sandbox.session import (
     CLEANUP_TIMEOUT_S,
@@ -76,7 +76,7 @@ async def start(
     docker = fake.client()
     await docker.__aenter__()
     pool = await nursery.start(Pool(docker, SETTINGS).run)
-    return agent, fake, pool, Judge(Sandbox(docker, pool, SETTINGS))
+    return agent, fake, pool, Judge(Lender(docker, pool, SETTINGS))
 
 
 async def test_compiles_once_and_grades_every_test(nursery, autojump_clock):

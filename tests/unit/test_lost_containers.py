@@ -16,7 +16,7 @@ from service.config import Settings
 from service.jobs import Executor
 from service.jobs.compiler import MAX_ATTEMPTS
 from service.requests import limits_for, parse_request
-from service.sandbox.lender import Sandbox
+from service.sandbox.lender import Lender
 from service.sandbox.session import docker_time
 from service.testing import FakeAgent, answer, running, start_fake_pool
 from wire import Kind, Status
@@ -74,7 +74,7 @@ async def test_an_idle_container_that_dies_is_replaced_at_once(nursery, autojump
     assert len(running(fake)) == SETTINGS.workers
     assert trio.current_time() - start < SETTINGS.health_interval_ms / 1000
     # A request at once goes to a live container.
-    reply = await Executor(Sandbox(docker, pool, SETTINGS)).execute(make_request())
+    reply = await Executor(Lender(docker, pool, SETTINGS)).execute(make_request())
     assert reply.status is Status.OK
     assert pool.lost_before_job == 0
 
@@ -83,7 +83,7 @@ async def test_a_job_whose_container_was_already_dead_runs_on_a_fresh_one(nurser
     agent = DeadBeforeTheJob()
     fake, docker, pool = await start_pool(nursery, agent)
     agent.fake = fake
-    reply = await Executor(Sandbox(docker, pool, SETTINGS)).execute(make_request())
+    reply = await Executor(Lender(docker, pool, SETTINGS)).execute(make_request())
     assert reply.status is Status.OK
     assert reply.output == "ok\n"
     assert pool.lost_before_job == 1
@@ -95,7 +95,7 @@ async def test_retries_are_bounded(nursery, autojump_clock):
     agent = DeadBeforeTheJob(deaths=MAX_ATTEMPTS + 2)
     fake, docker, pool = await start_pool(nursery, agent)
     agent.fake = fake
-    reply = await Executor(Sandbox(docker, pool, SETTINGS)).execute(make_request())
+    reply = await Executor(Lender(docker, pool, SETTINGS)).execute(make_request())
     assert reply.status is Status.INTERNAL_ERROR
     assert f"{MAX_ATTEMPTS} times" in reply.error
     assert pool.lost_before_job == MAX_ATTEMPTS
@@ -105,7 +105,7 @@ async def test_a_compiled_job_whose_container_was_dead_runs_again(nursery, autoj
     agent = DeadBeforeTheJob()
     fake, docker, pool = await start_pool(nursery, agent)
     agent.fake = fake
-    reply = await Executor(Sandbox(docker, pool, SETTINGS)).execute(make_request("go"))
+    reply = await Executor(Lender(docker, pool, SETTINGS)).execute(make_request("go"))
     assert reply.status is Status.OK
     assert pool.lost_before_job == 1
 
@@ -117,7 +117,7 @@ async def test_a_container_gone_from_docker_before_its_job_is_not_the_jobs_loss(
     for container in pool.containers:
         # Removed behind the pool's back without its stream ending (yet).
         fake.containers.pop(container.id)
-    reply = await Executor(Sandbox(docker, pool, SETTINGS)).execute(make_request(memory_mb=100))
+    reply = await Executor(Lender(docker, pool, SETTINGS)).execute(make_request(memory_mb=100))
     assert reply.status is Status.OK
     assert pool.lost_before_job >= 1
 

@@ -25,7 +25,7 @@ from service.jobs.fitting import Fitted
 from service.operations.discovery import EndpointStats
 from service.operations.metrics import Metrics
 from service.requests import limits_for, parse_request
-from service.sandbox.lender import Sandbox
+from service.sandbox.lender import Lender
 from service.scheduling.replies import Replies
 from service.testing import FakeAgent, answer, start_fake_pool, step_result
 from wire import Kind, Status
@@ -96,9 +96,9 @@ def problem(output: bytes, expected: bytes, compare: str = "float"):
     return parse_request(payload, Kind.PROBLEMS, limits_for(Kind.PROBLEMS, SETTINGS))
 
 
-async def sandbox(nursery: trio.Nursery, output: bytes) -> Sandbox:
+async def sandbox(nursery: trio.Nursery, output: bytes) -> Lender:
     fake, docker, pool = await start_fake_pool(nursery, FakeAgent(answer(stdout=output)), SETTINGS)
-    return Sandbox(docker, pool, SETTINGS)
+    return Lender(docker, pool, SETTINGS)
 
 
 async def test_a_large_output_is_compared_in_a_thread_while_the_loop_runs(nursery, monkeypatch):
