@@ -25,6 +25,8 @@ from wire.subjects import (
     QUEUE_GROUP,
 )
 
+from .sandbox.tier import Tier, tier_of
+
 
 def _setting(env: str, default: Any, help: str) -> Any:
     return field(default=default, metadata={"env": env, "help": help})
@@ -330,7 +332,12 @@ class Settings:
     @property
     def live_updates(self) -> bool:
         """Whether running containers' limits can be changed (gVisor's runsc cannot)."""
-        return self.runtime != "runsc"
+        return self.tier.live_updates
+
+    @property
+    def tier(self) -> Tier:
+        """What the workers' runtime changes in the engine (service/sandbox/tier.py)."""
+        return tier_of(self.runtime)
 
     @property
     def cpu_time_ceiling_ms(self) -> int:

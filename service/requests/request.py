@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from wire import Kind
 
 from ..languages import Language
+from ..sandbox.tier import Tier
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +20,7 @@ class Limits:
     max_args: int
     max_timeout_ms: int
     max_memory_mb: int
-    gvisor: bool  # the daemon runs its workers under gVisor: other minimums apply
+    tier: Tier  # the workers' runtime tier: its memory minimums apply
     output_limit: int
     max_cpu_time_ms: int
     max_tests: int = 0  # problems requests only

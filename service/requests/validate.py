@@ -59,7 +59,7 @@ def limits_for(kind: Kind, settings: Settings) -> Limits:
             max_args=settings.max_args,
             max_timeout_ms=settings.timeout_ms,
             max_memory_mb=settings.memory_mb,
-            gvisor=settings.runtime == "runsc",
+            tier=settings.tier,
             output_limit=settings.problems_output_limit,
             max_cpu_time_ms=settings.cpu_time_ceiling_ms,
             max_tests=settings.problems_max_tests,
@@ -70,7 +70,7 @@ def limits_for(kind: Kind, settings: Settings) -> Limits:
         max_args=settings.max_args,
         max_timeout_ms=settings.timeout_ms,
         max_memory_mb=settings.memory_mb,
-        gvisor=settings.runtime == "runsc",
+        tier=settings.tier,
         output_limit=settings.output_limit,
         max_cpu_time_ms=settings.cpu_time_ceiling_ms,
     )
@@ -369,14 +369,12 @@ def _memory_mb(wire: WireRequest, language: Language, limits: Limits) -> int:
     languages = [language]
     if isinstance(wire, WireProblemRequest) and (tool := wire.checker or wire.interactor):
         languages += [found for found in (lookup(tool.language),) if found is not None]
-    needed = max(
-        lang.min_memory_mb_gvisor if limits.gvisor else lang.min_memory_mb for lang in languages
-    )
+    needed = max(limits.tier.min_memory_mb(lang) for lang in languages)
     if wire.memory_mb is not None and wire.memory_mb < needed:
         names = "/".join(dict.fromkeys(lang.name for lang in languages))
-        tier = " under gVisor" if limits.gvisor else ""
         raise InvalidRequest(
-            f"memory_mb must be at least {needed} for {names}{tier}, got {wire.memory_mb}"
+            f"memory_mb must be at least {needed} for {names}{limits.tier.label},"
+            f" got {wire.memory_mb}"
         )
     return _clamp("memory_mb", wire.memory_mb, limits.max_memory_mb)
 

@@ -23,18 +23,12 @@ MIN_COMPILE_FILE_SIZE = 64 << 20
 CHECKER_OUTPUT_LIMIT = 64 << 10
 
 
-# The Sentry and its gofer share the container's memory cgroup with the guest
-# (about 45 MB idle): under runsc the runtimes' own heaps (V8, Go's GC) are
-# sized to what is left. A Node heap bomb sized to the whole limit crawled
-# through the host's reclaim for 21 s; 64 MB lower, it ran out in 7 s.
-SENTRY_MEMORY_MB = 64
-
-
 def heap_memory_mb(settings: Settings, memory_mb: int) -> int:
-    """The memory a job's runtime may size its heap to, under a ``memory_mb`` limit."""
-    if settings.runtime != "runsc":
-        return memory_mb
-    return max(memory_mb // 2, memory_mb - SENTRY_MEMORY_MB)
+    """The memory a job's runtime may size its heap to, under a ``memory_mb`` limit.
+
+    All of it, but under gVisor, whose Sentry shares the limit (service/sandbox/tier.py).
+    """
+    return settings.tier.heap_memory_mb(memory_mb)
 
 
 def checker_timeout_ms(settings: Settings) -> int:
@@ -223,7 +217,7 @@ def warm_templates(settings: Settings, memory_mb: int | None = None) -> str:
                 # environment, descriptors and maps (tests/hostile: /proc/1).
                 "fork_server": language.warm_forks
                 and settings.fork_server
-                and settings.runtime != "runsc",
+                and settings.tier.fork_server,
             }
             for language in LANGUAGES
             if language.warm_launcher

@@ -25,7 +25,6 @@ from .container import CurrentJob, WorkerContainer
 from .pool import Pool
 from .sentry import host_tasks
 from .session import INSPECT_TIMEOUT_S, Session
-from .spec import sentry_task_ceiling
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +75,7 @@ class Lender:
             raise
         finally:
             reason = "unusable"
-            if session.reusable and self.settings.runtime == "runsc":
+            if session.reusable and self.settings.tier.user_space_kernel:
                 if not await self._sentry_has_room(container):
                     session.reusable, reason = False, "sentry_tasks"
             self._pool.release(container, reusable=session.reusable, reason=reason)
@@ -86,7 +85,7 @@ class Lender:
 
         gVisor's Sentry (this runsc, ptrace platform) keeps host tasks of guest
         processes long gone: each job that forks many leaves some behind. A
-        sandbox past the ceiling (:func:`~.spec.sentry_task_ceiling`) is replaced
+        sandbox past the ceiling (:meth:`~.tier.Tier.sentry_task_ceiling`) is replaced
         before a later job could take it to its host pids limit, where the
         Sentry would fail to start a thread and the whole sandbox would die.
         """
@@ -95,7 +94,9 @@ class Lender:
                 current = await host_tasks(self._docker, container.id)
             except DockerError:
                 return False
-            if current is not None and current <= sentry_task_ceiling(self.settings):
+            if current is not None and current <= self.settings.tier.sentry_task_ceiling(
+                self.settings
+            ):
                 return True
             log.info(
                 "container %s: %s host tasks left by gVisor; replaced", container.short_id, current

@@ -10,7 +10,6 @@ handing any back).
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from agent.layout import JOB_UIDS
@@ -44,22 +43,6 @@ TMP_MB = 64
 MIN_FSIZE = 64 << 20
 
 
-# gVisor's Sentry serves the sandbox's processes with host tasks of its own
-# (ptrace platform: a stub process and its threads for each guest process;
-# 128 guest processes took 727 host tasks), and this runsc keeps some of them
-# after their guest processes are gone: a job killing and forking 70 processes
-# in a loop added about 90 host tasks a second. Were the container's pids cgroup
-# reached, the Sentry could not start a thread and the whole sandbox would die.
-# So under runsc the guest's own nproc is what a job meets (_process_limits); a
-# sandbox left with more host tasks than SENTRY_TASKS_PER_PROCESS per allowed
-# process is replaced after its job (sentry_task_ceiling); and the host's
-# PidsLimit is that ceiling plus what one run could leak at twice the measured
-# rate (sentry_host_tasks): a backstop no job reaches.
-SENTRY_TASKS_PER_PROCESS = 8
-SENTRY_BASE_TASKS = 64
-SENTRY_LEAK_PER_SECOND = 200
-
-
 def container_config(
     settings: Settings, *, memory_mb: int | None = None, job_uid: int = JOB_UIDS[0]
 ) -> dict[str, Any]:
@@ -75,55 +58,15 @@ def container_config(
     if settings.warm_starts:
         # The runs whose interpreter the agent starts ahead (agent/warm.py).
         config["Env"].append(f"CODE_ENGINE_WARM={warm_templates(settings, memory_mb)}")
-    if settings.runtime:
+    tier = settings.tier
+    if tier.docker_runtime:
         # e.g. runsc: gVisor's user-space kernel between the job and the host's.
-        config["HostConfig"]["Runtime"] = settings.runtime
-    _process_limits(settings, config["HostConfig"])
-    if settings.runtime == "runsc":
-        # gVisor grants any mapping; Linux refuses one beyond RAM (agent/jail.py).
-        config["Env"].append(f"CODE_ENGINE_JOB_ADDRESS_SPACE_MB={host_ram_mb()}")
-        # The guest reaching the whole limit ends the step (agent/memory.py).
-        config["Env"].append(f"CODE_ENGINE_JOB_MEMORY_WATCH_MB={memory_mb or settings.memory_mb}")
-        # No unix-socket collector frees a pipe end parked in flight: the agent
-        # carries the job's output to its interactor itself (agent/relay.py).
-        config["Env"].append("CODE_ENGINE_RELAY_INTERACTIONS=1")
+        config["HostConfig"]["Runtime"] = tier.docker_runtime
+    # Where fork and thread bombs stop, and what the agent is told of the tier
+    # (service/sandbox/tier.py says what gVisor changes, and why).
+    tier.process_limits(settings, config["HostConfig"])
+    config["Env"] += tier.agent_environment(memory_mb or settings.memory_mb)
     return config
-
-
-def host_ram_mb() -> int:
-    """This host's RAM (the daemon and dockerd share a host)."""
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") >> 20
-
-
-def sentry_task_ceiling(settings: Settings) -> int:
-    """Host tasks beyond which a gVisor sandbox is not given another job."""
-    return SENTRY_BASE_TASKS + SENTRY_TASKS_PER_PROCESS * settings.pids_limit
-
-
-def sentry_host_tasks(settings: Settings) -> int:
-    """The host pids limit of a gVisor sandbox: above what its longest run could reach."""
-    leak = SENTRY_LEAK_PER_SECOND * -(-settings.timeout_ms // 1000)
-    return sentry_task_ceiling(settings) + leak
-
-
-def _process_limits(settings: Settings, host: dict[str, Any]) -> None:
-    """Where fork and thread bombs stop: the pids cgroup (runc), or the guest's nproc (runsc).
-
-    runc: the container's pids cgroup, per container; no nproc ulimit, which
-    counts the job uid's processes across every container on the host. runsc:
-    gVisor's kernel counts nproc per uid inside the sandbox alone (so it is per
-    container), and gVisor enforces it (EAGAIN, as the pids cgroup gives); the
-    agent (uid 0) is counted apart from the job. Half the pids limit there: a
-    guest process costs the container about 3.5 MB in the Sentry (64 forked
-    Python processes peaked at 259 MB, 128 went past 400 MB), so a fork bomb
-    meets EAGAIN before the memory limit.
-    """
-    if settings.runtime != "runsc":
-        host["PidsLimit"] = settings.pids_limit
-        return
-    host["PidsLimit"] = sentry_host_tasks(settings)
-    limit = max(1, settings.pids_limit // 2)
-    host["Ulimits"].append({"Name": "nproc", "Soft": limit, "Hard": limit})
 
 
 def _config(settings: Settings, *, memory_mb: int | None) -> dict[str, Any]:
