@@ -30,6 +30,7 @@ answered CLEAN or DIRTY as usual.
 
 from __future__ import annotations
 
+import enum
 import os
 from dataclasses import dataclass, replace
 
@@ -99,16 +100,30 @@ def _verified(clean: bool) -> Cleanup:
     return Cleanup.CLEAN if clean else Cleanup.DIRTY
 
 
+class State(enum.Enum):
+    """What the agent can vouch for about its container now."""
+
+    UNVERIFIED = "unverified"  # a job may have run since the last verified reset
+    PRISTINE = "pristine"  # a verified reset, and no job process since
+    BUILD_KEPT = "build_kept"  # a job's build locked for later runs; the rest verified clean
+
+
+@dataclass(frozen=True, slots=True)
+class OwedWipe:
+    """The wipe owed after an early result: its outcome goes out in a ``cleaned`` message."""
+
+    id: str  # the request whose result went out first
+    keeps_build: bool  # a run without finish: the build stays for the runs to come
+
+
 class Agent:
     """Answers the host's messages, one at a time, and keeps the container clean."""
 
     def __init__(self, wake_fd: int) -> None:
         self.wake_fd = wake_fd
-        self.build_ready = False
-        self.owed_cleanup: str | None = None  # the id of an early result not yet wiped
-        self.owed_keeps_build = False  # that wipe spares the build (a run without finish)
+        self.state = State.UNVERIFIED
+        self.owed: OwedWipe | None = None
         self.owed_program: str | None = None  # a compiled program to send with that wipe's report
-        self.pristine = False  # a verified reset happened and no job ran since
         # Interpreters started ahead of the runs that will use them (agent.warm).
         self.warm = WarmStarts(templates_from())
 
@@ -136,9 +151,9 @@ class Agent:
             return Finished(ident, self.reset())
         except Exception as exc:
             log(f"internal error on {kind} {ident!r}: {exc!r}")
-            self.build_ready = False
-            self.pristine = False
-            self.owed_cleanup = self.owed_program = None
+            self.state = State.UNVERIFIED
+            self.owed = None
+            self.owed_program = None
             try:
                 kill_all()
             except Exception:
@@ -151,13 +166,14 @@ class Agent:
         """The answer to a ``job`` or ``run`` that was malformed: nothing of it ran."""
         error = f"bad request: {request.reason}"
         if request.kind == Job.TYPE:
-            self.build_ready = False
             return Result(ident, cleanup=_verified(self.reset()), error=error)
-        return Result(ident, cleanup=_verified(self.verify(self.build_ready)), error=error)
+        kept = self.state is State.BUILD_KEPT
+        return Result(ident, cleanup=_verified(self.verify(kept)), error=error)
 
     def job(self, job: Job) -> Result:
         """Write the files, compile, then run each run."""
-        self.build_ready = False
+        if self.state is State.BUILD_KEPT:
+            self.state = State.UNVERIFIED  # a new job's build replaces it
         try:
             for name in [*job.files, *(job.tool.files if job.tool else ())]:
                 check_file_name(name)
@@ -167,11 +183,11 @@ class Agent:
             return Result(job.id, cleanup=_verified(self.reset()), error=f"bad request: {exc}")
         # A verified reset since the last job (usually the cleanup owed after its
         # early result) leaves nothing to redo: no job process can have run since.
-        if not (self.pristine or self.reset()):
+        if not (self.state is State.PRISTINE or self.reset()):
             return Result(
                 job.id, cleanup=Cleanup.DIRTY, error="internal: the container is not clean"
             )
-        self.pristine = False
+        self.state = State.UNVERIFIED
         self.alone("writing the job's files")
         make_job_dir(BUILD_DIR)
         try:
@@ -228,7 +244,7 @@ class Agent:
             lock_tree(TOOL_DIR, group=tool_ids()[1])
         self.alone("locking the build")
         lock_tree(BUILD_DIR)
-        self.build_ready = True
+        self.state = State.BUILD_KEPT
         runs, cleanup = self.execute_runs(job.id, job.runs, job.finish, job.early_result)
         if cleanup is Cleanup.DIRTY or (job.runs and cleanup is not Cleanup.OWED):
             self.owed_program = None  # no cleanup report will follow (a dirty container)
@@ -259,7 +275,7 @@ class Agent:
 
     def run(self, request: Run) -> Result:
         """Run each run against the kept build."""
-        if not self.build_ready:
+        if self.state is not State.BUILD_KEPT:
             return Result(
                 request.id, cleanup=_verified(self.verify(False)), error="no prepared build"
             )
@@ -300,7 +316,7 @@ class Agent:
             if checks is not None and checked is not None and not interactive:
                 # No job process may be alive while the tool runs or its files exist.
                 if not self.cleanup(keep_build=True, refill=False):
-                    self.build_ready = False
+                    self.state = State.UNVERIFIED
                     return results, Cleanup.DIRTY
                 check = checks[index]
                 checked.append(
@@ -312,12 +328,12 @@ class Agent:
                 break  # cleaned up below: after the result, when it is early
             clean = self.cleanup(keep_build=True)
             if not clean:
-                self.build_ready = False
+                self.state = State.UNVERIFIED
                 return results, Cleanup.DIRTY
         if finish:
             return results, self.reset_now_or_owe(ident, early)
         if early:
-            self.owed_cleanup, self.owed_keeps_build = ident, True
+            self.owed = OwedWipe(ident, keeps_build=True)
             return results, Cleanup.OWED
         return results, _verified(clean and self.verify(keep_build=True))
 
@@ -358,15 +374,16 @@ class Agent:
         """reset() now; or, for an early result, once it is sent (OWED meanwhile)."""
         if not early:
             return _verified(self.reset())
-        self.build_ready = False
-        self.owed_cleanup, self.owed_keeps_build = ident, False
+        self.state = State.UNVERIFIED
+        self.owed = OwedWipe(ident, keeps_build=False)
         return Cleanup.OWED
 
     def pay_cleanup(self) -> Cleaned | None:
         """The wipe owed after an early result, and the ``cleaned`` message saying how it went."""
-        ident, self.owed_cleanup = self.owed_cleanup, None
-        if ident is None:
+        owed, self.owed = self.owed, None
+        if owed is None:
             return None  # an owed program waits for the wipe after a run
+        ident = owed.id
         name, self.owed_program = self.owed_program, None
         program = None
         try:
@@ -375,14 +392,14 @@ class Agent:
                 self.warm.discard()
                 kill_all()
                 program = self.collect(name)
-            if self.owed_keeps_build:
+            if owed.keeps_build:
                 clean = self.cleanup(keep_build=True)
-                self.build_ready = clean
+                self.state = State.BUILD_KEPT if clean else State.UNVERIFIED
             else:
                 clean = self.reset()
         except Exception as exc:
             log(f"internal error cleaning up after {ident!r}: {exc!r}")
-            self.build_ready = False
+            self.state = State.UNVERIFIED
             try:
                 kill_all()
             except Exception:
@@ -392,10 +409,11 @@ class Agent:
 
     def reset(self) -> bool:
         """Wipe everything, the build included; True if verified clean."""
-        self.build_ready = False
+        self.state = State.UNVERIFIED
         self.owed_program = None  # the build goes, and the program with it
-        self.pristine = self.cleanup(keep_build=False)
-        return self.pristine
+        if self.cleanup(keep_build=False):
+            self.state = State.PRISTINE
+        return self.state is State.PRISTINE
 
     def cleanup(self, *, keep_build: bool, refill: bool = True) -> bool:
         """Kill every job process and wipe what jobs can write; True if verified clean.
