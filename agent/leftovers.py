@@ -35,6 +35,7 @@ import os
 import socket
 import stat
 import time
+from collections.abc import Callable
 
 UNIX_TABLE = "/proc/net/unix"
 INET_TABLES = tuple(
@@ -51,7 +52,7 @@ TMPFS_MOUNTS = ("/work", "/tmp", "/dev/shm")
 # finds its holder whatever the file's size: this check only backs that one up.
 TMPFS_SLACK = 1 << 20
 # How long the collector may take to free the job's sockets, and the files they held.
-RELEASE_SECONDS = 0.5
+RELEASE_SECONDS = 2.0
 _POLL_SECONDS = 0.002
 
 
@@ -137,24 +138,29 @@ def release(limit: float = RELEASE_SECONDS) -> bool:
     """Free what a job left in flight, once no job process is alive; True when none is left.
 
     Costs one read of the socket table when the job left no socket, which is
-    the usual case.
+    the usual case. Otherwise the collector frees the job's unix sockets, and
+    the kernel releases what they held just after (listeners, files): both are
+    waited for, each up to ``limit`` seconds (a loaded host's kernel workers
+    took over half a second).
     """
     if not stray_unix_sockets():
-        return True  # nothing in flight: an inet socket left now is no cycle's (TIME_WAIT)
+        return True  # nothing in flight: an inet socket left now is no cycle's
+    if not _wait(lambda: not stray_unix_sockets(), limit, collect=True):
+        return False
+    return _wait(lambda: not inet_sockets() and not tmpfs_residue(), limit)
+
+
+def _wait(done: Callable[[], bool], limit: float, *, collect: bool = False) -> bool:
+    """Poll ``done`` until it holds or ``limit`` seconds pass (making the collector run)."""
     end = time.monotonic() + limit
     while True:
-        collect_garbage()
-        time.sleep(_POLL_SECONDS)
-        if not stray_unix_sockets():
-            break
-        if time.monotonic() > end:
-            return False
-    # The files the cycle held are released by the kernel just after it: wait for their space.
-    while tmpfs_residue():
+        if collect:
+            collect_garbage()
+        if done():
+            return True
         if time.monotonic() > end:
             return False
         time.sleep(_POLL_SECONDS)
-    return True
 
 
 def _named_usage(top: str) -> tuple[int, int]:
