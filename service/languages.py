@@ -152,7 +152,7 @@ class Language:
     # under gVisor: what its hello world needs beside the agent (~12 MB) in the
     # container's one memory limit (under gVisor the compile too: a gVisor
     # container's limit cannot be raised for it). Measured through the engine:
-    # Python ran at 24 MB (runc) and 48 (gVisor); Node.js has a resident size
+    # Python ran at 24 MB (runc) and 48 (gVisor, not 32); Node.js has a resident size
     # of 49 MB on runc (its binary's pages count where this cgroup touched them
     # first: 32 MB failed now and then) and ran from 128 MB under gVisor; Go and
     # C++ programs run in a few MB, their compiles at gVisor need 96 and 192.
@@ -224,6 +224,7 @@ LANGUAGES: tuple[Language, ...] = (
         memory=Memory(out_of_memory=_python_out_of_memory),
         warm_launcher="python_launcher.py",
         warm_forks=True,
+        min_memory_mb_gvisor=48,
     ),
     Language(
         name="javascript",
