@@ -28,7 +28,7 @@ from wire.replies import Reply, refusal
 from ..errors import AgentError, AgentTimeout, ContainerLost, PoolUnavailable
 from ..requests import ExecuteRequest
 from ..sandbox.lender import Lender
-from ..sandbox.session import Session, verified, with_compile
+from ..sandbox.session import Loss, Session, with_compile
 from .offload import offload, threads
 from .outcome import (
     compile_failure,
@@ -98,7 +98,7 @@ class Executor:
                 except (AgentTimeout, ContainerLost):
                     raise
                 except AgentError as exc:
-                    if await session.oom_killed():
+                    if await session.lost() is Loss.OUT_OF_MEMORY:
                         # The whole container ran out of memory and took the agent
                         # with it: still the job's doing (the compiler's, when it
                         # went during the compile: gVisor loses the whole sandbox).
@@ -115,19 +115,18 @@ class Executor:
                             Status.MEMORY_LIMIT,
                             f"{memory_exceeded(request)}; the sandbox was replaced",
                         )
-                    await session.kill()
                     raise exc from None
                 except BaseException:
                     await session.kill()
                     raise
-                reply, session.reusable = await self._reply_from(request, result)
+                reply, whole = await self._reply_from(request, result)
                 if result.cleanup is Cleanup.OWED:
                     # The agent answers before it cleans up: reply now, then wait
                     # for its word that the container is clean.
                     respond(reply)
-                    session.reusable = session.reusable and await session.cleaned()
-                    return None
-                return reply
+                if whole:  # else the container is not reused (reusable stays False)
+                    await session.settle(result)
+                return None if result.cleanup is Cleanup.OWED else reply
         except ContainerLost:
             raise
         except AgentTimeout as exc:
@@ -166,20 +165,19 @@ class Executor:
         return with_compile(result, prepared.compile)
 
     async def _reply_from(self, request: ExecuteRequest, result: Result) -> tuple[Reply, bool]:
-        """The reply, and whether the container may be reused.
+        """The reply, and whether the result was whole (a result without its run is not).
 
         The reply holds the program's output as text: decoding a large one
         happens off the event loop.
         """
-        clean = verified(result)
         if result.compile is not None and not result.compiled:
             failure = partial(compile_failure, request, result.compile)
-            return await offload(_output_size(result.compile), failure, self._threads), clean
+            return await offload(_output_size(result.compile), failure, self._threads), True
         if not result.runs:
             return internal(request, "the sandbox returned no run result"), False
         run = result.runs[0]
         reply = partial(run_reply, request, run, result.compile)
-        return await offload(_output_size(run), reply, self._threads), clean
+        return await offload(_output_size(run), reply, self._threads), True
 
 
 def _output_size(step: StepResult) -> int:

@@ -23,7 +23,7 @@ from functools import partial
 
 import trio
 
-from agent.protocol import Cleanup, StepResult
+from agent.protocol import StepResult
 from docker_api import DockerError
 from wire import Status
 from wire.replies import ProblemReply, TestReport
@@ -32,7 +32,7 @@ from ..config import Settings
 from ..errors import AgentError, AgentTimeout, PoolUnavailable
 from ..requests import ExecuteRequest, Problem, TestCase
 from ..sandbox.lender import Lender
-from ..sandbox.session import Session, oom_struck
+from ..sandbox.session import Loss, Session
 from .checking import Checked
 from .grading import failed, grade, grading_size, skipped, summarize
 from .offload import offload, threads
@@ -146,18 +146,17 @@ class Judge:
         except AgentTimeout:
             return _compile_timeout(self._lender.settings), True
         except AgentError as exc:
-            if await session.oom_killed():
+            if await session.lost() is Loss.OUT_OF_MEMORY:
                 return compile_out_of_memory(), True
             log.warning("problem %s: lost the container while compiling: %s", request.id, exc)
-            await session.kill()
             raise _LostWhileCompiling from None
         compile_result = prepared.compile
         if not prepared.compiled:
-            session.reusable = prepared.cleanup is Cleanup.CLEAN and not oom_struck(prepared)
+            await session.settle(prepared)
             return compile_result, True
         if not prepared.tool_compiled:
             assert prepared.tool_compile is not None
-            session.reusable = prepared.cleanup is Cleanup.CLEAN and not oom_struck(prepared)
+            await session.settle(prepared)
             raise _ToolFailed(prepared.tool_compile, compile_result)
         checked = problem.tool is not None
         while pending:
@@ -202,31 +201,24 @@ class Judge:
             reports.append(await offload(grading_size(step, test), graded, self._threads))
             # The wipe after a test has a deadline of its own: a test that left
             # work for it keeps its verdict, and only the container is replaced.
-            # So is one the OOM killer struck in (see verified()).
-            if oom_struck(result):
-                clean = False
-            elif result.cleanup is Cleanup.OWED:
-                clean = await session.cleaned()
-            else:
-                clean = result.cleanup is Cleanup.CLEAN
-            if not clean:
+            # So is one the OOM killer struck in (Session.settle).
+            if not await session.fit(result):
                 await session.kill()
                 return compile_result, self._stopping(problem, reports)
             if self._stopping(problem, reports):
                 break
-        session.reusable = await session.finish()
+        await session.finish()
         return compile_result, self._stopping(problem, reports)
 
     @staticmethod
     async def _lost(session: Session, test: TestCase, exc: AgentError) -> TestReport:
         """The report of a test whose container went away while it ran."""
         request = session.request
-        if await session.oom_killed():
+        if await session.lost() is Loss.OUT_OF_MEMORY:
             # The test took the whole container over its memory limit: its doing.
             log.warning("problem %s, test %s: the container was OOM-killed", request.id, test.id)
             return failed(test, Status.MEMORY_LIMIT, memory_exceeded(request))
         log.warning("problem %s, test %s: %s", request.id, test.id, exc)
-        await session.kill()
         return failed(test, Status.INTERNAL_ERROR, "the sandbox was lost during this test")
 
     @staticmethod

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import enum
 import logging
 import time
 from datetime import datetime
@@ -88,12 +89,19 @@ def compile_deadline_s(settings: Settings, *, tool: bool = False) -> float:
     return (compiles * settings.compile_timeout_ms + settings.grace_ms) / 1000
 
 
+class Loss(enum.Enum):
+    """Why a container went away during an exchange (:meth:`Session.lost`)."""
+
+    OUT_OF_MEMORY = "out_of_memory"  # the OOM killer took the whole container: the job's doing
+    FAILED = "failed"  # the agent or the container failed otherwise: the engine's
+
+
 class Session:
     """One request on one container. Not for concurrent use.
 
     ``reusable`` says whether the container goes back to the pool when the
-    session ends; it starts False, and a flow sets it once the agent has
-    verified a clean container.
+    session ends; it starts False, and only :meth:`settle` and :meth:`finish`
+    set it, from what the agent verified.
     """
 
     def __init__(
@@ -192,9 +200,44 @@ class Session:
         limit = run_deadline_s(self.request, self._settings, checked=checked)
         return await self._exchange(message, limit)
 
+    async def fit(self, result: Result) -> bool:
+        """Whether the container is fit for another job after ``result``: the one place that says.
+
+        It is when the agent verified it clean (in the result, or in the
+        cleanup it owed: waited for here) and the OOM killer struck in none of
+        the result's steps: Docker's ``OOMKilled`` stays set for the rest of a
+        container's life, and it is what tells a later job's container loss to
+        the OOM killer from any other (:meth:`lost`).
+        """
+        if oom_struck(result) or result.cleanup is Cleanup.DIRTY:
+            return False
+        if result.cleanup is Cleanup.OWED:
+            return await self.cleaned()
+        return True
+
+    async def settle(self, result: Result) -> None:
+        """The container goes back to the pool after ``result`` when it is :meth:`fit`.
+
+        (:meth:`finish` decides for the wipe that ends a kept build.)
+        """
+        self.reusable = await self.fit(result)
+
+    async def lost(self) -> Loss:
+        """Why the container went away during an exchange: the one place that says.
+
+        Out of memory when the OOM killer took the whole container (the job's
+        doing); otherwise the engine's failure, and the container is killed.
+        Either way it is not reused.
+        """
+        if await self.oom_killed():
+            return Loss.OUT_OF_MEMORY
+        await self.kill()
+        return Loss.FAILED
+
     async def finish(self) -> bool:
-        """Wipe everything, the build included; True when the agent verified it."""
+        """Wipe everything, the build included; True (and reusable) when the agent verified it."""
         message = protocol.Finish(id=self.request.id)
+        self.reusable = False
         with trio.move_on_after(FINISH_TIMEOUT_S) as scope:
             try:
                 finished = await self.container.link.request(message, protocol.Finished)
@@ -205,6 +248,7 @@ class Session:
             log.warning("container %s did not finish in time", self.container.short_id)
             await self.kill()
             return False
+        self.reusable = finished.clean
         return finished.clean
 
     async def cleaned(self) -> bool:
@@ -239,7 +283,7 @@ class Session:
         """After the agent went away: did the OOM killer take the whole container?
 
         Docker's flag covers the container's whole life; it speaks of this job
-        because a container is never reused after an OOM kill (:func:`verified`).
+        because a container is never reused after an OOM kill (:meth:`fit`).
         """
         self.container.dead = True
         with trio.CancelScope(shield=True):
@@ -432,17 +476,6 @@ def docker_time(text: str) -> float | None:
 def with_compile(result: Result, compile: protocol.StepResult | None) -> Result:
     """``result`` (of a run) carrying the compile step of the job that prepared it."""
     return dataclasses.replace(result, compile=compile)
-
-
-def verified(result: Result) -> bool:
-    """The result leaves a container fit for reuse, or owes a cleanup still to come.
-
-    A container in which the OOM killer struck is not reused: Docker's
-    ``OOMKilled`` stays set for the rest of its life, and it is what tells a
-    later job's container loss to the OOM killer from any other (see
-    :meth:`Session.oom_killed`).
-    """
-    return result.cleanup is not Cleanup.DIRTY and not oom_struck(result)
 
 
 def oom_struck(result: Result) -> bool:
