@@ -1,7 +1,9 @@
 """Solutions of an interactive problem that attack the interaction, through the real daemon.
 
 Whatever a solution does with its pipes and its limits, its test ends with the
-solution's verdict, soon: never a checker error, never an internal error.
+solution's verdict, soon: never a checker error, never an internal error. And
+the smallest memory limit a request may ask for runs every language's hello
+world, while a smaller one is refused (not accepted, then failed).
 """
 
 from __future__ import annotations
