@@ -30,6 +30,8 @@ import os
 import resource
 import time
 
+from agent.processes import status_of
+
 # cgroup v1 (its own hierarchy, or joined with cpu), then v2.
 _COUNTERS = (
     ("/sys/fs/cgroup/cpuacct/cpuacct.usage", "ns"),
@@ -61,6 +63,18 @@ def _cpu_ceiling(environ: dict[str, str] | os._Environ[str] = os.environ) -> flo
 CPU_CEILING = _cpu_ceiling()
 
 
+def _ticks(proc: str, pid: str) -> int:
+    """Clock ticks ``pid`` used, with its reaped children's (utime, stime, cutime, cstime).
+
+    Raises:
+        OSError, IndexError, ValueError: it is gone, or its stat is not one.
+    """
+    with open(f"{proc}/{pid}/stat", "rb") as f:
+        fields = f.read().rsplit(b")", 1)[1].split()
+    # Fields 14-17 of proc(5).
+    return sum(int(value) for value in fields[11:15])
+
+
 def _process_table_s(proc: str | None = None) -> float | None:
     """CPU time of every live process but this one, with their reaped children's."""
     proc = proc or PROC
@@ -74,10 +88,7 @@ def _process_table_s(proc: str | None = None) -> float | None:
         if not entry.isdigit() or int(entry) == me:
             continue
         try:
-            with open(f"{proc}/{entry}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()
-            # utime, stime, cutime, cstime: fields 14-17 of proc(5).
-            ticks += sum(int(value) for value in fields[11:15])
+            ticks += _ticks(proc, entry)
         except (OSError, IndexError, ValueError):
             continue  # gone meanwhile: its time is its reaper's now
     return ticks / _TICKS + _children_s()
@@ -94,15 +105,12 @@ def user_cpu_ms(uid: int, proc: str | None = None) -> float:
     for entry in os.listdir(proc):
         if not entry.isdigit() or entry == "1":
             continue
+        status = status_of(entry, proc)
+        if status is None or uid not in status[1]:
+            continue
         try:
-            with open(f"{proc}/{entry}/status") as f:
-                uids = next(line for line in f if line.startswith("Uid:")).split()[1:]
-            if str(uid) not in uids:
-                continue
-            with open(f"{proc}/{entry}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()
-            ticks += sum(int(value) for value in fields[11:15])
-        except (OSError, StopIteration, IndexError, ValueError):
+            ticks += _ticks(proc, entry)
+        except (OSError, IndexError, ValueError):
             continue  # gone meanwhile: its time is its reaper's now
     return ticks * 1000 / _TICKS
 

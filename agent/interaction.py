@@ -41,7 +41,7 @@ from agent.errors import AgentFailure
 from agent.jail import JOB_GID, JOB_UID, Jail, spawn, tool_ids
 from agent.processes import KILL_SECONDS, kill_user, read_oom_kills, signal_everyone
 from agent.protocol import Step, StepResult
-from agent.step_runner import DRAIN_SECONDS, READ_CHUNK, Capture, drain, spawn_failure
+from agent.step_runner import DRAIN_SECONDS, Capture, drain, read_chunk, spawn_failure
 from agent.warm import cpu_seconds
 
 # The interactor's oom_score_adj: below the job's 1000, so that a job that
@@ -272,10 +272,9 @@ class Interaction:
 
     def _read(self, sel: selectors.BaseSelector, key: selectors.SelectorKey) -> None:
         side: _Side = key.data
-        try:
-            chunk = os.read(key.fd, READ_CHUNK)
-        except OSError:
-            chunk = b""
+        chunk = read_chunk(key.fd)
+        if chunk is None:
+            return
         if not chunk:
             sel.unregister(key.fileobj)
             return
@@ -340,14 +339,8 @@ _DROP = object()  # the selector's mark of the interactor's output, drained afte
 
 def _drop(sel: selectors.BaseSelector, fd: int) -> None:
     """Read and drop what is in ``fd``; at EOF, stop watching it."""
-    try:
-        if os.read(fd, READ_CHUNK):
-            return
-    except BlockingIOError:
-        return
-    except OSError:
-        pass
-    sel.unregister(fd)
+    if read_chunk(fd) == b"":
+        sel.unregister(fd)
 
 
 def _oom_since(before: int | None) -> bool:

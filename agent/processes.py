@@ -29,14 +29,8 @@ ENGINE_PIDS: set[int] = set()
 
 def _root_owned(pid: int) -> bool:
     """Whether every uid of ``pid`` (real, effective, saved, filesystem) is root's."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("Uid:"):
-                    return all(uid == "0" for uid in line.split()[1:])
-    except OSError:
-        pass
-    return False
+    status = status_of(pid)
+    return status is not None and bool(status[1]) and not any(status[1])
 
 
 def engine_pids() -> set[int]:
@@ -58,12 +52,12 @@ def other_pids() -> list[int]:
     ]
 
 
-def _status(pid: int | str) -> tuple[str, tuple[int, ...]] | None:
+def status_of(pid: int | str, proc: str = "/proc") -> tuple[str, tuple[int, ...]] | None:
     """The state letter and the uids (real, effective, saved, filesystem) of ``pid``."""
     state = ""
     uids: tuple[int, ...] = ()
     try:
-        with open(f"/proc/{pid}/status") as f:
+        with open(f"{proc}/{pid}/status") as f:
             for line in f:
                 if line.startswith("State:"):
                     state = line.split()[1]
@@ -81,7 +75,7 @@ def pids_of_user(uid: int) -> list[int]:
     for name in os.listdir("/proc"):
         if not name.isdigit() or name == "1":
             continue
-        status = _status(name)
+        status = status_of(name)
         if status is not None and status[0] != "Z" and uid in status[1]:
             found.append(int(name))
     return found

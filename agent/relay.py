@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import selectors
 
-CHUNK = 64 * 1024
+from agent.step_runner import read_chunk
 
 
 def _wanted(environ: dict[str, str] | os._Environ[str] = os.environ) -> bool:
@@ -60,15 +60,7 @@ class Relay:
         if self.source_done:
             return
         self.source_done = True
-        while self.source is not None:
-            try:
-                chunk = os.read(self.source, CHUNK)
-            except BlockingIOError:
-                break
-            except OSError:
-                chunk = b""
-            if not chunk:
-                break
+        while self.source is not None and (chunk := read_chunk(self.source)):
             self.pending += chunk
         self._close_source(sel)
         self._flush(sel)
@@ -89,12 +81,9 @@ class Relay:
 
     def _read(self, sel: selectors.BaseSelector) -> None:
         assert self.source is not None
-        try:
-            chunk = os.read(self.source, CHUNK)
-        except BlockingIOError:
+        chunk = read_chunk(self.source)
+        if chunk is None:
             return
-        except OSError:
-            chunk = b""
         if not chunk:  # every write end closed: the job ended without parking any
             self.source_done = True
             self._close_source(sel)

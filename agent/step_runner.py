@@ -262,12 +262,9 @@ class StepRunner:
 
     def _read(self, sel: selectors.BaseSelector, key: selectors.SelectorKey) -> None:
         capture: Capture = key.data
-        try:
-            chunk = os.read(key.fd, READ_CHUNK)
-        except BlockingIOError:
+        chunk = read_chunk(key.fd)
+        if chunk is None:
             return
-        except OSError:
-            chunk = b""
         if not chunk:
             sel.unregister(key.fileobj)
             return
@@ -349,6 +346,16 @@ class StepRunner:
     def _over_cpu_limit(self, cpu_ms: float) -> bool:
         # A program that ended between two checks may still have gone past it.
         return self.cpu_limit_ms is not None and cpu_ms > self.cpu_limit_ms
+
+
+def read_chunk(fd: int) -> bytes | None:
+    """Up to READ_CHUNK bytes ``fd`` holds now: None when nothing yet, empty at EOF or error."""
+    try:
+        return os.read(fd, READ_CHUNK)
+    except BlockingIOError:
+        return None
+    except OSError:  # the other end gone: as EOF
+        return b""
 
 
 def _widen_pipes(proc: JobProcess, output_limit: int) -> None:
