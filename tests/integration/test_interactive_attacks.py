@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from test_judge_problems import GUESS_INTERACTOR, case, checker, problem
+from test_judge_problems import BINARY_SEARCH, GUESS_INTERACTOR, case, checker, problem
 
 from service.languages import lookup
 from service.testing.client import run_code
@@ -63,17 +63,6 @@ subprocess.run([sys.executable, "-c",
                 "import time\nend = time.process_time() + 0.6\n"
                 "while time.process_time() < end: pass"], check=True)
 """ + GUESS_INTERACTOR.replace("import sys\n", "", 1)
-
-BINARY_SEARCH = r"""
-lo, hi = 1, 10**9
-while True:
-    mid = (lo + hi) // 2
-    print(mid, flush=True)
-    answer = input()
-    if answer == "=":
-        break
-    lo, hi = (lo, mid - 1) if answer == "<" else (mid + 1, hi)
-"""
 
 
 def _statuses(reply: dict) -> list[str]:

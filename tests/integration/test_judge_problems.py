@@ -561,7 +561,20 @@ def test_an_interactive_guess_the_number_problem(daemon, solution, status, reaso
         assert reply["tests"][0]["checker_output"].startswith("not a number")
 
 
-SNOOPING_GUESSER = r"""
+# Guesses by bisection until the interactor says "=".
+BINARY_SEARCH = r"""
+lo, hi = 1, 10**9
+while True:
+    mid = (lo + hi) // 2
+    print(mid, flush=True)
+    answer = input()
+    if answer == "=":
+        break
+    lo, hi = (lo, mid - 1) if answer == "<" else (mid + 1, hi)
+"""
+
+SNOOPING_GUESSER = (
+    r"""
 import os, signal, sys
 seen = []
 for path in ("/work/check/input", "/work/check/output", "/work/tool/main.py", "/work/check"):
@@ -577,16 +590,9 @@ for pid in (int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) != os.
             seen.append(f"signalled {pid}")
         except OSError:
             pass
-print(" ".join(seen) or "nothing", file=sys.stderr)
-lo, hi = 1, 10**9
-while True:
-    mid = (lo + hi) // 2
-    print(mid, flush=True)
-    answer = input()
-    if answer == "=":
-        break
-    lo, hi = (lo, mid - 1) if answer == "<" else (mid + 1, hi)
-"""
+print(" ".join(seen) or "nothing", file=sys.stderr)"""
+    + BINARY_SEARCH
+)
 
 
 @pytest.mark.smoke
