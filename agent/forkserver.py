@@ -63,7 +63,6 @@ class ForkServer:
     """One started interpreter forking the warm processes of one run template."""
 
     step: Step  # the template's run step: its interpreter, environment, limits
-    cpu_seconds: int
     proc: subprocess.Popen[bytes] | None = None
     control: socket.socket | None = None
     failures: int = 0  # servers that failed since the last fork that worked
@@ -146,11 +145,10 @@ class ForkServer:
             *self.step.argv[:-1],
             SERVER,
             str(theirs.fileno()),
-            str(self.cpu_seconds),
-            str(self.step.file_size_limit),
             str(jail.JOB_UID),
             str(jail.JOB_GID),
             str(address_space),
+            *self.step.limits.jail().to_argv(),
         ]
         try:
             self.proc = subprocess.Popen(

@@ -42,7 +42,6 @@ from agent.jail import JOB_GID, JOB_UID, Jail, spawn, tool_ids
 from agent.processes import KILL_SECONDS, kill_user, read_oom_kills, signal_everyone
 from agent.protocol import Step, StepResult
 from agent.step_runner import DRAIN_SECONDS, Capture, drain, read_chunk, spawn_failure
-from agent.warm import cpu_seconds
 
 # The interactor's oom_score_adj: below the job's 1000, so that a job that
 # fills the container's memory is the OOM killer's choice, not the interactor.
@@ -70,7 +69,7 @@ class _Side:
     reaped_ms: float = 0.0  # CPU time of its user's processes the agent reaped
 
     def __post_init__(self) -> None:
-        self.err = Capture(self.step.output_limit)
+        self.err = Capture(self.step.limits.output_bytes)
 
     @property
     def running(self) -> bool:
@@ -161,11 +160,10 @@ class Interaction:
 
     def _spawn(self, side: _Side, stdin: int, stdout: int) -> subprocess.Popen[bytes] | None:
         step = side.step
-        limit = cpu_seconds(step)
         try:
             proc = spawn(
                 step.argv,
-                Jail(limit, step.file_size_limit, *side.user, side.oom_score_adj),
+                Jail(step.limits.jail(), *side.user, side.oom_score_adj),
                 cwd=side.cwd,
                 env=step.env,
                 stdin=stdin,
@@ -195,7 +193,7 @@ class Interaction:
         go on writing (a solution that exits early may still be accepted, and a
         wrong one is judged wrong, never an interactor broken by its pipe).
         """
-        deadline = start + min(self.job.step.timeout_ms, self.tool.step.timeout_ms) / 1000
+        deadline = start + min(self.job.step.limits.wall_ms, self.tool.step.limits.wall_ms) / 1000
         drain_until: float | None = None
         with selectors.DefaultSelector() as sel:
             sel.register(self.wake_fd, selectors.EVENT_READ, None)
@@ -259,7 +257,7 @@ class Interaction:
         used = meter.used_ms()
         job_cpu = None if used is None else used - tool_cpu
         for side, cpu in ((self.tool, tool_cpu), (self.job, job_cpu)):
-            limit = side.step.cpu_time_limit_ms
+            limit = side.step.limits.cpu_ms
             if side.running and limit is not None and cpu is not None and cpu > limit:
                 side.cpu_exceeded = True
                 return self._kill_all(now)
@@ -315,7 +313,7 @@ class Interaction:
         oom_killed = side.memory_exceeded or (
             oom and signum == signal.SIGKILL and self.killed_at is None
         )
-        limit = side.step.cpu_time_limit_ms
+        limit = side.step.limits.cpu_ms
         usage = side.rusage
         return StepResult(
             exit_code=exit_code,

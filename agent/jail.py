@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from agent import landlock
 from agent.layout import JOB_UIDS, TOOL_ID_SHIFT
 from agent.libc import libc
+from agent.protocol.limits import JailLimits
 from agent.seccomp import install_job_filter
 
 JOB_NOFILE = 256
@@ -162,8 +163,7 @@ class Jail:
     interactor, running beside the job, is the OOM killer's second choice.
     """
 
-    cpu_seconds: int  # RLIMIT_CPU's soft limit; the hard one a second later
-    file_size_limit: int  # RLIMIT_FSIZE, under the container's own ceiling
+    limits: JailLimits  # the step's rlimits (agent.protocol.limits)
     uid: int = JOB_UID
     gid: int = JOB_GID
     oom_score_adj: int = 1000
@@ -182,7 +182,7 @@ class Jail:
             OSError: a limit, the user switch or the seccomp filter failed; Popen
                 reports it and the step does not run.
         """
-        _enter(self.cpu_seconds, self.file_size_limit, self.uid, self.gid, self.oom_score_adj)
+        _enter(self.limits, self.uid, self.gid, self.oom_score_adj)
 
 
 def spawn(
@@ -220,7 +220,7 @@ def spawn(
     )
 
 
-def _enter(cpu_seconds: int, file_size_limit: int, uid: int, gid: int, oom_score_adj: int) -> None:
+def _enter(limits: JailLimits, uid: int, gid: int, oom_score_adj: int) -> None:
     reset_signals()
     try:
         fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
@@ -230,9 +230,9 @@ def _enter(cpu_seconds: int, file_size_limit: int, uid: int, gid: int, oom_score
             os.close(fd)
     except OSError:
         pass  # without it the agent may be the OOM victim: the host then replaces the container
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
+    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
     # The container's own fsize ulimit is a ceiling nobody here may raise.
-    fsize = below_hard(resource.RLIMIT_FSIZE, file_size_limit)
+    fsize = below_hard(resource.RLIMIT_FSIZE, limits.file_size_bytes)
     resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_NOFILE, (JOB_NOFILE, JOB_NOFILE))

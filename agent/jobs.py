@@ -348,7 +348,7 @@ class Agent:
         run, interactor = Interaction(
             step, tool, run_dir=RUN_DIR, tool_dir=CHECK_DIR, wake_fd=self.wake_fd
         ).run()
-        output, cut = read_file(CHECK_DIR, "output", step.output_limit)
+        output, cut = read_file(CHECK_DIR, "output", step.limits.output_bytes)
         return replace(run, stdout=output, stdout_truncated=cut), interactor
 
     def check(self, check: Check, stdin: bytes, run: StepResult) -> StepResult:

@@ -31,7 +31,7 @@ from agent.errors import AgentFailure
 from agent.jail import JOB_GID, JOB_UID, Jail, spawn
 from agent.processes import KILL_SECONDS, read_limit_hits, read_oom_kills, signal_everyone
 from agent.protocol import Step, StepResult
-from agent.warm import JobProcess, WarmProcess, cpu_seconds
+from agent.warm import JobProcess, WarmProcess
 
 READ_CHUNK = 64 * 1024
 # After the main process exits, how long leftover output may take to arrive.
@@ -95,15 +95,14 @@ class StepRunner:
         self.user = user
         self.cwd = cwd
         self.wake_fd = wake_fd
-        cpu_limit_ms = step.cpu_time_limit_ms
-        self.cpu_limit_ms = cpu_limit_ms
-        self.cpu_seconds = cpu_seconds(step)
+        self.cpu_limit_ms = step.limits.cpu_ms
+        self.jail_limits = step.limits.jail()
         self.cpu_exceeded = False
         # The guest reached the agent's memory watch level (agent.memory, gVisor).
         self.memory_exceeded = False
         self.meter: CpuMeter | None = None
-        self.out = Capture(step.output_limit)
-        self.err = Capture(step.output_limit)
+        self.out = Capture(step.limits.output_bytes)
+        self.err = Capture(step.limits.output_bytes)
         self.status: int | None = None
         self.rusage: resource.struct_rusage | None = None
         self.timed_out = False
@@ -141,7 +140,7 @@ class StepRunner:
                 return spawned
             proc = spawned
         self.pid = proc.pid
-        _widen_pipes(proc, self.step.output_limit)
+        _widen_pipes(proc, self.step.limits.output_bytes)
         try:
             ended = self._loop(proc, start)
         finally:
@@ -157,7 +156,7 @@ class StepRunner:
         try:
             return spawn(
                 self.step.argv,
-                Jail(self.cpu_seconds, self.step.file_size_limit, *self.user),
+                Jail(self.jail_limits, *self.user),
                 cwd=self.cwd,
                 env=self.step.env,
                 stdin=subprocess.PIPE,
@@ -177,7 +176,7 @@ class StepRunner:
         """
         stdin, stdout, stderr = proc.stdin, proc.stdout, proc.stderr
         assert stdin is not None and stdout is not None and stderr is not None
-        deadline = start + self.step.timeout_ms / 1000
+        deadline = start + self.step.limits.wall_ms / 1000
         with selectors.DefaultSelector() as sel:
             sel.register(self.wake_fd, selectors.EVENT_READ, "wake")
             sel.register(stdout, selectors.EVENT_READ, self.out)
@@ -315,7 +314,7 @@ class StepRunner:
             signum in (signal.SIGXCPU, signal.SIGKILL)
             and not self.killed_at
             and not oom_killed
-            and cpu_ms >= self.cpu_seconds * 1000 - CPU_ACCOUNTING_SLACK_MS
+            and cpu_ms >= self.jail_limits.cpu_seconds * 1000 - CPU_ACCOUNTING_SLACK_MS
         )
         return StepResult(
             exit_code=exit_code,

@@ -52,14 +52,6 @@ LAUNCHER_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "launche
 JobProcess = subprocess.Popen[bytes] | ForkedProcess
 
 
-def cpu_seconds(step: Step) -> int:
-    """The RLIMIT_CPU a step's processes get (agent.step_runner.StepRunner)."""
-    limit = step.timeout_ms
-    if step.cpu_time_limit_ms is not None:
-        limit = min(limit, step.cpu_time_limit_ms)
-    return -(-limit // 1000) + 1
-
-
 @dataclass(frozen=True)
 class Template:
     """A run step to start ahead, and the launcher that stands in for its program."""
@@ -74,8 +66,8 @@ class Template:
             user == (JOB_UID, JOB_GID)
             and step.argv[: len(self.step.argv)] == self.step.argv
             and step.env == self.step.env
-            and cpu_seconds(step) == cpu_seconds(self.step)
-            and step.file_size_limit == self.step.file_size_limit
+            # What the jail set when the process started: it cannot change after.
+            and step.limits.jail() == self.step.limits.jail()
         )
 
 
@@ -159,7 +151,7 @@ class WarmStarts:
         self.wanted = set(range(len(self.templates)))
         for index, template in enumerate(self.templates):
             if template.fork_server:
-                self.servers[index] = ForkServer(template.step, cpu_seconds(template.step))
+                self.servers[index] = ForkServer(template.step)
 
     def pids(self) -> set[int]:
         return {warm.proc.pid for warm in self.ready}
@@ -213,11 +205,10 @@ def _spawn(template: Template, cwd: str) -> WarmProcess:
     step = template.step
     read_end, write_end = os.pipe2(os.O_CLOEXEC)
     argv = [*step.argv[:-1], os.path.join(LAUNCHER_DIR, template.launcher), str(read_end)]
-    limit = cpu_seconds(step)
     try:
         proc = spawn(
             argv,
-            Jail(limit, step.file_size_limit),
+            Jail(step.limits.jail()),
             cwd=cwd,
             env=step.env,
             stdin=subprocess.PIPE,

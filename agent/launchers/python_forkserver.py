@@ -1,8 +1,9 @@
 """A started Python that forks the warm processes of later runs (agent.forkserver).
 
 Run by the agent, as root, as ``python3 -E -s -B python_forkserver.py <socket>
-<cpu seconds> <file size limit> <uid> <gid> <address space>`` with the run's
-environment. It never reads anything of a job: each message on ``<socket>`` (a
+<uid> <gid> <address space> <jail limits...>`` with the run's environment
+(the limits as :meth:`agent.protocol.limits.JailLimits.to_argv` writes them).
+It never reads anything of a job: each message on ``<socket>`` (a
 ``SOCK_SEQPACKET`` end only the agent holds) brings a directory and four
 descriptors (the process's stdin, stdout and stderr, and the pipe its argv will
 come down), and it answers with the pid of a fresh process that:
@@ -34,13 +35,14 @@ import python_launcher  # noqa: E402
 
 from agent import jail  # noqa: E402
 from agent.libc import libc  # noqa: E402
+from agent.protocol.limits import JailLimits  # noqa: E402
 
 del sys.path[0]
 _PR_SET_DUMPABLE = 4
 _FDS_PER_PROCESS = 4  # stdin, stdout, stderr, the argv pipe
 
 
-def _become_job(fds: list[int], cwd: str, limits: list[int]) -> None:
+def _become_job(fds: list[int], cwd: str, job_jail: jail.Jail) -> None:
     """In the forked process: the jail, then the launcher. Never returns."""
     try:
         stdin, stdout, stderr, argv_pipe = fds
@@ -49,8 +51,7 @@ def _become_job(fds: list[int], cwd: str, limits: list[int]) -> None:
             os.dup2(fd, target)
         argv_fd = os.dup(argv_pipe)
         os.chdir(cwd)
-        cpu_seconds, file_size_limit, uid, gid = limits
-        jail.Jail(cpu_seconds, file_size_limit, uid, gid).enter()
+        job_jail.enter()
         # The uid switch without an exec left the process undumpable, its /proc
         # files root's: a program's own /proc/self/fd would be closed to it.
         libc.prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)
@@ -73,7 +74,7 @@ def _become_job(fds: list[int], cwd: str, limits: list[int]) -> None:
     os._exit(0)
 
 
-def _spawn(fds: list[int], cwd: str, limits: list[int]) -> int:
+def _spawn(fds: list[int], cwd: str, job_jail: jail.Jail) -> int:
     """Fork the process twice; its pid once PID 1 has adopted it (0 when it failed)."""
     read_end, write_end = os.pipe()
     middle = os.fork()
@@ -83,7 +84,7 @@ def _spawn(fds: list[int], cwd: str, limits: list[int]) -> int:
             pid = os.fork()
             if pid == 0:
                 os.close(write_end)
-                _become_job(fds, cwd, limits)
+                _become_job(fds, cwd, job_jail)
             os.write(write_end, str(pid).encode())
         finally:
             os._exit(0)
@@ -98,8 +99,8 @@ def _spawn(fds: list[int], cwd: str, limits: list[int]) -> int:
 
 def main() -> None:
     control = socket.socket(fileno=int(sys.argv[1]))
-    limits = [int(value) for value in sys.argv[2:6]]
-    address_space = int(sys.argv[6])
+    uid, gid, address_space = (int(value) for value in sys.argv[2:5])
+    job_jail = jail.Jail(JailLimits.from_argv(sys.argv[5:]), uid, gid)
     jail.JOB_ADDRESS_SPACE = address_space if address_space > 0 else None
     jail.prepare()
     # Out of the collector's sight: a collection in a forked process would
@@ -113,7 +114,7 @@ def main() -> None:
         if not message:
             return
         try:
-            pid = _spawn(fds, os.fsdecode(message), limits) if len(fds) == _FDS_PER_PROCESS else 0
+            pid = _spawn(fds, os.fsdecode(message), job_jail) if len(fds) == _FDS_PER_PROCESS else 0
         except OSError:
             pid = 0
         finally:

@@ -76,13 +76,14 @@ from .codec import (
 )
 from .fields import ProtocolError
 from .host_messages import Check, Finish, HostMessage, Job, Ping, Run, Shed, Tool
-from .steps import (
+from .limits import (
     DEFAULT_FILE_SIZE_LIMIT,
     DEFAULT_OUTPUT_LIMIT,
     DEFAULT_TIMEOUT_MS,
-    Step,
-    StepResult,
+    JailLimits,
+    StepLimits,
 )
+from .steps import Step, StepResult
 
 __all__ = [
     "DEFAULT_FILE_SIZE_LIMIT",
@@ -98,6 +99,7 @@ __all__ = [
     "Finish",
     "Finished",
     "HostMessage",
+    "JailLimits",
     "Job",
     "Message",
     "MessageBuffer",
@@ -109,6 +111,7 @@ __all__ = [
     "Run",
     "Shed",
     "Step",
+    "StepLimits",
     "StepResult",
     "Tool",
     "agent_message_from",

@@ -12,14 +12,12 @@ from .fields import (
     b64,
     bool_field,
     float_field,
-    int_field,
     opt_int_field,
     unb64,
 )
+from .limits import StepLimits
 
-DEFAULT_TIMEOUT_MS = 10_000
-DEFAULT_OUTPUT_LIMIT = 64 * 1024
-DEFAULT_FILE_SIZE_LIMIT = 64 * 1024 * 1024
+_STEP_FIELDS = frozenset({"argv", "env", "limits", "stdin"})
 
 
 @dataclass(slots=True)
@@ -28,22 +26,14 @@ class Step:
 
     argv: list[str]
     env: dict[str, str] = field(default_factory=dict)
-    timeout_ms: int = DEFAULT_TIMEOUT_MS
-    output_limit: int = DEFAULT_OUTPUT_LIMIT
-    file_size_limit: int = DEFAULT_FILE_SIZE_LIMIT
+    limits: StepLimits = field(default_factory=StepLimits)
     stdin: bytes = b""
-    # User plus system CPU time of all the step's processes; None: no limit of
-    # its own (the kernel's RLIMIT_CPU backstop still applies per process).
-    cpu_time_limit_ms: int | None = None
 
     def to_wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {
             "argv": self.argv,
             "env": self.env,
-            "timeout_ms": self.timeout_ms,
-            "output_limit": self.output_limit,
-            "file_size_limit": self.file_size_limit,
-            "cpu_time_limit_ms": self.cpu_time_limit_ms,
+            "limits": self.limits.to_wire(),
         }
         if self.stdin:
             wire["stdin"] = b64(self.stdin)
@@ -53,6 +43,9 @@ class Step:
     def from_wire(cls, value: object, *, with_stdin: bool = True) -> Step:
         """A step from its wire form; ``with_stdin=False`` for a compile, which reads none."""
         obj = as_object(value, "a step")
+        unknown = set(obj) - _STEP_FIELDS
+        if unknown:
+            raise ProtocolError(f"unknown step field {sorted(unknown)[0]!r}")
         argv = obj.get("argv")
         if (
             not isinstance(argv, list)
@@ -67,17 +60,11 @@ class Step:
             if not isinstance(item, str) or "\0" in item:
                 raise ProtocolError(f"environment value of {key} must be a string without NUL")
         raw_stdin = obj.get("stdin") if with_stdin else None
-        cpu_limit = opt_int_field(obj, "cpu_time_limit_ms")
-        if cpu_limit is not None and cpu_limit < 1:
-            raise ProtocolError("cpu_time_limit_ms must be at least 1 or null")
         return cls(
             argv=list(argv),
             env=dict(env),
-            timeout_ms=int_field(obj, "timeout_ms", DEFAULT_TIMEOUT_MS, 1),
-            output_limit=int_field(obj, "output_limit", DEFAULT_OUTPUT_LIMIT, 0),
-            file_size_limit=int_field(obj, "file_size_limit", DEFAULT_FILE_SIZE_LIMIT, 1),
+            limits=StepLimits.from_wire(obj.get("limits") or {}),
             stdin=unb64(raw_stdin, "stdin") if raw_stdin else b"",
-            cpu_time_limit_ms=cpu_limit,
         )
 
 

@@ -57,21 +57,21 @@ def explain(step: StepResult, status: Status, request: ExecuteRequest) -> str:
     if status is Status.MEMORY_LIMIT:
         return memory_exceeded(request)
     if status is Status.OUTPUT_LIMIT:
-        return f"output limit exceeded ({request.output_limit} bytes per stream)"
+        return f"output limit exceeded ({request.limits.output_limit} bytes per stream)"
     if step.signal == SIGXFSZ:
         return "file size limit exceeded"
     return ""
 
 
 def memory_exceeded(request: ExecuteRequest) -> str:
-    return f"memory limit exceeded ({request.memory_mb} MB)"
+    return f"memory limit exceeded ({request.limits.memory_mb} MB)"
 
 
 def time_limit_reason(request: ExecuteRequest, *, cpu: bool = False) -> str:
     """Which of the two time limits stopped the program."""
     if cpu:
-        return f"CPU time limit exceeded ({request.cpu_time_limit_ms} ms)"
-    return f"wall-clock limit exceeded ({request.timeout_ms} ms)"
+        return f"CPU time limit exceeded ({request.limits.cpu_time_limit_ms} ms)"
+    return f"wall-clock limit exceeded ({request.limits.timeout_ms} ms)"
 
 
 def text(data: bytes) -> str:

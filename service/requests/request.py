@@ -8,23 +8,7 @@ from dataclasses import dataclass
 from wire import Kind
 
 from ..languages import Language
-from ..sandbox.tier import Tier
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """What one kind of request may ask for; built from the settings (:func:`limits_for`)."""
-
-    max_code_bytes: int
-    max_stdin_bytes: int
-    max_args: int
-    max_timeout_ms: int
-    max_memory_mb: int
-    tier: Tier  # the workers' runtime tier: its memory minimums apply
-    output_limit: int
-    max_cpu_time_ms: int
-    max_tests: int = 0  # problems requests only
-
+from .limits import RunLimits
 
 DEFAULT_FLOAT_TOLERANCE = 1e-6
 
@@ -90,12 +74,8 @@ class ExecuteRequest:
     code: bytes
     stdin: bytes
     args: tuple[str, ...]
-    timeout_ms: int
-    memory_mb: int
-    output_limit: int
+    limits: RunLimits
     problem: Problem | None = None  # problems requests with tests
-    # User plus system time of all the run's processes; defaults to the wall limit.
-    cpu_time_limit_ms: int | None = None
     files: tuple[SourceFile, ...] = ()  # beside the main file (``language.source_file``)
 
     def source_files(self) -> dict[str, bytes]:

@@ -19,14 +19,13 @@ from wire import Kind
 from wire.decoding import NestedTooDeeply, decode
 from wire.requests import PROBLEM_ONLY_FIELDS, WireFile, WireProblemRequest, WireRequest, WireTest
 
-from ..config import Settings
 from ..errors import InvalidRequest
-from ..languages import Language, lookup, supported
+from ..languages import lookup, supported
+from .limits import Limits, run_limits
 from .request import (
     DEFAULT_FLOAT_TOLERANCE,
     Compare,
     ExecuteRequest,
-    Limits,
     Problem,
     Program,
     TestCase,
@@ -41,39 +40,11 @@ MAX_POINTS = 1e9
 # in the digits and refuses more than sys.get_int_max_str_digits() of them.
 _ID_BELOW = 10**MAX_ID_CHARS
 _ID_ABOVE = -(10 ** (MAX_ID_CHARS - 1))
-# A number an error message spells out; one further from zero is only described.
-_SHOWN_BELOW = 10**18
 
 _decoders: dict[Kind, msgspec.json.Decoder[WireRequest]] = {
     Kind.COMPILER: msgspec.json.Decoder(WireRequest),
     Kind.PROBLEMS: msgspec.json.Decoder(WireProblemRequest),
 }
-
-
-def limits_for(kind: Kind, settings: Settings) -> Limits:
-    """What a request of ``kind`` may ask for under ``settings``."""
-    if kind is Kind.PROBLEMS:
-        return Limits(
-            max_code_bytes=settings.problems_max_code_bytes,
-            max_stdin_bytes=settings.problems_max_stdin_bytes,
-            max_args=settings.max_args,
-            max_timeout_ms=settings.timeout_ms,
-            max_memory_mb=settings.memory_mb,
-            tier=settings.tier,
-            output_limit=settings.problems_output_limit,
-            max_cpu_time_ms=settings.cpu_time_ceiling_ms,
-            max_tests=settings.problems_max_tests,
-        )
-    return Limits(
-        max_code_bytes=settings.max_code_bytes,
-        max_stdin_bytes=settings.max_stdin_bytes,
-        max_args=settings.max_args,
-        max_timeout_ms=settings.timeout_ms,
-        max_memory_mb=settings.memory_mb,
-        tier=settings.tier,
-        output_limit=settings.output_limit,
-        max_cpu_time_ms=settings.cpu_time_ceiling_ms,
-    )
 
 
 def parse_request(payload: bytes, kind: Kind, limits: Limits) -> ExecuteRequest:
@@ -102,8 +73,6 @@ def parse_request(payload: bytes, kind: Kind, limits: Limits) -> ExecuteRequest:
             raise InvalidRequest(f"args[{i}] contains a NUL byte")
         if len(arg) > MAX_ARG_CHARS:
             raise InvalidRequest(f"args[{i}] is longer than {MAX_ARG_CHARS} characters")
-    timeout_ms = _clamp("timeout_ms", wire.timeout_ms, limits.max_timeout_ms)
-    cpu_ceiling = limits.max_cpu_time_ms
     used = len(main.code) + sum(len(file.content) for file in main.files)
     request = ExecuteRequest(
         id=request_id(wire.id),
@@ -112,14 +81,7 @@ def parse_request(payload: bytes, kind: Kind, limits: Limits) -> ExecuteRequest:
         code=main.code,
         stdin=stdin,
         args=args,
-        timeout_ms=timeout_ms,
-        cpu_time_limit_ms=(
-            min(timeout_ms, cpu_ceiling)
-            if wire.cpu_time_limit_ms is None
-            else _clamp("cpu_time_limit_ms", wire.cpu_time_limit_ms, cpu_ceiling)
-        ),
-        memory_mb=_memory_mb(wire, main.language, limits),
-        output_limit=limits.output_limit,
+        limits=run_limits(wire, main.language, limits),
         problem=_problem(wire, limits, used) if isinstance(wire, WireProblemRequest) else None,
         files=main.files,
     )
@@ -357,35 +319,6 @@ def salvage_language(payload: bytes) -> str:
         return ""
     language = lookup(value)
     return language.name if language else value[:40]
-
-
-def _memory_mb(wire: WireRequest, language: Language, limits: Limits) -> int:
-    """The request's memory limit: at most the server's, at least what its languages need.
-
-    Less than a language's minimum (the smallest limit at which its hello world
-    runs beside the agent, on this daemon's tier) is refused, not accepted and
-    failed. A problem's checker or interactor runs under the same limit.
-    """
-    languages = [language]
-    if isinstance(wire, WireProblemRequest) and (tool := wire.checker or wire.interactor):
-        languages += [found for found in (lookup(tool.language),) if found is not None]
-    needed = max(limits.tier.min_memory_mb(lang) for lang in languages)
-    if wire.memory_mb is not None and wire.memory_mb < needed:
-        names = "/".join(dict.fromkeys(lang.name for lang in languages))
-        raise InvalidRequest(
-            f"memory_mb must be at least {needed} for {names}{limits.tier.label},"
-            f" got {wire.memory_mb}"
-        )
-    return _clamp("memory_mb", wire.memory_mb, limits.max_memory_mb)
-
-
-def _clamp(name: str, value: int | None, maximum: int, *, minimum: int = 1) -> int:
-    if value is None:
-        return maximum
-    if value < minimum:
-        shown = str(value) if -_SHOWN_BELOW < value else f"less than {-_SHOWN_BELOW}"
-        raise InvalidRequest(f"{name} must be at least {minimum}, got {shown}")
-    return min(value, maximum)
 
 
 # A field name may hold backticks itself: the name is what comes before the

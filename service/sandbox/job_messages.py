@@ -2,19 +2,22 @@
 
 The agent knows nothing of languages or settings; the host turns a request into
 steps here (the language table in :mod:`service.languages`, the limits from the
-request and the settings).
+request's :class:`~service.requests.RunLimits`, or the settings for the steps
+the server runs on its own terms: compiles, checkers, interactors).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from agent.layout import CHECK_DIR, TOOL_DIR
-from agent.protocol import Check, Job, Run, Step, Tool
+from agent.protocol import Check, Job, Run, Step, StepLimits, Tool
+from wire import Kind
 
 from ..config import Settings
 from ..languages import LANGUAGES, Language
-from ..requests import ExecuteRequest, Program
+from ..requests import ExecuteRequest, Program, RunLimits, limits_for
 
 # A compiler writes object files and binaries larger than any program's output.
 MIN_COMPILE_FILE_SIZE = 64 << 20
@@ -36,16 +39,20 @@ def checker_timeout_ms(settings: Settings) -> int:
     return settings.timeout_ms
 
 
+def tool_limits(run: RunLimits, wall_ms: int) -> StepLimits:
+    """A checker's or interactor's limits: ``wall_ms`` as wall and CPU limit, its own output cap."""
+    return dataclasses.replace(
+        run.step(), wall_ms=wall_ms, cpu_ms=wall_ms, output_bytes=CHECKER_OUTPUT_LIMIT
+    )
+
+
 def interaction(program: Program, request: ExecuteRequest, settings: Settings) -> Check:
     """An interactor beside a run: the run's wall limit, as wall and CPU limit of its own."""
-    language = tool_language(program)
-    step = Step(
-        argv=language.run_command(heap_memory_mb(settings, request.memory_mb)),
-        env=language.run_environment(heap_memory_mb(settings, request.memory_mb)),
-        timeout_ms=request.timeout_ms,
-        cpu_time_limit_ms=request.timeout_ms,
-        output_limit=CHECKER_OUTPUT_LIMIT,
-        file_size_limit=settings.file_size_limit,
+    step = _run(
+        tool_language(program),
+        settings,
+        request.limits.memory_mb,
+        tool_limits(request.limits, request.limits.timeout_ms),
     )
     return Check(step=step, interactive=True)
 
@@ -55,10 +62,8 @@ def run_step(request: ExecuteRequest, settings: Settings, stdin: bytes) -> Step:
     return _run(
         request.language,
         settings,
-        request.memory_mb,
-        timeout_ms=request.timeout_ms,
-        cpu_time_limit_ms=request.cpu_time_limit_ms,
-        output_limit=request.output_limit,
+        request.limits.memory_mb,
+        request.limits.step(),
         args=request.args,
         stdin=stdin,
     )
@@ -68,10 +73,8 @@ def _run(
     language: Language,
     settings: Settings,
     memory_mb: int,
+    limits: StepLimits,
     *,
-    timeout_ms: int,
-    cpu_time_limit_ms: int | None,
-    output_limit: int,
     args: tuple[str, ...] = (),
     stdin: bytes = b"",
 ) -> Step:
@@ -80,10 +83,7 @@ def _run(
         argv=[*language.run_command(heap_mb), *args],
         env=language.run_environment(heap_mb),
         stdin=stdin,
-        timeout_ms=timeout_ms,
-        output_limit=output_limit,
-        file_size_limit=settings.file_size_limit,
-        cpu_time_limit_ms=cpu_time_limit_ms,
+        limits=limits,
     )
 
 
@@ -97,9 +97,11 @@ def compile_step(
     return Step(
         argv=list(argv),
         env=language.compile_environment(),
-        timeout_ms=settings.compile_timeout_ms,
-        output_limit=settings.compile_output_limit,
-        file_size_limit=max(settings.file_size_limit, MIN_COMPILE_FILE_SIZE),
+        limits=StepLimits(
+            wall_ms=settings.compile_timeout_ms,
+            output_bytes=settings.compile_output_limit,
+            file_size_bytes=max(settings.file_size_limit, MIN_COMPILE_FILE_SIZE),
+        ),
     )
 
 
@@ -116,21 +118,13 @@ def tool(program: Program, settings: Settings) -> Tool:
     )
 
 
-def check(program: Program, settings: Settings, answer: bytes, memory_mb: int) -> Check:
+def check(program: Program, settings: Settings, answer: bytes, run: RunLimits) -> Check:
     """The checker's run after a test; the agent appends <input> <output> <answer>.
 
     It runs in the container the test ran in, under the same memory limit.
     """
-    language = tool_language(program)
-    limit = checker_timeout_ms(settings)
-    step = Step(
-        argv=language.run_command(heap_memory_mb(settings, memory_mb)),
-        env=language.run_environment(heap_memory_mb(settings, memory_mb)),
-        timeout_ms=limit,
-        cpu_time_limit_ms=limit,
-        output_limit=CHECKER_OUTPUT_LIMIT,
-        file_size_limit=settings.file_size_limit,
-    )
+    limits = tool_limits(run, checker_timeout_ms(settings))
+    step = _run(tool_language(program), settings, run.memory_mb, limits)
     return Check(step=step, answer=answer)
 
 
@@ -179,7 +173,7 @@ def run_message(
     if problem and problem.interactor and answer is not None:
         checks = [interaction(problem.interactor, request, settings)]
     elif problem and problem.checker and answer is not None:
-        checks = [check(problem.checker, settings, answer, request.memory_mb)]
+        checks = [check(problem.checker, settings, answer, request.limits)]
     return Run(
         id=request.id,
         runs=[run_step(request, settings, stdin)],
@@ -194,15 +188,9 @@ def _extra_names(request: ExecuteRequest) -> tuple[str, ...]:
 
 
 def default_run_step(language: Language, settings: Settings, memory_mb: int) -> Step:
-    """A run of ``language`` at the server's default limits, ``memory_mb`` of memory."""
-    return _run(
-        language,
-        settings,
-        memory_mb,
-        timeout_ms=settings.timeout_ms,
-        cpu_time_limit_ms=min(settings.timeout_ms, settings.cpu_time_ceiling_ms),
-        output_limit=settings.output_limit,
-    )
+    """A run of ``language`` at a compiler request's default limits, ``memory_mb`` of memory."""
+    limits = limits_for(Kind.COMPILER, settings).defaults()
+    return _run(language, settings, memory_mb, limits.step())
 
 
 def warm_templates(settings: Settings, memory_mb: int | None = None) -> str:

@@ -56,10 +56,10 @@ class Lender:
         """
         container: WorkerContainer | None = None
         with trio.move_on_after(ACQUIRE_TIMEOUT_S):
-            if self.settings.live_updates or request.memory_mb == self.settings.memory_mb:
+            if self.settings.live_updates or request.limits.memory_mb == self.settings.memory_mb:
                 container = await self._pool.acquire()
             else:
-                container = await self._acquire_sized(request.memory_mb)
+                container = await self._acquire_sized(request.limits.memory_mb)
         if container is None:
             raise PoolUnavailable(self._pool.last_error or "no worker container became available")
         container.current = CurrentJob(request.id, request.language.name, trio.current_time())

@@ -74,13 +74,13 @@ EXIT_POLL_S = 0.02
 def job_deadline_s(request: ExecuteRequest, settings: Settings) -> float:
     """Host-side deadline of a job message that compiles (when needed) and runs once."""
     compile_ms = settings.compile_timeout_ms if request.language.compiled else 0
-    return (compile_ms + request.timeout_ms + settings.grace_ms) / 1000
+    return (compile_ms + request.limits.timeout_ms + settings.grace_ms) / 1000
 
 
 def run_deadline_s(request: ExecuteRequest, settings: Settings, *, checked: bool = False) -> float:
     """Host-side deadline of one run against a kept build (and its check, when ``checked``)."""
     check_ms = checker_timeout_ms(settings) if checked else 0
-    return (request.timeout_ms + check_ms + settings.grace_ms) / 1000
+    return (request.limits.timeout_ms + check_ms + settings.grace_ms) / 1000
 
 
 def compile_deadline_s(settings: Settings, *, tool: bool = False) -> float:
@@ -176,10 +176,10 @@ class Session:
             # cannot be restored is written off by ContainerLimits.fit (never handed out again).
             with trio.CancelScope(shield=True), contextlib.suppress(DockerError):
                 if not self.container.dead:
-                    await self._limits.fit(self.request.memory_mb, settings.cpus)
+                    await self._limits.fit(self.request.limits.memory_mb, settings.cpus)
             raise
         with trio.CancelScope(shield=True):
-            await self._limits.fit(self.request.memory_mb, settings.cpus)
+            await self._limits.fit(self.request.limits.memory_mb, settings.cpus)
         return result
 
     async def run(self, stdin: bytes, *, finish: bool, answer: bytes | None = None) -> Result:
@@ -193,8 +193,8 @@ class Session:
         Raises:
             AgentTimeout, AgentError: as :meth:`job`.
         """
-        if self._settings.live_updates and not self.container.sized:
-            await self._limits.fit(self.request.memory_mb, self._settings.cpus)  # after a cleanup
+        if self._settings.live_updates and not self.container.sized:  # after a cleanup
+            await self._limits.fit(self.request.limits.memory_mb, self._settings.cpus)
         message = run_message(self.request, self._settings, stdin, finish=finish, answer=answer)
         checked = message.checks is not None
         limit = run_deadline_s(self.request, self._settings, checked=checked)
@@ -321,7 +321,7 @@ class Session:
         compiles_first = (
             self.request.language.compiled and self.cached is None and self.compiles_apart
         )
-        memory_mb = self.compile_memory_mb if compiles_first else self.request.memory_mb
+        memory_mb = self.compile_memory_mb if compiles_first else self.request.limits.memory_mb
         # compile() takes the compile share itself; anything else runs at the run's
         # (a container the last cleanup left at the idle share is put back here).
         cpus = self._settings.compile_cpus if compiles_first else self._settings.cpus
@@ -382,7 +382,7 @@ class Session:
     def compile_memory_mb(self) -> int:
         """The compile step's memory: the request's, raised to its language's floor."""
         return self.request.language.compile_memory_mb(
-            self.request.memory_mb, self._settings.compile_memory
+            self.request.limits.memory_mb, self._settings.compile_memory
         )
 
     @property
@@ -400,7 +400,7 @@ class Session:
         if not settings.live_updates:
             return True
         return settings.compile_cpus != settings.cpus or self.compile_memory_mb != (
-            self.request.memory_mb
+            self.request.limits.memory_mb
         )
 
     async def _exchange(self, message: protocol.Job | protocol.Run, limit_s: float) -> Result:

@@ -36,6 +36,7 @@ from agent.protocol import (
     Result,
     Run,
     Step,
+    StepLimits,
     StepResult,
     agent_message_from,
     encode,
@@ -98,9 +99,9 @@ def step(
     return Step(
         argv=argv,
         env=RUN_ENV if env is None else env,
-        timeout_ms=timeout_ms,
-        output_limit=output_limit,
-        file_size_limit=file_size_limit,
+        limits=StepLimits(
+            wall_ms=timeout_ms, output_bytes=output_limit, file_size_bytes=file_size_limit
+        ),
         stdin=b"" if stdin is None else stdin.encode(),
     )
 

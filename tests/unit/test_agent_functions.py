@@ -64,8 +64,9 @@ def test_bad_file_names_are_rejected(name):
 def test_step_defaults():
     step = Step.from_wire({"argv": ["true"]})
     assert step.env == {} and step.stdin == b""
-    assert step.timeout_ms == DEFAULT_TIMEOUT_MS
-    assert step.output_limit == DEFAULT_OUTPUT_LIMIT
+    assert step.limits.wall_ms == DEFAULT_TIMEOUT_MS
+    assert step.limits.output_bytes == DEFAULT_OUTPUT_LIMIT
+    assert step.limits.cpu_ms is None
 
 
 def test_run_stdin_is_decoded_but_compile_stdin_ignored():
@@ -85,9 +86,10 @@ def test_run_stdin_is_decoded_but_compile_stdin_ignored():
         {"argv": ["a\0b"]},
         {"argv": ["true"], "env": {"A=B": "c"}},
         {"argv": ["true"], "env": {"A": 1}},
-        {"argv": ["true"], "timeout_ms": 0},
-        {"argv": ["true"], "timeout_ms": True},
-        {"argv": ["true"], "output_limit": -1},
+        {"argv": ["true"], "limits": {"wall_ms": 0}},
+        {"argv": ["true"], "limits": {"wall_ms": True}},
+        {"argv": ["true"], "limits": {"output_bytes": -1}},
+        {"argv": ["true"], "timeout_ms": 1000},  # a field of an older protocol
         {"argv": ["true"], "stdin": "not base64!"},
     ],
 )

@@ -27,6 +27,7 @@ from agent.protocol import (
     Run,
     Shed,
     Step,
+    StepLimits,
     StepResult,
     agent_message_from,
     attach,
@@ -38,13 +39,13 @@ from agent.protocol import (
     parse_line,
 )
 
-COMPILE = Step(["g++", "-o", "main", "main.cpp"], env={"PATH": "/usr/bin"}, timeout_ms=20_000)
+COMPILE = Step(
+    ["g++", "-o", "main", "main.cpp"], env={"PATH": "/usr/bin"}, limits=StepLimits(wall_ms=20_000)
+)
 RUN = Step(
     ["./main", "ünï"],
     env={"LANG": "C.UTF-8"},
-    timeout_ms=1500,
-    output_limit=10,
-    file_size_limit=1 << 20,
+    limits=StepLimits(wall_ms=1500, cpu_ms=700, output_bytes=10, file_size_bytes=1 << 20),
     stdin=b"\x00\xffinput\n",
 )
 FULL = StepResult(
@@ -147,7 +148,7 @@ def test_a_program_is_read_as_its_line_says():
 
 
 def test_wire_shapes():
-    assert json.loads(encode(Ready(PROTOCOL_VERSION))) == {"type": "ready", "version": 8}
+    assert json.loads(encode(Ready(PROTOCOL_VERSION))) == {"type": "ready", "version": 9}
     assert json.loads(encode(Result("j", cleanup=Cleanup.OWED))) == {
         "type": "result",
         "id": "j",
@@ -163,12 +164,12 @@ def test_wire_shapes():
     run = json.loads(encode(Run("r", [Step(["true"], stdin=b"hi")])))["runs"][0]
     assert run["stdin"] == base64.b64encode(b"hi").decode()
     assert "stdin" not in json.loads(encode(Run("r", [Step(["true"])])))["runs"][0]
-    limited = json.loads(encode(Run("r", [Step(["true"], cpu_time_limit_ms=250)])))["runs"][0]
-    assert limited["cpu_time_limit_ms"] == 250
-    assert Step.from_wire(limited).cpu_time_limit_ms == 250
-    assert Step.from_wire({"argv": ["true"]}).cpu_time_limit_ms is None
-    with pytest.raises(ProtocolError):
-        Step.from_wire({"argv": ["true"], "cpu_time_limit_ms": 0})
+    cpu_limited = Step(["true"], limits=StepLimits(cpu_ms=250))
+    limited = json.loads(encode(Run("r", [cpu_limited])))["runs"][0]
+    assert limited["limits"]["cpu_ms"] == 250
+    assert Step.from_wire(limited).limits.cpu_ms == 250
+    # An absent limit takes its default: a step without "limits" has none of its own CPU limit.
+    assert Step.from_wire({"argv": ["true"]}).limits == StepLimits()
     over = StepResult(None, 9, cpu_exceeded=True, cpu_ms=1003.5)
     assert StepResult.from_wire(json.loads(json.dumps(over.to_wire()))) == over
     assert over.failed
@@ -178,7 +179,7 @@ def test_defaults_fill_what_the_host_leaves_out():
     job = decode_host_message(b'{"type": "job", "id": "j"}')
     assert job == Job("j", {}, None, [], finish=True, early_result=False)
     step = Step.from_wire({"argv": ["true"]})
-    assert step == Step(["true"], {}, 10_000, 64 * 1024, 64 * 1024 * 1024, b"")
+    assert step == Step(["true"], {}, StepLimits(10_000, None, 64 * 1024, 64 * 1024 * 1024), b"")
 
 
 def test_a_kept_program_takes_the_place_of_a_compile():
@@ -227,6 +228,11 @@ def reason(line: bytes | str, *, agent_side: bool = False) -> ProtocolError:
 
 def job(**fields: object) -> str:
     return json.dumps({"type": "job", "id": "j", **fields})
+
+
+def limited(**limits: object) -> str:
+    """A job whose one run has ``limits``."""
+    return job(runs=[{"argv": ["x"], "limits": limits}])
 
 
 @pytest.mark.parametrize(
@@ -286,12 +292,14 @@ def test_the_host_refuses_host_messages():
             job(runs=[{"argv": ["x"], "env": {"A": None}}]),
             "environment value of A must be a string without NUL",
         ),
-        (job(runs=[{"argv": ["x"], "timeout_ms": "5"}]), "timeout_ms must be an integer >= 1"),
-        (job(runs=[{"argv": ["x"], "timeout_ms": 1.5}]), "timeout_ms must be an integer >= 1"),
-        (
-            job(runs=[{"argv": ["x"], "file_size_limit": 0}]),
-            "file_size_limit must be an integer >= 1",
-        ),
+        (job(runs=[{"argv": ["x"], "limits": 5}]), "limits must be an object"),
+        (limited(wall_ms="5"), "limits.wall_ms must be an integer >= 1"),
+        (limited(wall_ms=1.5), "limits.wall_ms must be an integer >= 1"),
+        (limited(wall_ms=None), "limits.wall_ms must be an integer >= 1"),
+        (limited(cpu_ms=0), "limits.cpu_ms must be an integer >= 1 or null"),
+        (limited(output_bytes=-1), "limits.output_bytes must be an integer >= 0"),
+        (limited(file_size_bytes=0), "limits.file_size_bytes must be an integer >= 1"),
+        (limited(stack_kb=1), "unknown limit 'stack_kb'"),
         (job(runs=[{"argv": ["x"], "stdin": "a"}]), "stdin is not valid base64"),
         (job(runs=[{"argv": ["x"], "stdin": 5}]), "stdin must be a base64 string"),
         (job(compile="g++"), "a step must be an object"),

@@ -154,7 +154,7 @@ async def test_the_judge_asks_the_checker_with_each_answer(nursery, autojump_clo
     assert runs[0].checks[0].step.argv == ["python3", "-E", "-s", "-B", "/work/tool/main.py"]
     assert runs[0].checks[0].step.env["HOME"] == "/work/check"
     assert run_deadline_s(request, SETTINGS, checked=True) == pytest.approx(
-        (request.timeout_ms + SETTINGS.timeout_ms + SETTINGS.grace_ms) / 1000
+        (request.limits.timeout_ms + SETTINGS.timeout_ms + SETTINGS.grace_ms) / 1000
     )
     await trio.lowlevel.checkpoint()
 

@@ -26,16 +26,16 @@ def request(settings: Settings | None = None, **fields: object):
 
 
 def test_the_cpu_limit_defaults_to_the_wall_limit():
-    assert request().cpu_time_limit_ms == 10_000
-    assert request(timeout_ms=1500).cpu_time_limit_ms == 1500
+    assert request().limits.cpu_time_limit_ms == 10_000
+    assert request(timeout_ms=1500).limits.cpu_time_limit_ms == 1500
 
 
 def test_the_cpu_limit_is_clamped_to_the_server_maximum():
-    assert request(cpu_time_limit_ms=50_000).cpu_time_limit_ms == 10_000
+    assert request(cpu_time_limit_ms=50_000).limits.cpu_time_limit_ms == 10_000
     settings = Settings.from_env({"CODE_ENGINE_MAX_CPU_TIME_MS": "2000"})
-    assert request(settings, cpu_time_limit_ms=5000).cpu_time_limit_ms == 2000
-    assert request(settings, timeout_ms=9000).cpu_time_limit_ms == 2000
-    assert request(settings, cpu_time_limit_ms=700).cpu_time_limit_ms == 700
+    assert request(settings, cpu_time_limit_ms=5000).limits.cpu_time_limit_ms == 2000
+    assert request(settings, timeout_ms=9000).limits.cpu_time_limit_ms == 2000
+    assert request(settings, cpu_time_limit_ms=700).limits.cpu_time_limit_ms == 700
 
 
 def test_a_cpu_limit_below_one_is_refused():

@@ -59,8 +59,8 @@ def test_valid_request_is_decoded_and_defaults_filled():
     assert request.stdin == b"in"
     assert request.args == ("a", "b")
     assert request.id == "job-1"
-    assert request.timeout_ms == SETTINGS.timeout_ms
-    assert request.memory_mb == SETTINGS.memory_mb
+    assert request.limits.timeout_ms == SETTINGS.timeout_ms
+    assert request.limits.memory_mb == SETTINGS.memory_mb
 
 
 def test_missing_id_is_generated_and_numeric_id_kept_as_text():
@@ -70,10 +70,10 @@ def test_missing_id_is_generated_and_numeric_id_kept_as_text():
 
 def test_limits_are_clamped_to_server_maxima():
     request = parse_request(req(timeout_ms=10**9, memory_mb=10**6), Kind.COMPILER, LIMITS)
-    assert request.timeout_ms == SETTINGS.timeout_ms
-    assert request.memory_mb == SETTINGS.memory_mb
+    assert request.limits.timeout_ms == SETTINGS.timeout_ms
+    assert request.limits.memory_mb == SETTINGS.memory_mb
     small = parse_request(req(timeout_ms=500, memory_mb=64), Kind.COMPILER, LIMITS)
-    assert (small.timeout_ms, small.memory_mb) == (500, 64)
+    assert (small.limits.timeout_ms, small.limits.memory_mb) == (500, 64)
 
 
 @pytest.mark.parametrize(
@@ -116,7 +116,7 @@ def test_problems_subject_allows_larger_inputs():
     assert "larger than" in reason(req(code=code))
     request = parse_request(req(code=code), Kind.PROBLEMS, PROBLEM_LIMITS)
     assert request.kind is Kind.PROBLEMS
-    assert request.output_limit == SETTINGS.problems_output_limit
+    assert request.limits.output_limit == SETTINGS.problems_output_limit
 
 
 def test_salvage_id_for_error_replies():

@@ -18,7 +18,7 @@ import pytest
 from agent import processes
 from agent.jail import JOB_GID, JOB_UID
 from agent.protocol import Step
-from agent.warm import LAUNCHER_DIR, Template, WarmProcess, cpu_seconds, templates_from
+from agent.warm import LAUNCHER_DIR, Template, WarmProcess, templates_from
 from service.config import Settings
 from service.requests import limits_for, parse_request
 from service.sandbox.job_messages import run_step
@@ -58,7 +58,7 @@ def test_each_interpreted_language_has_a_template_at_the_default_limits():
     assert not node.matches(run_of("js", memory_mb=128), job)  # V8's heap is sized at start
     assert not python.matches(run_of("python"), (JOB_UID + 100_000, JOB_GID + 100_000))
     assert python.matches(run_of("python", timeout_ms=9500), job)  # the same RLIMIT_CPU
-    assert cpu_seconds(run_of("python", timeout_ms=9500)) == cpu_seconds(python.step)
+    assert run_of("python", timeout_ms=9500).limits.jail() == python.step.limits.jail()
 
 
 def test_python_alone_forks_from_a_server_unless_turned_off():
