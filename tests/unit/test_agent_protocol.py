@@ -299,7 +299,7 @@ def test_the_host_refuses_host_messages():
         (limited(cpu_ms=0), "limits.cpu_ms must be an integer >= 1 or null"),
         (limited(output_bytes=-1), "limits.output_bytes must be an integer >= 0"),
         (limited(file_size_bytes=0), "limits.file_size_bytes must be an integer >= 1"),
-        (limited(stack_kb=1), "unknown limit 'stack_kb'"),
+        (limited(walltime=1), "unknown limit 'walltime'"),
         (job(runs=[{"argv": ["x"], "stdin": "a"}]), "stdin is not valid base64"),
         (job(runs=[{"argv": ["x"], "stdin": 5}]), "stdin must be a base64 string"),
         (job(compile="g++"), "a step must be an object"),
