@@ -36,6 +36,7 @@ from dataclasses import dataclass, replace
 
 from agent import leftovers
 from agent.errors import BadRequest
+from agent.feedback import FEEDBACK_DIR, kattis_args, with_feedback
 from agent.files import (
     check_file_name,
     lock_tree,
@@ -51,6 +52,7 @@ from agent.layout import BUILD_DIR, CHECK_DIR, RUN_DIR, SCRATCH_DIRS, TOOL_DIR, 
 from agent.log import log
 from agent.processes import kill_all, other_pids, require_none_but
 from agent.protocol import (
+    KATTIS,
     PROGRAM_LIMIT,
     AgentMessage,
     Check,
@@ -338,27 +340,51 @@ class Agent:
         return results, _verified(clean and self.verify(keep_build=True))
 
     def interact(self, step: Step, check: Check) -> tuple[StepResult, StepResult]:
-        """Run ``step`` against the interactor, which gets the input and an output file."""
+        """Run ``step`` against the interactor, which gets the input and an output file.
+
+        Under the Kattis convention it gets the input, the answer and a feedback
+        directory instead; the run's output is then empty.
+        """
         self.alone("an interactive run")
         make_job_dir(CHECK_DIR, tool_ids())
-        write_files(CHECK_DIR, {"input": step.stdin, "output": b""}, tool_ids())
+        kattis = check.convention == KATTIS
+        files = {
+            "input": step.stdin,
+            "answer" if kattis else "output": check.answer if kattis else b"",
+        }
+        write_files(CHECK_DIR, files, tool_ids())
         step.stdin = b""
         tool = check.step
-        tool.argv = [*tool.argv, f"{CHECK_DIR}/input", f"{CHECK_DIR}/output"]
+        if kattis:
+            make_job_dir(FEEDBACK_DIR, tool_ids())
+            tool.argv = [*tool.argv, *kattis_args(check)]
+        else:
+            tool.argv = [*tool.argv, f"{CHECK_DIR}/input", f"{CHECK_DIR}/output"]
         run, interactor = Interaction(
             step, tool, run_dir=RUN_DIR, tool_dir=CHECK_DIR, wake_fd=self.wake_fd
         ).run()
+        if kattis:
+            return replace(run, stdout=b"", stdout_truncated=False), with_feedback(interactor)
         output, cut = read_file(CHECK_DIR, "output", step.output_limit)
         return replace(run, stdout=output, stdout_truncated=cut), interactor
 
     def check(self, check: Check, stdin: bytes, run: StepResult) -> StepResult:
-        """Run the tool on a run's input, output and answer, as the tool user."""
+        """Run the tool on a run's input, output and answer, as the tool user.
+
+        Testlib's way: ``tool <input> <output> <answer>``; the Kattis way:
+        ``tool <input> <answer> <feedback_dir>/ [args] < output``.
+        """
         self.warm.discard()
         self.alone("a check")
         make_job_dir(CHECK_DIR, tool_ids())
         contents = (stdin, run.stdout, check.answer)
         write_files(CHECK_DIR, dict(zip(CHECK_FILES, contents, strict=True)), tool_ids())
         step = check.step
+        if check.convention == KATTIS:
+            make_job_dir(FEEDBACK_DIR, tool_ids())
+            step.argv = [*step.argv, *kattis_args(check)]
+            step.stdin = run.stdout
+            return with_feedback(StepRunner(step, CHECK_DIR, self.wake_fd, tool_ids()).run())
         step.argv = [*step.argv, *(f"{CHECK_DIR}/{name}" for name in CHECK_FILES)]
         return StepRunner(step, CHECK_DIR, self.wake_fd, tool_ids()).run()
 

@@ -23,6 +23,7 @@ REQUEST_TYPES: tuple[type, ...] = (
     requests.WireTest,
     requests.WireFile,
     requests.WireTool,
+    requests.WireGroup,
 )
 REPLY_TYPES: tuple[type, ...] = (
     replies.Reply,

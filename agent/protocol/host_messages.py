@@ -65,6 +65,12 @@ class Tool:
         return cls(files=_files(obj.get("files", {})), compile=_compile(obj.get("compile")))
 
 
+# How a checker or interactor is called and reports (see Check).
+TESTLIB = "testlib"
+KATTIS = "kattis"
+CONVENTIONS = (TESTLIB, KATTIS)
+
+
 @dataclass(slots=True)
 class Check:
     """After a run that ended cleanly: the tool run as ``argv <input> <output> <answer>``.
@@ -74,26 +80,46 @@ class Check:
     interactor instead: it runs as ``argv <input> <output>`` at the same time
     as the run, connected to it by pipes (see :mod:`agent.interaction`), and
     the run's stdout in the result is what the tool wrote to ``<output>``.
+
+    With ``convention`` kattis, the tool is called the Kattis way instead:
+    ``argv <input> <answer> <feedback_dir>/ [args]`` with the run's output on
+    its stdin (an interactor: talking to the run over its stdin and stdout),
+    and the files it leaves in the feedback directory come back in its
+    result's ``feedback``.
     """
 
     step: Step
     answer: bytes = b""
     interactive: bool = False
+    convention: str = TESTLIB
+    args: list[str] = field(default_factory=list)
 
     def to_wire(self) -> dict[str, Any]:
         return {
             "step": self.step.to_wire(),
             "answer": b64(self.answer),
             "interactive": self.interactive,
+            "convention": self.convention,
+            "args": self.args,
         }
 
     @classmethod
     def from_wire(cls, value: object) -> Check:
         obj = as_object(value, "check")
+        convention = obj.get("convention", TESTLIB)
+        if convention not in CONVENTIONS:
+            raise ProtocolError(f"unknown convention {str(convention)[:20]!r}")
+        args = obj.get("args", [])
+        if not isinstance(args, list) or not all(
+            isinstance(a, str) and "\0" not in a for a in args
+        ):
+            raise ProtocolError("args must be a list of strings without NUL")
         return cls(
             step=Step.from_wire(obj.get("step"), with_stdin=False),
             answer=unb64(obj.get("answer", ""), "answer"),
             interactive=bool_field(obj, "interactive"),
+            convention=convention,
+            args=list(args),
         )
 
 

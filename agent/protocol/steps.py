@@ -35,6 +35,9 @@ class Step:
     # User plus system CPU time of all the step's processes; None: no limit of
     # its own (the kernel's RLIMIT_CPU backstop still applies per process).
     cpu_time_limit_ms: int | None = None
+    # Stderr past output_limit is cut and counted, never a reason to stop the
+    # step (problems mode: judges grade stdout; a chatty program is not wrong).
+    stderr_soft: bool = False
 
     def to_wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {
@@ -45,6 +48,8 @@ class Step:
             "file_size_limit": self.file_size_limit,
             "cpu_time_limit_ms": self.cpu_time_limit_ms,
         }
+        if self.stderr_soft:
+            wire["stderr_soft"] = True
         if self.stdin:
             wire["stdin"] = b64(self.stdin)
         return wire
@@ -78,6 +83,7 @@ class Step:
             file_size_limit=int_field(obj, "file_size_limit", DEFAULT_FILE_SIZE_LIMIT, 1),
             stdin=unb64(raw_stdin, "stdin") if raw_stdin else b"",
             cpu_time_limit_ms=cpu_limit,
+            stderr_soft=bool_field(obj, "stderr_soft"),
         )
 
 
@@ -101,6 +107,9 @@ class StepResult:
     wall_ms: float = 0.0
     cpu_ms: float = 0.0
     memory_kb: int | None = None
+    # A Kattis-convention validator's feedback files (judgemessage.txt, ...), cut
+    # to FEEDBACK_LIMIT bytes each; empty for every other step.
+    feedback: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def truncated(self) -> bool:
@@ -143,6 +152,7 @@ class StepResult:
             "wall_ms": self.wall_ms,
             "cpu_ms": self.cpu_ms,
             "memory_kb": self.memory_kb,
+            "feedback": {name: b64(data) for name, data in self.feedback.items()},
         }
 
     @classmethod
@@ -163,4 +173,19 @@ class StepResult:
             wall_ms=float_field(obj, "wall_ms"),
             cpu_ms=float_field(obj, "cpu_ms"),
             memory_kb=opt_int_field(obj, "memory_kb"),
+            feedback=_feedback(obj.get("feedback")),
         )
+
+
+# The feedback files the host reads back, and how much of each.
+FEEDBACK_FILES = ("judgemessage.txt", "teammessage.txt", "score.txt", "score_multiplier.txt")
+FEEDBACK_LIMIT = 4096
+
+
+def _feedback(value: object) -> dict[str, bytes]:
+    if value is None:
+        return {}
+    files = as_object(value, "feedback")
+    if not set(files) <= set(FEEDBACK_FILES):
+        raise ProtocolError("feedback holds an unknown file")
+    return {name: unb64(data, f"feedback {name}")[:FEEDBACK_LIMIT] for name, data in files.items()}

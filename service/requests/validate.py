@@ -22,9 +22,11 @@ from wire.requests import PROBLEM_ONLY_FIELDS, WireFile, WireProblemRequest, Wir
 from ..config import Settings
 from ..errors import InvalidRequest
 from ..languages import Language, lookup, supported
+from .problem_options import choice, default_validator, group_rules, tool_convention
 from .request import (
     DEFAULT_FLOAT_TOLERANCE,
     Compare,
+    Convention,
     ExecuteRequest,
     Limits,
     Problem,
@@ -199,6 +201,8 @@ def _problem(wire: WireProblemRequest, limits: Limits, used: int) -> Problem | N
     if wire.tests is None:
         if tool is not None:
             raise InvalidRequest(f"{tool_field} needs tests")
+        if wire.groups is not None:
+            raise InvalidRequest("groups needs tests")
         return None
     if wire.checker is not None and wire.interactor is not None:
         raise InvalidRequest("checker and interactor exclude each other: the interactor decides")
@@ -206,22 +210,22 @@ def _problem(wire: WireProblemRequest, limits: Limits, used: int) -> Problem | N
         raise InvalidRequest(
             f"tests must hold 1 to {limits.max_tests} cases, got {len(wire.tests)}"
         )
-    try:
-        compare = Compare(wire.compare)
-    except ValueError:
-        modes = ", ".join(repr(mode.value) for mode in Compare)
-        raise InvalidRequest(f"compare must be one of {modes}, got {wire.compare[:40]!r}") from None
+    compare = choice(Compare, wire.compare, "compare")
     tolerance = DEFAULT_FLOAT_TOLERANCE
-    if wire.float_tolerance is not None:
+    validator = default_validator(wire, compare)
+    if wire.float_tolerance is not None and compare is not Compare.ICPC:
         if compare is not Compare.FLOAT:
-            raise InvalidRequest("float_tolerance applies only with compare 'float'")
+            raise InvalidRequest("float_tolerance applies only with compare 'float' or 'icpc'")
         if not 0 < wire.float_tolerance <= 1:
             raise InvalidRequest(
                 f"float_tolerance must be above 0 and at most 1, got {wire.float_tolerance}"
             )
         tolerance = wire.float_tolerance
     program = None
+    convention: Convention = Convention.TESTLIB
+    tool_args: tuple[str, ...] = ()
     if tool is not None:
+        convention, tool_args = tool_convention(tool, tool_field)
         if compare is not Compare.TRIM:
             raise InvalidRequest(
                 f"{tool_field} and compare {compare.value!r} exclude each other: "
@@ -237,6 +241,10 @@ def _problem(wire: WireProblemRequest, limits: Limits, used: int) -> Problem | N
         tolerance,
         checker=program if wire.checker is not None else None,
         interactor=program if wire.interactor is not None else None,
+        validator=validator,
+        convention=convention,
+        tool_args=tool_args,
+        groups=group_rules(wire.groups, wire.tests),
     )
 
 

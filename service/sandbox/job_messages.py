@@ -36,8 +36,13 @@ def checker_timeout_ms(settings: Settings) -> int:
     return settings.timeout_ms
 
 
-def interaction(program: Program, request: ExecuteRequest, settings: Settings) -> Check:
-    """An interactor beside a run: the run's wall limit, as wall and CPU limit of its own."""
+def interaction(
+    program: Program, request: ExecuteRequest, settings: Settings, answer: bytes = b""
+) -> Check:
+    """An interactor beside a run: the run's wall limit, as wall and CPU limit of its own.
+
+    ``answer``: the test's answer file, which a Kattis interactor is given.
+    """
     language = tool_language(program)
     step = Step(
         argv=language.run_command(heap_memory_mb(settings, request.memory_mb)),
@@ -47,12 +52,17 @@ def interaction(program: Program, request: ExecuteRequest, settings: Settings) -
         output_limit=CHECKER_OUTPUT_LIMIT,
         file_size_limit=settings.file_size_limit,
     )
-    return Check(step=step, interactive=True)
+    problem = request.problem
+    convention = problem.convention.value if problem else "testlib"
+    args = list(problem.tool_args) if problem else []
+    # Only a Kattis interactor is given the answer: testlib's takes <input> <output>.
+    kept = answer if convention == "kattis" else b""
+    return Check(step=step, interactive=True, convention=convention, args=args, answer=kept)
 
 
 def run_step(request: ExecuteRequest, settings: Settings, stdin: bytes) -> Step:
     """The run step of ``request`` fed with ``stdin``."""
-    return _run(
+    step = _run(
         request.language,
         settings,
         request.memory_mb,
@@ -62,6 +72,9 @@ def run_step(request: ExecuteRequest, settings: Settings, stdin: bytes) -> Step:
         args=request.args,
         stdin=stdin,
     )
+    # Judges grade stdout: a test's stderr past the limit is cut, not a verdict.
+    step.stderr_soft = request.problem is not None
+    return step
 
 
 def _run(
@@ -116,13 +129,15 @@ def tool(program: Program, settings: Settings) -> Tool:
     )
 
 
-def check(program: Program, settings: Settings, answer: bytes, memory_mb: int) -> Check:
-    """The checker's run after a test; the agent appends <input> <output> <answer>.
+def check(program: Program, request: ExecuteRequest, settings: Settings, answer: bytes) -> Check:
+    """The checker's run after a test; the agent appends <input> <output> <answer>
+    (or, Kattis's way, <input> <answer> <feedback_dir>/ [args] with the output on stdin).
 
     It runs in the container the test ran in, under the same memory limit.
     """
     language = tool_language(program)
     limit = checker_timeout_ms(settings)
+    memory_mb = request.memory_mb
     step = Step(
         argv=language.run_command(heap_memory_mb(settings, memory_mb)),
         env=language.run_environment(heap_memory_mb(settings, memory_mb)),
@@ -131,7 +146,13 @@ def check(program: Program, settings: Settings, answer: bytes, memory_mb: int) -
         output_limit=CHECKER_OUTPUT_LIMIT,
         file_size_limit=settings.file_size_limit,
     )
-    return Check(step=step, answer=answer)
+    problem = request.problem
+    return Check(
+        step=step,
+        answer=answer,
+        convention=problem.convention.value if problem else "testlib",
+        args=list(problem.tool_args) if problem else [],
+    )
 
 
 def one_shot_job(request: ExecuteRequest, settings: Settings) -> Job:
@@ -177,9 +198,9 @@ def run_message(
     problem = request.problem
     checks = None
     if problem and problem.interactor and answer is not None:
-        checks = [interaction(problem.interactor, request, settings)]
+        checks = [interaction(problem.interactor, request, settings, answer)]
     elif problem and problem.checker and answer is not None:
-        checks = [check(problem.checker, settings, answer, request.memory_mb)]
+        checks = [check(problem.checker, request, settings, answer)]
     return Run(
         id=request.id,
         runs=[run_step(request, settings, stdin)],
