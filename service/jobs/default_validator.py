@@ -91,9 +91,9 @@ def _close(value: float, answer: float, options: DefaultValidator) -> bool:
         return math.isnan(answer) and math.isnan(value)
     if value == answer:
         return True
-    error = abs(value - answer)
-    if math.isnan(error):  # opposite infinities
+    if math.isinf(value) or math.isinf(answer):  # an infinity matches only itself
         return False
+    error = abs(value - answer)
     absolute, relative = options.absolute_tolerance, options.relative_tolerance
     return (absolute is not None and error <= absolute) or (
         relative is not None and error <= relative * abs(answer)

@@ -87,6 +87,8 @@ def test_bad_icpc_options(fields, message):
         (b"NaN -Inf", b"nan -inf", DefaultValidator(absolute_tolerance=1e-9), True),
         (b"nan", b"inf", DefaultValidator(absolute_tolerance=1e-9), False),
         (b"inf", b"-inf", DefaultValidator(absolute_tolerance=1e-9), False),
+        (b"inf", b"-inf", DefaultValidator(relative_tolerance=1e-9), False),
+        (b"1e308", b"inf", DefaultValidator(relative_tolerance=0.5), False),
         (b"x", b"1", DefaultValidator(absolute_tolerance=1), False),
         (b"1_0", b"10", DefaultValidator(absolute_tolerance=1), False),
         (b"1", b"1.0", DefaultValidator(), False),  # no tolerance: strings
