@@ -3,7 +3,8 @@
 ::
 
     PackageError                  anything this package refuses
-    └── MalformedPackage          a file of the package is not what the format says
+    ├── MalformedPackage          a file of the package is not what the format says
+    └── EngineUnreachable         the engine did not answer a request
 """
 
 from __future__ import annotations
@@ -22,3 +23,7 @@ class MalformedPackage(PackageError):
         super().__init__(f"{path}: {reason}")
         self.path = str(path)
         self.reason = reason
+
+
+class EngineUnreachable(PackageError):
+    """The engine did not answer over NATS."""

@@ -27,7 +27,7 @@ from wire import Status
 from wire.replies import ProblemReply, TestReport
 from wire.subjects import PROBLEMS_SUBJECT
 
-from .errors import PackageError
+from .errors import EngineUnreachable
 from .expectations import code
 from .package import Package, default_validator_fields
 from .programs import Program
@@ -75,7 +75,7 @@ class Engine:
                         request, subject=PROBLEMS_SUBJECT, timeout=REQUEST_TIMEOUT_S
                     )
                 except EngineClientError as exc:
-                    raise PackageError(f"the engine did not answer: {exc}") from None
+                    raise EngineUnreachable(f"the engine did not answer: {exc}") from None
                 if reply.get("status") != "busy":
                     return reply
                 await asyncio.sleep(BUSY_RETRY_S)

@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             return _build_image(args)
         if args.command == "tui":
             return _tui(args)
-        if args.command in ("judge", "verify"):
+        if args.command in ("judge", "verify", "serve-packages"):
             from problem_package.commands import run as run_package
 
             return run_package(args, _nats_connection(args.nats))

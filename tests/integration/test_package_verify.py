@@ -70,3 +70,54 @@ def test_judge_a_zipped_package(daemon, tmp_path):
     assert [t["status"] for t in result["tests"]] == ["accepted"] * 2 + ["wrong_answer"] + [
         "skipped"
     ] * 2, result
+
+
+def test_a_package_sent_over_nats_is_verified(daemon, tmp_path):
+    import base64
+    import time
+
+    from wire.packages import PACKAGES_SUBJECT
+
+    command = [sys.executable, "-m", "service.cli", "serve-packages", "--nats", daemon.nats_url]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        archive = shutil.make_archive(str(tmp_path / "pkg"), "zip", PACKAGES, "custom_kattis")
+        package = base64.b64encode(Path(archive).read_bytes()).decode()
+        deadline = time.monotonic() + 60
+        while True:  # until the service has subscribed
+            try:
+                report = send(daemon.nats_url, {"package": package, "id": "p1"}, PACKAGES_SUBJECT)
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        assert (report["id"], report["error"]) == ("p1", "")
+        assert report["package"] == "Split a number"
+        assert all(not s["problems"] for s in report["submissions"]), report
+        assert len(report["submissions"]) == 3
+        broken = send(
+            daemon.nats_url, {"package": base64.b64encode(b"no zip").decode()}, PACKAGES_SUBJECT
+        )
+        assert "not a directory and not a zip archive" in broken["error"]
+        refused = send(daemon.nats_url, {"pakage": ""}, PACKAGES_SUBJECT)
+        assert refused["error"].startswith("invalid request")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def send(url: str, request: dict, subject: str) -> dict:
+    import asyncio
+
+    import nats
+
+    async def ask() -> dict:
+        nc = await nats.connect(url)
+        try:
+            msg = await nc.request(subject, json.dumps(request).encode(), timeout=120)
+        finally:
+            await nc.close()
+        return json.loads(msg.data)
+
+    return asyncio.run(ask())
