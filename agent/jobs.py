@@ -35,8 +35,8 @@ import os
 from dataclasses import dataclass, replace
 
 from agent import leftovers
+from agent.checks import FEEDBACK_DIR, kattis_args, more_passes, run_check, with_feedback
 from agent.errors import BadRequest
-from agent.feedback import FEEDBACK_DIR, kattis_args, with_feedback
 from agent.files import (
     check_file_name,
     lock_tree,
@@ -77,8 +77,6 @@ from agent.step_runner import StepRunner
 from agent.warm import WarmStarts, templates_from
 
 KEPT = frozenset({"build", "tool"})  # what a kept build keeps of /work
-# A check's files, in the order the tool gets them (testlib's convention).
-CHECK_FILES = ("input", "output", "answer")
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,9 +319,12 @@ class Agent:
                     self.state = State.UNVERIFIED
                     return results, Cleanup.DIRTY
                 check = checks[index]
-                checked.append(
-                    None if results[-1].failed else self.check(check, stdin, results[-1])
-                )
+                verdict = None if results[-1].failed else self.check(check, stdin, results[-1])
+                if verdict is not None and check.passes > 1:
+                    results[-1], verdict = more_passes(
+                        self, step, check, stdin, results[-1], verdict
+                    )
+                checked.append(verdict)
                 check.answer = b""
             del stdin
             if (finish or early) and index == len(steps) - 1:
@@ -369,24 +370,10 @@ class Agent:
         return replace(run, stdout=output, stdout_truncated=cut), interactor
 
     def check(self, check: Check, stdin: bytes, run: StepResult) -> StepResult:
-        """Run the tool on a run's input, output and answer, as the tool user.
-
-        Testlib's way: ``tool <input> <output> <answer>``; the Kattis way:
-        ``tool <input> <answer> <feedback_dir>/ [args] < output``.
-        """
+        """Run the tool on a run's input, output and answer (agent.checks), as the tool user."""
         self.warm.discard()
         self.alone("a check")
-        make_job_dir(CHECK_DIR, tool_ids())
-        contents = (stdin, run.stdout, check.answer)
-        write_files(CHECK_DIR, dict(zip(CHECK_FILES, contents, strict=True)), tool_ids())
-        step = check.step
-        if check.convention == KATTIS:
-            make_job_dir(FEEDBACK_DIR, tool_ids())
-            step.argv = [*step.argv, *kattis_args(check)]
-            step.stdin = run.stdout
-            return with_feedback(StepRunner(step, CHECK_DIR, self.wake_fd, tool_ids()).run())
-        step.argv = [*step.argv, *(f"{CHECK_DIR}/{name}" for name in CHECK_FILES)]
-        return StepRunner(step, CHECK_DIR, self.wake_fd, tool_ids()).run()
+        return run_check(check, stdin, run, self.wake_fd)
 
     def alone(self, before: str) -> None:
         """Fail closed unless no job process is alive (warm ones have run nothing of a job).
@@ -441,7 +428,7 @@ class Agent:
             self.state = State.PRISTINE
         return self.state is State.PRISTINE
 
-    def cleanup(self, *, keep_build: bool, refill: bool = True) -> bool:
+    def cleanup(self, *, keep_build: bool, refill: bool = True, keep_check: bool = False) -> bool:
         """Kill every job process and wipe what jobs can write; True if verified clean.
 
         Verified clean, the warm starts are started again (``refill``; agent.warm),
@@ -455,16 +442,17 @@ class Agent:
         had_ipc = remove_ipc()
         for directory in SCRATCH_DIRS:
             wipe_contents(directory)
-        wipe_contents(WORK_DIR, keep=KEPT if keep_build else frozenset())
+        kept = (KEPT if keep_build else frozenset()) | ({"check"} if keep_check else set())
+        wipe_contents(WORK_DIR, keep=kept)
         # What the job parked in flight goes last: files it held lose their names first.
         leftovers.release()
-        clean = self.verify(keep_build, check_ipc=had_ipc)
+        clean = self.verify(keep_build, check_ipc=had_ipc, keep_check=keep_check)
         if clean and refill and self.warm.wanted:
             make_job_dir(RUN_DIR)
             self.warm.refill(RUN_DIR)
         return clean
 
-    def verify(self, keep_build: bool, *, check_ipc: bool = True) -> bool:
+    def verify(self, keep_build: bool, *, check_ipc: bool = True, keep_check: bool = False) -> bool:
         """Check that nothing of a job is left; log what is.
 
         No job process, file, IPC object, socket (in flight or not) or tmpfs
@@ -480,7 +468,7 @@ class Agent:
         for directory in SCRATCH_DIRS:
             if os.path.isdir(directory) and os.listdir(directory):
                 problems.append(f"{directory} not empty")
-        allowed = KEPT if keep_build else frozenset()
+        allowed = (KEPT if keep_build else frozenset()) | ({"check"} if keep_check else set())
         if warm and not os.listdir(RUN_DIR):
             allowed = allowed | {"run"}
         if set(os.listdir(WORK_DIR)) - allowed:

@@ -117,6 +117,8 @@ def _validation(package: Package, group: Group) -> dict[str, Any]:
     tool = {**validator.wire(), "convention": convention(validator)}
     if group.output_validator_args and tool["convention"] == "kattis":
         tool["args"] = list(group.output_validator_args)
+    if package.meta.multi_pass:
+        tool["passes"] = package.meta.validation_passes
     return {"interactor" if package.meta.interactive else "checker": tool}
 
 

@@ -53,6 +53,7 @@ class Metadata:
     time_limit_to_tle: float
     time_resolution_s: float
     memory_mb: int | None
+    validation_passes: int  # multi-pass: the most runs per test
     validator_flags: tuple[str, ...]  # legacy: the default or custom validator's flags
     custom_validation: bool | None  # legacy only: validation is custom; None: by folders
 
@@ -107,6 +108,7 @@ def read_metadata(root: Path, warnings: list[str]) -> Metadata:
         time_limit_to_tle=multipliers["time_limit_to_tle"],
         time_resolution_s=_number(path, limits, "time_resolution", 1.0) or 1.0,
         memory_mb=int(_number(path, limits, "memory", None) or 0) or None,
+        validation_passes=int(_number(path, limits, "validation_passes", 2)),
         validator_flags=tuple(str(flags).split()) if legacy else (),
         custom_validation=custom,
     )

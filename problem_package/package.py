@@ -43,8 +43,10 @@ def read_package(root: Path) -> Package:
     output_validator = _output_validator(root, meta)
     if meta.interactive and output_validator is None:
         raise MalformedPackage(root / "problem.yaml", "an interactive problem needs a validator")
-    if meta.multi_pass:
-        raise MalformedPackage(root / "problem.yaml", "multi-pass problems are not supported yet")
+    if meta.multi_pass and (output_validator is None or meta.interactive):
+        raise MalformedPackage(
+            root / "problem.yaml", "multi-pass needs a validator (and is not supported interactive)"
+        )
     inputs = []
     for folder in ("input_validators", "input_format_validators"):
         for entry in sorted((root / folder).glob("*")) if (root / folder).is_dir() else ():

@@ -88,6 +88,13 @@ class WireTool(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         list[str] | None,
         Meta(description="kattis only: arguments after feedback_dir (output_validator_args)"),
     ] = None
+    passes: Annotated[
+        int | None,
+        Meta(
+            description="a kattis checker only: multi-pass, the most runs of the solution per "
+            "test (2 to 10), each on the nextpass.in the validator left"
+        ),
+    ] = None
 
 
 class WireGroup(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -11,6 +11,7 @@ from .fields import (
     attached_program,
     b64,
     bool_field,
+    int_field,
     opt_str_field,
     program_size,
     str_field,
@@ -85,7 +86,8 @@ class Check:
     ``argv <input> <answer> <feedback_dir>/ [args]`` with the run's output on
     its stdin (an interactor: talking to the run over its stdin and stdout),
     and the files it leaves in the feedback directory come back in its
-    result's ``feedback``.
+    result's ``feedback``; with ``passes`` > 1, the run is repeated on the
+    validator's ``nextpass.in`` (agent.checks).
     """
 
     step: Step
@@ -93,6 +95,7 @@ class Check:
     interactive: bool = False
     convention: str = TESTLIB
     args: list[str] = field(default_factory=list)
+    passes: int = 1  # Kattis multi-pass: runs of the job in all, at most
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -101,6 +104,7 @@ class Check:
             "interactive": self.interactive,
             "convention": self.convention,
             "args": self.args,
+            "passes": self.passes,
         }
 
     @classmethod
@@ -120,6 +124,7 @@ class Check:
             interactive=bool_field(obj, "interactive"),
             convention=convention,
             args=list(args),
+            passes=int_field(obj, "passes", 1, 1),
         )
 
 

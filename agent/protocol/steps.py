@@ -178,7 +178,13 @@ class StepResult:
 
 
 # The feedback files the host reads back, and how much of each.
-FEEDBACK_FILES = ("judgemessage.txt", "teammessage.txt", "score.txt", "score_multiplier.txt")
+FEEDBACK_FILES = (
+    "judgemessage.txt",
+    "teammessage.txt",
+    "score.txt",
+    "score_multiplier.txt",
+    "nextpass.in",  # left after the last pass: a pass more than allowed was asked for
+)
 FEEDBACK_LIMIT = 4096
 
 

@@ -39,6 +39,7 @@ class Checked:
     step: StepResult | None
     interactive: bool = False  # an interactor's run, beside the solution's
     convention: Convention = Convention.TESTLIB
+    passes: int = 1  # kattis multi-pass: the most runs per test
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +58,10 @@ def checker_verdict(
     step: StepResult | None,
     convention: Convention = Convention.TESTLIB,
     points: float = 1.0,
+    passes: int = 1,
 ) -> Verdict:
-    """The test's verdict from its checker's run (``points``: the most it may give)."""
+    """The test's verdict from its checker's run (``points``: the most it may give;
+    ``passes``: a multi-pass problem's most runs)."""
     if step is None:
         return _error("the checker did not run")
     if step.oom_killed:
@@ -70,6 +73,10 @@ def checker_verdict(
     if step.signal is not None:
         return _error(f"the checker was killed by {step.signal_name}")
     if convention is Convention.KATTIS:
+        if passes > 1 and "nextpass.in" in step.feedback:
+            if step.exit_code == KATTIS_ACCEPTED:
+                return _error(f"the validator asked for a pass beyond the {passes} allowed")
+            return _error("the validator wrote nextpass.in without accepting")
         return _kattis(step, points)
     if step.exit_code == 0:
         return Verdict(Status.ACCEPTED)

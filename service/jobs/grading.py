@@ -59,7 +59,7 @@ def grade(
     elif status is not Status.OK:
         result = status
     elif checker is not None:
-        decided = checker_verdict(tool, checker.convention, test.points)
+        decided = checker_verdict(tool, checker.convention, test.points, checker.passes)
         result, score = decided.status, decided.score
         if decided.reason:
             error = f"{error}\n{decided.reason}" if error else decided.reason

@@ -195,6 +195,7 @@ class Judge:
                     result.checks[0] if result.checks else None,
                     interactive=problem.interactor is not None,
                     convention=problem.convention,
+                    passes=problem.passes,
                 )
                 if checked
                 else None,

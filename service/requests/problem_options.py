@@ -17,6 +17,7 @@ from .request import Aggregation, Compare, Convention, DefaultValidator, GroupRu
 
 E = TypeVar("E", bound=enum.StrEnum)
 MAX_TOOL_ARGS = 64
+MAX_PASSES = 10
 MAX_ARG_CHARS = 4096
 MAX_NAME_CHARS = 128
 ON_REJECT = {"break": True, "continue": False}
@@ -65,6 +66,17 @@ def default_validator(wire: WireProblemRequest, compare: Compare) -> DefaultVali
         absolute_tolerance=absolute,
         relative_tolerance=relative,
     )
+
+
+def tool_passes(tool: WireTool, field: str, convention: Convention) -> int:
+    """How many runs a multi-pass test may have (1: not multi-pass)."""
+    if tool.passes is None:
+        return 1
+    if field != "checker" or convention is not Convention.KATTIS:
+        raise InvalidRequest("passes applies only to a checker with convention 'kattis'")
+    if not 2 <= tool.passes <= MAX_PASSES:
+        raise InvalidRequest(f"checker.passes must be 2 to {MAX_PASSES}, got {tool.passes}")
+    return tool.passes
 
 
 def tool_convention(tool: WireTool, field: str) -> tuple[Convention, tuple[str, ...]]:

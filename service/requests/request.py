@@ -114,6 +114,7 @@ class Problem:
     validator: DefaultValidator = DefaultValidator()  # compare ICPC only
     convention: Convention = Convention.TESTLIB  # of the checker or interactor
     tool_args: tuple[str, ...] = ()  # kattis: the validator's arguments
+    passes: int = 1  # kattis multi-pass: the most runs per test
     groups: tuple[GroupRule, ...] = ()  # every group, declared or named by a test
 
     def group(self, name: str) -> GroupRule:

@@ -22,7 +22,13 @@ from wire.requests import PROBLEM_ONLY_FIELDS, WireFile, WireProblemRequest, Wir
 from ..config import Settings
 from ..errors import InvalidRequest
 from ..languages import Language, lookup, supported
-from .problem_options import choice, default_validator, group_rules, tool_convention
+from .problem_options import (
+    choice,
+    default_validator,
+    group_rules,
+    tool_convention,
+    tool_passes,
+)
 from .request import (
     DEFAULT_FLOAT_TOLERANCE,
     Compare,
@@ -224,8 +230,10 @@ def _problem(wire: WireProblemRequest, limits: Limits, used: int) -> Problem | N
     program = None
     convention: Convention = Convention.TESTLIB
     tool_args: tuple[str, ...] = ()
+    passes = 1
     if tool is not None:
         convention, tool_args = tool_convention(tool, tool_field)
+        passes = tool_passes(tool, tool_field, convention)
         if compare is not Compare.TRIM:
             raise InvalidRequest(
                 f"{tool_field} and compare {compare.value!r} exclude each other: "
@@ -244,6 +252,7 @@ def _problem(wire: WireProblemRequest, limits: Limits, used: int) -> Problem | N
         validator=validator,
         convention=convention,
         tool_args=tool_args,
+        passes=passes,
         groups=group_rules(wire.groups, wire.tests),
     )
 

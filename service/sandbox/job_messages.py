@@ -152,6 +152,7 @@ def check(program: Program, request: ExecuteRequest, settings: Settings, answer:
         answer=answer,
         convention=problem.convention.value if problem else "testlib",
         args=list(problem.tool_args) if problem else [],
+        passes=problem.passes if problem else 1,
     )
 
 

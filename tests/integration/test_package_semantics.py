@@ -232,3 +232,34 @@ def test_compare_icpc_and_a_chatty_stderr(daemon):
     assert "stderr was cut at" in test["error"]
     flood = problem(daemon, "print('y' * 2_000_000)", [case("", "y")], compare="icpc")
     assert flood["status"] == "output_limit"
+
+
+# Three passes, each on the number after the last: state kept in the feedback directory.
+MULTI_PASS = """
+import os, sys
+n = int(open(sys.argv[1]).read())
+state = sys.argv[3] + "done"
+done = int(open(state).read()) if os.path.exists(state) else 0
+if sys.stdin.read().split() != [str(n + done + 1)]:
+    open(sys.argv[3] + "judgemessage.txt", "a").write(f"pass {done + 1} wrong\\n")
+    sys.exit(43)
+open(state, "w").write(str(done + 1))
+if done + 1 < 3 or n == 0:
+    open(sys.argv[3] + "nextpass.in", "w").write(f"{n + done + 1}\\n")
+sys.exit(42)
+"""
+
+
+def test_multi_pass_runs_the_solution_again_on_each_next_input(daemon):
+    checker = tool(MULTI_PASS, convention="kattis", passes=3)
+    right = problem(daemon, "print(int(input()) + 1)", [case("5", "")], checker=checker)
+    assert right["status"] == "accepted", right
+    # Right on odd inputs only: the second pass (on 6) finds it out.
+    wrong = problem(
+        daemon, "n = int(input())\nprint(n + 1 if n % 2 else n)", [case("5", "")], checker=checker
+    )
+    assert wrong["status"] == "wrong_answer", wrong
+    assert wrong["tests"][0]["checker_output"].startswith("pass 2 wrong")
+    # A validator that asks for a fourth pass of three: the problem's fault.
+    greedy = problem(daemon, "print(int(input()) + 1)", [case("0", "")], checker=checker)
+    assert greedy["status"] == "checker_error", greedy

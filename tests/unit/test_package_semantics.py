@@ -307,3 +307,37 @@ def test_on_reject_break_skips_the_rest_of_the_group_and_its_parents_rule_too():
     assert skips(tests[1], tests, reports(tests, (W, 0)), rules)
     # "free" continues: its second test runs after its first failed.
     assert not skips(tests[3], tests, reports(tests, (A, 1), (A, 1), (W, 0)), rules)
+
+
+# --- multi-pass -------------------------------------------------------------------
+
+
+def test_passes_are_read_and_reach_the_agent():
+    tool = {"language": "py", "code": b64("x"), "convention": "kattis", "passes": 3}
+    request = parse(checker=tool)
+    assert request.problem.passes == 3
+    check = run_message(request, SETTINGS, b"", finish=False, answer=b"").checks[0]
+    assert check.passes == 3
+    assert Check.from_wire(check.to_wire()).passes == 3
+
+
+@pytest.mark.parametrize(
+    ("tool", "message"),
+    [
+        ({"passes": 2}, "passes applies only to a checker with convention 'kattis'"),
+        ({"convention": "kattis", "passes": 1}, "checker.passes must be 2 to 10"),
+        ({"convention": "kattis", "passes": 11}, "checker.passes must be 2 to 10"),
+    ],
+)
+def test_bad_passes(tool, message):
+    assert message in refused(checker={"language": "py", "code": b64("x"), **tool})
+
+
+def test_a_pass_beyond_the_last_is_a_checker_error():
+    files = {"nextpass.in": b"5\n"}
+    step = step_result(exit_code=42, feedback=files)
+    assert checker_verdict(step, KATTIS, 1, passes=3).status is Status.CHECKER_ERROR
+    assert checker_verdict(step, KATTIS, 1, passes=1).status is A  # not multi-pass: ignored
+    rejected = step_result(exit_code=43, feedback=files)
+    verdict = checker_verdict(rejected, KATTIS, 1, passes=3)
+    assert "without accepting" in verdict.reason
