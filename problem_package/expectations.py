@@ -79,6 +79,11 @@ class Submission:
         """An accepted one: the time limit is computed from it."""
         return self.folder == "accepted"
 
+    @property
+    def bounds_time_limit(self) -> bool:
+        """It must time out: judged at the limit times time_limit_to_tle (the safety margin)."""
+        return any(rule.required == frozenset({"TLE"}) for rule in self.rules)
+
     def problems(self, codes: list[str], score: float | None) -> list[str]:
         return [p for rule in self.rules for p in rule.problems(codes, score)]
 
