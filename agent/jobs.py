@@ -42,6 +42,7 @@ from agent.files import (
     lock_tree,
     make_job_dir,
     read_file,
+    remove_entries,
     wipe_contents,
     write_files,
 )
@@ -215,6 +216,8 @@ class Agent:
         # serves (one started now would only be discarded by the first of them).
         if compiled is not None and not self.cleanup(keep_build=True, refill=False):
             return Result(job.id, compiled, cleanup=Cleanup.DIRTY)
+        # A grader's sources go once built (or once a kept program stands in).
+        remove_entries(BUILD_DIR, job.hidden)
         # The compiler and anything it started are gone (verified), no code of the
         # job's own has run in this container since its reset, and from here the
         # build is root's and read-only: the program is the compiler's alone.

@@ -210,6 +210,13 @@ class WireProblemRequest(WireRequest, frozen=True, forbid_unknown_fields=True):
         WireTool | None,
         Meta(description="a program the solution talks to, test by test; not with checker"),
     ] = None
+    grader: Annotated[
+        list[WireFile] | None,
+        Meta(
+            description="the problem's own source files (a grader with main, a header), "
+            "compiled with the submission (Go, C++), then removed from the build"
+        ),
+    ] = None
     groups: Annotated[
         list[WireGroup] | None,
         Meta(

@@ -150,6 +150,9 @@ class Job:
     tool: Tool | None = None
     collect: str | None = None
     program: bytes | None = None
+    # Build files removed once the build is done (a problem's grader): the
+    # program keeps what compiling put in it, the job cannot read them.
+    hidden: list[str] = field(default_factory=list)
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -163,6 +166,7 @@ class Job:
             "tool": self.tool.to_wire() if self.tool else None,
             "collect": self.collect,
             "program": program_size(self.program),
+            "hidden": self.hidden,
         }
 
     @classmethod
@@ -178,6 +182,7 @@ class Job:
             tool=None if raw_tool is None else Tool.from_wire(raw_tool),
             collect=opt_str_field(obj, "collect"),
             program=attached_program(obj),
+            hidden=_names(obj.get("hidden", [])),
         )
         if job.program is not None and (job.collect is None or job.compile is not None):
             raise ProtocolError("a program needs its name in collect, and no compile step")
@@ -256,6 +261,14 @@ class Shed:
     @classmethod
     def from_wire(cls, obj: dict[str, Any]) -> Shed:
         return cls()
+
+
+def _names(value: object) -> list[str]:
+    if not isinstance(value, list) or not all(
+        isinstance(name, str) and name and "/" not in name and "\0" not in name for name in value
+    ):
+        raise ProtocolError("hidden must be a list of top-level file names")
+    return list(value)
 
 
 def _steps(obj: dict[str, Any]) -> list[Step]:

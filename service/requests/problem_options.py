@@ -8,12 +8,22 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Callable
 from typing import TypeVar
 
 from wire.requests import WireGroup, WireProblemRequest, WireTest, WireTool
 
 from ..errors import InvalidRequest
-from .request import Aggregation, Compare, Convention, DefaultValidator, GroupRule
+from .request import (
+    Aggregation,
+    Compare,
+    Convention,
+    DefaultValidator,
+    GroupRule,
+    Program,
+    SourceFile,
+)
+from .sources import check_files
 
 E = TypeVar("E", bound=enum.StrEnum)
 MAX_TOOL_ARGS = 64
@@ -66,6 +76,35 @@ def default_validator(wire: WireProblemRequest, compare: Compare) -> DefaultVali
         absolute_tolerance=absolute,
         relative_tolerance=relative,
     )
+
+
+def grader_files(
+    wire: WireProblemRequest,
+    main: Program,
+    limit: int,
+    decode: Callable[[str, str | None, int], bytes],
+) -> tuple[SourceFile, ...]:
+    """The grader's files: compiled with the submission, so for a compiled language only.
+
+    Top-level names, none the submission uses: they are removed from the build
+    once it is built, and the submission's program keeps only what compiling
+    put in it.
+    """
+    if main.language.compile_command(()) is None:
+        raise InvalidRequest(
+            f"grader applies only to a compiled language, not {main.language.name}"
+        )
+    used = len(main.code) + sum(len(file.content) for file in main.files)
+    files = check_files(
+        main.language, wire.grader, limit - used, decode, limit=limit, what="grader"
+    )
+    taken = {file.name for file in main.files}
+    for index, file in enumerate(files):
+        if "/" in file.name:
+            raise InvalidRequest(f"grader[{index}]: {file.name!r}: a grader file is top-level")
+        if file.name in taken:
+            raise InvalidRequest(f"grader[{index}]: {file.name!r} is also a file of the submission")
+    return files
 
 
 def tool_passes(tool: WireTool, field: str, convention: Convention) -> int:

@@ -115,6 +115,7 @@ class Problem:
     convention: Convention = Convention.TESTLIB  # of the checker or interactor
     tool_args: tuple[str, ...] = ()  # kattis: the validator's arguments
     passes: int = 1  # kattis multi-pass: the most runs per test
+    hidden: tuple[str, ...] = ()  # the grader's files: in the build, removed once built
     groups: tuple[GroupRule, ...] = ()  # every group, declared or named by a test
 
     def group(self, name: str) -> GroupRule:

@@ -25,6 +25,7 @@ from ..languages import Language, lookup, supported
 from .problem_options import (
     choice,
     default_validator,
+    grader_files,
     group_rules,
     tool_convention,
     tool_passes,
@@ -37,6 +38,7 @@ from .request import (
     Limits,
     Problem,
     Program,
+    SourceFile,
     TestCase,
 )
 from .sources import check_files
@@ -112,7 +114,11 @@ def parse_request(payload: bytes, kind: Kind, limits: Limits) -> ExecuteRequest:
             raise InvalidRequest(f"args[{i}] is longer than {MAX_ARG_CHARS} characters")
     timeout_ms = _clamp("timeout_ms", wire.timeout_ms, limits.max_timeout_ms)
     cpu_ceiling = limits.max_cpu_time_ms
-    used = len(main.code) + sum(len(file.content) for file in main.files)
+    grader: tuple[SourceFile, ...] = ()
+    if isinstance(wire, WireProblemRequest) and wire.grader is not None:
+        grader = grader_files(wire, main, limits.max_code_bytes, decode_b64)
+    files = main.files + grader
+    used = len(main.code) + sum(len(file.content) for file in files)
     request = ExecuteRequest(
         id=request_id(wire.id),
         kind=kind,
@@ -128,8 +134,10 @@ def parse_request(payload: bytes, kind: Kind, limits: Limits) -> ExecuteRequest:
         ),
         memory_mb=_memory_mb(wire, main.language, limits),
         output_limit=limits.output_limit,
-        problem=_problem(wire, limits, used) if isinstance(wire, WireProblemRequest) else None,
-        files=main.files,
+        problem=(
+            _problem(wire, limits, used, grader) if isinstance(wire, WireProblemRequest) else None
+        ),
+        files=files,
     )
     _refuse_duplicate_keys(payload)  # last: the request's shape and size are known good
     return request
@@ -197,7 +205,9 @@ def _program(
     return Program(language, code, extra)
 
 
-def _problem(wire: WireProblemRequest, limits: Limits, used: int) -> Problem | None:
+def _problem(
+    wire: WireProblemRequest, limits: Limits, used: int, grader: tuple[SourceFile, ...] = ()
+) -> Problem | None:
     """The problem part of a problems request, or None when it has no ``tests``.
 
     ``used``: bytes of the submission, which its checker shares the code limit with.
@@ -207,8 +217,8 @@ def _problem(wire: WireProblemRequest, limits: Limits, used: int) -> Problem | N
     if wire.tests is None:
         if tool is not None:
             raise InvalidRequest(f"{tool_field} needs tests")
-        if wire.groups is not None:
-            raise InvalidRequest("groups needs tests")
+        if wire.groups is not None or wire.grader is not None:
+            raise InvalidRequest(f"{'groups' if wire.groups is not None else 'grader'} needs tests")
         return None
     if wire.checker is not None and wire.interactor is not None:
         raise InvalidRequest("checker and interactor exclude each other: the interactor decides")
@@ -253,6 +263,7 @@ def _problem(wire: WireProblemRequest, limits: Limits, used: int) -> Problem | N
         convention=convention,
         tool_args=tool_args,
         passes=passes,
+        hidden=tuple(file.name for file in grader),
         groups=group_rules(wire.groups, wire.tests),
     )
 

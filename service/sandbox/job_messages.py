@@ -171,6 +171,7 @@ def one_shot_job(request: ExecuteRequest, settings: Settings) -> Job:
 def prepare_job(request: ExecuteRequest, settings: Settings) -> Job:
     """Source and compile step (and the checker's), the builds kept for :func:`run_message`."""
     checker = request.problem.tool if request.problem else None
+    hidden = list(request.problem.hidden) if request.problem else []
     return Job(
         id=request.id,
         files=request.source_files(),
@@ -178,6 +179,7 @@ def prepare_job(request: ExecuteRequest, settings: Settings) -> Job:
         runs=[],
         finish=False,
         tool=tool(checker, settings) if checker else None,
+        hidden=hidden,
     )
 
 

@@ -263,3 +263,26 @@ def test_multi_pass_runs_the_solution_again_on_each_next_input(daemon):
     # A validator that asks for a fourth pass of three: the problem's fault.
     greedy = problem(daemon, "print(int(input()) + 1)", [case("0", "")], checker=checker)
     assert greedy["status"] == "checker_error", greedy
+
+
+GRADER = """#include <cstdio>
+#include "solve.h"
+int main() { long long x; std::scanf("%lld", &x); std::printf("%lld\\n", solve(x)); }
+"""
+# The submission implements solve(); it also looks for the grader's source beside it.
+SOLVE = """#include <cstdio>
+long long solve(long long x) {
+    bool seen = std::fopen("grader.cpp", "r") || std::fopen("/work/build/grader.cpp", "r");
+    return seen ? -1 : 2 * x;
+}
+"""
+
+
+def test_a_grader_is_compiled_with_the_submission_and_not_readable_by_it(daemon):
+    grader = [
+        {"name": "grader.cpp", "content": b64(GRADER)},
+        {"name": "solve.h", "content": b64("long long solve(long long x);\n")},
+    ]
+    request = build_request("cpp", SOLVE, tests=[case("21", "42")], grader=grader)
+    reply = send(daemon.nats_url, request, subject=PROBLEMS, timeout=300)
+    assert reply["status"] == "accepted", reply

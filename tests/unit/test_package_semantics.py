@@ -341,3 +341,62 @@ def test_a_pass_beyond_the_last_is_a_checker_error():
     rejected = step_result(exit_code=43, feedback=files)
     verdict = checker_verdict(rejected, KATTIS, 1, passes=3)
     assert "without accepting" in verdict.reason
+
+
+# --- graders ----------------------------------------------------------------------
+
+
+def grader_request(language: str = "cpp", **fields):
+    body = {
+        "language": language,
+        "code": b64("int solve(int x) { return 2 * x; }"),
+        "tests": [{"stdin": b64("1"), "expected_output": b64("2")}],
+        **fields,
+    }
+    return parse_request(json.dumps(body).encode(), Kind.PROBLEMS, LIMITS)
+
+
+def test_a_grader_is_built_with_the_submission_and_hidden_after():
+    from service.sandbox.job_messages import prepare_job
+
+    grader = [
+        {"name": "grader.cpp", "content": b64("int main() {}")},
+        {"name": "solve.h", "content": b64("int solve(int);")},
+    ]
+    request = grader_request(grader=grader)
+    assert request.problem.hidden == ("grader.cpp", "solve.h")
+    job = prepare_job(request, SETTINGS)
+    assert {"main.cpp", "grader.cpp", "solve.h"} <= set(job.files)
+    assert "grader.cpp" in " ".join(job.compile.argv)
+    assert job.hidden == ["grader.cpp", "solve.h"]
+    wire = job.to_wire()
+    assert wire["hidden"] == ["grader.cpp", "solve.h"]
+
+
+@pytest.mark.parametrize(
+    ("language", "grader", "extra", "message"),
+    [
+        ("python", [{"name": "grader.py"}], {}, "grader applies only to a compiled language"),
+        ("cpp", [{"name": "lib/grader.cpp"}], {}, "a grader file is top-level"),
+        ("cpp", [{"name": "main.cpp"}], {}, "clashes with the main file main.cpp"),
+        (
+            "cpp",
+            [{"name": "util.h"}],
+            {"files": [{"name": "util.h", "content": ""}]},
+            "is also a file of the submission",
+        ),
+    ],
+)
+def test_bad_graders(language, grader, extra, message):
+    with pytest.raises(InvalidRequest) as info:
+        grader_request(language, grader=grader, **extra)
+    assert message in str(info.value)
+
+
+def test_the_agent_refuses_a_hidden_path():
+    from agent.protocol import Job
+
+    wire = Job("j", {}, hidden=["ok"]).to_wire()
+    wire["hidden"] = ["../etc"]
+    with pytest.raises(Exception, match="hidden must be a list of top-level file names"):
+        Job.from_wire(wire)
