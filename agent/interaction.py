@@ -276,7 +276,10 @@ class Interaction:
         if not chunk:
             sel.unregister(key.fileobj)
             return
-        if side.err.add(chunk) and not side.output_exceeded:
+        over = side.err.add(chunk)
+        if over and side.step.stderr_soft:
+            return  # cut and counted (stderr_truncated), not a reason to stop
+        if over and not side.output_exceeded:
             side.output_exceeded = True
             if self.killed_at is None:
                 self._kill_all(time.monotonic())

@@ -35,12 +35,14 @@ import os
 from dataclasses import dataclass, replace
 
 from agent import leftovers
+from agent.checks import FEEDBACK_DIR, kattis_args, more_passes, run_check, with_feedback
 from agent.errors import BadRequest
 from agent.files import (
     check_file_name,
     lock_tree,
     make_job_dir,
     read_file,
+    remove_entries,
     wipe_contents,
     write_files,
 )
@@ -51,6 +53,7 @@ from agent.layout import BUILD_DIR, CHECK_DIR, RUN_DIR, SCRATCH_DIRS, TOOL_DIR, 
 from agent.log import log
 from agent.processes import kill_all, other_pids, require_none_but
 from agent.protocol import (
+    KATTIS,
     PROGRAM_LIMIT,
     AgentMessage,
     Check,
@@ -75,8 +78,6 @@ from agent.step_runner import StepRunner
 from agent.warm import WarmStarts, templates_from
 
 KEPT = frozenset({"build", "tool"})  # what a kept build keeps of /work
-# A check's files, in the order the tool gets them (testlib's convention).
-CHECK_FILES = ("input", "output", "answer")
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +216,8 @@ class Agent:
         # serves (one started now would only be discarded by the first of them).
         if compiled is not None and not self.cleanup(keep_build=True, refill=False):
             return Result(job.id, compiled, cleanup=Cleanup.DIRTY)
+        # A grader's sources go once built (or once a kept program stands in).
+        remove_entries(BUILD_DIR, job.hidden)
         # The compiler and anything it started are gone (verified), no code of the
         # job's own has run in this container since its reset, and from here the
         # build is root's and read-only: the program is the compiler's alone.
@@ -319,9 +322,12 @@ class Agent:
                     self.state = State.UNVERIFIED
                     return results, Cleanup.DIRTY
                 check = checks[index]
-                checked.append(
-                    None if results[-1].failed else self.check(check, stdin, results[-1])
-                )
+                verdict = None if results[-1].failed else self.check(check, stdin, results[-1])
+                if verdict is not None and check.passes > 1:
+                    results[-1], verdict = more_passes(
+                        self, step, check, stdin, results[-1], verdict
+                    )
+                checked.append(verdict)
                 check.answer = b""
             del stdin
             if (finish or early) and index == len(steps) - 1:
@@ -338,29 +344,39 @@ class Agent:
         return results, _verified(clean and self.verify(keep_build=True))
 
     def interact(self, step: Step, check: Check) -> tuple[StepResult, StepResult]:
-        """Run ``step`` against the interactor, which gets the input and an output file."""
+        """Run ``step`` against the interactor, which gets the input and an output file.
+
+        Under the Kattis convention it gets the input, the answer and a feedback
+        directory instead; the run's output is then empty.
+        """
         self.alone("an interactive run")
         make_job_dir(CHECK_DIR, tool_ids())
-        write_files(CHECK_DIR, {"input": step.stdin, "output": b""}, tool_ids())
+        kattis = check.convention == KATTIS
+        files = {
+            "input": step.stdin,
+            "answer" if kattis else "output": check.answer if kattis else b"",
+        }
+        write_files(CHECK_DIR, files, tool_ids())
         step.stdin = b""
         tool = check.step
-        tool.argv = [*tool.argv, f"{CHECK_DIR}/input", f"{CHECK_DIR}/output"]
+        if kattis:
+            make_job_dir(FEEDBACK_DIR, tool_ids())
+            tool.argv = [*tool.argv, *kattis_args(check)]
+        else:
+            tool.argv = [*tool.argv, f"{CHECK_DIR}/input", f"{CHECK_DIR}/output"]
         run, interactor = Interaction(
             step, tool, run_dir=RUN_DIR, tool_dir=CHECK_DIR, wake_fd=self.wake_fd
         ).run()
+        if kattis:
+            return replace(run, stdout=b"", stdout_truncated=False), with_feedback(interactor)
         output, cut = read_file(CHECK_DIR, "output", step.limits.output_bytes)
         return replace(run, stdout=output, stdout_truncated=cut), interactor
 
     def check(self, check: Check, stdin: bytes, run: StepResult) -> StepResult:
-        """Run the tool on a run's input, output and answer, as the tool user."""
+        """Run the tool on a run's input, output and answer (agent.checks), as the tool user."""
         self.warm.discard()
         self.alone("a check")
-        make_job_dir(CHECK_DIR, tool_ids())
-        contents = (stdin, run.stdout, check.answer)
-        write_files(CHECK_DIR, dict(zip(CHECK_FILES, contents, strict=True)), tool_ids())
-        step = check.step
-        step.argv = [*step.argv, *(f"{CHECK_DIR}/{name}" for name in CHECK_FILES)]
-        return StepRunner(step, CHECK_DIR, self.wake_fd, tool_ids()).run()
+        return run_check(check, stdin, run, self.wake_fd)
 
     def alone(self, before: str) -> None:
         """Fail closed unless no job process is alive (warm ones have run nothing of a job).
@@ -415,7 +431,7 @@ class Agent:
             self.state = State.PRISTINE
         return self.state is State.PRISTINE
 
-    def cleanup(self, *, keep_build: bool, refill: bool = True) -> bool:
+    def cleanup(self, *, keep_build: bool, refill: bool = True, keep_check: bool = False) -> bool:
         """Kill every job process and wipe what jobs can write; True if verified clean.
 
         Verified clean, the warm starts are started again (``refill``; agent.warm),
@@ -429,16 +445,17 @@ class Agent:
         had_ipc = remove_ipc()
         for directory in SCRATCH_DIRS:
             wipe_contents(directory)
-        wipe_contents(WORK_DIR, keep=KEPT if keep_build else frozenset())
+        kept = (KEPT if keep_build else frozenset()) | ({"check"} if keep_check else set())
+        wipe_contents(WORK_DIR, keep=kept)
         # What the job parked in flight goes last: files it held lose their names first.
         leftovers.release()
-        clean = self.verify(keep_build, check_ipc=had_ipc)
+        clean = self.verify(keep_build, check_ipc=had_ipc, keep_check=keep_check)
         if clean and refill and self.warm.wanted:
             make_job_dir(RUN_DIR)
             self.warm.refill(RUN_DIR)
         return clean
 
-    def verify(self, keep_build: bool, *, check_ipc: bool = True) -> bool:
+    def verify(self, keep_build: bool, *, check_ipc: bool = True, keep_check: bool = False) -> bool:
         """Check that nothing of a job is left; log what is.
 
         No job process, file, IPC object, socket (in flight or not) or tmpfs
@@ -454,7 +471,7 @@ class Agent:
         for directory in SCRATCH_DIRS:
             if os.path.isdir(directory) and os.listdir(directory):
                 problems.append(f"{directory} not empty")
-        allowed = KEPT if keep_build else frozenset()
+        allowed = (KEPT if keep_build else frozenset()) | ({"check"} if keep_check else set())
         if warm and not os.listdir(RUN_DIR):
             allowed = allowed | {"run"}
         if set(os.listdir(WORK_DIR)) - allowed:

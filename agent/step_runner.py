@@ -267,7 +267,10 @@ class StepRunner:
         if not chunk:
             sel.unregister(key.fileobj)
             return
-        if capture.add(chunk) and not self.output_exceeded:
+        over = capture.add(chunk)
+        if over and capture is self.err and self.step.stderr_soft:
+            return  # cut and counted (stderr_truncated), not a reason to stop
+        if over and not self.output_exceeded:
             self.output_exceeded = True
             if self.status is None:
                 self._kill(time.monotonic())

@@ -15,7 +15,7 @@ import msgspec
 from reference_markdown import banner, source_comments, table, text
 
 from service.languages import LANGUAGES
-from wire import admin, replies, requests, stats
+from wire import admin, packages, replies, requests, stats
 
 REQUEST_TYPES: tuple[type, ...] = (
     requests.WireRequest,
@@ -23,12 +23,18 @@ REQUEST_TYPES: tuple[type, ...] = (
     requests.WireTest,
     requests.WireFile,
     requests.WireTool,
+    requests.WireGroup,
+    packages.WirePackageRequest,
 )
 REPLY_TYPES: tuple[type, ...] = (
     replies.Reply,
     replies.ProblemReply,
     replies.TestReport,
     replies.GroupReport,
+    packages.PackageReport,
+    packages.InputsOutcome,
+    packages.SubmissionOutcome,
+    packages.TestOutcome,
 )
 ADMIN_TYPES: tuple[type, ...] = (admin.AdminRequest, admin.AdminReply)
 STATS_TYPES: tuple[type, ...] = (stats.Snapshot,)

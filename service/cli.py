@@ -67,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--force", action="store_true", help="rebuild even when up to date")
     build.add_argument("--tag", help="image tag (default: CODE_ENGINE_IMAGE)")
 
+    from problem_package.commands import add_commands
+
+    add_commands(
+        commands, f"NATS URL or comma-separated list (default: NATSURL or {DEFAULT_NATS_URL})"
+    )
+
     tui = commands.add_parser("tui", help="live dashboard of running engines")
     tui.add_argument(
         "--nats", help=f"NATS URL or comma-separated list (default: NATSURL or {DEFAULT_NATS_URL})"
@@ -85,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
             return _build_image(args)
         if args.command == "tui":
             return _tui(args)
+        if args.command in ("judge", "verify", "serve-packages"):
+            from problem_package.commands import run as run_package
+
+            return run_package(args, _nats_connection(args.nats))
     except EngineError as exc:
         print(f"code-engine: {exc}", file=sys.stderr)
         return 1

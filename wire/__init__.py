@@ -9,6 +9,7 @@ connection settings::
     status     Status: every outcome a reply can carry
     requests   what clients send on compiler.execute.request / problems.execute.request
     replies    what they get back
+    packages   a problem package to verify on packages.verify.request, and its report
     stats      the snapshot each instance publishes every second
     admin      admin requests and replies, the engine's state
     decoding   decode(): what a decoder of outside bytes may raise is msgspec's DecodeError

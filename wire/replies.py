@@ -95,20 +95,42 @@ class TestReport(msgspec.Struct, kw_only=True):
     checker_output: Annotated[
         str,
         Meta(
-            description="the checker's stderr then stdout, or the interactor's stderr, first 4 KiB"
+            description="the checker's stderr then stdout, or the interactor's stderr, first "
+            "4 KiB; a kattis validator's judgemessage.txt then its stderr"
         ),
+    ] = ""
+    score: Annotated[
+        float,
+        Meta(
+            description="points scored: its points when accepted, or what the checker "
+            "gave (testlib points, kattis score.txt or score_multiplier.txt); 0 otherwise"
+        ),
+    ] = 0.0
+    team_message: Annotated[
+        str,
+        Meta(description="a kattis validator's teammessage.txt, for the solution's author"),
     ] = ""
 
 
 class GroupReport(msgspec.Struct, kw_only=True):
-    """One group (subtask) of a problems reply: all its tests accepted, or no score."""
+    """One group (subtask) of a problems reply, scored by its aggregation."""
 
     id: Annotated[str, Meta(description="the group's name, as its tests gave it")]
-    score: Annotated[float, Meta(description="max_score when every test is accepted, else 0")]
-    max_score: Annotated[float, Meta(description="the sum of its tests' points")]
+    score: Annotated[
+        float,
+        Meta(
+            description="sum or min of its members' scores; pass-fail: max_score when every "
+            "test is accepted, else 0"
+        ),
+    ]
+    max_score: Annotated[
+        float, Meta(description="the sum (min: the least) of its members' maximum scores")
+    ]
     status: Annotated[
         Status, Meta(description="accepted, or the first non-accepted verdict of its tests")
     ]
+    parent: Annotated[str | None, Meta(description="the group it is nested in")] = None
+    aggregation: Annotated[str, Meta(description="sum, min or pass-fail")] = "pass-fail"
 
 
 class ProblemReply(msgspec.Struct, kw_only=True):

@@ -76,6 +76,45 @@ class WireTool(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     files: Annotated[
         list[WireFile] | None, Meta(description="extra source files beside its main file")
     ] = None
+    convention: Annotated[
+        str,
+        Meta(
+            description="how it is called and reports: testlib (exit 0 accepted, 1/2/4/8 "
+            "wrong answer, 7 points) or kattis (`input answer feedback_dir/ [args] < output`, "
+            "exit 42 accepted, 43 wrong answer)"
+        ),
+    ] = "testlib"
+    args: Annotated[
+        list[str] | None,
+        Meta(description="kattis only: arguments after feedback_dir (output_validator_args)"),
+    ] = None
+    passes: Annotated[
+        int | None,
+        Meta(
+            description="a kattis checker only: multi-pass, the most runs of the solution per "
+            "test (2 to 10), each on the nextpass.in the validator left"
+        ),
+    ] = None
+
+
+class WireGroup(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """How a group of tests (a subtask, a Kattis test data group) is scored."""
+
+    id: Annotated[str, Meta(description="the group's name, as tests and other groups name it")]
+    parent: Annotated[
+        str | None, Meta(description="the group this one is nested in; none: top level")
+    ] = None
+    aggregation: Annotated[
+        str,
+        Meta(
+            description="sum (of its tests' and groups' scores), min (the least of them) or "
+            "pass-fail (its full points only when every test in it is accepted)"
+        ),
+    ] = "sum"
+    on_reject: Annotated[
+        str,
+        Meta(description="break (a rejected test skips the rest of the group) or continue"),
+    ] = "break"
 
 
 class WireRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -147,11 +186,18 @@ class WireProblemRequest(WireRequest, frozen=True, forbid_unknown_fields=True):
         ),
     ] = None
     compare: Annotated[
-        str, Meta(description="how outputs are compared: trim, exact, tokens or float")
+        str,
+        Meta(
+            description="how outputs are compared: trim, exact, tokens, float, or icpc (the "
+            "ICPC package format's default output validator)"
+        ),
     ] = "trim"
     float_tolerance: Annotated[
         float | None,
-        Meta(description="the tolerance of compare float, 0 < tol <= 1; default 1e-6"),
+        Meta(
+            description="the tolerance of compare float, 0 < tol <= 1, default 1e-6; with "
+            "compare icpc, both its absolute and relative tolerance"
+        ),
     ] = None
     stop_on_first_failure: Annotated[
         bool, Meta(description="report the tests after the first failure as skipped")
@@ -163,6 +209,36 @@ class WireProblemRequest(WireRequest, frozen=True, forbid_unknown_fields=True):
     interactor: Annotated[
         WireTool | None,
         Meta(description="a program the solution talks to, test by test; not with checker"),
+    ] = None
+    grader: Annotated[
+        list[WireFile] | None,
+        Meta(
+            description="the problem's own source files (a grader with main, a header), "
+            "compiled with the submission (Go, C++), then removed from the build"
+        ),
+    ] = None
+    groups: Annotated[
+        list[WireGroup] | None,
+        Meta(
+            description="how groups are scored and nested; a group only tests name is "
+            "pass-fail with on_reject break, at the top level"
+        ),
+    ] = None
+    case_sensitive: Annotated[
+        bool | None,
+        Meta(description="compare icpc only: tokens compared case-sensitively (default false)"),
+    ] = None
+    space_change_sensitive: Annotated[
+        bool | None,
+        Meta(description="compare icpc only: whitespace must match exactly (default false)"),
+    ] = None
+    float_absolute_tolerance: Annotated[
+        float | None,
+        Meta(description="compare icpc only: numbers within this absolute error are equal"),
+    ] = None
+    float_relative_tolerance: Annotated[
+        float | None,
+        Meta(description="compare icpc only: numbers within this relative error are equal"),
     ] = None
 
 

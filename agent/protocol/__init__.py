@@ -75,7 +75,19 @@ from .codec import (
     parse_line,
 )
 from .fields import ProtocolError
-from .host_messages import Check, Finish, HostMessage, Job, Ping, Run, Shed, Tool
+from .host_messages import (
+    CONVENTIONS,
+    KATTIS,
+    TESTLIB,
+    Check,
+    Finish,
+    HostMessage,
+    Job,
+    Ping,
+    Run,
+    Shed,
+    Tool,
+)
 from .limits import (
     DEFAULT_FILE_SIZE_LIMIT,
     DEFAULT_OUTPUT_LIMIT,
@@ -83,14 +95,19 @@ from .limits import (
     JailLimits,
     StepLimits,
 )
-from .steps import Step, StepResult
+from .steps import FEEDBACK_FILES, FEEDBACK_LIMIT, Step, StepResult
 
 __all__ = [
+    "CONVENTIONS",
     "DEFAULT_FILE_SIZE_LIMIT",
     "DEFAULT_OUTPUT_LIMIT",
     "DEFAULT_TIMEOUT_MS",
+    "FEEDBACK_FILES",
+    "FEEDBACK_LIMIT",
+    "KATTIS",
     "PROGRAM_LIMIT",
     "PROTOCOL_VERSION",
+    "TESTLIB",
     "AgentMessage",
     "Check",
     "Cleaned",

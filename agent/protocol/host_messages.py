@@ -11,6 +11,7 @@ from .fields import (
     attached_program,
     b64,
     bool_field,
+    int_field,
     opt_str_field,
     program_size,
     str_field,
@@ -65,6 +66,12 @@ class Tool:
         return cls(files=_files(obj.get("files", {})), compile=_compile(obj.get("compile")))
 
 
+# How a checker or interactor is called and reports (see Check).
+TESTLIB = "testlib"
+KATTIS = "kattis"
+CONVENTIONS = (TESTLIB, KATTIS)
+
+
 @dataclass(slots=True)
 class Check:
     """After a run that ended cleanly: the tool run as ``argv <input> <output> <answer>``.
@@ -74,26 +81,50 @@ class Check:
     interactor instead: it runs as ``argv <input> <output>`` at the same time
     as the run, connected to it by pipes (see :mod:`agent.interaction`), and
     the run's stdout in the result is what the tool wrote to ``<output>``.
+
+    With ``convention`` kattis, the tool is called the Kattis way instead:
+    ``argv <input> <answer> <feedback_dir>/ [args]`` with the run's output on
+    its stdin (an interactor: talking to the run over its stdin and stdout),
+    and the files it leaves in the feedback directory come back in its
+    result's ``feedback``; with ``passes`` > 1, the run is repeated on the
+    validator's ``nextpass.in`` (agent.checks).
     """
 
     step: Step
     answer: bytes = b""
     interactive: bool = False
+    convention: str = TESTLIB
+    args: list[str] = field(default_factory=list)
+    passes: int = 1  # Kattis multi-pass: runs of the job in all, at most
 
     def to_wire(self) -> dict[str, Any]:
         return {
             "step": self.step.to_wire(),
             "answer": b64(self.answer),
             "interactive": self.interactive,
+            "convention": self.convention,
+            "args": self.args,
+            "passes": self.passes,
         }
 
     @classmethod
     def from_wire(cls, value: object) -> Check:
         obj = as_object(value, "check")
+        convention = obj.get("convention", TESTLIB)
+        if convention not in CONVENTIONS:
+            raise ProtocolError(f"unknown convention {str(convention)[:20]!r}")
+        args = obj.get("args", [])
+        if not isinstance(args, list) or not all(
+            isinstance(a, str) and "\0" not in a for a in args
+        ):
+            raise ProtocolError("args must be a list of strings without NUL")
         return cls(
             step=Step.from_wire(obj.get("step"), with_stdin=False),
             answer=unb64(obj.get("answer", ""), "answer"),
             interactive=bool_field(obj, "interactive"),
+            convention=convention,
+            args=list(args),
+            passes=int_field(obj, "passes", 1, 1),
         )
 
 
@@ -119,6 +150,9 @@ class Job:
     tool: Tool | None = None
     collect: str | None = None
     program: bytes | None = None
+    # Build files removed once the build is done (a problem's grader): the
+    # program keeps what compiling put in it, the job cannot read them.
+    hidden: list[str] = field(default_factory=list)
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -132,6 +166,7 @@ class Job:
             "tool": self.tool.to_wire() if self.tool else None,
             "collect": self.collect,
             "program": program_size(self.program),
+            "hidden": self.hidden,
         }
 
     @classmethod
@@ -147,6 +182,7 @@ class Job:
             tool=None if raw_tool is None else Tool.from_wire(raw_tool),
             collect=opt_str_field(obj, "collect"),
             program=attached_program(obj),
+            hidden=_names(obj.get("hidden", [])),
         )
         if job.program is not None and (job.collect is None or job.compile is not None):
             raise ProtocolError("a program needs its name in collect, and no compile step")
@@ -225,6 +261,14 @@ class Shed:
     @classmethod
     def from_wire(cls, obj: dict[str, Any]) -> Shed:
         return cls()
+
+
+def _names(value: object) -> list[str]:
+    if not isinstance(value, list) or not all(
+        isinstance(name, str) and name and "/" not in name and "\0" not in name for name in value
+    ):
+        raise ProtocolError("hidden must be a list of top-level file names")
+    return list(value)
 
 
 def _steps(obj: dict[str, Any]) -> list[Step]:

@@ -17,7 +17,7 @@ from .fields import (
 )
 from .limits import StepLimits
 
-_STEP_FIELDS = frozenset({"argv", "env", "limits", "stdin"})
+_STEP_FIELDS = frozenset({"argv", "env", "limits", "stdin", "stderr_soft"})
 
 
 @dataclass(slots=True)
@@ -28,6 +28,9 @@ class Step:
     env: dict[str, str] = field(default_factory=dict)
     limits: StepLimits = field(default_factory=StepLimits)
     stdin: bytes = b""
+    # Stderr past limits.output_bytes is cut and counted, never a reason to stop the
+    # step (problems mode: judges grade stdout; a chatty program is not wrong).
+    stderr_soft: bool = False
 
     def to_wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {
@@ -35,6 +38,8 @@ class Step:
             "env": self.env,
             "limits": self.limits.to_wire(),
         }
+        if self.stderr_soft:
+            wire["stderr_soft"] = True
         if self.stdin:
             wire["stdin"] = b64(self.stdin)
         return wire
@@ -65,6 +70,7 @@ class Step:
             env=dict(env),
             limits=StepLimits.from_wire(obj.get("limits") or {}),
             stdin=unb64(raw_stdin, "stdin") if raw_stdin else b"",
+            stderr_soft=bool_field(obj, "stderr_soft"),
         )
 
 
@@ -88,6 +94,9 @@ class StepResult:
     wall_ms: float = 0.0
     cpu_ms: float = 0.0
     memory_kb: int | None = None
+    # A Kattis-convention validator's feedback files (judgemessage.txt, ...), cut
+    # to FEEDBACK_LIMIT bytes each; empty for every other step.
+    feedback: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def truncated(self) -> bool:
@@ -130,6 +139,7 @@ class StepResult:
             "wall_ms": self.wall_ms,
             "cpu_ms": self.cpu_ms,
             "memory_kb": self.memory_kb,
+            "feedback": {name: b64(data) for name, data in self.feedback.items()},
         }
 
     @classmethod
@@ -150,4 +160,25 @@ class StepResult:
             wall_ms=float_field(obj, "wall_ms"),
             cpu_ms=float_field(obj, "cpu_ms"),
             memory_kb=opt_int_field(obj, "memory_kb"),
+            feedback=_feedback(obj.get("feedback")),
         )
+
+
+# The feedback files the host reads back, and how much of each.
+FEEDBACK_FILES = (
+    "judgemessage.txt",
+    "teammessage.txt",
+    "score.txt",
+    "score_multiplier.txt",
+    "nextpass.in",  # left after the last pass: a pass more than allowed was asked for
+)
+FEEDBACK_LIMIT = 4096
+
+
+def _feedback(value: object) -> dict[str, bytes]:
+    if value is None:
+        return {}
+    files = as_object(value, "feedback")
+    if not set(files) <= set(FEEDBACK_FILES):
+        raise ProtocolError("feedback holds an unknown file")
+    return {name: unb64(data, f"feedback {name}")[:FEEDBACK_LIMIT] for name, data in files.items()}

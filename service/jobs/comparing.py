@@ -3,7 +3,9 @@
 ``exact`` compares bytes; ``trim`` ignores trailing whitespace on each line and
 trailing blank lines; ``tokens`` splits both on ASCII whitespace and compares
 token by token as bytes; ``float`` does too, but two tokens that both read as
-decimal numbers are equal within a relative tolerance (|a - e| <= tol * max(1, |e|)).
+decimal numbers are equal within a relative tolerance (|a - e| <= tol * max(1, |e|)),
+and ``nan``, ``inf``, ``-inf`` match themselves in any case (NaN equal to NaN);
+``icpc`` is the ICPC format's default validator (:mod:`.default_validator`).
 
 Outputs run to megabytes, so each mode does its work in a few passes of C code
 (bytes methods, ``map``) rather than a Python step per line or token where it
@@ -24,6 +26,8 @@ from itertools import compress
 from operator import ne
 
 from ..requests import DEFAULT_FLOAT_TOLERANCE, Compare
+from ..requests.request import DefaultValidator
+from .default_validator import icpc_matches, special_tokens_match
 from .offload import PIECE_BYTES, PIECE_TOKENS
 
 # What bytes.rstrip() strips, each before a newline: a line with trailing whitespace.
@@ -90,11 +94,20 @@ def _paired(output: bytes, expected: bytes) -> Iterator[tuple[list[bytes], list[
 
 
 def matches(
-    output: bytes, expected: bytes, compare: Compare, tolerance: float = DEFAULT_FLOAT_TOLERANCE
+    output: bytes,
+    expected: bytes,
+    compare: Compare,
+    tolerance: float = DEFAULT_FLOAT_TOLERANCE,
+    validator: DefaultValidator | None = None,
 ) -> bool:
-    """Whether ``output`` is accepted as ``expected`` under ``compare``."""
+    """Whether ``output`` is accepted as ``expected`` under ``compare``.
+
+    ``validator``: the options of ``compare: icpc``.
+    """
     if output == expected:
         return True
+    if compare is Compare.ICPC:
+        return icpc_matches(output, expected, validator or DefaultValidator())
     if compare in (Compare.EXACT, Compare.TRIM):
         return normalize(output, compare) == normalize(expected, compare)
     for pair in _paired(output, expected):
@@ -115,6 +128,14 @@ def _numbers_match(got: list[bytes], want: list[bytes], tolerance: float) -> boo
     got_tokens, want_tokens = list(compress(got, unequal)), list(compress(want, unequal))
     if not got_tokens:
         return True
+    # nan, inf and -inf in any case: NaN equal to NaN, an infinity to itself.
+    words = [special_tokens_match(a, e) for a, e in zip(got_tokens, want_tokens, strict=True)]
+    if False in words:
+        return False
+    if True in words:
+        numeric = [word is None for word in words]
+        got_tokens = list(compress(got_tokens, numeric))
+        want_tokens = list(compress(want_tokens, numeric))
     # Unequal tokens match only as numbers: every one of them must be decimal.
     for tokens in (got_tokens, want_tokens):
         if b" ".join(tokens).translate(None, _DECIMAL_CHARACTERS + b" "):

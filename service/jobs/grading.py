@@ -14,10 +14,18 @@ from wire import Status
 from wire.replies import ProblemReply, TestReport
 
 from ..requests import DEFAULT_FLOAT_TOLERANCE, Compare, ExecuteRequest, TestCase
-from .checking import Checked, broke_off, checker_text, checker_verdict
+from ..requests.request import Convention, DefaultValidator
+from .checking import (
+    Checked,
+    broke_off,
+    checker_text,
+    checker_verdict,
+    rejected_first,
+    team_message,
+)
 from .comparing import matches, normalize
 from .outcome import compile_diagnostics, error_text, text, verdict
-from .scoring import score
+from .scoring import DIGITS, score
 
 __all__ = ["failed", "grade", "grading_size", "normalize", "skipped", "summarize"]
 
@@ -30,28 +38,42 @@ def grade(
     *,
     tolerance: float = DEFAULT_FLOAT_TOLERANCE,
     checker: Checked | None = None,
+    validator: DefaultValidator | None = None,
 ) -> TestReport:
     """The report of one test from its run (and its checker's, with ``checker``)."""
     status = verdict(step, request.language)
-    if checker is not None and checker.interactive and broke_off(step, checker.step):
+    tool = checker.step if checker is not None else None
+    kattis = checker is not None and checker.convention is Convention.KATTIS
+    if checker is not None and checker.interactive and broke_off(step, tool):
         status = Status.OK
     error = error_text(step, status, request)
-    checker_output = checker_text(checker.step) if checker is not None else ""
+    if step.stderr_truncated and not step.output_exceeded:
+        note = f"stderr was cut at {request.limits.output_limit} bytes"
+        error = f"{error}\n{note}" if error else note
+    checker_output = checker_text(tool) if checker is not None else ""
     result: Status
-    if status is not Status.OK:
+    score: float | None = None
+    if checker is not None and checker.interactive and kattis and rejected_first(step, tool):
+        # Kattis's order: a validator that rejected first decides, whatever followed.
+        result = Status.WRONG_ANSWER
+    elif status is not Status.OK:
         result = status
     elif checker is not None:
-        result, reason = checker_verdict(checker.step)
-        if reason:
-            error = f"{error}\n{reason}" if error else reason
-    elif test.expected is None or matches(step.stdout, test.expected, compare, tolerance):
+        decided = checker_verdict(tool, checker.convention, test.points, checker.passes)
+        result, score = decided.status, decided.score
+        if decided.reason:
+            error = f"{error}\n{decided.reason}" if error else decided.reason
+    elif test.expected is None or matches(
+        step.stdout, test.expected, compare, tolerance, validator
+    ):
         result = Status.ACCEPTED
     else:
         result = Status.WRONG_ANSWER
+    passed = result is Status.ACCEPTED
     return TestReport(
         id=test.id,
         status=result,
-        passed=result is Status.ACCEPTED,
+        passed=passed,
         output=text(step.stdout),
         error=error,
         exit_code=step.exit_code,
@@ -61,6 +83,8 @@ def grade(
         truncated=step.truncated,
         cpu_time_ms=round(step.cpu_ms, 3),
         checker_output=checker_output,
+        score=round(test.points if score is None else score, DIGITS) if passed else 0.0,
+        team_message=team_message(tool) if kattis else "",
     )
 
 
@@ -84,7 +108,8 @@ def summarize(
     passed = sum(1 for r in reports if r.passed)
     tests = request.problem.tests if request.problem else ()
     missing = Status.COMPILE_ERROR if compile_step and compile_step.failed else Status.SKIPPED
-    scores = score(tests, reports, missing)
+    rules = request.problem.groups if request.problem else ()
+    scores = score(tests, reports, missing, rules)
     status = next(
         (
             r.status
@@ -111,7 +136,8 @@ def summarize(
 
 def refusal_for_problem(request: ExecuteRequest, status: Status, reason: str) -> ProblemReply:
     tests = request.problem.tests if request.problem else ()
-    scores = score(tests, [], status)
+    rules = request.problem.groups if request.problem else ()
+    scores = score(tests, [], status, rules)
     return ProblemReply(
         id=request.id,
         language=request.language.name,

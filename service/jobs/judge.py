@@ -42,7 +42,7 @@ from .outcome import (
     memory_exceeded,
     time_limit_reason,
 )
-from .scoring import failed_groups
+from .scoring import skips
 
 log = logging.getLogger(__name__)
 
@@ -161,8 +161,8 @@ class Judge:
         checked = problem.tool is not None
         while pending:
             test = pending[0]
-            if test.group is not None and test.group in failed_groups(problem.tests, reports):
-                # A group scores only when all its tests pass: the rest need not run.
+            if skips(test, problem.tests, reports, problem.groups):
+                # A group of it breaks on a rejected test: the rest need not run.
                 reports.append(skipped(pending.pop(0)))
                 continue
             try:
@@ -194,9 +194,12 @@ class Judge:
                 checker=Checked(
                     result.checks[0] if result.checks else None,
                     interactive=problem.interactor is not None,
+                    convention=problem.convention,
+                    passes=problem.passes,
                 )
                 if checked
                 else None,
+                validator=problem.validator,
             )
             reports.append(await offload(grading_size(step, test), graded, self._threads))
             # The wipe after a test has a deadline of its own: a test that left

@@ -18,6 +18,44 @@ class Compare(enum.StrEnum):
     TRIM = "trim"
     TOKENS = "tokens"
     FLOAT = "float"
+    ICPC = "icpc"  # the ICPC package format's default output validator
+
+
+@dataclass(frozen=True, slots=True)
+class DefaultValidator:
+    """The options of ``compare: icpc``, as the ICPC format's default validator takes them."""
+
+    case_sensitive: bool = False
+    space_change_sensitive: bool = False
+    absolute_tolerance: float | None = None  # None: numbers are compared as strings
+    relative_tolerance: float | None = None
+
+    @property
+    def floats(self) -> bool:
+        return self.absolute_tolerance is not None or self.relative_tolerance is not None
+
+
+class Convention(enum.StrEnum):
+    """How a checker or interactor is called and how it reports."""
+
+    TESTLIB = "testlib"
+    KATTIS = "kattis"
+
+
+class Aggregation(enum.StrEnum):
+    SUM = "sum"
+    MIN = "min"
+    PASS_FAIL = "pass-fail"
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRule:
+    """How one group is scored; groups only tests name get the defaults of today's subtasks."""
+
+    id: str
+    parent: str | None = None
+    aggregation: Aggregation = Aggregation.PASS_FAIL
+    on_reject_break: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +95,15 @@ class Problem:
     float_tolerance: float = DEFAULT_FLOAT_TOLERANCE  # compare FLOAT only
     checker: Program | None = None
     interactor: Program | None = None
+    validator: DefaultValidator = DefaultValidator()  # compare ICPC only
+    convention: Convention = Convention.TESTLIB  # of the checker or interactor
+    tool_args: tuple[str, ...] = ()  # kattis: the validator's arguments
+    passes: int = 1  # kattis multi-pass: the most runs per test
+    hidden: tuple[str, ...] = ()  # the grader's files: in the build, removed once built
+    groups: tuple[GroupRule, ...] = ()  # every group, declared or named by a test
+
+    def group(self, name: str) -> GroupRule:
+        return next((rule for rule in self.groups if rule.id == name), GroupRule(name))
 
     @property
     def tool(self) -> Program | None:

@@ -22,12 +22,22 @@ from wire.requests import PROBLEM_ONLY_FIELDS, WireFile, WireProblemRequest, Wir
 from ..errors import InvalidRequest
 from ..languages import lookup, supported
 from .limits import Limits, run_limits
+from .problem_options import (
+    choice,
+    default_validator,
+    grader_files,
+    group_rules,
+    tool_convention,
+    tool_passes,
+)
 from .request import (
     DEFAULT_FLOAT_TOLERANCE,
     Compare,
+    Convention,
     ExecuteRequest,
     Problem,
     Program,
+    SourceFile,
     TestCase,
 )
 from .sources import check_files
@@ -73,7 +83,11 @@ def parse_request(payload: bytes, kind: Kind, limits: Limits) -> ExecuteRequest:
             raise InvalidRequest(f"args[{i}] contains a NUL byte")
         if len(arg) > MAX_ARG_CHARS:
             raise InvalidRequest(f"args[{i}] is longer than {MAX_ARG_CHARS} characters")
-    used = len(main.code) + sum(len(file.content) for file in main.files)
+    grader: tuple[SourceFile, ...] = ()
+    if isinstance(wire, WireProblemRequest) and wire.grader is not None:
+        grader = grader_files(wire, main, limits.max_code_bytes, decode_b64)
+    files = main.files + grader
+    used = len(main.code) + sum(len(file.content) for file in files)
     request = ExecuteRequest(
         id=request_id(wire.id),
         kind=kind,
@@ -82,8 +96,10 @@ def parse_request(payload: bytes, kind: Kind, limits: Limits) -> ExecuteRequest:
         stdin=stdin,
         args=args,
         limits=run_limits(wire, main.language, limits),
-        problem=_problem(wire, limits, used) if isinstance(wire, WireProblemRequest) else None,
-        files=main.files,
+        problem=(
+            _problem(wire, limits, used, grader) if isinstance(wire, WireProblemRequest) else None
+        ),
+        files=files,
     )
     _refuse_duplicate_keys(payload)  # last: the request's shape and size are known good
     return request
@@ -151,7 +167,9 @@ def _program(
     return Program(language, code, extra)
 
 
-def _problem(wire: WireProblemRequest, limits: Limits, used: int) -> Problem | None:
+def _problem(
+    wire: WireProblemRequest, limits: Limits, used: int, grader: tuple[SourceFile, ...] = ()
+) -> Problem | None:
     """The problem part of a problems request, or None when it has no ``tests``.
 
     ``used``: bytes of the submission, which its checker shares the code limit with.
@@ -161,6 +179,8 @@ def _problem(wire: WireProblemRequest, limits: Limits, used: int) -> Problem | N
     if wire.tests is None:
         if tool is not None:
             raise InvalidRequest(f"{tool_field} needs tests")
+        if wire.groups is not None or wire.grader is not None:
+            raise InvalidRequest(f"{'groups' if wire.groups is not None else 'grader'} needs tests")
         return None
     if wire.checker is not None and wire.interactor is not None:
         raise InvalidRequest("checker and interactor exclude each other: the interactor decides")
@@ -168,22 +188,24 @@ def _problem(wire: WireProblemRequest, limits: Limits, used: int) -> Problem | N
         raise InvalidRequest(
             f"tests must hold 1 to {limits.max_tests} cases, got {len(wire.tests)}"
         )
-    try:
-        compare = Compare(wire.compare)
-    except ValueError:
-        modes = ", ".join(repr(mode.value) for mode in Compare)
-        raise InvalidRequest(f"compare must be one of {modes}, got {wire.compare[:40]!r}") from None
+    compare = choice(Compare, wire.compare, "compare")
     tolerance = DEFAULT_FLOAT_TOLERANCE
-    if wire.float_tolerance is not None:
+    validator = default_validator(wire, compare)
+    if wire.float_tolerance is not None and compare is not Compare.ICPC:
         if compare is not Compare.FLOAT:
-            raise InvalidRequest("float_tolerance applies only with compare 'float'")
+            raise InvalidRequest("float_tolerance applies only with compare 'float' or 'icpc'")
         if not 0 < wire.float_tolerance <= 1:
             raise InvalidRequest(
                 f"float_tolerance must be above 0 and at most 1, got {wire.float_tolerance}"
             )
         tolerance = wire.float_tolerance
     program = None
+    convention: Convention = Convention.TESTLIB
+    tool_args: tuple[str, ...] = ()
+    passes = 1
     if tool is not None:
+        convention, tool_args = tool_convention(tool, tool_field)
+        passes = tool_passes(tool, tool_field, convention)
         if compare is not Compare.TRIM:
             raise InvalidRequest(
                 f"{tool_field} and compare {compare.value!r} exclude each other: "
@@ -199,6 +221,12 @@ def _problem(wire: WireProblemRequest, limits: Limits, used: int) -> Problem | N
         tolerance,
         checker=program if wire.checker is not None else None,
         interactor=program if wire.interactor is not None else None,
+        validator=validator,
+        convention=convention,
+        tool_args=tool_args,
+        passes=passes,
+        hidden=tuple(file.name for file in grader),
+        groups=group_rules(wire.groups, wire.tests),
     )
 
 

@@ -46,20 +46,30 @@ def tool_limits(run: RunLimits, wall_ms: int) -> StepLimits:
     )
 
 
-def interaction(program: Program, request: ExecuteRequest, settings: Settings) -> Check:
-    """An interactor beside a run: the run's wall limit, as wall and CPU limit of its own."""
+def interaction(
+    program: Program, request: ExecuteRequest, settings: Settings, answer: bytes = b""
+) -> Check:
+    """An interactor beside a run: the run's wall limit, as wall and CPU limit of its own.
+
+    ``answer``: the test's answer file, which a Kattis interactor is given.
+    """
     step = _run(
         tool_language(program),
         settings,
         request.limits.memory_mb,
         tool_limits(request.limits, request.limits.timeout_ms),
     )
-    return Check(step=step, interactive=True)
+    problem = request.problem
+    convention = problem.convention.value if problem else "testlib"
+    args = list(problem.tool_args) if problem else []
+    # Only a Kattis interactor is given the answer: testlib's takes <input> <output>.
+    kept = answer if convention == "kattis" else b""
+    return Check(step=step, interactive=True, convention=convention, args=args, answer=kept)
 
 
 def run_step(request: ExecuteRequest, settings: Settings, stdin: bytes) -> Step:
     """The run step of ``request`` fed with ``stdin``."""
-    return _run(
+    step = _run(
         request.language,
         settings,
         request.limits.memory_mb,
@@ -67,6 +77,9 @@ def run_step(request: ExecuteRequest, settings: Settings, stdin: bytes) -> Step:
         args=request.args,
         stdin=stdin,
     )
+    # Judges grade stdout: a test's stderr past the limit is cut, not a verdict.
+    step.stderr_soft = request.problem is not None
+    return step
 
 
 def _run(
@@ -118,14 +131,22 @@ def tool(program: Program, settings: Settings) -> Tool:
     )
 
 
-def check(program: Program, settings: Settings, answer: bytes, run: RunLimits) -> Check:
-    """The checker's run after a test; the agent appends <input> <output> <answer>.
+def check(program: Program, request: ExecuteRequest, settings: Settings, answer: bytes) -> Check:
+    """The checker's run after a test; the agent appends <input> <output> <answer>
+    (or, Kattis's way, <input> <answer> <feedback_dir>/ [args] with the output on stdin).
 
     It runs in the container the test ran in, under the same memory limit.
     """
-    limits = tool_limits(run, checker_timeout_ms(settings))
-    step = _run(tool_language(program), settings, run.memory_mb, limits)
-    return Check(step=step, answer=answer)
+    limits = tool_limits(request.limits, checker_timeout_ms(settings))
+    step = _run(tool_language(program), settings, request.limits.memory_mb, limits)
+    problem = request.problem
+    return Check(
+        step=step,
+        answer=answer,
+        convention=problem.convention.value if problem else "testlib",
+        args=list(problem.tool_args) if problem else [],
+        passes=problem.passes if problem else 1,
+    )
 
 
 def one_shot_job(request: ExecuteRequest, settings: Settings) -> Job:
@@ -143,6 +164,7 @@ def one_shot_job(request: ExecuteRequest, settings: Settings) -> Job:
 def prepare_job(request: ExecuteRequest, settings: Settings) -> Job:
     """Source and compile step (and the checker's), the builds kept for :func:`run_message`."""
     checker = request.problem.tool if request.problem else None
+    hidden = list(request.problem.hidden) if request.problem else []
     return Job(
         id=request.id,
         files=request.source_files(),
@@ -150,6 +172,7 @@ def prepare_job(request: ExecuteRequest, settings: Settings) -> Job:
         runs=[],
         finish=False,
         tool=tool(checker, settings) if checker else None,
+        hidden=hidden,
     )
 
 
@@ -171,9 +194,9 @@ def run_message(
     problem = request.problem
     checks = None
     if problem and problem.interactor and answer is not None:
-        checks = [interaction(problem.interactor, request, settings)]
+        checks = [interaction(problem.interactor, request, settings, answer)]
     elif problem and problem.checker and answer is not None:
-        checks = [check(problem.checker, settings, answer, request.limits)]
+        checks = [check(problem.checker, request, settings, answer)]
     return Run(
         id=request.id,
         runs=[run_step(request, settings, stdin)],

@@ -59,6 +59,8 @@ def step_result(
     wall_ms: float = 1.0,
     cpu_ms: float | None = None,
     memory_kb: int | None = 1024,
+    stderr_truncated: bool = False,
+    feedback: dict[str, bytes] | None = None,
 ) -> StepResult:
     """A step result as the agent reports it."""
     return StepResult(
@@ -67,6 +69,7 @@ def step_result(
         stdout=stdout,
         stderr=stderr,
         stdout_truncated=output_exceeded,
+        stderr_truncated=stderr_truncated,
         timed_out=timed_out,
         cpu_exceeded=cpu_exceeded,
         output_exceeded=output_exceeded,
@@ -75,6 +78,7 @@ def step_result(
         wall_ms=wall_ms,
         cpu_ms=wall_ms if cpu_ms is None else cpu_ms,
         memory_kb=memory_kb,
+        feedback=feedback or {},
     )
 
 

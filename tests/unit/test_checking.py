@@ -95,6 +95,7 @@ def test_tool_and_check_messages_round_trip():
         ({"exit_code": 8}, Status.WRONG_ANSWER),
         ({"exit_code": 3}, Status.CHECKER_ERROR),
         ({"exit_code": 5}, Status.CHECKER_ERROR),
+        ({"exit_code": 7}, Status.CHECKER_ERROR),  # quitp without its points
         ({"exit_code": None, "signal": 11}, Status.CHECKER_ERROR),
         ({"exit_code": None, "signal": 9, "timed_out": True}, Status.CHECKER_ERROR),
         ({"exit_code": 0, "cpu_exceeded": True}, Status.CHECKER_ERROR),
@@ -103,8 +104,8 @@ def test_tool_and_check_messages_round_trip():
     ],
 )
 def test_testlib_exit_codes(fields, status):
-    assert checker_verdict(step_result(**fields))[0] is status
-    assert checker_verdict(None)[0] is Status.CHECKER_ERROR
+    assert checker_verdict(step_result(**fields)).status is status
+    assert checker_verdict(None).status is Status.CHECKER_ERROR
 
 
 def test_checker_output_is_stderr_then_stdout_cut():

@@ -58,7 +58,7 @@ def test_tests_are_decoded_with_default_ids():
         ({"tests": [{"stdin": b64("x" * 11)}]}, "tests[0].stdin is 11 bytes"),
         (
             {"tests": [{}], "compare": "fuzzy"},
-            "compare must be one of 'exact', 'trim', 'tokens', 'float', got 'fuzzy'",
+            "compare must be one of 'exact', 'trim', 'tokens', 'float', 'icpc', got 'fuzzy'",
         ),
         ({"tests": "no"}, "Expected 'array"),
     ],

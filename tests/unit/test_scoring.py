@@ -12,7 +12,8 @@ from agent.protocol import Run
 from service.config import Settings
 from service.errors import InvalidRequest
 from service.jobs.grading import summarize
-from service.jobs.scoring import failed_groups, score
+from service.jobs.scoring import score as score_reports
+from service.jobs.scoring import skips
 from service.requests import TestCase as Case
 from service.requests import limits_for, parse_request
 from wire import Kind, Status
@@ -23,8 +24,17 @@ SETTINGS = Settings.from_env({})
 A, W, S = Status.ACCEPTED, Status.WRONG_ANSWER, Status.SKIPPED
 
 
-def report(status: Status) -> Report:
-    return Report(id="t", status=status, passed=status is A)
+def report(status: Status, points: float = 0.0) -> Report:
+    return Report(id="t", status=status, passed=status is A, score=points)
+
+
+def score(tests, reports, *args, **fields):
+    """score() of reports graded as grade() does: an accepted test scores its points."""
+    graded = [
+        msgspec.structs.replace(r, score=t.points if r.passed else 0.0)
+        for t, r in zip(tests, reports, strict=False)
+    ]
+    return score_reports(tests, graded, *args, **fields)
 
 
 def cases(*spec: tuple[float, str | None]) -> list[Case]:
@@ -55,7 +65,8 @@ def test_groups_are_listed_in_first_appearance_order_and_may_interleave():
     tests = cases((1, "b"), (1, "a"), (1, "b"))
     scores = score(tests, [report(A), report(W), report(A)])
     assert [(g.id, g.score) for g in scores.groups] == [("b", 2.0), ("a", 0.0)]
-    assert failed_groups(tests, [report(A), report(W)]) == {"a"}
+    assert not skips(tests[2], tests, [report(A), report(W)])
+    assert skips(cases((1, "a"))[0], tests, [report(A), report(W)])
 
 
 def test_decimal_points_add_up_without_float_noise():
@@ -97,7 +108,7 @@ def test_bad_points_and_groups(test, reason):
 
 def test_the_reply_always_has_a_score_and_lists_groups_only_when_there_are_some():
     plain = parse({}, {})
-    reply = summarize(plain, [report(A), report(W)], None, 2)
+    reply = summarize(plain, [report(A, 1.0), report(W)], None, 2)
     encoded = json.loads(msgspec.json.encode(reply))
     assert (encoded["score"], encoded["max_score"]) == (1.0, 2.0)
     assert "groups" not in encoded
@@ -105,7 +116,16 @@ def test_the_reply_always_has_a_score_and_lists_groups_only_when_there_are_some(
     grouped = parse({"group": "g"}, {"group": "g"})
     reply = summarize(grouped, [report(A), report(A)], None, 2)
     encoded = json.loads(msgspec.json.encode(reply))
-    assert encoded["groups"] == [{"id": "g", "score": 2.0, "max_score": 2.0, "status": "accepted"}]
+    assert encoded["groups"] == [
+        {
+            "id": "g",
+            "score": 2.0,
+            "max_score": 2.0,
+            "status": "accepted",
+            "parent": None,
+            "aggregation": "pass-fail",
+        }
+    ]
     assert msgspec.json.decode(msgspec.json.encode(reply), type=ProblemReply).groups
 
 

@@ -1,0 +1,3 @@
+a, b = map(int, input().split())
+while a + b == a + b:
+    pass
