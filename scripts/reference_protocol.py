@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 from reference_markdown import banner, source_comments, table, text
 
-from service.languages import LANGUAGES
+from service.languages import all_languages
 from wire import admin, replies, requests, stats
 
 REQUEST_TYPES: tuple[type, ...] = (
@@ -175,10 +175,10 @@ def protocol_page() -> str:
             ", ".join(f"`{suffix}`" for suffix in lang.source_suffixes)
             or "imported by the program",
         )
-        for lang in LANGUAGES
+        for lang in all_languages()
     ]
     return (
-        banner("wire/ and service/languages.py")
+        banner("wire/ and languages/*.toml")
         + f"# Protocol {requests.PROTOCOL_VERSION}: messages\n\n"
         "Every message that crosses NATS, field by field, as the wire types in `wire/` define it. "
         "All are JSON objects; bytes (`code`, `stdin`, a file's `content`, a test's data) travel "

@@ -13,7 +13,7 @@ from agent.layout import CHECK_DIR, TOOL_DIR
 from agent.protocol import Check, Job, Run, Step, Tool
 
 from ..config import Settings
-from ..languages import LANGUAGES, Language
+from ..languages import Language, served
 from ..requests import ExecuteRequest, Program
 
 # A compiler writes object files and binaries larger than any program's output.
@@ -219,7 +219,7 @@ def warm_templates(settings: Settings, memory_mb: int | None = None) -> str:
                 and settings.fork_server
                 and settings.tier.fork_server,
             }
-            for language in LANGUAGES
+            for language in served()
             if language.warm_launcher
         ],
         separators=(",", ":"),
