@@ -10,26 +10,7 @@ from agent.protocol import StepResult
 from service.language_files import LanguageFileError, read, read_all
 from service.languages import all_languages, from_file, select
 from service.sandbox.image import context_files
-
-AWK = """
-name = "awk"
-display_name = "AWK (mawk)"
-aliases = ["awk", "mawk"]
-extensions = ["awk"]
-main_file = "main.awk"
-version = ["mawk", "-W", "version"]
-
-[run]
-argv = ["mawk", "-f", "{build}/main.awk"]
-
-[image]
-packages = ["mawk"]
-
-[[tests]]
-name = "hello"
-code = 'BEGIN { print "hello, world" }'
-stdout = "hello, world\\n"
-"""
+from service.testing.languages import AWK
 
 
 def write(directory: Path, name: str, text: str) -> Path:
