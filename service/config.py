@@ -148,7 +148,7 @@ class Settings:
         "CODE_ENGINE_COMPILE_MEMORY_MB",
         0,
         "least memory of a compile step, for every language: a compile gets the job's"
-        " memory_mb raised to this (0: each language's measured floor, service/languages.py)",
+        " memory_mb raised to this (0: each language's measured floor, from its file)",
     )
     cgroup_writes: bool = _setting(
         "CODE_ENGINE_CGROUP_WRITES",

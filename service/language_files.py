@@ -157,6 +157,7 @@ class SelfTest(_Strict, kw_only=True, frozen=True):
     says: str = ""  # in stderr (or the compiler's output)
     exit_code: int | None = None
     memory_mb: int | None = None
+    timeout_ms: int | None = None
     gvisor: bool = True  # run under gVisor too
 
 
