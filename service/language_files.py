@@ -111,6 +111,9 @@ class CompileSpec(_Strict, kw_only=True, frozen=True):
     program: str = "main"  # what the compile leaves to run, by its name in the build dir
     memory_floor_mb: int
     runs_job_code: bool = False
+    # The program file is all a run needs, so the compile cache may keep it;
+    # false when a compile leaves more (TypeScript: one .js per source).
+    keep: bool = True
 
 
 class RunSpec(_Strict, kw_only=True, frozen=True):
@@ -143,6 +146,8 @@ class ImageSpec(_Strict, kw_only=True, frozen=True):
     backports: tuple[str, ...] = ()  # from its -backports suite
     build: tuple[str, ...] = ()  # shell commands, after every package is installed
     build_env: dict[str, str] = {}  # exported to build steps
+    # npm packages (name@version), fetched on the host; in $NPM_DIR for the build steps.
+    npm: tuple[str, ...] = ()
 
 
 class SelfTest(_Strict, kw_only=True, frozen=True):
@@ -274,6 +279,9 @@ def _check(path: Path, lang: LanguageFile) -> None:
         fail("memory.min_mb_gvisor", "at least min_mb, which is at least 16")
     if lang.warm and not lang.warm.launcher.replace("_", "").replace(".", "").isalnum():
         fail("warm.launcher", f"{lang.warm.launcher!r}: a file name in agent/launchers/")
+    for spec in lang.image.npm:
+        if spec.rfind("@") <= 0:
+            fail("image.npm", f"{spec!r}: name@version, pinned")
     for index, test in enumerate(lang.tests):
         if test.status not in STATUSES:
             fail(f"tests[{index}].status", f"{test.status!r} is not one of {sorted(STATUSES)}")

@@ -129,6 +129,8 @@ class Language:
     compile_memory_floor_mb: int = 0
     # Its compile may run code of the job's own: the compile cache keeps nothing of it.
     compile_runs_job_code: bool = False
+    # Its compile leaves more than the program file: the compile cache keeps nothing of it.
+    compile_leaves_more: bool = False
     # The least memory_mb a request in this language may ask for, on runc and
     # under gVisor: what its hello world needs beside the agent, measured.
     min_memory_mb: int = 32
@@ -222,6 +224,7 @@ def from_file(data: LanguageFile) -> Language:
         warm_forks=bool(data.warm and data.warm.forks),
         compile_memory_floor_mb=compiled.memory_floor_mb if compiled else 0,
         compile_runs_job_code=bool(compiled and compiled.runs_job_code),
+        compile_leaves_more=bool(compiled and not compiled.keep),
         min_memory_mb=data.memory.min_mb,
         min_memory_mb_gvisor=data.memory.min_mb_gvisor,
         stack_mb=data.run.stack_mb,

@@ -22,13 +22,16 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..languages import Language
+from . import npm_packs
 
 MARKER = "# @LANGUAGES@"
 VERSION_MARK = "code-engine-language-version "
 VERSIONS_FILE = "/opt/code-engine/languages.json"
+NPM_DIR = "/tmp/npm"
 _INSTALL = """\
 RUN set -eu; \\
     mirror="$(awk '$1 == "deb" { print $2; exit }' /etc/apt/sources.list)"; \\
@@ -52,8 +55,10 @@ class Recipe:
     files: dict[str, bytes]
 
 
-def recipe(languages: tuple[Language, ...]) -> Recipe:
-    """The language layers of an image holding ``languages``."""
+def recipe(
+    languages: tuple[Language, ...], fetch: Callable[[str], bytes] = npm_packs.pack
+) -> Recipe:
+    """The language layers of an image holding ``languages``; ``fetch`` gets an npm tarball."""
     data = [lang.data for lang in languages if lang.data is not None]
     packages = sorted({name for d in data for name in d.image.packages})
     backports = sorted({name for d in data for name in d.image.backports})
@@ -67,6 +72,10 @@ def recipe(languages: tuple[Language, ...]) -> Recipe:
             continue
         name = f"languages/build-{lang.name}.sh"
         files[name] = build_script(lang).encode()
+        for spec in lang.data.image.npm:
+            packed = f"npm/{npm_packs.file_name(spec)}"
+            files[packed] = fetch(spec)
+            lines.append(f"COPY {packed} {NPM_DIR}/")
         lines.append(
             f"COPY {name} /tmp/code-engine-build.sh\n"
             "RUN sh -eu /tmp/code-engine-build.sh && rm /tmp/code-engine-build.sh\n"
@@ -89,16 +98,21 @@ def build_script(lang: Language) -> str:
     if lang.data.memory.at_memory:
         heap = lang.data.memory.heap
         env["HEAPS_MB"] = " ".join(str(heap.mb(m)) for m in lang.data.memory.at_memory.memory_mb)
-    if lang.data.compile:
+    if image.npm:
+        env["NPM_DIR"] = NPM_DIR
+    words = [
+        f"{name}={value}"
+        for name, value in (lang.data.compile.env if lang.data.compile else {}).items()
+    ]
+    if words and not any(char.isspace() for word in words for char in word):
         # The compile step's own variables as NAME=value words, for `env` (Go
         # compiles its standard library under exactly these).
-        words = [f"{name}={value}" for name, value in lang.data.compile.env.items()]
-        if any(char.isspace() for word in words for char in word):
-            raise ValueError(f"{lang.name}: a compile variable with a space: {words}")
         env["COMPILE_ENV"] = " ".join(words)
     lines = [f"# {lang.name}: image.build of languages/{lang.name}.toml", "set -eu"]
     lines += [f"export {name}={shlex.quote(value)}" for name, value in sorted(env.items())]
     lines += list(image.build)
+    if image.npm:
+        lines.append(f"rm -rf {NPM_DIR}")
     return "\n".join(lines) + "\n"
 
 

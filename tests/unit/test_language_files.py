@@ -10,6 +10,7 @@ from agent.protocol import StepResult
 from service.language_files import LanguageFileError, read, read_all
 from service.languages import all_languages, from_file, select
 from service.sandbox.image import context_files
+from service.sandbox.image_recipe import build_script, recipe, versions_from
 from service.testing.languages import AWK
 
 
@@ -112,3 +113,30 @@ def test_heap_flags_are_sized_from_the_jobs_limit():
     assert "--snapshot-blob" not in node.run_command(300)
     go = {lang.name: lang for lang in all_languages()}["go"]
     assert go.run_environment(400)["GOMEMLIMIT"] == "360MiB"
+
+
+def test_npm_packages_reach_the_build_steps_through_the_context(tmp_path):
+    text = AWK.replace(
+        "[image]", '[image]\nnpm = ["@types/node@18.19.130"]\nbuild = ["ls $NPM_DIR"]'
+    )
+    lang = from_file(read(write(tmp_path, "awk", text)))
+    fetched = []
+    made = recipe((lang,), fetch=lambda spec: fetched.append(spec) or b"tarball")
+    assert fetched == ["@types/node@18.19.130"]
+    assert made.files["npm/types-node.tgz"] == b"tarball"
+    assert "COPY npm/types-node.tgz /tmp/npm/" in made.instructions
+    script = made.files["languages/build-awk.sh"].decode()
+    assert "export NPM_DIR=/tmp/npm" in script and script.endswith("rm -rf /tmp/npm\n")
+    unpinned = AWK.replace("[image]", '[image]\nnpm = ["typescript"]')
+    with pytest.raises(LanguageFileError, match=r"image\.npm: 'typescript': name@version"):
+        read(write(tmp_path, "awk", unpinned))
+
+
+def test_the_builds_version_line_becomes_the_images_label():
+    assert versions_from('code-engine-language-version {"go": "go1.23"}') == {"go": "go1.23"}
+    assert versions_from("Step 3/25 : RUN ...") is None
+    assert versions_from("code-engine-language-version not json") is None
+    go = {lang.name: lang for lang in all_languages()}["go"]
+    script = build_script(go)
+    # Go's standard library is compiled under exactly the compile step's environment.
+    assert "export COMPILE_ENV='GOCACHE=/tmp/go-build-cache GOPATH=/tmp/gopath" in script
