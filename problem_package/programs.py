@@ -85,6 +85,6 @@ def _main(path: Path, sources: list[Path]) -> Path:
 
 
 def _one_with_main(files: list[Path]) -> Path | None:
-    """The one C++ or Go file that defines main, among several."""
-    found = [p for p in files if b"main(" in p.read_bytes() and p.suffix in (".cpp", ".cc", ".go")]
+    """The one source file that defines main (C, C++, Go, Java, Rust, Kotlin...), among several."""
+    found = [p for p in files if b"main(" in p.read_bytes()]
     return found[0] if len(found) == 1 else None

@@ -35,7 +35,7 @@ build() {
 current() { docker image inspect -f "{{ index .Config.Labels \"$LABEL\" }}" "$1" 2>/dev/null || true; }
 
 DAEMON_HASH=$(source_hash pyproject.toml Dockerfile .dockerignore service wire agent docker_api \
-    engine_client tui worker scripts)
+    engine_client tui worker scripts languages)
 NATS_HASH=$(source_hash pyproject.toml deploy/nats)
 
 if [ "$(current "$DAEMON_IMAGE")" = "$DAEMON_HASH" ] && [ "$(current "$NATS_IMAGE")" = "$NATS_HASH" ]; then

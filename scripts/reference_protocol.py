@@ -14,8 +14,8 @@ from typing import Any
 import msgspec
 from reference_markdown import banner, source_comments, table, text
 
-from service.languages import LANGUAGES
-from wire import admin, packages, replies, requests, stats
+from service.languages import Language, all_languages
+from wire import admin, languages, packages, replies, requests, stats
 
 REQUEST_TYPES: tuple[type, ...] = (
     requests.WireRequest,
@@ -37,6 +37,7 @@ REPLY_TYPES: tuple[type, ...] = (
     packages.TestOutcome,
 )
 ADMIN_TYPES: tuple[type, ...] = (admin.AdminRequest, admin.AdminReply)
+LANGUAGE_TYPES: tuple[type, ...] = (languages.LanguagesReply, languages.LanguageInfo)
 STATS_TYPES: tuple[type, ...] = (stats.Snapshot,)
 ENUMS: tuple[tuple[ModuleType, type[enum.Enum]], ...] = (
     (admin, admin.AdminAction),
@@ -46,7 +47,7 @@ ENUMS: tuple[tuple[ModuleType, type[enum.Enum]], ...] = (
 
 
 def schema() -> tuple[tuple[dict[str, Any], ...], dict[str, Any]]:
-    every = REQUEST_TYPES + REPLY_TYPES + ADMIN_TYPES + STATS_TYPES
+    every = REQUEST_TYPES + REPLY_TYPES + ADMIN_TYPES + LANGUAGE_TYPES + STATS_TYPES
     return msgspec.json.schema_components(every, ref_template="#/$defs/{name}")
 
 
@@ -60,6 +61,7 @@ def schema_json() -> str:
             "WireRequest and answers a Reply; problems.execute.request takes a "
             "WireProblemRequest and answers a ProblemReply (a Reply when it has no tests); "
             "code-engine.admin.<instance> takes an AdminRequest and answers an AdminReply; "
+            "code-engine.languages answers a LanguagesReply; "
             "code-engine.stats.<instance> carries a Snapshot."
         ),
         "$defs": components,
@@ -158,9 +160,40 @@ def _enum_section(module: ModuleType, members: type[enum.Enum]) -> str:
     return f"### {members.__name__}\n\n" + table(("value", "meaning"), rows)
 
 
+def _command(argv: tuple[str, ...]) -> str:
+    shown = " ".join(argv).replace("{build}", "/work/build").replace("{heap_mb}", "{heap}")
+    return "`" + shown.replace("|", "\\|") + "`"
+
+
+def _language_row(lang: Language) -> tuple[str, ...]:
+    data = lang.data
+    assert data is not None
+    compile = _command(data.compile.argv) if data.compile else "(interpreted)"
+    program, *rest = data.run.argv
+    run = _command((program, *data.memory.argv, *rest))
+    notes = [data.note] if data.note else []
+    if data.files.note:
+        notes.append(f"extra files: {data.files.note}")
+    if data.run.stack_mb:
+        notes.append(f"stack {data.run.stack_mb} MB")
+    if data.opt_in:
+        notes.append("*opt-in*")
+    return (
+        f"`{lang.name}` ({data.display_name})",
+        ", ".join(f"`{alias}`" for alias in lang.aliases),
+        f"`{lang.source_file}`",
+        compile,
+        run,
+        f"{lang.min_memory_mb} / {lang.min_memory_mb_gvisor}",
+        "; ".join(notes),
+    )
+
+
 def protocol_page() -> str:
     _, components = schema()
-    by_name = {cls.__name__: cls for cls in REQUEST_TYPES + REPLY_TYPES + ADMIN_TYPES}
+    by_name = {
+        cls.__name__: cls for cls in REQUEST_TYPES + REPLY_TYPES + ADMIN_TYPES + LANGUAGE_TYPES
+    }
     shown: set[str] = set()
 
     def sections(types: tuple[type, ...]) -> str:
@@ -172,19 +205,9 @@ def protocol_page() -> str:
             out.append(_struct_section(cls, components, shown))
         return "\n".join(out)
 
-    languages = [
-        (
-            f"`{lang.name}`",
-            ", ".join(f"`{alias}`" for alias in lang.aliases),
-            f"`{lang.source_file}`",
-            "compiled" if lang.compiled else "interpreted",
-            ", ".join(f"`{suffix}`" for suffix in lang.source_suffixes)
-            or "imported by the program",
-        )
-        for lang in LANGUAGES
-    ]
+    rows = [_language_row(lang) for lang in all_languages()]
     return (
-        banner("wire/ and service/languages.py")
+        banner("wire/ and languages/*.toml")
         + f"# Protocol {requests.PROTOCOL_VERSION}: messages\n\n"
         "Every message that crosses NATS, field by field, as the wire types in `wire/` define it. "
         "All are JSON objects; bytes (`code`, `stdin`, a file's `content`, a test's data) travel "
@@ -193,14 +216,21 @@ def protocol_page() -> str:
         "[schema.json](schema.json). What the fields do, with examples: "
         "[Requests and replies](requests.md).\n\n"
         "## Languages\n\n"
-        "`language` takes a name or an alias, in any case.\n\n"
-        + table(("name", "aliases", "main file", "kind", "extra files compiled"), languages)
+        "`language` takes a name or an alias, in any case. Each language is a file, "
+        "`languages/<name>.toml` ([Add a language](../how-to/add-a-language.md)); "
+        "`CODE_ENGINE_LANGUAGES` chooses those an image holds and a daemon serves (*opt-in*: "
+        "only when named), and `code-engine.languages` answers which, with the versions the "
+        "image probed ([LanguagesReply](#languagesreply)). `{heap}` is a heap sized from the "
+        "job's memory limit; minimum memory is per tier (runc / gVisor).\n\n"
+        + table(("name", "aliases", "main file", "compile", "run", "min. memory MB", "notes"), rows)
         + "\n## Requests\n\n"
         + sections(REQUEST_TYPES)
         + "\n## Replies\n\n"
         + sections(REPLY_TYPES)
         + "\n## Admin\n\n"
         + sections(ADMIN_TYPES)
+        + "\n## Languages served\n\n"
+        + sections(LANGUAGE_TYPES)
         + "\n## Stats snapshot\n\n"
         + sections(STATS_TYPES)
         + "\n## Enumerations\n\n"

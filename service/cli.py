@@ -12,7 +12,8 @@ import trio
 
 from service.config import Settings, describe
 from service.errors import EngineError
-from service.languages import guess_from_filename, lookup, supported
+from service.languages import guess_from_filename, lookup, select, served, supported
+from service.languages import serve as serve_languages
 from wire.connection import NatsConnection
 from wire.subjects import DEFAULT_NATS_URL, PROBLEMS_SUBJECT
 
@@ -67,6 +68,13 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--force", action="store_true", help="rebuild even when up to date")
     build.add_argument("--tag", help="image tag (default: CODE_ENGINE_IMAGE)")
 
+    commands.add_parser(
+        "languages",
+        help="list the languages served (name, version, aliases, extensions)",
+        description="The languages CODE_ENGINE_LANGUAGES chooses, each with the version the "
+        "worker image (CODE_ENGINE_IMAGE) probed at its build.",
+    )
+
     from problem_package.commands import add_commands
 
     add_commands(
@@ -91,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
             return _build_image(args)
         if args.command == "tui":
             return _tui(args)
+        if args.command == "languages":
+            return _languages()
         if args.command in ("judge", "verify", "serve-packages"):
             from problem_package.commands import run as run_package
 
@@ -134,12 +144,34 @@ def _build_image(args: argparse.Namespace) -> int:
     from service.sandbox.image import build_worker_image
 
     settings = Settings.from_env()
+    serve_languages(select(settings.languages))
 
     async def build() -> None:
         async with DockerClient(socket_path=settings.docker_socket) as docker:
             await build_worker_image(docker, args.tag or settings.image, force=args.force)
 
     trio.run(build)
+    return 0
+
+
+def _languages() -> int:
+    from docker_api import DockerClient, DockerError
+    from service.operations.catalog import catalog, table
+    from service.sandbox.image import image_languages
+
+    settings = Settings.from_env()
+    serve_languages(select(settings.languages))
+    versions: dict[str, str] = {}
+
+    async def probed() -> None:
+        async with DockerClient(socket_path=settings.docker_socket) as docker:
+            versions.update(await image_languages(docker, settings.image))
+
+    try:
+        trio.run(probed)
+    except DockerError as exc:  # no Docker, or no image: the list without versions
+        print(f"code-engine: no versions ({settings.image}: {exc})", file=sys.stderr)
+    print(table(catalog(settings.instance_id, served(), versions)))
     return 0
 
 

@@ -104,6 +104,12 @@ class Settings:
 
     # Pool and scheduling.
     image: str = _setting("CODE_ENGINE_IMAGE", "code-engine-worker:latest", "worker image")
+    languages: str = _setting(
+        "CODE_ENGINE_LANGUAGES",
+        "all",
+        "languages the worker image holds and the daemon serves: all (every file in"
+        " languages/ but the opt-in ones), or names, comma-separated (all,kotlin adds one)",
+    )
     workers: int = _setting(
         "CODE_ENGINE_WORKERS", 2, "warm containers the pool keeps ready (the pool size)"
     )
@@ -142,7 +148,7 @@ class Settings:
         "CODE_ENGINE_COMPILE_MEMORY_MB",
         0,
         "least memory of a compile step, for every language: a compile gets the job's"
-        " memory_mb raised to this (0: each language's measured floor, service/languages.py)",
+        " memory_mb raised to this (0: each language's measured floor, from its file)",
     )
     cgroup_writes: bool = _setting(
         "CODE_ENGINE_CGROUP_WRITES",

@@ -33,6 +33,7 @@ from collections.abc import AsyncIterator
 import trio
 
 from docker_api import DockerClient, DockerError
+from service import languages
 from service.config import Settings
 from service.engine import Engine
 from service.errors import EngineError
@@ -78,9 +79,11 @@ async def serve(settings: Settings) -> None:
     """Run the daemon until SIGINT/SIGTERM, holding its instance id (see ``claim_instance``).
 
     Raises:
-        EngineError: a component could not start (Docker, image, NATS), or the
-            instance id is held by another daemon on this host.
+        EngineError: a component could not start (Docker, image, NATS), the
+            instance id is held by another daemon on this host, or a language
+            file is refused (LanguageFileError, naming the file and the field).
     """
+    languages.serve(languages.select(settings.languages))
     with claim_instance(settings) as claimed:
         await _serve(claimed)
 

@@ -15,17 +15,20 @@ NATS, the Docker client) is :mod:`service.daemon`.
 
 from __future__ import annotations
 
+import msgspec
 import trio
 
 from docker_api import DockerClient
 from wire import Kind
-from wire.subjects import admin_subject, stats_subject
+from wire.subjects import LANGUAGES_SUBJECT, admin_subject, stats_subject
 
 from . import __version__
 from .config import Settings
 from .intake import Intake, NatsIntake
 from .intake.nats_server import EmbeddedNats
 from .jobs import Jobs
+from .languages import served
+from .operations import catalog
 from .operations.admin import Admin
 from .operations.discovery import Discovery, EndpointStats
 from .operations.loop_lag import LoopLag
@@ -79,6 +82,7 @@ class Engine:
                 kind: EndpointStats(kind.value, subject, settings.queue_group)
                 for kind, subject in subjects.items()
             },
+            metadata=lambda: {"languages": self._languages_json()},
         )
         self.replies = Replies(self.intake, self.metrics, self.discovery.endpoints)
         self.admission = Admission(
@@ -86,6 +90,11 @@ class Engine:
         )
         for subject in self.discovery.subjects():
             self.intake.serve(subject, self.discovery.handler_for(subject))
+        languages = catalog.handler(
+            settings.instance_id, served(), lambda: self.pool.image_languages
+        )
+        for subject in (LANGUAGES_SUBJECT, f"{LANGUAGES_SUBJECT}.{settings.instance_id}"):
+            self.intake.serve(subject, languages)
         self.intake.serve(
             admin_subject(settings.instance_id),
             Admin(self.control, max_workers=settings.concurrency),
@@ -122,6 +131,10 @@ class Engine:
             lambda payload: self.intake.publish(stats_subject(settings.instance_id), payload),
             interval=settings.health_interval_ms / 1000,
         )
+
+    def _languages_json(self) -> str:
+        reply = catalog.catalog(self.settings.instance_id, served(), self.pool.image_languages)
+        return msgspec.json.encode(reply.languages).decode()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Start pool, workers, intake and stats in order; run until cancelled."""

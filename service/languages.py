@@ -1,30 +1,29 @@
-"""The language table: aliases, the file a job's source goes in, and how to build and run it.
+"""The languages a daemon serves: each one's file (``languages/*.toml``) made usable.
 
 The agent knows nothing of languages: the host turns a request into argv, env and
-limits here. Paths are the agent's fixed layout (sources and artifacts in
-``/work/build``, locked read-only before any run; runs happen in a fresh
-``/work/run``).
+limits here, from the data of :mod:`service.language_files`. Paths are the
+agent's fixed layout (sources and artifacts in ``/work/build``, locked read-only
+before any run; runs happen in a fresh ``/work/run``).
+
+Which languages a process serves is chosen once (:func:`serve`, from
+``CODE_ENGINE_LANGUAGES``); :func:`lookup` knows only those, and
+:func:`supported` names them in the errors a client reads.
 """
 
 from __future__ import annotations
 
+import re
 import signal
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import cache
+from pathlib import Path
 
 from agent.layout import BUILD_DIR, RUN_DIR
 from agent.protocol import StepResult
 
-# C++: the flags that decide what a precompiled header is valid for. The worker
-# image precompiles <bits/stdc++.h> with exactly these (service/sandbox/image.py
-# passes them to worker/Dockerfile) into PCH_DIR, where g++ finds the .gch
-# before the header itself and uses it when the flags match.
-CPP_FLAGS = ("-std=c++17", "-O2")
-PCH_DIR = "/opt/code-engine/pch"
-# Go: the go command's configuration directory in the worker image, root's and
-# read-only, with telemetry off in it (Go 1.23 would write counter files under
-# $HOME/.config, the build dir, at every compile).
-GO_CONFIG_DIR = "/opt/code-engine/go-config"
+from . import language_files
+from .language_files import LanguageFile, LanguageFileError, LastWords
 
 _BASE_ENV = {
     "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -33,35 +32,8 @@ _BASE_ENV = {
     "HOME": RUN_DIR,
     "TMPDIR": "/tmp",
 }
-
-
-# How much of the job's memory limit is left to what Node keeps outside its
-# old generation (the young generation's semi-spaces, code, the binary itself).
-NODE_NON_HEAP_MB = 128
-# Debian's Node is built without its start-up snapshot, so it bootstraps its
-# internals from source at every start (80-90 ms here). The worker image holds a
-# snapshot of a freshly bootstrapped Node (`node --build-snapshot` of an empty
-# script: nothing of any program in it) for the heap of each of these memory
-# limits, built with exactly that heap flag: V8 refuses a snapshot made under
-# another heap configuration. A run at one of them starts from it (about 50 ms).
-NODE_SNAPSHOT_MEMORY_MB = (128, 256, 400, 512, 1024, 2048)
-NODE_SNAPSHOT_DIR = "/opt/code-engine/node-snapshots"
 DYING_WORDS = 4096  # bytes at each end of stderr where a runtime's last words are looked for
-
-
-@dataclass(frozen=True, slots=True)
-class Memory:
-    """How a language's runtime learns the job's memory limit, and how it says it ran out.
-
-    A runtime with a heap limit of its own (V8, Go's GC) gets it sized to the
-    job's limit, so that a program within the limit may use it and one beyond
-    it dies the runtime's way before the kernel's OOM killer thrashes. Its
-    report of running out (``out_of_memory``) is a fact like an OOM kill.
-    """
-
-    argv: Callable[[int], tuple[str, ...]] = lambda memory_mb: ()  # after the interpreter
-    env: Callable[[int], dict[str, str]] = lambda memory_mb: {}
-    out_of_memory: Callable[[StepResult], bool] = lambda step: False
+ALL = "all"
 
 
 def _stderr_ends(step: StepResult) -> bytes:
@@ -72,52 +44,64 @@ def _stderr_ends(step: StepResult) -> bytes:
     return stderr[:DYING_WORDS] + b"\n" + stderr[-DYING_WORDS:]
 
 
-def _python_out_of_memory(step: StepResult) -> bool:
-    # An uncaught MemoryError: the traceback's last line names it, exit status 1.
-    last = step.stderr[-DYING_WORDS:].rstrip().rsplit(b"\n", 1)[-1]
-    return step.exit_code == 1 and (last == b"MemoryError" or last.startswith(b"MemoryError:"))
+def said(words: LastWords, step: StepResult) -> bool:
+    """Whether ``step`` ended the way ``words`` describes (every condition given holds)."""
+    if words.exit_codes or words.signals:
+        signals = {int(getattr(signal, name)) for name in words.signals}
+        ended = step.exit_code in words.exit_codes or (
+            step.signal is not None and int(step.signal) in signals
+        )
+        if not ended:
+            return False
+    if words.stderr:
+        ends = _stderr_ends(step)
+        if not any(text.encode() in ends for text in words.stderr):
+            return False
+    if words.last_line:
+        last = step.stderr[-DYING_WORDS:].rstrip().rsplit(b"\n", 1)[-1]
+        if not re.fullmatch(words.last_line.encode(), last):
+            return False
+    return True
 
 
-def node_heap_mb(memory_mb: int) -> int:
-    """Node's old-generation limit under a memory limit of ``memory_mb``."""
-    return max(memory_mb // 2, memory_mb - NODE_NON_HEAP_MB)
+@dataclass(frozen=True, slots=True)
+class Memory:
+    """How a language's runtime learns the job's memory limit, and how it says it ran out.
+
+    A runtime with a heap limit of its own (V8, Go's GC, the JVM) gets it sized
+    to the job's limit, so that a program within the limit may use it and one
+    beyond it dies the runtime's way before the kernel's OOM killer thrashes.
+    Its report of running out (``out_of_memory``) is a fact like an OOM kill;
+    words that look like memory but mean the process limit are not.
+    """
+
+    spec: language_files.MemorySpec = field(default_factory=language_files.MemorySpec)
+
+    def heap_mb(self, memory_mb: int) -> int:
+        return self.spec.heap.mb(memory_mb)
+
+    def argv(self, memory_mb: int) -> tuple[str, ...]:
+        words = {"heap_mb": self.heap_mb(memory_mb), "memory_mb": memory_mb}
+        flags = tuple(_fill(value, words) for value in self.spec.argv)
+        at = self.spec.at_memory
+        if at is not None and memory_mb in at.memory_mb:
+            flags += tuple(_fill(value, words) for value in at.argv)
+        return flags
+
+    def env(self, memory_mb: int) -> dict[str, str]:
+        words = {"heap_mb": self.heap_mb(memory_mb), "memory_mb": memory_mb}
+        return {name: _fill(value, words) for name, value in self.spec.env.items()}
+
+    def out_of_memory(self, step: StepResult) -> bool:
+        if any(said(words, step) for words in self.spec.process_limit):
+            return False
+        return any(said(words, step) for words in self.spec.out_of_memory)
 
 
-def node_snapshot(heap_mb: int) -> str:
-    """Where the worker image keeps the start-up snapshot made for ``heap_mb``."""
-    return f"{NODE_SNAPSHOT_DIR}/heap-{heap_mb}.blob"
-
-
-def _node_heap(memory_mb: int) -> tuple[str, ...]:
-    heap = node_heap_mb(memory_mb)
-    flags: tuple[str, ...] = (f"--max-old-space-size={heap}",)
-    if memory_mb in NODE_SNAPSHOT_MEMORY_MB:
-        flags += ("--snapshot-blob", node_snapshot(heap))
-    return flags
-
-
-def _node_out_of_memory(step: StepResult) -> bool:
-    # V8 at its heap limit prints a FATAL ERROR and aborts.
-    died = step.signal in (signal.SIGABRT, signal.SIGTRAP) or step.exit_code == 134
-    return died and b"JavaScript heap out of memory" in _stderr_ends(step)
-
-
-def _go_heap(memory_mb: int) -> dict[str, str]:
-    # A soft limit: the GC works harder near it instead of doubling the heap past it.
-    return {"GOMEMLIMIT": f"{memory_mb * 9 // 10}MiB"}
-
-
-def _go_out_of_memory(step: StepResult) -> bool:
-    # "runtime: out of memory" when the kernel will not back the heap; plain "out
-    # of memory" when the address space for it is refused (gVisor's RLIMIT_AS).
-    ends = _stderr_ends(step)
-    said = b"fatal error: runtime: out of memory" in ends or b"fatal error: out of memory" in ends
-    return step.exit_code == 2 and said
-
-
-def _cpp_out_of_memory(step: StepResult) -> bool:
-    # An uncaught std::bad_alloc: libstdc++'s terminate handler names it, then aborts.
-    return step.signal == signal.SIGABRT and b"std::bad_alloc" in _stderr_ends(step)
+def _fill(value: str, words: Mapping[str, object]) -> str:
+    return language_files.PLACEHOLDER.sub(
+        lambda match: str(words.get(match.group(1), match.group(0))), value
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +113,7 @@ class Language:
     compile_argv: tuple[str, ...] | None = None
     compile_env: dict[str, str] = field(default_factory=dict)
     run_env: dict[str, str] = field(default_factory=dict)
-    memory: Memory = Memory()
+    memory: Memory = field(default_factory=Memory)
     # Extra files (a request's ``files``) with these endings are compiled too.
     source_suffixes: tuple[str, ...] = ()
     not_source_suffixes: tuple[str, ...] = ()
@@ -143,21 +127,18 @@ class Language:
     # The least memory its compile step gets, whatever the request's memory_mb
     # (CODE_ENGINE_COMPILE_MEMORY_MB, when set, instead): compile_memory_mb.
     compile_memory_floor_mb: int = 0
-    # Its compile may run code of the job's own (a build script, cgo's linker
-    # flags, a macro that runs programs): the compiler is then not the only
-    # writer of the build, and the compile cache keeps nothing of it
-    # (service/sandbox/compile_cache.py). False for every language here.
+    # Its compile may run code of the job's own: the compile cache keeps nothing of it.
     compile_runs_job_code: bool = False
+    # Its compile leaves more than the program file: the compile cache keeps nothing of it.
+    compile_leaves_more: bool = False
     # The least memory_mb a request in this language may ask for, on runc and
-    # under gVisor: what its hello world needs beside the agent (~12 MB) in the
-    # container's one memory limit (under gVisor the compile too: a gVisor
-    # container's limit cannot be raised for it). Measured through the engine:
-    # Python ran at 24 MB (runc) and 48 (gVisor, not 32); Node.js has a resident size
-    # of 49 MB on runc (its binary's pages count where this cgroup touched them
-    # first: 32 MB failed now and then) and ran from 128 MB under gVisor; Go and
-    # C++ programs run in a few MB, their compiles at gVisor need 96 and 192.
+    # under gVisor: what its hello world needs beside the agent, measured.
     min_memory_mb: int = 32
     min_memory_mb_gvisor: int = 64
+    # The run's RLIMIT_STACK in MB (0: the container's default).
+    stack_mb: int = 0
+    # Everything its file says, for what the rest does not need (docs, image, self-tests).
+    data: LanguageFile | None = None
 
     @property
     def compiled(self) -> bool:
@@ -185,7 +166,11 @@ class Language:
             build_dir=build_dir,
             run_argv=move(self.run_argv),
             compile_argv=None if self.compile_argv is None else move(self.compile_argv),
-            run_env={**self.run_env, "HOME": home},
+            compile_env={k: v.replace(BUILD_DIR, build_dir) for k, v in self.compile_env.items()},
+            run_env={
+                **{k: v.replace(BUILD_DIR, build_dir) for k, v in self.run_env.items()},
+                "HOME": home,
+            },
         )
 
     def compile_memory_mb(self, memory_mb: int, floor_override_mb: int = 0) -> int:
@@ -203,135 +188,145 @@ class Language:
     def run_command(self, memory_mb: int) -> list[str]:
         """The run step's argv under a memory limit of ``memory_mb``."""
         program, *rest = self.run_argv
-        return [program, *self.memory.argv(memory_mb), *rest]
+        argv = [program, *self.memory.argv(memory_mb), *rest]
+        if self.stack_mb:
+            # A native program's deep recursion needs more than the default 8 MB.
+            return ["prlimit", f"--stack={self.stack_mb << 20}", "--", *argv]
+        return argv
 
     def run_environment(self, memory_mb: int) -> dict[str, str]:
         return {**_BASE_ENV, **self.run_env, **self.memory.env(memory_mb)}
 
 
-LANGUAGES: tuple[Language, ...] = (
-    Language(
-        name="python",
-        aliases=("python", "py", "python3"),
-        source_file="main.py",
-        # -E -s: ignore PYTHON* variables and the user site directory, so nothing
-        # a job leaves behind (usercustomize, .pth files) can reach another job.
-        # Not -I, which adds -P: the script's directory (the read-only build dir)
-        # stays first on sys.path, so the request's own modules and packages
-        # import; the run directory a job writes is never on it.
-        # -B: no bytecode files (the build dir is read-only anyway).
-        run_argv=("python3", "-E", "-s", "-B", f"{BUILD_DIR}/main.py"),
-        memory=Memory(out_of_memory=_python_out_of_memory),
-        warm_launcher="python_launcher.py",
-        warm_forks=True,
-        min_memory_mb_gvisor=48,
-    ),
-    Language(
-        name="javascript",
-        aliases=("javascript", "js", "node", "nodejs"),
-        source_file="main.js",
-        run_argv=("node", f"{BUILD_DIR}/main.js"),
-        memory=Memory(argv=_node_heap, out_of_memory=_node_out_of_memory),
-        warm_launcher="node_launcher.js",
-        min_memory_mb=64,
-        min_memory_mb_gvisor=128,
-    ),
-    Language(
-        name="go",
-        aliases=("go", "golang"),
-        source_file="main.go",
-        compile_argv=("go", "build", "-o", f"{BUILD_DIR}/main", f"{BUILD_DIR}/main.go"),
-        # A fresh cache per job, so no job can poison a cache another job reads.
-        # It lives in /tmp, which the agent wipes after the compile step. The
-        # standard library is not in it: the worker image compiled it into
-        # GOROOT/pkg under exactly this environment (worker/Dockerfile takes it
-        # as GO_COMPILE_ENV), root's and read-only, and with installgoroot=all
-        # `go build` takes those archives and compiles the job's package only
-        # (Go 1.23 hello world: 0.12-0.14 s, as 1.19's shipped ones did; 12.7 s
-        # rebuilding the standard library at the compile's CPU share).
-        compile_env={
-            "GOCACHE": "/tmp/go-build-cache",
-            "GOPATH": "/tmp/gopath",
-            "GO111MODULE": "off",
-            "GOFLAGS": "-buildvcs=false",
-            "GOTOOLCHAIN": "local",
-            "GOPROXY": "off",
-            # No cgo: it hands a source's #cgo flags to gcc and the linker, and
-            # with bookworm's Go 1.19 a //line directive smuggled linker flags
-            # that ran a shell at build time (CVE-2023-39323). A file that
-            # imports "C" is left out by its build constraint, so the compile
-            # fails ("build constraints exclude all Go files").
-            "CGO_ENABLED": "0",
-            "GODEBUG": "installgoroot=all",
-            "XDG_CONFIG_HOME": GO_CONFIG_DIR,
-        },
-        run_argv=(f"{BUILD_DIR}/main",),
-        memory=Memory(env=_go_heap, out_of_memory=_go_out_of_memory),
-        # Measured in the engine's container (agent included, runc): a hello
-        # world and a program importing eight packages build from 56 MB, one
-        # of 320 lines and 150 functions from 80.
-        compile_memory_floor_mb=128,
-        min_memory_mb_gvisor=128,
-        # One package main of the main file and the extra .go files beside it.
-        source_suffixes=(".go",),
-        not_source_suffixes=("_test.go",),
-    ),
-    Language(
-        name="cpp",
-        aliases=("cpp", "c++", "cxx", "cc"),
-        source_file="main.cpp",
-        compile_argv=(
-            "g++",
-            *CPP_FLAGS,
-            "-pipe",
-            # Headers of the request's files include by their path in it; then
-            # the image's precompiled <bits/stdc++.h> (a request's own file of
-            # that name comes first).
-            "-I",
-            BUILD_DIR,
-            "-I",
-            PCH_DIR,
-            "-Winvalid-pch",  # a .gch found but unusable says so: the image is broken
-            "-o",
-            f"{BUILD_DIR}/main",
-            f"{BUILD_DIR}/main.cpp",
-        ),
-        run_argv=(f"{BUILD_DIR}/main",),
-        memory=Memory(out_of_memory=_cpp_out_of_memory),
-        # Measured as Go's: <iostream> and <vector> build from 72 MB,
-        # <bits/stdc++.h> from its 100 MB precompiled header from 80, a segment
-        # tree with the usual containers from 96; ten functions instantiating
-        # maps, sets and sorts of six types each need 256 (ask for that).
-        compile_memory_floor_mb=192,
-        min_memory_mb_gvisor=192,
-        source_suffixes=(".cpp", ".cc", ".cxx"),
-    ),
-)
+def from_file(data: LanguageFile) -> Language:
+    """The language ``data`` describes, its ``{build}`` placeholders filled in."""
 
-_BY_ALIAS = {alias: lang for lang in LANGUAGES for alias in lang.aliases}
+    def build(values: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(value.replace("{build}", BUILD_DIR) for value in values)
+
+    def build_env(env: dict[str, str]) -> dict[str, str]:
+        return {name: value.replace("{build}", BUILD_DIR) for name, value in env.items()}
+
+    compiled = data.compile
+    return Language(
+        name=data.name,
+        aliases=data.aliases,
+        source_file=data.main_file,
+        run_argv=build(data.run.argv),
+        compile_argv=build(compiled.argv) if compiled else None,
+        compile_env=build_env(compiled.env) if compiled else {},
+        run_env=build_env(data.run.env),
+        memory=Memory(data.memory),
+        source_suffixes=data.files.sources,
+        not_source_suffixes=data.files.not_sources,
+        program_file=compiled.program if compiled else "main",
+        warm_launcher=data.warm.launcher if data.warm else None,
+        warm_forks=bool(data.warm and data.warm.forks),
+        compile_memory_floor_mb=compiled.memory_floor_mb if compiled else 0,
+        compile_runs_job_code=bool(compiled and compiled.runs_job_code),
+        compile_leaves_more=bool(compiled and not compiled.keep),
+        min_memory_mb=data.memory.min_mb,
+        min_memory_mb_gvisor=data.memory.min_mb_gvisor,
+        stack_mb=data.run.stack_mb,
+        data=data,
+    )
+
+
+@cache
+def _read(directory: Path) -> tuple[Language, ...]:
+    return tuple(from_file(data) for data in language_files.read_all(directory))
+
+
+def all_languages(directory: Path | None = None) -> tuple[Language, ...]:
+    """Every language with a file in ``directory`` (default: ``languages/``), by name.
+
+    Raises:
+        LanguageFileError: a file is refused (naming the file and the field).
+    """
+    return _read(directory or language_files.LANGUAGES_DIR)
+
+
+def select(choice: str, directory: Path | None = None) -> tuple[Language, ...]:
+    """The languages ``choice`` names (``CODE_ENGINE_LANGUAGES``: ``all`` or names, commas).
+
+    ``all`` is every language but the opt-in ones; ``all,kotlin`` adds one.
+
+    Raises:
+        LanguageFileError: a file is refused, or a name has no file.
+    """
+    every = all_languages(directory)
+    by_name = {lang.name: lang for lang in every}
+    names = [word.strip().lower() for word in choice.split(",") if word.strip()] or [ALL]
+    chosen: dict[str, Language] = {}
+    for name in names:
+        if name == ALL:
+            chosen.update(
+                (lang.name, lang) for lang in every if not (lang.data and lang.data.opt_in)
+            )
+        elif name in by_name:
+            chosen[name] = by_name[name]
+        else:
+            known = ", ".join(by_name)
+            raise LanguageFileError(
+                directory or language_files.LANGUAGES_DIR,
+                f"CODE_ENGINE_LANGUAGES names {name!r}, which has no file (there are: {known})",
+            )
+    return tuple(lang for lang in every if lang.name in chosen)
+
+
+def _opt_in(lang: Language) -> bool:
+    return bool(lang.data and lang.data.opt_in)
+
+
+_served: tuple[Language, ...] | None = None
+
+
+def serve(languages: tuple[Language, ...]) -> None:
+    """Make ``languages`` the ones this process serves (the daemon, at start)."""
+    global _served
+    _served = languages
+
+
+def served() -> tuple[Language, ...]:
+    """The languages this process serves: those given to :func:`serve`, else all."""
+    return _served if _served is not None else select(ALL)
 
 
 def lookup(name: str) -> Language | None:
-    """The language for a name or alias (case-insensitive), or None."""
-    return _BY_ALIAS.get(name.strip().lower())
+    """The served language for a name or alias (case-insensitive), or None."""
+    wanted = name.strip().lower()
+    for lang in served():
+        if wanted in lang.aliases:
+            return lang
+    return None
 
 
 def supported() -> str:
-    return ", ".join(f"{lang.name} ({'/'.join(lang.aliases)})" for lang in LANGUAGES)
+    """The served languages by name, for errors (their aliases: ``code-engine.languages``)."""
+    return ", ".join(lang.name for lang in served())
 
 
 def guess_from_filename(filename: str) -> Language | None:
-    """The language of a source file by its extension (for the CLI's ``run``)."""
+    """The served language of a source file by its extension (for the CLI's ``run``)."""
     ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
-    by_ext = {
-        "py": "python",
-        "js": "javascript",
-        "mjs": "javascript",
-        "cjs": "javascript",
-        "go": "go",
-        "cpp": "cpp",
-        "cc": "cpp",
-        "cxx": "cpp",
-        "c++": "cpp",
-    }
-    return lookup(by_ext[ext]) if ext in by_ext else None
+    found = [lang for lang in served() if lang.data and ext in lang.data.extensions]
+    names = {lang.name for lang in found}
+    for lang in found:
+        if not (lang.data and lang.data.variant_of in names):
+            return lang
+    return found[0] if found else None
+
+
+__all__ = [
+    "ALL",
+    "Language",
+    "LanguageFileError",
+    "Memory",
+    "all_languages",
+    "guess_from_filename",
+    "lookup",
+    "select",
+    "serve",
+    "served",
+    "supported",
+]

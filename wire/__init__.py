@@ -12,6 +12,7 @@ connection settings::
     packages   a problem package to verify on packages.verify.request, and its report
     stats      the snapshot each instance publishes every second
     admin      admin requests and replies, the engine's state
+    languages  what code-engine.languages answers: the languages an instance serves
     decoding   decode(): what a decoder of outside bytes may raise is msgspec's DecodeError
     connection where NATS is and how to log in (servers, credentials, TLS), and
                connect() with them (nats-py, asyncio)

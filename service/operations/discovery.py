@@ -115,6 +115,8 @@ class Discovery:
     instance_id: str
     version: str
     endpoints: dict[str, EndpointStats]
+    # More for INFO's metadata, asked at each INFO (the languages served, as JSON).
+    metadata: Callable[[], dict[str, str]] = dict
     started: datetime.datetime = field(default_factory=lambda: datetime.datetime.now(datetime.UTC))
 
     def subjects(self) -> list[str]:
@@ -143,7 +145,7 @@ class Discovery:
                 id=self.instance_id,
                 version=self.version,
                 description=DESCRIPTION,
-                metadata=dict(INFO_METADATA),
+                metadata={**INFO_METADATA, **self.metadata()},
                 endpoints=[e.info() for e in self.endpoints.values()],
             )
         )

@@ -2,9 +2,10 @@
 
 Names are relative paths of at most 4 segments, each of ``[A-Za-z0-9._-]`` not
 starting with ``.`` or ``-``; no duplicates, nothing that clashes with the main
-file or the build's output, and each language's own rules (Go's one package
-main). The agent checks names again on its side (:mod:`agent.files`); these
-rules are the ones a client reads in an error.
+file or the build's output, and each language's own rules (``files`` in its
+``languages/<name>.toml``: Go's one package main). The agent checks names again
+on its side (:mod:`agent.files`); these rules are the ones a client reads in an
+error.
 """
 
 from __future__ import annotations
@@ -93,16 +94,17 @@ def _check_name(where: str, name: str, language: Language) -> None:
         raise InvalidRequest(f"{where}: {shown} clashes with the main file {language.source_file}")
     if language.compiled and segments[0] == BUILD_OUTPUT:
         raise InvalidRequest(f"{where}: {shown} clashes with the build output {BUILD_OUTPUT!r}")
-    if language.name == "go":
-        if segments[-1] == "go.mod":
-            raise InvalidRequest(
-                f"{where}: {shown}: go.mod is refused (files are built as one package main, "
-                "without modules)"
-            )
-        if name.endswith(".go") and len(segments) > 1:
-            raise InvalidRequest(
-                f"{where}: {shown}: Go files must be beside main.go (one package main)"
-            )
+    data = language.data
+    if data is None:
+        return
+    rules = data.files
+    if segments[-1] in rules.refused:
+        raise InvalidRequest(f"{where}: {shown}: {segments[-1]} is refused ({rules.why})")
+    if len(segments) > 1 and name.endswith(rules.beside_main or ("\0",)):
+        raise InvalidRequest(
+            f"{where}: {shown}: {data.display_name} files must be beside "
+            f"{language.source_file} ({rules.why})"
+        )
 
 
 def _check_tree(what: str, names: list[str]) -> None:

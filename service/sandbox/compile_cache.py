@@ -64,7 +64,11 @@ class Compiled:
 
 def keeps(language: Language) -> bool:
     """Whether compiles of ``language`` may be kept: compiled, and only the compiler writes."""
-    return language.compiled and not language.compile_runs_job_code
+    return (
+        language.compiled
+        and not language.compile_runs_job_code
+        and not language.compile_leaves_more  # one program file is what is kept
+    )
 
 
 def cache_key(image_id: str, language: str, step: Step, files: dict[str, bytes]) -> str:

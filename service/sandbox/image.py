@@ -5,18 +5,23 @@ is neither present nor pullable, ``scripts/bootstrap-base.sh`` makes it with
 debootstrap from Debian's packages and imports it. The build itself goes through
 the Engine API (``POST /build``), with progress printed as it streams.
 
-The build context is ``worker/Dockerfile`` and the ``agent`` package beside it
-(without ``__pycache__``); an image whose source-hash label matches that context
-is not rebuilt.
+The build context is ``worker/Dockerfile``, the layers of the languages it is
+to hold (``CODE_ENGINE_LANGUAGES``, written from their files by
+:mod:`service.sandbox.image_recipe`) and the ``agent`` package (without
+``__pycache__``); an image whose source-hash label matches that context is not
+rebuilt. The image's ``org.code-engine.languages`` label names the languages it
+holds and the version each one's probe printed at its build.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import sys
 import tarfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,15 +30,9 @@ import trio
 import agent
 from docker_api import BuildFailed, DockerClient, DockerError
 from service.errors import ImageBuildError
-from service.languages import (
-    CPP_FLAGS,
-    GO_CONFIG_DIR,
-    NODE_SNAPSHOT_DIR,
-    NODE_SNAPSHOT_MEMORY_MB,
-    PCH_DIR,
-    lookup,
-    node_heap_mb,
-)
+from service.languages import Language, served
+
+from .image_recipe import MARKER, recipe, versions_from
 
 # A checkout has worker/ and scripts/ beside the packages; the daemon's image
 # points CODE_ENGINE_WORKER_DIR at its copy.
@@ -46,6 +45,8 @@ AGENT_DIR = Path(agent.__file__).resolve().parent
 BOOTSTRAP = WORKER_DIR.parent / "scripts" / "bootstrap-base.sh"
 BASE_IMAGE = "code-engine-base:bookworm"
 HASH_LABEL = "org.code-engine.source-hash"
+# The languages the image holds and what each one's version probe said (JSON).
+LANGUAGES_LABEL = "org.code-engine.languages"
 
 Progress = Callable[[str], None]
 
@@ -55,62 +56,37 @@ def _print(line: str) -> None:
 
 
 def context_files(
-    worker_dir: Path = WORKER_DIR, agent_dir: Path = AGENT_DIR
-) -> list[tuple[str, Path]]:
-    """The build context: (name in the context, file) for each file, in a fixed order.
+    worker_dir: Path = WORKER_DIR,
+    agent_dir: Path = AGENT_DIR,
+    languages: tuple[Language, ...] | None = None,
+) -> list[tuple[str, bytes]]:
+    """The build context: (name in the context, content) for each file, in a fixed order.
 
-    ``Dockerfile`` from ``worker_dir``, then every file of the package in
-    ``agent_dir`` under ``agent/``, leaving out bytecode.
+    ``Dockerfile`` from ``worker_dir`` with the layers of ``languages`` (default:
+    the served ones, ``CODE_ENGINE_LANGUAGES``) in place of its marker, the
+    files those layers copy, then every file of the package in ``agent_dir``
+    under ``agent/``, leaving out bytecode.
     """
-    files = [("Dockerfile", worker_dir / "Dockerfile")]
+    made = recipe(served() if languages is None else languages)
+    template = (worker_dir / "Dockerfile").read_text()
+    if MARKER not in template:
+        raise ImageBuildError(f"{worker_dir / 'Dockerfile'} has no {MARKER!r} line")
+    files = [("Dockerfile", template.replace(MARKER, made.instructions).encode())]
+    files += sorted(made.files.items())
     for path in sorted(agent_dir.rglob("*")):
         relative = path.relative_to(agent_dir)
         if "__pycache__" in relative.parts or path.suffix == ".pyc" or not path.is_file():
             continue
-        files.append((f"agent/{relative.as_posix()}", path))
+        files.append((f"agent/{relative.as_posix()}", path.read_bytes()))
     return files
 
 
-def go_compile_env() -> str:
-    """The Go compile step's own variables as ``NAME=value`` words, for ``env``.
-
-    The worker image compiles the standard library under exactly these: an
-    archive built under others (cgo on, another GODEBUG) would be stale to
-    the compile step, which would build the whole library again.
-    """
-    go = lookup("go")
-    assert go is not None
-    words = [f"{name}={value}" for name, value in go.compile_env.items()]
-    if any(char.isspace() for word in words for char in word):
-        raise ValueError(f"a Go compile variable with a space cannot pass as a word: {words}")
-    return " ".join(words)
-
-
-def build_args() -> dict[str, str]:
-    """What the Dockerfile takes from the host's language table: the C++ header's
-    flags, the Go compile step's environment, and the Node heaps to make start-up
-    snapshots for."""
-    return {
-        "CPP_PCH_FLAGS": " ".join(CPP_FLAGS),
-        "CPP_PCH_DIR": PCH_DIR,
-        "GO_COMPILE_ENV": go_compile_env(),
-        "GO_CONFIG_DIR": GO_CONFIG_DIR,
-        "NODE_SNAPSHOT_HEAPS_MB": " ".join(
-            str(node_heap_mb(memory_mb)) for memory_mb in NODE_SNAPSHOT_MEMORY_MB
-        ),
-        "NODE_SNAPSHOT_DIR": NODE_SNAPSHOT_DIR,
-    }
-
-
-def source_hash(files: list[tuple[str, Path]] | None = None) -> str:
-    """A digest of the build context's names and contents (default: :func:`context_files`)
-    and of the build arguments."""
+def source_hash(files: list[tuple[str, bytes]] | None = None) -> str:
+    """A digest of the build context's names and contents (default: :func:`context_files`)."""
     digest = hashlib.sha256()
-    for name, path in context_files() if files is None else files:
+    for name, content in context_files() if files is None else files:
         digest.update(name.encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
-    for key, value in sorted(build_args().items()):
-        digest.update(f"{key}={value}".encode() + b"\0")
+        digest.update(content + b"\0")
     return digest.hexdigest()[:16]
 
 
@@ -124,12 +100,15 @@ def _plain(info: tarfile.TarInfo) -> tarfile.TarInfo:
     return info
 
 
-def context_tar(files: list[tuple[str, Path]] | None = None) -> bytes:
+def context_tar(files: list[tuple[str, bytes]] | None = None) -> bytes:
     """The build context as an uncompressed tar (default: :func:`context_files`)."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        for name, path in context_files() if files is None else files:
-            tar.add(path, arcname=name, filter=_plain)
+        for name, content in context_files() if files is None else files:
+            info = _plain(tarfile.TarInfo(name))
+            info.size = len(content)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(content))
     return buffer.getvalue()
 
 
@@ -164,19 +143,39 @@ async def build_worker_image(
                 return False
         await ensure_base(docker, progress)
         progress(f"building {tag} from {WORKER_DIR / 'Dockerfile'} and {AGENT_DIR}")
+        versions: dict[str, str] = {}
         async for event in docker.images.build(
             context_tar(files),
             tag=tag,
-            labels={HASH_LABEL: wanted},
-            buildargs=build_args(),
+            # Not a source: the version probe's layer is made again at every build.
+            buildargs={"PROBE_NONCE": str(time.time_ns())},
             nocache=force,
         ):
             line = (event.get("stream") or event.get("status") or "").rstrip()
+            versions = versions_from(line) or versions
             if line:
                 progress(line)
+        if not versions:
+            raise ImageBuildError(f"building {tag}: no language reported its version")
+        # Labelled last: an image whose build broke off before this is not up to date.
+        labels = {HASH_LABEL: wanted, LANGUAGES_LABEL: json.dumps(versions, sort_keys=True)}
+        async for event in docker.images.build(
+            context_tar([("Dockerfile", f"FROM {tag}\n".encode())]), tag=tag, labels=labels
+        ):
+            progress(str(event.get("stream") or "").rstrip())
     except BuildFailed as exc:
         raise ImageBuildError(f"building {tag} failed: {exc}") from exc
     except DockerError as exc:
         raise ImageBuildError(f"Docker failed while building {tag}: {exc}") from exc
     progress(f"built {tag}")
     return True
+
+
+async def image_languages(docker: DockerClient, tag: str) -> dict[str, str]:
+    """The languages image ``tag`` holds and their versions (its label); {} when it has none."""
+    labels = (await docker.images.inspect(tag)).get("Config", {}).get("Labels") or {}
+    try:
+        found = json.loads(labels.get(LANGUAGES_LABEL) or "{}")
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}

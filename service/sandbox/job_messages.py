@@ -16,7 +16,7 @@ from agent.protocol import Check, Job, Run, Step, StepLimits, Tool
 from wire import Kind
 
 from ..config import Settings
-from ..languages import LANGUAGES, Language
+from ..languages import Language, served
 from ..requests import ExecuteRequest, Program, RunLimits, limits_for
 
 # A compiler writes object files and binaries larger than any program's output.
@@ -230,7 +230,7 @@ def warm_templates(settings: Settings, memory_mb: int | None = None) -> str:
                 and settings.fork_server
                 and settings.tier.fork_server,
             }
-            for language in LANGUAGES
+            for language in served()
             if language.warm_launcher
         ],
         separators=(",", ":"),

@@ -34,6 +34,7 @@ from agent.layout import JOB_UIDS
 from docker_api import DaemonUnavailable, DockerClient, DockerError
 from service.config import Settings
 from service.errors import AgentError, PoolUnavailable
+from service.languages import served
 from service.sandbox.container import (
     IdleWatch,
     State,
@@ -41,6 +42,7 @@ from service.sandbox.container import (
     remove_container,
     start_container,
 )
+from service.sandbox.image import image_languages
 from service.sandbox.spec import instance_filter
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,8 @@ class Pool:
     ) -> None:
         self._docker = docker
         self._settings = settings
+        # The languages the worker image holds, with their versions (its label).
+        self.image_languages: dict[str, str] = {}
         self._starter = starter
         self._containers: dict[str, WorkerContainer] = {}
         self._idle_send, self._idle_recv = trio.open_memory_channel[WorkerContainer](math.inf)
@@ -115,8 +119,17 @@ class Pool:
                     f"worker image {self._settings.image!r} not found; "
                     "run `code-engine build-image` (make run does it for you)"
                 )
+            self.image_languages = await image_languages(self._docker, self._settings.image)
         except DockerError as exc:
             raise PoolUnavailable(f"Docker does not answer: {exc}") from exc
+
+        missing = [lang.name for lang in served() if lang.name not in self.image_languages]
+        if self.image_languages and missing:
+            raise PoolUnavailable(
+                f"worker image {self._settings.image!r} holds {', '.join(self.image_languages)}; "
+                f"this daemon is to serve {', '.join(missing)} too: run `code-engine "
+                "build-image` with the same CODE_ENGINE_LANGUAGES"
+            )
 
     async def _remove_leftovers(self) -> None:
         found = await self._docker.containers.list(

@@ -42,7 +42,7 @@ from agent.protocol import (
     encode,
 )
 from service.config import Settings
-from service.languages import LANGUAGES
+from service.languages import all_languages
 from service.sandbox.image import context_tar
 from service.sandbox.spec import container_config
 from service.testing.probes import IS_ENGINE_PROCESS
@@ -76,7 +76,7 @@ RUN_ENV = {"PATH": PATH, "HOME": "/work/run", "LANG": "C.UTF-8"}
 # The engine's Go compile environment (cgo off, the standard library the image
 # compiled under it taken as it is), with a fresh cache per job inside the build dir.
 GO_ENV = {
-    **next(lang for lang in LANGUAGES if lang.name == "go").compile_environment(),
+    **next(lang for lang in all_languages() if lang.name == "go").compile_environment(),
     "GOCACHE": "/work/build/.cache/go-build",
     "GOPATH": "/work/build/.cache/gopath",
 }

@@ -10,7 +10,7 @@ import pytest
 from agent import protocol
 from service.config import ConfigError, Settings
 from service.jobs import Executor
-from service.languages import LANGUAGES, lookup
+from service.languages import all_languages, lookup
 from service.requests import limits_for, parse_request
 from service.sandbox.lender import Lender
 from service.testing import FakeAgent, answer, start_fake_pool
@@ -50,7 +50,7 @@ def test_the_operators_floor_replaces_the_languages_either_way():
 
 
 def test_compiled_languages_have_a_floor_and_interpreted_ones_none():
-    for lang in LANGUAGES:
+    for lang in all_languages():
         assert (lang.compile_memory_floor_mb >= 32) is lang.compiled, lang.name
 
 

@@ -6,7 +6,8 @@ import configparser
 import re
 
 from service.config import Settings, describe
-from service.sandbox.image import build_args
+from service.sandbox.image import context_files
+from service.sandbox.image_recipe import MARKER
 from service.testing.harness import ROOT
 
 DEPLOY = ROOT / "deploy"
@@ -68,9 +69,12 @@ def test_compose_healthcheck_asks_readyz_on_the_metrics_port():
     assert f"http://127.0.0.1:{port}/readyz" in compose
 
 
-def test_the_worker_dockerfile_defaults_are_the_build_arguments_the_engine_passes():
-    # A `docker build` of worker/ alone makes the image build-image would: the same
-    # precompiled header, and a Node snapshot for every heap a run may ask for.
-    dockerfile = (ROOT / "worker" / "Dockerfile").read_text()
-    defaults = dict(re.findall(r'^ARG (\w+)="?([^"\n]*)"?$', dockerfile, re.MULTILINE))
-    assert {key: defaults.get(key) for key in build_args()} == build_args()
+def test_the_worker_dockerfile_gets_every_served_languages_layers():
+    # The languages' packages, build steps and version probe replace the
+    # marker line; what the generated instructions copy is in the context.
+    files = dict(context_files())
+    dockerfile = files["Dockerfile"].decode()
+    assert MARKER not in dockerfile
+    assert "golang-1.23-go" in dockerfile and "g++" in dockerfile
+    for name in re.findall(r"^COPY (languages/\S+) ", dockerfile, flags=re.M):
+        assert name in files

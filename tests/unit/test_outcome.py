@@ -13,6 +13,15 @@ from service.testing import step_result
 from wire import Status
 
 PYTHON, NODE, GO, CPP = (lookup(name) for name in ("python", "javascript", "go", "cpp"))
+JAVA, MONO, PHP = (lookup(name) for name in ("java", "csharp", "php"))
+JAVA_HEAP = (
+    b'Exception in thread "main" java.lang.OutOfMemoryError: Java heap space\n\tat Main.main'
+)
+JAVA_THREADS = (
+    b"[0.3s][warning][os,thread] Failed to start thread - pthread_create failed (EAGAIN)\n"
+    b'Exception in thread "main" java.lang.OutOfMemoryError: unable to create native thread: '
+    b"possibly out of memory or process/resource limits reached\n"
+)
 
 
 def step(**fields) -> StepResult:
@@ -77,6 +86,10 @@ CPP_BAD_ALLOC = (
         ),
         (GO, {"exit_code": 2, "stderr": GO_OOM + b"goroutine dump\n" * 2000}),
         (CPP, {"exit_code": None, "signal": signal.SIGABRT, "stderr": CPP_BAD_ALLOC}),
+        (JAVA, {"exit_code": 1, "stderr": JAVA_HEAP}),
+        # Mono may exit 0 after running out: its words decide.
+        (MONO, {"exit_code": 0, "stderr": b"Unhandled Exception:\nSystem.OutOfMemoryException"}),
+        (PHP, {"exit_code": 255, "stderr": b"PHP Fatal error:  Allowed memory size of 2 bytes"}),
     ],
 )
 def test_a_runtime_that_ran_out_of_memory_is_memory_limit(language, fields):
@@ -99,6 +112,8 @@ def test_a_runtime_that_ran_out_of_memory_is_memory_limit(language, fields):
         ),
         # Each runtime's own words only.
         (PYTHON, {"exit_code": 2, "stderr": GO_OOM}, Status.RUNTIME_ERROR),
+        # The JVM at the process limit says OutOfMemoryError: that is no memory.
+        (JAVA, {"exit_code": 1, "stderr": JAVA_THREADS}, Status.RUNTIME_ERROR),
     ],
 )
 def test_no_memory_limit_without_the_runtimes_own_report(language, fields, status):

@@ -35,6 +35,12 @@ def templates(settings: Settings = SETTINGS, memory_mb: int | None = None) -> li
     return templates_from({"CODE_ENGINE_WARM": warm})
 
 
+def python_and_node(found: list[Template]) -> tuple[Template, Template]:
+    by_launcher = {template.launcher: template for template in found}
+    assert len(by_launcher) == len(found) == 2
+    return by_launcher["python_launcher.py"], by_launcher["node_launcher.js"]
+
+
 def run_of(language: str, settings: Settings = SETTINGS, **fields: object) -> Step:
     body = {"language": language, "code": "cGFzcw==", **fields}
     request = parse_request(
@@ -44,7 +50,7 @@ def run_of(language: str, settings: Settings = SETTINGS, **fields: object) -> St
 
 
 def test_each_interpreted_language_has_a_template_at_the_default_limits():
-    python, node = templates()
+    python, node = python_and_node(templates())
     assert (python.launcher, node.launcher) == ("python_launcher.py", "node_launcher.js")
     for template in (python, node):
         assert (Path(LAUNCHER_DIR) / template.launcher).is_file()
@@ -62,7 +68,7 @@ def test_each_interpreted_language_has_a_template_at_the_default_limits():
 
 
 def test_python_alone_forks_from_a_server_unless_turned_off():
-    python, node = templates()
+    python, node = python_and_node(templates())
     assert (python.fork_server, node.fork_server) == (True, False)
     off = Settings.from_env({"CODE_ENGINE_FORK_SERVER": "0"}, instance_id="unit")
     assert [t.fork_server for t in templates(off)] == [False, False]
@@ -71,7 +77,8 @@ def test_python_alone_forks_from_a_server_unless_turned_off():
         next(
             e for e in container_config(SETTINGS)["Env"] if e.startswith("CODE_ENGINE_WARM=")
         ).split("=", 1)[1]
-    )[1]
+    )
+    (entry,) = [e for e in entry if e["launcher"] == "node_launcher.js"]
     entry["fork_server"] = True
     assert templates_from({"CODE_ENGINE_WARM": json.dumps([entry])}) == []
 
@@ -87,7 +94,7 @@ def test_the_kills_spare_an_engine_process_only_while_it_is_roots(monkeypatch):
 
 
 def test_a_container_made_to_measure_warms_at_its_own_memory():
-    (_, node) = templates(memory_mb=128)
+    (_, node) = python_and_node(templates(memory_mb=128))
     assert node.matches(run_of("js", memory_mb=128), (JOB_UID, JOB_GID))
 
 

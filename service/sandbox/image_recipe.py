@@ -1,0 +1,156 @@
+"""The worker image's language layers, written from the language files.
+
+``worker/Dockerfile`` holds the image's fixed parts and a ``# @LANGUAGES@`` line;
+:func:`recipe` puts in its place what the chosen languages need, as
+instructions and files of the build context:
+
+1. one layer with every Debian package they name (``image.packages`` from the
+   base's suite, ``image.backports`` from its backports suite);
+2. one layer per language with its build steps (``image.build``, as root, at
+   build time only: nothing of any job exists then), so that changing one
+   language's steps rebuilds that layer and those after it only;
+3. a last layer that runs each language's version probe and prints what it
+   said on a line :data:`VERSION_MARK` starts, which the build reads into the
+   image's label (:mod:`service.sandbox.image`); it is made again at every
+   build (``PROBE_NONCE``), so the words are always in the stream.
+
+Only what the image needs of a language is in the context: a change to its run
+argv or self-tests does not rebuild the image.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..languages import Language
+from . import npm_packs
+
+MARKER = "# @LANGUAGES@"
+VERSION_MARK = "code-engine-language-version "
+VERSIONS_FILE = "/opt/code-engine/languages.json"
+NPM_DIR = "/tmp/npm"
+_INSTALL = """\
+RUN set -eu; \\
+    mirror="$(awk '$1 == "deb" { print $2; exit }' /etc/apt/sources.list)"; \\
+    suite="$(. /etc/os-release && echo "$VERSION_CODENAME")"; \\
+    echo "deb ${mirror:-http://deb.debian.org/debian} $suite-backports main" \\
+        > /etc/apt/sources.list.d/backports.list; \\
+    apt-get update -qq; \\
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends %s >/dev/null; \\
+    if [ -n "%s" ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \\
+        --no-install-recommends -t "$suite-backports" %s >/dev/null; fi; \\
+    rm -rf /etc/apt/sources.list.d/backports.list /var/lib/apt/lists/* \\
+        /var/cache/apt/archives/*.deb
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Recipe:
+    """What replaces the marker, and the files those instructions copy (context name -> bytes)."""
+
+    instructions: str
+    files: dict[str, bytes]
+
+
+def recipe(
+    languages: tuple[Language, ...], fetch: Callable[[str], bytes] = npm_packs.pack
+) -> Recipe:
+    """The language layers of an image holding ``languages``; ``fetch`` gets an npm tarball."""
+    data = [lang.data for lang in languages if lang.data is not None]
+    packages = sorted({name for d in data for name in d.image.packages})
+    backports = sorted({name for d in data for name in d.image.backports})
+    lines = [
+        f"# Languages: {', '.join(d.name for d in data)} (from languages/*.toml)",
+        _INSTALL % (" ".join(packages), " ".join(backports), " ".join(backports)),
+    ]
+    files: dict[str, bytes] = {}
+    for lang in languages:
+        if lang.data is None or not lang.data.image.build:
+            continue
+        name = f"languages/build-{lang.name}.sh"
+        files[name] = build_script(lang).encode()
+        for spec in lang.data.image.npm:
+            packed = f"npm/{npm_packs.file_name(spec)}"
+            files[packed] = fetch(spec)
+            lines.append(f"COPY {packed} {NPM_DIR}/")
+        lines.append(
+            f"COPY {name} /tmp/code-engine-build.sh\n"
+            "RUN sh -eu /tmp/code-engine-build.sh && rm /tmp/code-engine-build.sh\n"
+        )
+    files["languages/versions.sh"] = versions_script(languages).encode()
+    lines.append(
+        "COPY languages/versions.sh /tmp/code-engine-versions.sh\n"
+        "ARG PROBE_NONCE=0\n"
+        'RUN echo "probe $PROBE_NONCE" >/dev/null && sh -eu /tmp/code-engine-versions.sh'
+        " && rm /tmp/code-engine-versions.sh\n"
+    )
+    return Recipe("\n".join(lines), files)
+
+
+def build_script(lang: Language) -> str:
+    """A language's build steps as one shell script, its build environment exported."""
+    assert lang.data is not None
+    image = lang.data.image
+    env = dict(image.build_env)
+    if lang.data.memory.at_memory:
+        heap = lang.data.memory.heap
+        env["HEAPS_MB"] = " ".join(str(heap.mb(m)) for m in lang.data.memory.at_memory.memory_mb)
+    if image.npm:
+        env["NPM_DIR"] = NPM_DIR
+    words = [
+        f"{name}={value}"
+        for name, value in (lang.data.compile.env if lang.data.compile else {}).items()
+    ]
+    if words and not any(char.isspace() for word in words for char in word):
+        # The compile step's own variables as NAME=value words, for `env` (Go
+        # compiles its standard library under exactly these).
+        env["COMPILE_ENV"] = " ".join(words)
+    lines = [f"# {lang.name}: image.build of languages/{lang.name}.toml", "set -eu"]
+    lines += [f"export {name}={shlex.quote(value)}" for name, value in sorted(env.items())]
+    lines += list(image.build)
+    if image.npm:
+        lines.append(f"rm -rf {NPM_DIR}")
+    return "\n".join(lines) + "\n"
+
+
+def versions_script(languages: tuple[Language, ...]) -> str:
+    """Each language's version probe; prints the versions and writes them to VERSIONS_FILE."""
+    lines = [
+        "set -eu",
+        "probe() {",
+        '    command -v "$1" >/dev/null || { echo "probe: no $1" >&2; exit 1; }',
+        '    printf "%s" "$("$@" 2>&1 | head -n1)"',
+        "}",
+    ]
+    parts = []
+    for lang in languages:
+        if lang.data is None:
+            continue
+        argv = " ".join(shlex.quote(word) for word in lang.data.version)
+        lines.append(f"v_{lang.name}=$(probe {argv})")
+        parts.append(lang.name)
+    # JSON by hand: the base has no jq; the probes' words are escaped by python3.
+    names = json.dumps(parts)
+    values = " ".join(f'"$v_{name}"' for name in parts)
+    lines.append(
+        f"python3 -I -c 'import json, sys; print(json.dumps(dict(zip({names}, sys.argv[1:]))))' "
+        f"{values} > {VERSIONS_FILE}"
+    )
+    lines.append(f'echo "{VERSION_MARK}$(cat {VERSIONS_FILE})"')
+    return "\n".join(lines) + "\n"
+
+
+def versions_from(line: str) -> dict[str, str] | None:
+    """The versions a build's stream line carries, or None for any other line."""
+    if not line.startswith(VERSION_MARK):
+        return None
+    try:
+        found = json.loads(line[len(VERSION_MARK) :])
+    except ValueError:
+        return None
+    if not isinstance(found, dict):
+        return None
+    return {str(name): str(value) for name, value in found.items()}
