@@ -19,6 +19,7 @@ import trio
 
 from docker_api import DockerClient
 from wire import Kind
+from wire.languages import LANGUAGES_SUBJECT
 from wire.subjects import admin_subject, stats_subject
 
 from . import __version__
@@ -28,6 +29,7 @@ from .intake.nats_server import EmbeddedNats
 from .jobs import Jobs
 from .operations.admin import Admin
 from .operations.discovery import Discovery, EndpointStats
+from .operations.language_list import answer_languages
 from .operations.loop_lag import LoopLag
 from .operations.metrics import Metrics
 from .operations.probes import EngineParts
@@ -90,6 +92,7 @@ class Engine:
             admin_subject(settings.instance_id),
             Admin(self.control, max_workers=settings.concurrency),
         )
+        self.intake.serve(LANGUAGES_SUBJECT, answer_languages)
         self.loop_lag = LoopLag()
         snapshot = Snapshotter(
             instance_id=settings.instance_id,

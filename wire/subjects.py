@@ -15,6 +15,7 @@ QUEUE_GROUP = "code-engine"  # every instance subscribes in it: one of them take
 SERVICE_NAME = "code-engine"
 
 STATS_PREFIX = "code-engine.stats"  # .<instance>: its snapshot, once a second
+LANGUAGES_SUBJECT = "code-engine.languages"  # the languages served (wire/languages.py)
 ADMIN_PREFIX = "code-engine.admin"  # .<instance>: pause, resume, drain, recycle, resize
 DEAD_LETTER_PREFIX = "code-engine.dead"  # .<kind>: durable requests delivered too often
 
