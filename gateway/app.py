@@ -11,6 +11,9 @@ from .engine import Engine
 from .http.app import GatewayApp
 from .http.guard import Guard
 from .http.router import Router
+from .judge0.api import Judge0Api
+from .judge0.store import Submissions
+from .judge0.submission import Limits
 from .metrics import GatewayMetrics
 from .native import NativeApi
 from .ops import OpsApi
@@ -27,6 +30,25 @@ async def build(
     router = Router()
     OpsApi(engine, metrics).mount(router)
     NativeApi(engine).mount(router)
+    background = Background(nursery)
+    store = await nursery.start(
+        Submissions(
+            engine, settings.bucket, ttl_s=settings.submission_ttl_s, replicas=settings.replicas
+        ).run
+    )
+    Judge0Api(
+        engine,
+        store,
+        background,
+        limits=Limits(
+            wall_s=engine_settings.timeout_ms / 1000,
+            cpu_s=engine_settings.cpu_time_ceiling_ms / 1000,
+            memory_kb=engine_settings.memory_mb * 1024,
+        ),
+        callback_hosts=settings.allowed_callback_hosts(),
+        max_batch=settings.max_batch,
+        queue_capacity=engine_settings.queue_capacity,
+    ).mount(router)
     guard = Guard(
         settings.token_set(),
         rate=settings.rate,
@@ -36,4 +58,4 @@ async def build(
     app = GatewayApp(
         router, guard, metrics, max_body=lambda: engine.max_payload, origins=settings.origins()
     )
-    return app, Background(nursery)
+    return app, background

@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ..errors import EngineUnavailable, Refused, TooLarge, TooMany, Unprocessable
+from ..errors import EngineUnavailable, Refused, StoreError, TooLarge, TooMany, Unprocessable
 from ..metrics import GatewayMetrics
 from .guard import Guard
 from .messages import Request, Response, json_response
@@ -123,6 +123,8 @@ class GatewayApp:
             return _refusal(api, exc), api, template
         except EngineUnavailable as exc:
             self.metrics.engine_unavailable.inc()
+            return _error(api, 503, str(exc), {"Retry-After": "1"}), api, template
+        except StoreError as exc:
             return _error(api, 503, str(exc), {"Retry-After": "1"}), api, template
         except Exception:
             errors_log.exception("unexpected error answering %s %s", request.method, template)
