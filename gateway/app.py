@@ -17,6 +17,7 @@ from .judge0.submission import Limits
 from .metrics import GatewayMetrics
 from .native import NativeApi
 from .ops import OpsApi
+from .piston import PistonApi
 from .settings import GatewaySettings
 
 
@@ -30,6 +31,7 @@ async def build(
     router = Router()
     OpsApi(engine, metrics).mount(router)
     NativeApi(engine).mount(router)
+    PistonApi(engine).mount(router)
     background = Background(nursery)
     store = await nursery.start(
         Submissions(
