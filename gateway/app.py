@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import trio
 
 from service.config import Settings as EngineSettings
 
 from .background import Background
 from .engine import Engine
-from .http.app import GatewayApp
+from .http.app import MCP_PATH, GatewayApp
 from .http.guard import Guard
 from .http.router import Router
 from .judge0.api import Judge0Api
 from .judge0.store import Submissions
 from .judge0.submission import Limits
+from .mcp_tools import build_mcp
 from .metrics import GatewayMetrics
 from .native import NativeApi
 from .ops import OpsApi
 from .piston import PistonApi
 from .settings import GatewaySettings
+
+if TYPE_CHECKING:
+    from mcp.server.mcpserver import MCPServer
 
 
 async def build(
@@ -57,7 +63,24 @@ async def build(
         burst=settings.burst,
         concurrency=settings.concurrency,
     )
+    mcp = build_mcp(engine)
+    host, _ = settings.listen
+    mcp_app = mcp.streamable_http_app(
+        streamable_http_path=MCP_PATH, stateless_http=True, json_response=True, host=host
+    )
+    nursery.start_soon(_run_mcp_sessions, mcp)
     app = GatewayApp(
-        router, guard, metrics, max_body=lambda: engine.max_payload, origins=settings.origins()
+        router,
+        guard,
+        metrics,
+        max_body=lambda: engine.max_payload,
+        origins=settings.origins(),
+        mcp=mcp_app,  # type: ignore[arg-type]  # Starlette is an ASGI callable
     )
     return app, background
+
+
+async def _run_mcp_sessions(mcp: MCPServer) -> None:
+    # The streamable HTTP app's session manager: its task group, for as long as we run.
+    async with mcp.session_manager.run():
+        await trio.sleep_forever()

@@ -70,7 +70,7 @@ class GatewayApp:
         self.metrics.in_flight.inc()
         try:
             if self._mcp is not None and (path == MCP_PATH or path.startswith(MCP_PATH + "/")):
-                api, template = Api.NATIVE, MCP_PATH
+                api, template = Api.MCP, MCP_PATH
                 status = await self._serve_mcp(scope, receive, send, request, client)
             else:
                 response, api, template = await self._answer(request, receive, client)
@@ -148,7 +148,7 @@ class GatewayApp:
                 await self._mcp(scope, receive, tracking_send)
                 return status
         except Refused as exc:
-            response = _refusal(Api.NATIVE, exc)
+            response = _refusal(Api.MCP, exc)
             await _send(send, response)
             return response.status
 

@@ -21,6 +21,7 @@ class Api(enum.StrEnum):
     NATIVE = "native"
     JUDGE0 = "judge0"
     PISTON = "piston"
+    MCP = "mcp"  # the MCP SDK's streamable HTTP app, mounted at /mcp
     OPS = "ops"  # health, readiness, metrics, the OpenAPI document: no token needed
 
 

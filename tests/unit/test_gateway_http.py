@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import base64
-import json
-from collections.abc import Callable
-from typing import Any
 
 import httpx
 import msgspec
 import pytest
 import trio
 
-from gateway.errors import EngineUnavailable
 from gateway.http.app import GatewayApp
 from gateway.http.guard import Guard
 from gateway.http.router import Router
@@ -20,53 +16,8 @@ from gateway.metrics import GatewayMetrics
 from gateway.native import NativeApi
 from gateway.openapi import document
 from gateway.ops import OpsApi
+from gateway.testing.fakes import FakeEngine, ok_reply
 from wire import Kind
-from wire.languages import LanguageInfo
-
-PYTHON = LanguageInfo(name="python", aliases=["python", "py"], source_file="main.py")
-
-
-class FakeEngine:
-    """Answers execute requests with ``answer(kind, request)``; records what it got."""
-
-    def __init__(self, answer: Callable[[Kind, dict[str, Any]], dict[str, Any]] | None = None):
-        self.sent: list[tuple[Kind, dict[str, Any]]] = []
-        self.answer = answer or (lambda kind, request: ok_reply(request))
-        self.connected = True
-        self.max_payload = 4096
-        self.down = False
-
-    async def request(self, kind: Kind, payload: bytes, *, timeout_s: float | None = None) -> bytes:
-        if self.down:
-            raise EngineUnavailable("no engine is running")
-        request = json.loads(payload)
-        self.sent.append((kind, request))
-        return json.dumps(self.answer(kind, request)).encode()
-
-    async def languages(self) -> list[LanguageInfo]:
-        if self.down:
-            raise EngineUnavailable("no engine is running")
-        return [PYTHON]
-
-
-def ok_reply(request: dict[str, Any], **fields: Any) -> dict[str, Any]:
-    reply = {
-        "id": str(request.get("id") or "x"),
-        "language": request.get("language", ""),
-        "success": True,
-        "status": "ok",
-        "output": "42\n",
-        "error": "",
-        "exit_code": 0,
-        "signal": None,
-        "execution_time_ms": 5.0,
-        "compile_time_ms": None,
-        "memory_kb": 12000,
-        "truncated": False,
-        "cpu_time_ms": 2.0,
-    }
-    reply.update(fields)
-    return reply
 
 
 def make_app(engine: FakeEngine, guard: Guard | None = None, origins=()) -> GatewayApp:
