@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import nats.errors
 import trio
@@ -31,6 +31,11 @@ from wire.connection import NatsConnectError, NatsConnection, NatsSettingsError,
 from wire.languages import LANGUAGES_SUBJECT, LanguageInfo, LanguageListError, decode_languages
 
 from .errors import EngineUnavailable, GatewayError
+
+if TYPE_CHECKING:
+    from service.config import Settings as EngineSettings
+
+    from .settings import GatewaySettings
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +63,19 @@ class Engine:
         self._client: Client | None = None
         self._languages: tuple[float, list[LanguageInfo]] | None = None
         self._languages_lock = trio.Lock()
+
+    @classmethod
+    def from_settings(
+        cls, engine: EngineSettings, gateway: GatewaySettings, *, name: str
+    ) -> Engine:
+        """The daemons as ``engine`` (NATS, subjects) says, with ``gateway``'s timeouts."""
+        return cls(
+            engine.nats_connection,
+            {Kind.COMPILER: engine.compiler_subject, Kind.PROBLEMS: engine.problems_subject},
+            reply_timeout_s=gateway.reply_timeout_s,
+            languages_ttl_s=gateway.languages_ttl_s,
+            name=name,
+        )
 
     @property
     def client(self) -> Client:

@@ -10,8 +10,6 @@ from __future__ import annotations
 import trio
 import trio_asyncio
 
-from wire import Kind
-
 from .engine import Engine
 from .mcp_tools import build_mcp
 from .settings import GatewaySettings, engine_settings
@@ -20,16 +18,9 @@ from .settings import GatewaySettings, engine_settings
 async def serve_stdio(settings: GatewaySettings, nats_url: str | None = None) -> None:
     """Serve MCP on stdin/stdout until the client closes stdin."""
     config = engine_settings(nats_url)
-    subjects = {Kind.COMPILER: config.compiler_subject, Kind.PROBLEMS: config.problems_subject}
     async with trio_asyncio.open_loop(), trio.open_nursery() as nursery:
         engine = await nursery.start(
-            Engine(
-                config.nats_connection,
-                subjects,
-                reply_timeout_s=settings.reply_timeout_s,
-                languages_ttl_s=settings.languages_ttl_s,
-                name="code-engine mcp",
-            ).run
+            Engine.from_settings(config, settings, name="code-engine mcp").run
         )
         await build_mcp(engine).run_stdio_async()
         nursery.cancel_scope.cancel()

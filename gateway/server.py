@@ -24,8 +24,6 @@ import trio_asyncio
 from hypercorn.config import Config
 from hypercorn.trio import serve as hypercorn_serve
 
-from wire import Kind
-
 from .app import build
 from .engine import Engine
 from .settings import GatewaySettings, engine_settings
@@ -43,18 +41,9 @@ async def serve(
 ) -> None:
     """Run the gateway until SIGINT or SIGTERM (or cancellation); reports the port bound."""
     engine_config = engine_settings(nats_url)
-    subjects = {
-        Kind.COMPILER: engine_config.compiler_subject,
-        Kind.PROBLEMS: engine_config.problems_subject,
-    }
     async with trio_asyncio.open_loop(), trio.open_nursery() as nursery:
         engine = await nursery.start(
-            Engine(
-                engine_config.nats_connection,
-                subjects,
-                reply_timeout_s=settings.reply_timeout_s,
-                languages_ttl_s=settings.languages_ttl_s,
-            ).run
+            Engine.from_settings(engine_config, settings, name="code-engine gateway").run
         )
         app, parts = await build(settings, engine_config, engine, nursery)
         host, port = settings.listen
