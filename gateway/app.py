@@ -35,7 +35,13 @@ async def build(
 ) -> tuple[GatewayApp, Background]:
     metrics = GatewayMetrics()
     router = Router()
-    OpsApi(engine, metrics).mount(router)
+    guard = Guard(
+        settings.token_set(),
+        rate=settings.rate,
+        burst=settings.burst,
+        concurrency=settings.concurrency,
+    )
+    OpsApi(engine, metrics, auth=guard.auth_required).mount(router)
     NativeApi(engine).mount(router)
     PistonApi(engine).mount(router)
     background = Background(nursery)
@@ -57,12 +63,6 @@ async def build(
         max_batch=settings.max_batch,
         queue_capacity=engine_settings.queue_capacity,
     ).mount(router)
-    guard = Guard(
-        settings.token_set(),
-        rate=settings.rate,
-        burst=settings.burst,
-        concurrency=settings.concurrency,
-    )
     mcp = build_mcp(engine)
     host, _ = settings.listen
     mcp_app = mcp.streamable_http_app(

@@ -45,14 +45,14 @@ def _refusals(reply: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def document(server_url: str = "/") -> dict[str, Any]:
-    """The whole OpenAPI 3.1 document."""
+def document(server_url: str = "/", *, auth: bool = True) -> dict[str, Any]:
+    """The whole OpenAPI 3.1 document; ``auth``: tokens are required (the gateway's setting)."""
     _, components = msgspec.json.schema_components(
         [WireRequest, WireProblemRequest, Reply, ProblemReply, LanguageList, ErrorBody],
         ref_template="#/components/schemas/{name}",
     )
     any_reply = {"oneOf": [_ref("Reply"), _ref("ProblemReply")]}
-    security: list[dict[str, list[str]]] = [{"bearer": []}]
+    security: list[dict[str, list[str]]] = [{"bearer": []}] if auth else []
     return {
         "openapi": "3.1.0",
         "info": {

@@ -25,10 +25,10 @@ class Readiness(msgspec.Struct):
 
 
 class OpsApi:
-    def __init__(self, engine: Engine, metrics: GatewayMetrics) -> None:
+    def __init__(self, engine: Engine, metrics: GatewayMetrics, *, auth: bool = False) -> None:
         self.engine = engine
         self.metrics = metrics
-        self._openapi = msgspec.json.encode(document())
+        self._openapi = msgspec.json.encode(document(auth=auth))
 
     def mount(self, router: Router) -> None:
         router.add("GET", "/healthz", self.healthz, Api.OPS)

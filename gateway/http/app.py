@@ -23,7 +23,7 @@ from ..errors import EngineUnavailable, Refused, StoreError, TooLarge, TooMany, 
 from ..metrics import GatewayMetrics
 from .guard import Guard
 from .messages import Request, Response, json_response
-from .router import Api, Router
+from .router import Api, MethodNotAllowed, Router
 
 log = logging.getLogger("gateway.access")
 errors_log = logging.getLogger("gateway")
@@ -185,6 +185,8 @@ def _refusal(api: Api, exc: Refused) -> Response:
         headers["Retry-After"] = str(max(1, round(exc.retry_after_s)))
     if exc.status == 401:
         headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, MethodNotAllowed):
+        headers["Allow"] = ", ".join(exc.allowed)
     if api is Api.JUDGE0 and isinstance(exc, Unprocessable) and exc.field:
         return json_response({exc.field: [exc.message]}, exc.status, headers)
     return _error(api, exc.status, exc.message, headers)

@@ -35,7 +35,13 @@ class Route:
 
 
 class MethodNotAllowed(Refused):
+    """405; ``allowed`` goes in the ``Allow`` header, as RFC 9110 asks."""
+
     status = 405
+
+    def __init__(self, message: str, *, allowed: list[str]) -> None:
+        super().__init__(message)
+        self.allowed = allowed
 
 
 class Router:
@@ -61,7 +67,11 @@ class Router:
                 return route, found.groupdict()
             allowed.append(route.method)
         if allowed:
-            raise MethodNotAllowed(f"{method} is not allowed here; use {', '.join(allowed)}")
+            if "GET" in allowed:
+                allowed.append("HEAD")
+            raise MethodNotAllowed(
+                f"{method} is not allowed here; use {', '.join(allowed)}", allowed=allowed
+            )
         raise NotFound(f"no such endpoint: {path}")
 
     def api_of(self, path: str) -> Api:
