@@ -58,6 +58,8 @@ async def build(
             wall_s=engine_settings.timeout_ms / 1000,
             cpu_s=engine_settings.cpu_time_ceiling_ms / 1000,
             memory_kb=engine_settings.memory_mb * 1024,
+            processes=engine_settings.pids_limit,
+            file_size_kb=engine_settings.file_size_limit // 1024,
         ),
         callback_hosts=settings.allowed_callback_hosts(),
         max_batch=settings.max_batch,

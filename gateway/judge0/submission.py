@@ -35,6 +35,8 @@ class Limits(msgspec.Struct, frozen=True):
     wall_s: float
     cpu_s: float
     memory_kb: int
+    processes: int = 128  # the container's pids limit, reported only
+    file_size_kb: int = 16384  # the largest file a job may write, reported only
 
 
 class Submission(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
