@@ -298,3 +298,21 @@ def test_rate_limit_and_concurrency(limited):
     assert second.status_code == 429
     assert "in flight" in second.json()["error"]
     assert slow[0].status_code == 201
+
+
+def test_judge0_official_python_sdk_unchanged(gateway):
+    judge0 = pytest.importorskip("judge0")
+    client = judge0.Client(gateway.url)
+    assert client.version == "1.13.1"
+    single = judge0.run(
+        client=client, source_code="print(input()[::-1])", stdin="olleh", language=71
+    )
+    assert (single.status.value, single.stdout) == (3, "hello\n")
+    batch = judge0.run(
+        client=client,
+        submissions=[
+            judge0.Submission(source_code="print(1)", language=71),
+            judge0.Submission(source_code="console.log(2)", language=63),
+        ],
+    )
+    assert [s.stdout for s in batch] == ["1\n", "2\n"]
