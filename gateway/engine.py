@@ -1,8 +1,9 @@
 """The daemons, as the gateway reaches them: NATS request-reply, under trio-asyncio.
 
 nats-py is asyncio; like the daemon's intake (service/intake/nats.py), it runs in
-a trio-asyncio loop that the gateway's entry point opens around everything, and
-this module is the only one that calls it. Everything else awaits
+a trio-asyncio loop that the gateway's entry point opens around everything.
+This module and the submissions bucket (gateway/judge0/store.py, on this
+module's connection) are the only ones that call it; everything else awaits
 :class:`Engine`'s Trio methods::
 
     async with trio_asyncio.open_loop():
