@@ -26,12 +26,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 from types import SimpleNamespace
 
 from reference_markdown import REGENERATE, banner, source_comments, table
 from reference_protocol import protocol_page, schema_json
 
+from gateway import settings as gateway_settings
 from service import cli, config
 from service.operations import metrics as metrics_module
 from service.operations.discovery import Discovery
@@ -94,6 +96,10 @@ def subjects_page() -> str:
     patterns += [
         (f"`{subjects.stats_subject(instance)}`", "the instance's stats snapshot, once a second"),
         (f"`{subjects.admin_subject(instance)}`", "the instance's admin requests"),
+        (
+            f"`{subjects.LANGUAGES_SUBJECT}`",
+            "the languages served, answered by every instance (any payload asks)",
+        ),
     ]
     patterns += [
         (
@@ -133,26 +139,35 @@ def subjects_page() -> str:
 # --- Configuration, metrics, command line ------------------------------------------
 
 
+def _settings_table(cls: type, rows: list[tuple[str, str, str]]) -> str:
+    secret = {f.metadata["env"] for f in fields(cls) if "env" in f.metadata and not f.repr}
+    return table(
+        ("variable", "default", "meaning"),
+        [
+            (
+                f"`{env}`",
+                f"`{default}`",
+                meaning + (" (a secret: never printed with the settings)" if env in secret else ""),
+            )
+            for env, default, meaning in rows
+        ],
+    )
+
+
 def configuration_page() -> str:
-    secret = {
-        f.metadata["env"]
-        for f in config.fields(config.Settings)
-        if "env" in f.metadata and not f.repr
-    }
-    rows = [
-        (
-            f"`{env}`",
-            f"`{default}`",
-            meaning + (" (a secret: never printed with the settings)" if env in secret else ""),
-        )
-        for env, default, meaning in config.describe()
-    ]
     return (
         banner("service/config.py") + "# Configuration\n\n"
         "Every setting comes from the environment, read once at start-up into one typed "
         "object (`service/config.py`); a value that does not parse, or is out of range, is a "
         "start-up error naming the variable. `code-engine serve --help` prints the same table.\n\n"
-        + table(("variable", "default", "meaning"), rows)
+        + _settings_table(config.Settings, config.describe())
+        + "\n## The gateway\n\n"
+        "`code-engine gateway` and `code-engine mcp` read the daemon's NATS settings and "
+        "subjects above (`NATSURL`, `CODE_ENGINE_NATS_*`, `CODE_ENGINE_COMPILER_SUBJECT`, "
+        "`CODE_ENGINE_PROBLEMS_SUBJECT`) and limits (for Judge0's `/config_info`), and these "
+        "of their own (`gateway/settings.py`); `code-engine gateway --help` prints them. "
+        "See [Run the HTTP gateway](../how-to/gateway.md).\n\n"
+        + _settings_table(gateway_settings.GatewaySettings, gateway_settings.describe())
     )
 
 

@@ -29,6 +29,20 @@ def _settings_epilog() -> str:
     return "\n".join(lines)
 
 
+def _gateway_epilog() -> str:
+    from gateway.settings import describe as describe_gateway
+
+    rows = describe_gateway()
+    width = max(len(env) for env, _, _ in rows)
+    lines = [
+        "configuration (environment variables, default in brackets; NATS and the subjects "
+        "are the daemon's, see `code-engine serve --help`):"
+    ]
+    for env, default, meaning in rows:
+        lines.append(f"  {env:<{width}}  {meaning} [{default}]")
+    return "\n".join(lines)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="code-engine",
@@ -81,6 +95,27 @@ def _parser() -> argparse.ArgumentParser:
         commands, f"NATS URL or comma-separated list (default: NATSURL or {DEFAULT_NATS_URL})"
     )
 
+    gateway = commands.add_parser(
+        "gateway",
+        help="serve the HTTP front doors (Judge0, Piston, native, MCP) over NATS",
+        description="Run the gateway: Judge0- and Piston-compatible APIs, the native HTTP API "
+        "and MCP's streamable HTTP endpoint, each request sent to the daemons over NATS.",
+        epilog=_gateway_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    gateway.add_argument("--nats", help="NATS URL (overrides NATSURL)")
+    gateway.add_argument(
+        "--addr", help="host:port to listen on (overrides CODE_ENGINE_GATEWAY_ADDR)"
+    )
+
+    mcp = commands.add_parser(
+        "mcp",
+        help="serve MCP over stdio (for an AI agent's tool configuration)",
+        description="Speak the Model Context Protocol on stdin/stdout: tools to run code and "
+        "list languages, each run sent to the daemons over NATS.",
+    )
+    mcp.add_argument("--nats", help="NATS URL (overrides NATSURL)")
+
     tui = commands.add_parser("tui", help="live dashboard of running engines")
     tui.add_argument(
         "--nats", help=f"NATS URL or comma-separated list (default: NATSURL or {DEFAULT_NATS_URL})"
@@ -105,6 +140,14 @@ def main(argv: list[str] | None = None) -> int:
             from problem_package.commands import run as run_package
 
             return run_package(args, _nats_connection(args.nats))
+        if args.command == "gateway":
+            from gateway.cli import run_gateway
+
+            return run_gateway(args.nats, args.addr)
+        if args.command == "mcp":
+            from gateway.cli import run_mcp_stdio
+
+            return run_mcp_stdio(args.nats)
     except EngineError as exc:
         print(f"code-engine: {exc}", file=sys.stderr)
         return 1

@@ -327,7 +327,7 @@ class Settings:
             raw = environ.get(f.metadata["env"])
             if raw is None or raw == "":
                 continue
-            values[f.name] = _parse(f.metadata["env"], raw, f.default)
+            values[f.name] = parse_setting(f.metadata["env"], raw, f.default)
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)
         if not settings.instance_id:
@@ -393,15 +393,20 @@ class Settings:
             raise ConfigError(str(exc)) from None
 
 
-def _variables() -> list[Any]:
-    return [f for f in fields(Settings) if "env" in f.metadata]
+def _variables(cls: type = Settings) -> list[Any]:
+    return [f for f in fields(cls) if "env" in f.metadata]
 
 
 def _env_of(name: str) -> str:
     return next(f.metadata["env"] for f in _variables() if f.name == name)
 
 
-def _parse(env: str, raw: str, default: Any) -> Any:
+def parse_setting(env: str, raw: str, default: Any) -> Any:
+    """``raw`` as the type of ``default``.
+
+    Raises:
+        ConfigError: it does not parse.
+    """
     try:
         if isinstance(default, bool):
             return raw.strip().lower() in {"1", "true", "yes", "on"}
@@ -415,10 +420,14 @@ def _parse(env: str, raw: str, default: Any) -> Any:
     return raw
 
 
-def describe() -> list[tuple[str, str, str]]:
-    """(variable, default, meaning) for every setting, in declaration order."""
+def describe(cls: type = Settings) -> list[tuple[str, str, str]]:
+    """(variable, default, meaning) for every setting of ``cls``, in declaration order.
+
+    ``cls`` is a dataclass whose fields carry ``env`` and ``help`` metadata: these
+    settings, or another process's (gateway/settings.py).
+    """
     rows = []
-    for f in _variables():
+    for f in _variables(cls):
         default = "unset" if f.default in (None, "") else str(f.default)
         rows.append((f.metadata["env"], default, f.metadata["help"]))
     return rows

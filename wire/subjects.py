@@ -16,7 +16,8 @@ SERVICE_NAME = "code-engine"
 
 STATS_PREFIX = "code-engine.stats"  # .<instance>: its snapshot, once a second
 ADMIN_PREFIX = "code-engine.admin"  # .<instance>: pause, resume, drain, recycle, resize
-# The languages served: every instance answers here, and one alone on .<instance>.
+# The languages served (wire/languages.py): every instance answers here, and one alone
+# on .<instance>.
 LANGUAGES_SUBJECT = "code-engine.languages"
 DEAD_LETTER_PREFIX = "code-engine.dead"  # .<kind>: durable requests delivered too often
 

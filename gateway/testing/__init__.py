@@ -1,0 +1,1 @@
+"""What the gateway's tests use: a fake engine (``fakes``), a real gateway process (``process``)."""
