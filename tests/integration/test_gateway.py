@@ -199,7 +199,8 @@ def test_judge0_refusals_name_the_field(gateway):
     assert callback.status_code == 422
     assert "callback_url" in callback.json()
     assert httpx.get(f"{gateway.url}/submissions/no-such-token").status_code == 404
-    assert httpx.get(f"{gateway.url}/languages/62").status_code == 404  # Java: not served (yet)
+    assert httpx.get(f"{gateway.url}/languages/62").status_code == 200  # Java
+    assert httpx.get(f"{gateway.url}/languages/78").status_code == 404  # Kotlin: opt-in
 
 
 def test_judge0_reference_endpoints(gateway):
