@@ -63,6 +63,7 @@ async def build(
         ),
         callback_hosts=settings.allowed_callback_hosts(),
         max_batch=settings.max_batch,
+        lease_s=settings.lease_s,
         queue_capacity=engine_settings.queue_capacity,
     ).mount(router)
     mcp = build_mcp(engine)

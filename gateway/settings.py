@@ -83,6 +83,12 @@ class GatewaySettings:
         10.0,
         "how long the daemons' language list is reused before it is asked again",
     )
+    lease_s: float = _setting(
+        "CODE_ENGINE_GATEWAY_LEASE_S",
+        10.0,
+        "how long a no-wait submission's run is promised to the gateway running it, renewed "
+        "while it runs; fetched unfinished after it lapses (that gateway died), it runs again",
+    )
     max_batch: int = _setting(
         "CODE_ENGINE_GATEWAY_MAX_BATCH", 20, "most submissions in one Judge0 batch"
     )

@@ -11,6 +11,12 @@
 A submission without ``wait`` is kept In Queue in the bucket, run in the
 background and kept again with its result; one with ``wait=true`` is run, then
 kept. Either way any gateway answers its token until the bucket's TTL.
+
+A background run is leased to its gateway, which renews the lease while the
+run goes on (Processing). Should that gateway die, the next fetch of the token
+after the lease lapses finds it orphaned: the fetching gateway claims it (one
+gateway wins, by the record's revision) and runs it again from the engine
+request kept with it. A run may so happen twice, never be lost.
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ CALLBACK_TRIES = 3
 CALLBACK_TIMEOUT_S = 5.0
 
 _reply = msgspec.json.Decoder(Reply)
+_wire_request = msgspec.json.Decoder(WireRequest)
 _encoder = msgspec.json.Encoder()
 
 
@@ -64,6 +71,7 @@ class Judge0Api:
         callback_hosts: frozenset[str],
         max_batch: int,
         queue_capacity: int,
+        lease_s: float = 10.0,
     ) -> None:
         self.engine = engine
         self.store = store
@@ -72,6 +80,7 @@ class Judge0Api:
         self.callback_hosts = callback_hosts
         self.max_batch = max_batch
         self.queue_capacity = queue_capacity
+        self.lease_s = lease_s
 
     def mount(self, router: Router) -> None:
         routes: list[tuple[str, str, Callable[[Request], Awaitable[Response]]]] = [
@@ -116,7 +125,7 @@ class Judge0Api:
 
     async def get(self, request: Request) -> Response:
         fields = records.wanted_fields(request.query.get("fields"))
-        found = await self.store.get(request.params["token"])
+        found = await self._fetch(request.params["token"])
         if found is None:
             raise NotFound(f"submission with token {request.params['token']} not found")
         return json_response(records.render(found, fields, request.flag("base64_encoded")))
@@ -154,7 +163,7 @@ class Judge0Api:
         if len(tokens) > self.max_batch:
             raise Refused(f"tokens: at most {self.max_batch} per batch", status=400)
         base64_encoded = request.flag("base64_encoded")
-        found = [await self.store.get(token) for token in tokens]
+        found = [await self._fetch(token) for token in tokens]
         shown = [records.render(r, fields, base64_encoded) if r else None for r in found]
         return json_response({"submissions": shown})
 
@@ -180,7 +189,8 @@ class Judge0Api:
             if getattr(submission, name) is not None
         }
         name = judge0_languages.display_name(row, info.version)
-        return records.new_record(token, submission, raw, name), wire
+        record = records.new_record(token, submission, raw, name, _encoder.encode(wire))
+        return records.leased(record, self.lease_s), wire
 
     async def _execute(self, wire: WireRequest) -> Reply:
         data = await self.engine.request(Kind.COMPILER, _encoder.encode(wire))
@@ -189,7 +199,53 @@ class Judge0Api:
         except msgspec.DecodeError:
             raise EngineUnavailable("the engine's reply could not be read") from None
 
+    async def _fetch(self, token: str) -> records.Record | None:
+        """The record under ``token``; an orphaned run is taken over first (see above)."""
+        found = await self.store.entry(token)
+        if found is None:
+            return None
+        record, revision = found
+        if not records.orphaned(record):
+            return record
+        wire = None
+        if record.request is not None:
+            try:
+                wire = decode(_wire_request, record.request.encode())
+            except msgspec.DecodeError:
+                pass
+        if wire is None:  # shed to fit the bucket, or unreadable: it cannot run again
+            lost = records.failed(
+                record, statuses.INTERNAL_ERROR, "the gateway running it stopped before it ended"
+            )
+            return lost if await self.store.claim(lost, revision) else await self.store.get(token)
+        claimed = records.leased(record, self.lease_s, statuses.IN_QUEUE)
+        if not await self.store.claim(claimed, revision):
+            return await self.store.get(token)  # another gateway took it over first
+        log.info("submission %s: its gateway stopped while it ran; running it again", token)
+        self.background.start(partial(self._run_later, claimed, wire))
+        return claimed
+
     async def _run_later(self, record: records.Record, wire: WireRequest) -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._keep_leased, record)
+            done = await self._outcome(record, wire)
+            nursery.cancel_scope.cancel()
+        try:
+            await self.store.put(done)
+        except StoreError:
+            return  # logged by the store; nothing else can be done with it
+        self._callback(done)
+
+    async def _keep_leased(self, record: records.Record) -> None:
+        """Renew the lease of ``record``'s run (Processing) until cancelled."""
+        while True:
+            try:
+                await self.store.put(records.leased(record, self.lease_s, statuses.PROCESSING))
+            except StoreError:
+                pass  # logged by the store; the next renewal tries again
+            await trio.sleep(self.lease_s / 3)
+
+    async def _outcome(self, record: records.Record, wire: WireRequest) -> records.Record:
         delay = 0.25
         try:
             for _ in range(BUSY_RETRIES):
@@ -198,14 +254,9 @@ class Judge0Api:
                     break
                 await trio.sleep(delay)
                 delay *= 2
-            done = records.finish(record, reply)
+            return records.finish(record, reply)
         except EngineUnavailable as exc:
-            done = records.failed(record, statuses.INTERNAL_ERROR, str(exc))
-        try:
-            await self.store.put(done)
-        except StoreError:
-            return  # logged by the store; nothing else can be done with it
-        self._callback(done)
+            return records.failed(record, statuses.INTERNAL_ERROR, str(exc))
 
     def _callback(self, record: records.Record) -> None:
         if record.callback_url:

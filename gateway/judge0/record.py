@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import time
 from typing import Any
 
 import msgspec
@@ -63,6 +64,11 @@ class Record(msgspec.Struct, kw_only=True):
     time: float | None = None  # CPU seconds
     wall_time: float | None = None
     memory: int | None = None  # KiB
+    # While unfinished: the engine request (JSON), to run again should the gateway
+    # running it die, and until when (Unix time) that gateway has promised to renew
+    # its lease. Neither is shown; both go once the run ends.
+    request: str | None = None
+    lease_until: float | None = None
 
 
 def now() -> str:
@@ -74,9 +80,12 @@ def now() -> str:
 
 
 def new_record(
-    token: str, submission: Submission, raw: dict[str, bytes], language_name: str
+    token: str, submission: Submission, raw: dict[str, bytes], language_name: str, request: bytes
 ) -> Record:
-    """A record of a submission just accepted (In Queue); ``raw``: its texts' bytes."""
+    """A record of a submission just accepted (In Queue); ``raw``: its texts' bytes.
+
+    ``request``: the engine request it became, kept until the run ends.
+    """
 
     def kept(name: str) -> str | None:
         return base64.b64encode(raw[name]).decode() if name in raw else None
@@ -95,7 +104,22 @@ def new_record(
         memory_limit=submission.memory_limit,
         command_line_arguments=submission.command_line_arguments,
         callback_url=submission.callback_url,
+        request=request.decode(),
     )
+
+
+def leased(record: Record, seconds: float, status: Judge0Status | None = None) -> Record:
+    """``record`` promised to this gateway for ``seconds`` more (and in ``status``)."""
+    return msgspec.structs.replace(
+        record,
+        lease_until=time.time() + seconds,
+        status_id=(status or statuses.BY_ID[record.status_id]).id,
+    )
+
+
+def orphaned(record: Record) -> bool:
+    """Unfinished, and no gateway renews its lease: the one that ran it is gone."""
+    return record.finished_at is None and (record.lease_until or 0.0) < time.time()
 
 
 def finish(record: Record, reply: Reply) -> Record:
@@ -118,6 +142,8 @@ def finish(record: Record, reply: Reply) -> Record:
         record,
         status_id=status.id,
         finished_at=now(),
+        request=None,
+        lease_until=None,
         stdout=reply.output or None,
         stderr=None if compiled_badly or status is statuses.INTERNAL_ERROR else reply.error or None,
         compile_output=reply.error if compiled_badly else None,
@@ -133,7 +159,14 @@ def finish(record: Record, reply: Reply) -> Record:
 
 
 def failed(record: Record, status: Judge0Status, message: str) -> Record:
-    return msgspec.structs.replace(record, status_id=status.id, finished_at=now(), message=message)
+    return msgspec.structs.replace(
+        record,
+        status_id=status.id,
+        finished_at=now(),
+        message=message,
+        request=None,
+        lease_until=None,
+    )
 
 
 def _seconds(ms: float | None) -> float | None:

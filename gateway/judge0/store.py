@@ -25,8 +25,9 @@ from .record import Record
 log = logging.getLogger(__name__)
 
 # What a record may lose, in this order, to fit a message: the inputs, which the
-# client has anyway, before anything of the result.
-SHEDDABLE = ("stdin", "expected_output", "source_code")
+# client has anyway, before anything of the result; then the engine request,
+# without which a run its gateway did not finish cannot run again (it fails).
+SHEDDABLE = ("stdin", "expected_output", "source_code", "request")
 _decoder = msgspec.json.Decoder(Record)
 _encoder = msgspec.json.Encoder()
 
@@ -79,6 +80,31 @@ class Submissions:
         Raises:
             StoreError: the bucket did not take it.
         """
+        try:
+            await aio_as_trio(self._kv_or_fail().put)(record.token, self._encode(record))
+        except (nats.errors.Error, nats.js.errors.Error, OSError) as exc:
+            log.warning("could not keep submission %s: %r", record.token, exc)
+            raise StoreError("the submission could not be kept") from None
+
+    async def claim(self, record: Record, revision: int) -> bool:
+        """Keep ``record`` only if its token is still at ``revision``: False if not.
+
+        How one gateway, of several that saw the same orphaned run, takes it over.
+
+        Raises:
+            StoreError: the bucket did not answer.
+        """
+        update = self._kv_or_fail().update
+        try:
+            await aio_as_trio(update)(record.token, self._encode(record), last=revision)
+        except nats.js.errors.KeyWrongLastSequenceError:
+            return False
+        except (nats.errors.Error, nats.js.errors.Error, OSError) as exc:
+            log.warning("could not claim submission %s: %r", record.token, exc)
+            raise StoreError("the submission could not be kept") from None
+        return True
+
+    def _encode(self, record: Record) -> bytes:
         data = _encoder.encode(record)
         limit = self._engine.max_payload - 512
         for name in SHEDDABLE:
@@ -86,14 +112,19 @@ class Submissions:
                 break
             record = msgspec.structs.replace(record, **{name: None})
             data = _encoder.encode(record)
-        try:
-            await aio_as_trio(self._kv_or_fail().put)(record.token, data)
-        except (nats.errors.Error, nats.js.errors.Error, OSError) as exc:
-            log.warning("could not keep submission %s: %r", record.token, exc)
-            raise StoreError("the submission could not be kept") from None
+        return data
 
     async def get(self, token: str) -> Record | None:
         """The record kept under ``token``; None when there is none (or it expired).
+
+        Raises:
+            StoreError: the bucket could not be read.
+        """
+        found = await self.entry(token)
+        return found[0] if found is not None else None
+
+    async def entry(self, token: str) -> tuple[Record, int] | None:
+        """The record kept under ``token`` and its revision; None as :meth:`get`.
 
         Raises:
             StoreError: the bucket could not be read.
@@ -107,10 +138,10 @@ class Submissions:
         except (nats.errors.Error, nats.js.errors.Error, OSError) as exc:
             log.warning("could not read submission %s: %r", token, exc)
             raise StoreError("the submission could not be read") from None
-        if entry.value is None:
+        if entry.value is None or entry.revision is None:
             return None
         try:
-            return _decoder.decode(entry.value)
+            return _decoder.decode(entry.value), entry.revision
         except msgspec.DecodeError:
             log.warning("submission %s is not a record", token)
             return None

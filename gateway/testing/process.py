@@ -85,6 +85,13 @@ class GatewayProcess(StoppedOnExit):
         self.process = None
         return code
 
+    def kill(self) -> None:
+        """SIGKILL: the gateway dies with whatever it was doing."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
     def restart(self) -> None:
         self.stop()
         self.start()

@@ -22,6 +22,7 @@ from gateway.testing.process import GatewayProcess
 from gateway.testing.samples import HELLO
 from service.testing.harness import Daemon
 from service.testing.nats_servers import NatsServer
+from service.testing.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 TOKEN = "test-token-1"
@@ -142,6 +143,28 @@ def test_judge0_no_wait_fetched_here_from_another_gateway_and_after_a_restart(ga
     gateway.restart()
     after = httpx.get(f"{gateway.url}/submissions/{token}?base64_encoded=true").json()
     assert base64.b64decode(after["stdout"]).decode() == "é\n"
+
+
+def test_judge0_no_wait_run_survives_its_gateway_killed(nats_server, daemon, tmp_session):
+    """The gateway running a submission dies (SIGKILL): another one runs it again."""
+    env = {"CODE_ENGINE_GATEWAY_LEASE_S": "1"}
+    with (
+        GatewayProcess(nats_server.url, tmp_session / "gateway-dying.log", env) as dying,
+        GatewayProcess(nats_server.url, tmp_session / "gateway-heir.log", env) as heir,
+    ):
+        code = "import time\ntime.sleep(2)\nprint('ran to the end')"
+        created = submit(dying, "wait=false", language_id=71, source_code=code, wall_time_limit=10)
+        token = created.json()["token"]
+        url = f"{heir.url}/submissions/{token}"
+        wait_until(
+            lambda: httpx.get(url).json()["status"]["id"] == 2,
+            timeout=30,
+            what="the first gateway running it (Processing)",
+        )
+        dying.kill()  # two seconds before the program ends: only another gateway can finish it
+        done = poll(heir, token)
+        assert done["status"]["id"] == 3, done
+        assert done["stdout"] == "ran to the end\n"
 
 
 def test_judge0_batch(gateway):

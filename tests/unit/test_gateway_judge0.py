@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import time
 import zipfile
 
 import pytest
@@ -188,6 +189,7 @@ def test_record_fields_and_base64():
         submission,
         {"source_code": "print('é')".encode(), "expected_output": "é".encode()},
         "Python (3.11)",
+        b"{}",
     )
     done = records.finish(
         record, reply(status=Status.OK, output="é\n", cpu_time_ms=12.3456, execution_time_ms=20.0)
@@ -204,7 +206,7 @@ def test_record_fields_and_base64():
 
 def test_compile_error_goes_to_compile_output():
     submission = parse({"language_id": 54, "source_code": "int main("})
-    record = records.new_record("tok", submission, {}, "C++")
+    record = records.new_record("tok", submission, {}, "C++", b"{}")
     done = records.finish(record, reply(status=Status.COMPILE_ERROR, error="main.cpp:1: error"))
     assert (done.status_id, done.compile_output, done.stderr) == (6, "main.cpp:1: error", None)
 
@@ -223,3 +225,18 @@ def test_the_reference_page_lists_every_judge0_id():
     page = (ROOT / "docs" / "reference" / "gateway-judge0.md").read_text()
     for row in judge0_languages.TABLE:
         assert f"| {row.id} | `{row.engine}` |" in page, row
+
+
+def test_a_run_is_orphaned_once_unfinished_and_its_lease_lapsed(monkeypatch):
+    submission = parse({"language_id": 71, "source_code": "print(1)"})
+    record = records.new_record("t", submission, {}, "Python (3.11.2)", b'{"language":"python"}')
+    assert records.orphaned(record)  # no lease yet: nobody runs it
+    leased = records.leased(record, 10.0, statuses.PROCESSING)
+    assert leased.status_id == statuses.PROCESSING.id and not records.orphaned(leased)
+    clock = time.time()
+    monkeypatch.setattr(records.time, "time", lambda: clock + 11.0)
+    assert records.orphaned(leased)
+    done = records.failed(leased, statuses.INTERNAL_ERROR, "lost")
+    assert not records.orphaned(done)
+    assert done.request is None and done.lease_until is None
+    assert "request" not in records.render(done, tuple(records.ALL_FIELDS), False)
