@@ -50,6 +50,7 @@ daemon-image: images
 bench: setup
 	$(BIN)/python -m benchmarks.bench
 	$(BIN)/python -m benchmarks.warm
+	$(BIN)/python -m benchmarks.languages
 
 lint: venv
 	$(BIN)/ruff check .

@@ -1,0 +1,141 @@
+"""Every served language's hello world through the engine, against its own toolchain
+run as a bare host process where the host has it, in one run.
+
+    .venv/bin/python -m benchmarks.languages [--requests 15] [--languages all]
+
+The hello world is each language file's own ``hello`` self-test, so a language
+added as a file is measured with nothing written here. Per language, the p50
+of requests sent one at a time after two warm-ups:
+
+- host: the language's compile (if any) and run commands, the engine's own flags,
+  in a fresh directory each time; blank when the host lacks the toolchain;
+- warm: the engine's default (warm interpreters where the language has them;
+  a compiled language's same source again, which the compile cache answers);
+- cold: ``CODE_ENGINE_WARM_STARTS=0`` (interpreted languages only);
+- new source: a compiled language's source made unique every request (trailing
+  blank lines, neutral in every language), so every request compiles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks import host
+from benchmarks.figures import ms, percentile, ratio, table
+from benchmarks.programs import Program, missing_host_tool
+from benchmarks.services import engine
+from engine_client import EngineClient
+from service.languages import ALL, Language, select, serve
+
+WARM_UPS = 2
+
+
+def hello(language: Language) -> Program | None:
+    """The language's ``hello`` self-test as a program, or None if its file has none."""
+    tests = language.data.tests if language.data else ()
+    found = next((test for test in tests if test.name == "hello"), None)
+    if found is None or found.stdout is None or found.status != "ok":
+        return None
+    return Program(language.name, "hello", found.code, found.stdout.strip())
+
+
+def unique(source: str, n: int) -> str:
+    """``source`` made unique for request ``n`` by blank lines only (valid in any language)."""
+    return source + "\n" + " " * (n % 40) + "\n" * (n // 40 + 1)
+
+
+async def _measure(
+    url: str, programs: list[Program], requests: int, *, new_sources: bool
+) -> dict[str, list[float]]:
+    found: dict[str, list[float]] = {}
+    async with await EngineClient.connect(url) as client:
+        for program in programs:
+            if new_sources and not program.compiled:
+                continue
+            samples = []
+            for n in range(requests + WARM_UPS):
+                source = unique(program.source, n) if new_sources else program.source
+                started = time.monotonic()
+                reply = await client.execute(program.language, source, timeout=300)
+                elapsed = (time.monotonic() - started) * 1000
+                if reply["status"] != "ok" or reply["output"].strip() != program.expected:
+                    raise RuntimeError(f"{program.label}: {reply['status']} {reply['error']}")
+                if n >= WARM_UPS:
+                    samples.append(elapsed)
+            found[program.language] = samples
+    return found
+
+
+def _engine(
+    env: dict[str, str], programs: list[Program], requests: int, *, new_sources: bool = False
+) -> dict[str, list[float]]:
+    with (
+        tempfile.TemporaryDirectory(prefix="code-engine-languages-") as tmp,
+        engine(Path(tmp), {"CODE_ENGINE_WORKERS": "2", **env}) as (server, _daemon),
+    ):
+        return asyncio.run(_measure(server.url, programs, requests, new_sources=new_sources))
+
+
+def _p50(samples: list[float] | None) -> float | None:
+    return percentile(samples, 50) if samples else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.languages",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--requests", type=int, default=15, help="requests per language and mode")
+    parser.add_argument(
+        "--languages", default=ALL, help="as CODE_ENGINE_LANGUAGES (default: all but opt-in)"
+    )
+    args = parser.parse_args(argv)
+    languages = select(args.languages)
+    serve(languages)
+    programs = [p for p in (hello(language) for language in languages) if p is not None]
+    env = {"CODE_ENGINE_LANGUAGES": args.languages}
+    bare: dict[str, list[float]] = {}
+    for program in programs:
+        if missing_host_tool(program) is not None:
+            continue
+        try:
+            bare[program.language] = [r.total_ms for r in host.sequential(program, args.requests)]
+        except Exception as exc:  # the host's toolchain differs from the image's (flags, libs)
+            print(f"host: {program.label}: {exc}")
+    warm = _engine(env, programs, args.requests)
+    cold = _engine({**env, "CODE_ENGINE_WARM_STARTS": "0"}, programs, args.requests)
+    new = _engine(env, programs, args.requests, new_sources=True)
+    rows = []
+    for program in programs:
+        name = program.language
+        base, warm_e2e = _p50(bare.get(name)), _p50(warm[name])
+        cold_e2e = None if program.compiled else _p50(cold[name])
+        new_e2e = _p50(new.get(name))
+        rows.append(
+            [
+                name,
+                ms(base) if base is not None else "no host tool",
+                ms(warm_e2e),
+                ms(cold_e2e) if cold_e2e is not None else "",
+                ms(new_e2e) if new_e2e is not None else "",
+                ratio(warm_e2e, base),
+                ratio(new_e2e if program.compiled else cold_e2e, base),
+            ]
+        )
+    print(
+        table(
+            f"hello world per language: p50 over {args.requests} requests one at a time (ms)",
+            ["language", "host", "warm", "cold", "new source", "warm/host", "cold or new/host"],
+            rows,
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
