@@ -10,7 +10,6 @@ and for docs/reference/configuration.md.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 
 from service.config import Settings as EngineSettings
 from service.config import describe as describe_settings
-from service.config import parse_setting
+from service.config import values_from_env
 from service.errors import ConfigError
 
 from .errors import SettingsError
@@ -133,14 +132,10 @@ class GatewaySettings:
         Raises:
             SettingsError: a variable does not parse or is out of range.
         """
-        environ = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for f in _variables():
-            raw = environ.get(f.metadata["env"])
-            if raw:
-                values[f.name] = _parse(f.metadata["env"], raw, f.default)
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        settings = cls(**values)
+        try:
+            settings = cls(**values_from_env(cls, environ, overrides))
+        except ConfigError as exc:
+            raise SettingsError(str(exc)) from None
         settings.check()
         return settings
 
@@ -172,13 +167,6 @@ def _variables() -> list[Any]:
 
 def _env_of(name: str) -> str:
     return next(f.metadata["env"] for f in _variables() if f.name == name)
-
-
-def _parse(env: str, raw: str, default: Any) -> Any:
-    try:
-        return parse_setting(env, raw, default)
-    except ConfigError as exc:
-        raise SettingsError(str(exc)) from None
 
 
 def describe() -> list[tuple[str, str, str]]:

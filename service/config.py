@@ -321,15 +321,7 @@ class Settings:
         Raises:
             ConfigError: a variable does not parse or a value is out of range.
         """
-        environ = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for f in _variables():
-            raw = environ.get(f.metadata["env"])
-            if raw is None or raw == "":
-                continue
-            values[f.name] = parse_setting(f.metadata["env"], raw, f.default)
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        settings = cls(**values)
+        settings = cls(**values_from_env(cls, environ, overrides))
         if not settings.instance_id:
             settings = replace(settings, instance_id=default_instance_id(), instance_id_auto=True)
         settings.check()
@@ -391,6 +383,26 @@ class Settings:
             self.nats_connection.check()
         except NatsSettingsError as exc:
             raise ConfigError(str(exc)) from None
+
+
+def values_from_env(
+    cls: type, environ: Mapping[str, str] | None, overrides: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The field values of settings class ``cls``: each variable set (non-empty) in
+    ``environ`` (default ``os.environ``) parsed as its default's type, then ``overrides``
+    that are not None. ``cls``: these settings, or another process's (gateway/settings.py).
+
+    Raises:
+        ConfigError: a variable does not parse.
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f in _variables(cls):
+        raw = environ.get(f.metadata["env"])
+        if raw:
+            values[f.name] = parse_setting(f.metadata["env"], raw, f.default)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return values
 
 
 def _variables(cls: type = Settings) -> list[Any]:
