@@ -197,7 +197,7 @@ def test_an_interactive_run_has_no_files():
 
 
 def file_step(**fields: object) -> Step:
-    return Step(["prog"], stdin=b"1 2\n", limits=StepLimits(output_bytes=8), **fields)  # type: ignore[arg-type]
+    return Step(["prog"], stdin=b"1 2\n", limits=StepLimits(output_bytes=8), **fields)
 
 
 RAN = StepResult(exit_code=0, signal=None, stdout=b"", stdout_truncated=True)
@@ -302,4 +302,16 @@ def test_a_package_loader_sets_the_files_on_the_metadata():
     assert all(
         (request["input_file"], request["output_file"]) == ("input.txt", "output.txt")
         for _, request in files
+    )
+
+
+def test_output_limit_names_the_output_file():
+    from service.jobs.outcome import explain
+    from wire import Status
+
+    request = problem(output_file="output.txt")
+    step = StepResult(exit_code=0, signal=None, output_exceeded=True)
+    limit = request.limits.output_limit
+    assert explain(step, Status.OUTPUT_LIMIT, request) == (
+        f"output limit exceeded: output.txt holds more than {limit} bytes"
     )
