@@ -206,3 +206,36 @@ def test_a_bad_file_name_is_refused(daemon):
     reply = judge(daemon, "python", "print(1)", ADDITION, output_file="../output.txt")
     assert reply["status"] == "invalid_request"
     assert reply["error"].startswith("output_file must be a plain file name")
+
+
+# Two passes: the first on the test's input n (answer n + 1), the second on n + 1
+# (answer n + 2); the validator is given the test's input n both times.
+TWO_PASSES = (
+    "import os, sys\n"
+    "n = int(open(sys.argv[1]).read())\n"
+    "second = os.path.exists(sys.argv[3] + 'seen')\n"
+    "got = sys.stdin.read().split()\n"
+    "if got != [str(n + 1 + second)]:\n"
+    "    open(sys.argv[3] + 'judgemessage.txt', 'w').write(f'got {got}')\n"
+    "    sys.exit(43)\n"
+    "if not second:\n"
+    "    open(sys.argv[3] + 'seen', 'w').write('')\n"
+    "    open(sys.argv[3] + 'nextpass.in', 'w').write(f'{n + 1}\\n')\n"
+    "sys.exit(42)\n"
+)
+
+
+def test_each_pass_of_a_multi_pass_problem_reads_and_writes_the_files(daemon):
+    checker = {
+        "language": "python",
+        "code": b64(TWO_PASSES),
+        "convention": "kattis",
+        "passes": 2,
+    }
+    code = "n = int(open('input.txt').read())\nopen('output.txt', 'w').write(f'{n + 1}\\n')\n"
+    right = judge(daemon, "python", code, [case("5\n", "")], checker=checker)
+    assert right["status"] == "accepted", right
+    stuck = "open('output.txt', 'w').write('6\\n')\n"  # right on the first pass only
+    wrong = judge(daemon, "python", stuck, [case("5\n", "")], checker=checker)
+    assert wrong["status"] == "wrong_answer", wrong
+    assert wrong["tests"][0]["checker_output"].startswith("got ['6']"), wrong
