@@ -172,6 +172,7 @@ KATTIS_CHECKER = (
         pytest.param("testlib", TESTLIB_CHECKER, marks=pytest.mark.smoke),
         pytest.param("kattis", KATTIS_CHECKER, marks=pytest.mark.smoke),
     ],
+    ids=["testlib", "kattis"],
 )
 def test_a_checker_grades_the_output_file(daemon, convention, checker):
     spaced = (
