@@ -28,6 +28,7 @@ from typing import IO
 from agent import memory
 from agent.cputime import CpuMeter
 from agent.errors import AgentFailure
+from agent.file_io import place_input, take_output
 from agent.jail import JOB_GID, JOB_UID, Jail, spawn
 from agent.processes import KILL_SECONDS, read_limit_hits, read_oom_kills, signal_everyone
 from agent.protocol import Step, StepResult
@@ -101,14 +102,18 @@ class StepRunner:
         # The guest reached the agent's memory watch level (agent.memory, gVisor).
         self.memory_exceeded = False
         self.meter: CpuMeter | None = None
-        self.out = Capture(step.limits.output_bytes)
+        # A file task's output is its output file (agent.file_io): its stdout is
+        # drained and counted, kept nowhere and no reason to stop it.
+        self.stdout_dropped = step.output_file is not None
+        self.out = Capture(0 if self.stdout_dropped else step.limits.output_bytes)
         self.err = Capture(step.limits.output_bytes)
         self.status: int | None = None
         self.rusage: resource.struct_rusage | None = None
         self.timed_out = False
         self.output_exceeded = False
         self.killed_at: float | None = None
-        self.stdin_left = memoryview(step.stdin)
+        # A file task's input is in its input file: its stdin is empty.
+        self.stdin_left = memoryview(b"" if step.input_file is not None else step.stdin)
         self.ended = 0.0
         self.drain_until = 0.0
         self.pid = 0
@@ -118,17 +123,20 @@ class StepRunner:
 
         Raises:
             AgentFailure: a job process does not die after SIGKILL.
+            BadRequest: a file task's input file cannot be written.
             OSError: the agent could not spawn the step (a program that cannot
                 be executed is a result, exit code 126 or 127, not an error).
         """
+        place_input(self.step, self.cwd, self.user)
         drain(self.wake_fd)
         oom_before = read_oom_kills()
         limit_hits_before = read_limit_hits()
         self.meter = CpuMeter()
         try:
-            return self._run(oom_before, limit_hits_before)
+            result = self._run(oom_before, limit_hits_before)
         finally:
             self.meter.close()
+        return take_output(self.step, self.cwd, result)
 
     def _run(self, oom_before: int | None, limit_hits_before: int | None) -> StepResult:
         start = time.monotonic()
@@ -270,6 +278,8 @@ class StepRunner:
         over = capture.add(chunk)
         if over and capture is self.err and self.step.stderr_soft:
             return  # cut and counted (stderr_truncated), not a reason to stop
+        if over and capture is self.out and self.stdout_dropped:
+            return
         if over and not self.output_exceeded:
             self.output_exceeded = True
             if self.status is None:

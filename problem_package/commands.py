@@ -27,6 +27,7 @@ from .source import opened
 from .verifying import judge_files, verify
 
 MISMATCH, MALFORMED, UNREACHABLE = 1, 2, 125
+DEFAULT_MAX_PACKAGE_MB = 256
 
 
 def add_commands(commands: Any, nats_help: str) -> None:
@@ -52,6 +53,13 @@ def add_commands(commands: Any, nats_help: str) -> None:
         parser.add_argument("--nats", help=nats_help)
         if name != "serve-packages":
             parser.add_argument("--json", action="store_true", help="print the report as JSON")
+        else:
+            parser.add_argument(
+                "--max-package-mb",
+                type=int,
+                default=DEFAULT_MAX_PACKAGE_MB,
+                help="the largest package fetched from a JetStream object store, in MiB",
+            )
 
 
 def run(args: argparse.Namespace, connection: NatsConnection) -> int:
@@ -59,7 +67,8 @@ def run(args: argparse.Namespace, connection: NatsConnection) -> int:
         if args.command == "serve-packages":
             from .service import serve
 
-            asyncio.run(serve(connection, args.parallel, args.wall_max_ms))
+            limit = args.max_package_mb << 20
+            asyncio.run(serve(connection, args.parallel, args.wall_max_ms, limit))
             return 0
         with opened(args.package) as root:
             package = read_package(root)

@@ -4,6 +4,7 @@
 
     PackageError                  anything this package refuses
     ├── MalformedPackage          a file of the package is not what the format says
+    ├── StoredPackageError        a package named in an object store cannot be fetched
     └── EngineUnreachable         the engine did not answer a request
 """
 
@@ -23,6 +24,10 @@ class MalformedPackage(PackageError):
         super().__init__(f"{path}: {reason}")
         self.path = str(path)
         self.reason = reason
+
+
+class StoredPackageError(PackageError):
+    """A package named by bucket and object cannot be fetched, or is no zip."""
 
 
 class EngineUnreachable(PackageError):

@@ -122,6 +122,12 @@ def _validation(package: Package, group: Group) -> dict[str, Any]:
     return {"interactor" if package.meta.interactive else "checker": tool}
 
 
+def file_task_fields(package: Package) -> dict[str, str]:
+    """The request fields of a file task: the files the package's programs read and write."""
+    names = {"input_file": package.meta.input_file, "output_file": package.meta.output_file}
+    return {field: name for field, name in names.items() if name is not None}
+
+
 def convention(validator: Program) -> str:
     """testlib when the validator carries a testlib header (testlib*.h), else kattis.
 
@@ -149,6 +155,7 @@ def requests_for(
                 **program.wire(),
                 **_limits(package, time_limit_s, wall_max_ms),
                 **_validation(package, group),
+                **file_task_fields(package),
                 "stop_on_first_failure": not package.meta.scoring,
                 "tests": [
                     {

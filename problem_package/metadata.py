@@ -56,6 +56,10 @@ class Metadata:
     validation_passes: int  # multi-pass: the most runs per test
     validator_flags: tuple[str, ...]  # legacy: the default or custom validator's flags
     custom_validation: bool | None  # legacy only: validation is custom; None: by folders
+    # A file task's files (Polygon's input-file and output-file; the ICPC format
+    # has none): the requests' input_file and output_file. None: stdin, stdout.
+    input_file: str | None = None
+    output_file: str | None = None
 
     @property
     def legacy(self) -> bool:

@@ -25,6 +25,7 @@ REQUEST_TYPES: tuple[type, ...] = (
     requests.WireTool,
     requests.WireGroup,
     packages.WirePackageRequest,
+    packages.WireStoredPackage,
 )
 REPLY_TYPES: tuple[type, ...] = (
     replies.Reply,

@@ -12,17 +12,34 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
-PACKAGES_SUBJECT = "packages.verify.request"  # a package (a zip) in, its verification out
+PACKAGES_SUBJECT = "packages.verify.request"  # a package (zip or stored object) in, report out
 PACKAGES_QUEUE = "code-engine-packages"
 
 
+class WireStoredPackage(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A package kept as a zip in a JetStream object store bucket."""
+
+    bucket: Annotated[str, Meta(description="the object store bucket's name")]
+    name: Annotated[str, Meta(description="the object's name in it (the object itself, no link)")]
+
+
 class WirePackageRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """A request on packages.verify.request: verify one package."""
+    """A request on packages.verify.request: verify one package, sent or named (one of them)."""
 
     package: Annotated[
-        str,
-        Meta(description="base64; the package as a zip (its directory, or its files at the top)"),
-    ]
+        str | None,
+        Meta(
+            description="base64; the package as a zip (its directory, or its files at the "
+            "top), within the server's payload limit"
+        ),
+    ] = None
+    stored: Annotated[
+        WireStoredPackage | None,
+        Meta(
+            description="the package by reference: a zip in a JetStream object store, at most "
+            "serve-packages' --max-package-mb"
+        ),
+    ] = msgspec.field(default=None, name="object")
     id: Annotated[str | None, Meta(description="echoed in the report")] = None
 
 

@@ -224,6 +224,22 @@ class WireProblemRequest(WireRequest, frozen=True, forbid_unknown_fields=True):
             "pass-fail with on_reject break, at the top level"
         ),
     ] = None
+    input_file: Annotated[
+        str | None,
+        Meta(
+            description="a file task: each test's stdin is written to this file in the "
+            "program's working directory (a plain name of [A-Za-z0-9._-], not one of the "
+            "program's files) and its stdin is empty; not with interactor"
+        ),
+    ] = None
+    output_file: Annotated[
+        str | None,
+        Meta(
+            description="a file task: what the program leaves in this file in its working "
+            "directory is its output, graded in place of its stdout (which is discarded); "
+            "missing: empty; past the output limit: output_limit; not with interactor"
+        ),
+    ] = None
     case_sensitive: Annotated[
         bool | None,
         Meta(description="compare icpc only: tokens compared case-sensitively (default false)"),

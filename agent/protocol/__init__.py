@@ -28,7 +28,9 @@ Agent to host::
     error     message, id                          a line it could not read at all
 
 A ``job`` writes ``files`` into the build directory, runs ``compile`` there
-(when given) and then each of ``runs`` in a fresh run directory. With
+(when given) and then each of ``runs`` in a fresh run directory. A run step of
+a file task names its ``input_file`` and ``output_file`` there: its stdin is
+written to the one and the other is read back as its stdout (agent.file_io). With
 ``finish=false`` the build is kept for later ``run`` messages. With
 ``early_result`` (and ``finish``) the agent answers as soon as the last step is
 over, with ``cleanup`` OWED, and reports the wipe in a ``cleaned`` message

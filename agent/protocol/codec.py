@@ -12,7 +12,7 @@ from .host_messages import HOST_TYPES, HostMessage
 
 # Bumped whenever a message changes shape; the host refuses an agent that
 # announces another version (an image built from another checkout).
-PROTOCOL_VERSION = 10
+PROTOCOL_VERSION = 11
 
 # A compiled program (2 MB for Go) travels raw, right after its message's line,
 # which gives its length in bytes in its ``program`` field (see encode): as

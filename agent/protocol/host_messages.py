@@ -220,6 +220,10 @@ class Run:
             if not isinstance(raw_checks, list) or len(raw_checks) != len(runs):
                 raise ProtocolError("checks must be a list with one check per run")
             checks = [Check.from_wire(check) for check in raw_checks]
+            for run, check in zip(runs, checks, strict=True):
+                if check.interactive and (run.input_file or run.output_file):
+                    # An interactive run talks to its interactor over stdin and stdout.
+                    raise ProtocolError("an interactive run has no input_file or output_file")
         return cls(
             id=str_field(obj, "id"),
             runs=runs,

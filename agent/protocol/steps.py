@@ -17,7 +17,10 @@ from .fields import (
 )
 from .limits import StepLimits
 
-_STEP_FIELDS = frozenset({"argv", "env", "limits", "stdin", "stderr_soft"})
+_STEP_FIELDS = frozenset(
+    {"argv", "env", "limits", "stdin", "stderr_soft", "input_file", "output_file"}
+)
+MAX_FILE_NAME_BYTES = 255
 
 
 @dataclass(slots=True)
@@ -31,6 +34,12 @@ class Step:
     # Stderr past limits.output_bytes is cut and counted, never a reason to stop the
     # step (problems mode: judges grade stdout; a chatty program is not wrong).
     stderr_soft: bool = False
+    # A file task's run (agent.file_io): ``stdin`` goes to this file in the run's
+    # working directory instead of its stdin, which is then empty.
+    input_file: str | None = None
+    # ... and this file, read back after the run, is its stdout; its own stdout
+    # is drained and dropped.
+    output_file: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {
@@ -42,11 +51,16 @@ class Step:
             wire["stderr_soft"] = True
         if self.stdin:
             wire["stdin"] = b64(self.stdin)
+        if self.input_file is not None:
+            wire["input_file"] = self.input_file
+        if self.output_file is not None:
+            wire["output_file"] = self.output_file
         return wire
 
     @classmethod
     def from_wire(cls, value: object, *, with_stdin: bool = True) -> Step:
-        """A step from its wire form; ``with_stdin=False`` for a compile, which reads none."""
+        """A step from its wire form; ``with_stdin=False`` for a compile or a tool, which
+        read no stdin of the request's and have no file task's files."""
         obj = as_object(value, "a step")
         unknown = set(obj) - _STEP_FIELDS
         if unknown:
@@ -65,13 +79,41 @@ class Step:
             if not isinstance(item, str) or "\0" in item:
                 raise ProtocolError(f"environment value of {key} must be a string without NUL")
         raw_stdin = obj.get("stdin") if with_stdin else None
+        files = {name: obj.get(name) for name in ("input_file", "output_file")}
+        if not with_stdin and any(value is not None for value in files.values()):
+            raise ProtocolError("only a run has an input_file or output_file")
+        for name, value in files.items():
+            _check_file_name(name, value)
+        if files["input_file"] is not None and files["input_file"] == files["output_file"]:
+            raise ProtocolError("input_file and output_file must differ")
         return cls(
             argv=list(argv),
             env=dict(env),
             limits=StepLimits.from_wire(obj.get("limits") or {}),
             stdin=unb64(raw_stdin, "stdin") if raw_stdin else b"",
             stderr_soft=bool_field(obj, "stderr_soft"),
+            input_file=files["input_file"],
+            output_file=files["output_file"],
         )
+
+
+def _check_file_name(field: str, value: object) -> None:
+    """A file task's file: one plain, visible name in the run's working directory (or None).
+
+    The agent creates and reads it relative to that directory's descriptor
+    (agent.file_io): a '/' or '..' could name anything else.
+    """
+    if value is None:
+        return
+    refused = ProtocolError(f"{field} must be a plain file name (no '/', not hidden)")
+    if not isinstance(value, str):
+        raise refused
+    try:
+        size = len(value.encode())
+    except UnicodeEncodeError:
+        raise refused from None
+    if not 0 < size <= MAX_FILE_NAME_BYTES or "/" in value or "\0" in value or value[0] == ".":
+        raise refused
 
 
 @dataclass(frozen=True, slots=True)

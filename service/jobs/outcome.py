@@ -57,7 +57,11 @@ def explain(step: StepResult, status: Status, request: ExecuteRequest) -> str:
     if status is Status.MEMORY_LIMIT:
         return memory_exceeded(request)
     if status is Status.OUTPUT_LIMIT:
-        return f"output limit exceeded ({request.limits.output_limit} bytes per stream)"
+        limit = request.limits.output_limit
+        output_file = request.problem.output_file if request.problem else None
+        if output_file is not None:
+            return f"output limit exceeded: {output_file} holds more than {limit} bytes"
+        return f"output limit exceeded ({limit} bytes per stream)"
     if step.signal == SIGXFSZ:
         return "file size limit exceeded"
     return ""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import math
+import re
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -31,6 +32,8 @@ MAX_PASSES = 10
 MAX_ARG_CHARS = 4096
 MAX_NAME_CHARS = 128
 ON_REJECT = {"break": True, "continue": False}
+MAX_FILE_NAME_CHARS = 255
+_FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
 
 
 def choice(kind: type[E], value: str, field: str) -> E:
@@ -105,6 +108,42 @@ def grader_files(
         if file.name in taken:
             raise InvalidRequest(f"grader[{index}]: {file.name!r} is also a file of the submission")
     return files
+
+
+def file_task(
+    wire: WireProblemRequest, main: Program, grader: tuple[SourceFile, ...]
+) -> tuple[str | None, str | None]:
+    """The names of a file task's input and output files (None: stdin, stdout).
+
+    Plain file names in the run's working directory, apart from each other and
+    from every name of the program's own (its main file, extra files, grader,
+    build output), so that nobody reading a request or a package wonders which
+    file is meant.
+    """
+    names = {"input_file": wire.input_file, "output_file": wire.output_file}
+    given = {field: name for field, name in names.items() if name is not None}
+    if given and wire.interactor is not None:
+        raise InvalidRequest(
+            f"{next(iter(given))} and interactor exclude each other: an interactive "
+            "solution talks to its interactor over stdin and stdout"
+        )
+    language = main.language
+    own = {language.source_file, *(file.name.split("/")[0] for file in main.files)}
+    own |= {file.name for file in grader}
+    if language.compiled:
+        own.add(language.program_file)
+    for field, name in given.items():
+        if not (0 < len(name) <= MAX_FILE_NAME_CHARS and _FILE_NAME.fullmatch(name)):
+            raise InvalidRequest(
+                f"{field} must be a plain file name of [A-Za-z0-9._-] (no '/'), not "
+                f"starting with '.' or '-', at most {MAX_FILE_NAME_CHARS} characters, "
+                f"got {name[:40]!r}"
+            )
+        if name in own:
+            raise InvalidRequest(f"{field} {name!r} clashes with a file of the program's own")
+    if wire.input_file is not None and wire.input_file == wire.output_file:
+        raise InvalidRequest("input_file and output_file must be different files")
+    return wire.input_file, wire.output_file
 
 
 def tool_passes(tool: WireTool, field: str, convention: Convention) -> int:

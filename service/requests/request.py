@@ -101,6 +101,10 @@ class Problem:
     passes: int = 1  # kattis multi-pass: the most runs per test
     hidden: tuple[str, ...] = ()  # the grader's files: in the build, removed once built
     groups: tuple[GroupRule, ...] = ()  # every group, declared or named by a test
+    # A file task: the run reads its input from, and writes its output to, these
+    # files in its working directory; None: stdin, stdout.
+    input_file: str | None = None
+    output_file: str | None = None
 
     def group(self, name: str) -> GroupRule:
         return next((rule for rule in self.groups if rule.id == name), GroupRule(name))

@@ -25,6 +25,7 @@ from .limits import Limits, run_limits
 from .problem_options import (
     choice,
     default_validator,
+    file_task,
     grader_files,
     group_rules,
     tool_convention,
@@ -97,7 +98,9 @@ def parse_request(payload: bytes, kind: Kind, limits: Limits) -> ExecuteRequest:
         args=args,
         limits=run_limits(wire, main.language, limits),
         problem=(
-            _problem(wire, limits, used, grader) if isinstance(wire, WireProblemRequest) else None
+            _problem(wire, limits, used, main, grader)
+            if isinstance(wire, WireProblemRequest)
+            else None
         ),
         files=files,
     )
@@ -168,7 +171,11 @@ def _program(
 
 
 def _problem(
-    wire: WireProblemRequest, limits: Limits, used: int, grader: tuple[SourceFile, ...] = ()
+    wire: WireProblemRequest,
+    limits: Limits,
+    used: int,
+    main: Program,
+    grader: tuple[SourceFile, ...] = (),
 ) -> Problem | None:
     """The problem part of a problems request, or None when it has no ``tests``.
 
@@ -179,8 +186,9 @@ def _problem(
     if wire.tests is None:
         if tool is not None:
             raise InvalidRequest(f"{tool_field} needs tests")
-        if wire.groups is not None or wire.grader is not None:
-            raise InvalidRequest(f"{'groups' if wire.groups is not None else 'grader'} needs tests")
+        for field in ("groups", "grader", "input_file", "output_file"):
+            if getattr(wire, field) is not None:
+                raise InvalidRequest(f"{field} needs tests")
         return None
     if wire.checker is not None and wire.interactor is not None:
         raise InvalidRequest("checker and interactor exclude each other: the interactor decides")
@@ -213,6 +221,7 @@ def _problem(
             )
         budget = limits.max_code_bytes - used
         program = _program(f"{tool_field}.", tool.language, tool.code, tool.files, budget, limits)
+    input_file, output_file = file_task(wire, main, grader)
     cases = tuple(_test_case(index, test, limits) for index, test in enumerate(wire.tests))
     return Problem(
         cases,
@@ -227,6 +236,8 @@ def _problem(
         passes=passes,
         hidden=tuple(file.name for file in grader),
         groups=group_rules(wire.groups, wire.tests),
+        input_file=input_file,
+        output_file=output_file,
     )
 
 

@@ -79,6 +79,10 @@ def run_step(request: ExecuteRequest, settings: Settings, stdin: bytes) -> Step:
     )
     # Judges grade stdout: a test's stderr past the limit is cut, not a verdict.
     step.stderr_soft = request.problem is not None
+    if request.problem is not None:
+        # A file task: the input and output are files in the run's directory.
+        step.input_file = request.problem.input_file
+        step.output_file = request.problem.output_file
     return step
 
 

@@ -148,7 +148,7 @@ def test_a_program_is_read_as_its_line_says():
 
 
 def test_wire_shapes():
-    assert json.loads(encode(Ready(PROTOCOL_VERSION))) == {"type": "ready", "version": 10}
+    assert json.loads(encode(Ready(PROTOCOL_VERSION))) == {"type": "ready", "version": 11}
     assert json.loads(encode(Result("j", cleanup=Cleanup.OWED))) == {
         "type": "result",
         "id": "j",
