@@ -24,7 +24,7 @@ from service.jobs.scoring import score
 from service.requests import TestCase
 from service.requests.request import Aggregation, GroupRule
 from wire import Status
-from wire.replies import ProblemReply, TestReport
+from wire.replies import GroupReport, ProblemReply, TestReport
 from wire.subjects import PROBLEMS_SUBJECT
 
 from .errors import EngineUnreachable
@@ -85,6 +85,8 @@ def points(package: Package, test: Test) -> float:
     """What ``test`` scores when accepted (pass-fail problems: 1 each)."""
     if not package.meta.scoring:
         return 1.0
+    if test.points is not None:
+        return test.points
     if test.group == "sample":
         return 0.0
     group = package.data.group(test.group)
@@ -112,6 +114,8 @@ def _limits(package: Package, time_limit_s: float, wall_max_ms: int) -> dict[str
 def _validation(package: Package, group: Group) -> dict[str, Any]:
     validator = package.output_validator
     where = str(package.root / "data" / group.name)
+    if validator is None and package.compare is not None:
+        return dict(package.compare)
     if validator is None:
         return default_validator_fields(group.output_validator_args, where)
     tool = {**validator.wire(), "convention": convention(validator)}
@@ -193,8 +197,21 @@ async def judge(
             Status.SKIPPED,
             _rules(package),
         )
-        judgement.score, judgement.max_score = scores.score, scores.max_score
+        judgement.score = round(scores.score - _unmet(package, scores.groups), 9)
+        judgement.max_score = scores.max_score
     return judgement
+
+
+def _unmet(package: Package, groups: list[GroupReport] | None) -> float:
+    """What the groups whose required groups are not all accepted scored: they score 0
+    (Polygon's group dependencies)."""
+    by_id = {group.id: group for group in groups or ()}
+    lost = 0.0
+    for group in package.data.groups:
+        needed = [by_id[name] for name in group.requires if name in by_id]
+        if group.name in by_id and any(g.status != Status.ACCEPTED for g in needed):
+            lost += by_id[group.name].score
+    return lost
 
 
 def _reports(tests: list[Test], reply: dict[str, Any], judgement: Judgement) -> list[TestReport]:
@@ -250,7 +267,7 @@ async def validate_inputs(
         )
         request = {**validator.wire(), "stdin": _b64(test.input), "args": list(args)}
         reply = await engine.send(request)
-        valid = reply.get("exit_code") == 42
+        valid = reply.get("exit_code") == package.valid_input_exit
         message = (reply.get("error") or reply.get("output") or "").strip()[:200]
         progress(".")
         return InputCheck(test.name, validator.path.name, valid, message)

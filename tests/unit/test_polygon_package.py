@@ -1,0 +1,276 @@
+"""Polygon packages read into the package model: problem.xml, tests, groups and points,
+checkers (testlib and standard), interactors, solutions' tags; untrusted XML refused
+where it could do harm; malformed packages named."""
+
+import asyncio
+import shutil
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from problem_package import MalformedPackage, read_package
+from problem_package.judging import judge, points, requests_for
+from problem_package.polygon_xml import MAX_XML_BYTES, parse_xml
+from problem_package.programs import load_program
+from problem_package.source import opened
+
+PACKAGES = Path(__file__).resolve().parents[1] / "packages"
+
+
+def copy(name: str, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(PACKAGES / name, tmp_path / name))
+
+
+def edit(package: Path, old: str, new: str) -> None:
+    xml = package / "problem.xml"
+    text = xml.read_text()
+    assert old in text
+    xml.write_text(text.replace(old, new))
+
+
+def refusal(package: Path) -> str:
+    with pytest.raises(MalformedPackage) as caught:
+        read_package(package)
+    return str(caught.value)
+
+
+def test_a_scored_package_with_groups_and_a_testlib_checker():
+    package = read_package(PACKAGES / "polygon_points")
+    meta = package.meta
+    assert (meta.version, meta.name, meta.scoring, meta.interactive) == (
+        "polygon",
+        "Sum, for points",
+        True,
+        False,
+    )
+    assert (meta.time_limit_s, meta.memory_mb) == (1.0, 256)
+    groups = {
+        g.name: (g.parent, g.aggregation, g.on_reject_break, g.requires)
+        for g in package.data.groups
+    }
+    assert groups == {
+        "tests": (None, "sum", False, ()),
+        "tests/0": ("tests", "sum", False, ()),
+        "tests/1": ("tests", "pass-fail", True, ()),
+        "tests/2": ("tests", "sum", False, ("tests/1",)),
+    }
+    assert [(t.name, t.group, points(package, t)) for t in package.data.tests] == [
+        ("tests/01", "tests/0", 0.0),
+        ("tests/02", "tests/1", 20.0),
+        ("tests/03", "tests/1", 20.0),
+        ("tests/04", "tests/2", 30.0),
+        ("tests/05", "tests/2", 30.0),
+    ]
+    checker = package.output_validator
+    assert checker is not None and checker.language == "cpp"
+    assert [name for name, _ in checker.files] == ["testlib.h"]
+    assert [v.path.name for v in package.input_validators] == ["val.cpp"]
+    assert package.valid_input_exit == 0
+    tags = [(s.name, s.folder) for s in package.submissions]
+    assert tags[0] == ("solutions/sum.py", "main")
+    assert package.warnings == ()
+
+
+def test_requests_carry_the_testlib_checker_and_points():
+    package = read_package(PACKAGES / "polygon_points")
+    program = load_program(package.root / "solutions/sum.py")
+    pieces = requests_for(package, program, 1.0, 10_000)
+    assert [len(tests) for tests, _ in pieces] == [1, 2, 2]
+    request = pieces[1][1]
+    assert request["checker"]["convention"] == "testlib"
+    assert [t["points"] for t in request["tests"]] == [20.0, 20.0]
+    assert request["stop_on_first_failure"] is False
+    assert (request["cpu_time_limit_ms"], request["memory_mb"]) == (1000, 256)
+
+
+def test_a_standard_checker_is_the_engines_comparison():
+    package = read_package(PACKAGES / "polygon_standard")
+    assert package.output_validator is None
+    program = load_program(package.root / "solutions/divide.py")
+    ((_, request),) = requests_for(package, program, 1.0, 10_000)
+    assert (request["compare"], request["float_tolerance"]) == ("float", 1e-6)
+    assert request["stop_on_first_failure"] is True  # no points: pass-fail
+    assert "checker" not in request
+
+
+@pytest.mark.parametrize(
+    ("name", "fields"),
+    [
+        ("std::wcmp.cpp", {"compare": "tokens"}),
+        ("std::ncmp.cpp", {"compare": "tokens"}),
+        ("std::rcmp4.cpp", {"compare": "float", "float_tolerance": 1e-4}),
+        ("std::rcmp9.cpp", {"compare": "float", "float_tolerance": 1e-9}),
+        ("std::yesno.cpp", {"compare": "icpc"}),
+    ],
+)
+def test_standard_checkers_by_name(tmp_path, name, fields):
+    package = copy("polygon_standard", tmp_path)
+    edit(package, "std::rcmp6.cpp", name)
+    assert read_package(package).compare == fields
+
+
+def test_a_standard_checker_without_an_equivalent_uses_its_source(tmp_path):
+    package = copy("polygon_standard", tmp_path)
+    edit(package, "std::rcmp6.cpp", "std::lcmp.cpp")
+    assert "has no <source>" in refusal(package)
+    (package / "files").mkdir()
+    (package / "files/check.cpp").write_text('#include "testlib.h"\nint main() {}\n')
+    edit(
+        package,
+        'name="std::lcmp.cpp" type="testlib"/>',
+        'name="std::lcmp.cpp" type="testlib"><source path="files/check.cpp"/></checker>',
+    )
+    assert "files/testlib.h: missing" in refusal(package)
+    shutil.copy(PACKAGES / "polygon_points/files/testlib.h", package / "files/testlib.h")
+    read = read_package(package)
+    assert read.compare is None and read.output_validator is not None
+    assert [name for name, _ in read.output_validator.files] == ["testlib.h"]
+
+
+def test_an_interactive_package():
+    package = read_package(PACKAGES / "polygon_interactive")
+    assert package.meta.interactive and not package.meta.scoring
+    program = load_program(package.root / "solutions/bisect.py")
+    ((_, request),) = requests_for(package, program, 1.0, 10_000)
+    assert request["interactor"]["convention"] == "testlib"
+    assert "checker" not in request and "compare" not in request
+    assert any("interactor's verdict is final" in w for w in package.warnings)
+
+
+def test_solutions_tags_are_expectations():
+    package = read_package(PACKAGES / "polygon_points")
+    by_name = {s.name: s for s in package.submissions}
+    assert by_name["solutions/sum.cpp"].problems(["AC", "AC"], None) == []
+    assert by_name["solutions/wa_large.py"].problems(["AC", "WA"], None) == []
+    assert by_name["solutions/wa_large.py"].problems(["AC", "AC"], None) != []
+    spin = by_name["solutions/spin.py"]
+    assert spin.bounds_time_limit and spin.problems(["TLE"], None) == []
+    assert spin.problems(["WA"], None) != []
+
+
+def test_an_unknown_tag_is_only_judged(tmp_path):
+    package = copy("polygon_standard", tmp_path)
+    edit(package, 'tag="wrong-answer"', 'tag="slow-but-fine"')
+    read = read_package(package)
+    assert any("tag 'slow-but-fine' has no rule" in w for w in read.warnings)
+
+
+class GroupEngine:
+    """Accepts every test but those named, which get wrong_answer."""
+
+    def __init__(self, wrong: set[str]) -> None:
+        self.wrong = wrong
+
+    async def send(self, request: dict[str, Any]) -> dict[str, Any]:
+        tests = []
+        for test in request["tests"]:
+            ok = test["id"] not in self.wrong
+            status = "accepted" if ok else "wrong_answer"
+            tests.append(
+                {"id": test["id"], "status": status, "passed": ok, "score": test["points"] * ok}
+            )
+        return {
+            "id": "x",
+            "language": "python",
+            "success": True,
+            "status": "accepted",
+            "tests": tests,
+        }
+
+
+@pytest.mark.parametrize(
+    ("wrong", "score"),
+    [
+        (set(), 100.0),
+        ({"tests/05"}, 70.0),  # each-test: the other test of group 2 still counts
+        ({"tests/03"}, 0.0),  # complete-group 1 fails; group 2 depends on it
+        ({"tests/01"}, 100.0),  # the sample scores nothing
+    ],
+)
+def test_points_policies_and_dependencies(wrong, score):
+    package = read_package(PACKAGES / "polygon_points")
+    program = load_program(package.root / "solutions/sum.py")
+    judged = asyncio.run(judge(GroupEngine(wrong), package, program, 1.0, 10_000))  # type: ignore[arg-type]
+    assert (judged.score, judged.max_score) == (score, 100.0)
+
+
+def test_a_zipped_package_is_found_in_its_folder(tmp_path):
+    archive = tmp_path / "p.zip"
+    with zipfile.ZipFile(archive, "w") as out:
+        for path in (PACKAGES / "polygon_standard").rglob("*"):
+            out.write(path, Path("divide") / path.relative_to(PACKAGES / "polygon_standard"))
+    with opened(archive) as root:
+        assert read_package(root).meta.name == "Divide"
+
+
+def test_named_input_and_output_files_are_refused(tmp_path):
+    package = copy("polygon_standard", tmp_path)
+    edit(package, 'input-file=""', 'input-file="input.txt"')
+    assert "file input/output not supported yet" in refusal(package)
+
+
+def test_a_generated_test_absent_from_the_package_is_named(tmp_path):
+    package = copy("polygon_standard", tmp_path)
+    (package / "tests/03").unlink()
+    message = refusal(package)
+    assert message.startswith(f"{package / 'tests/03'}: test 3 is generated ('gen 1000000 7')")
+    assert "generators are not run" in message
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda p: (p / "tests/02").unlink(), "tests/02: missing: test 2's input"),
+        (lambda p: (p / "tests/02.a").unlink(), "tests/02.a: missing: test 2's answer"),
+        (lambda p: (p / "solutions/rounded.py").unlink(), "rounded.py: missing: a solution"),
+        (lambda p: edit(p, "<test-count>3", "<test-count>4"), "test-count is 4 but"),
+        (lambda p: edit(p, "tests/%02d.a", "tests/%s.a"), "must hold one %d or %0Nd"),
+        (lambda p: edit(p, "tests/%02d.a", "../%02d.a"), "leads outside the package"),
+        (lambda p: edit(p, "<time-limit>1000", "<time-limit>fast"), "must be a positive"),
+        (lambda p: edit(p, '<testset name="tests">', '<testset name="pre">'), "no <testset"),
+        (
+            lambda p: [edit(p, f'tag="{t}"', 'tag="rejected"') for t in ("main", "accepted")],
+            "no solution tagged main",
+        ),
+        (lambda p: edit(p, "</problem>", ""), "not well-formed XML"),
+    ],
+)
+def test_malformed_packages_name_the_file(tmp_path, change, expected):
+    package = copy("polygon_standard", tmp_path)
+    change(package)
+    assert expected in refusal(package)
+
+
+def test_an_unknown_dependency_is_named(tmp_path):
+    package = copy("polygon_points", tmp_path)
+    edit(package, '<dependency group="1"/>', '<dependency group="7"/>')
+    assert "group '2' depends on unknown group '7'" in refusal(package)
+
+
+def test_entities_and_document_types_are_refused(tmp_path):
+    laughs = (
+        b'<?xml version="1.0"?><!DOCTYPE problem [<!ENTITY a "aaaaaaaaaa">'
+        b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><problem>&b;</problem>'
+    )
+    with pytest.raises(MalformedPackage, match="document type declaration"):
+        parse_xml(laughs, "problem.xml")
+    external = b'<!DOCTYPE problem SYSTEM "file:///etc/passwd"><problem/>'
+    with pytest.raises(MalformedPackage, match="document type declaration"):
+        parse_xml(external, "problem.xml")
+    with pytest.raises(MalformedPackage, match="undefined entity"):
+        parse_xml(b"<problem>&secret;</problem>", "problem.xml")
+    package = copy("polygon_standard", tmp_path)
+    xml = package / "problem.xml"
+    xml.write_bytes(laughs)
+    assert refusal(package).startswith(f"{xml}: not accepted")
+
+
+def test_size_and_depth_are_capped(tmp_path):
+    package = copy("polygon_standard", tmp_path)
+    xml = package / "problem.xml"
+    xml.write_bytes(b"<problem>" + b" " * MAX_XML_BYTES + b"</problem>")
+    assert "larger than" in refusal(package)
+    with pytest.raises(MalformedPackage, match="nested deeper"):
+        parse_xml(b"<a>" * 100 + b"</a>" * 100, "problem.xml")
