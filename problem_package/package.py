@@ -8,6 +8,7 @@ from typing import Any
 
 from .errors import MalformedPackage
 from .expectations import Submission, read_submissions
+from .generation import Missing
 from .metadata import Metadata, read_metadata
 from .programs import Program, load_program
 from .testdata import TestData, read_testdata
@@ -33,6 +34,8 @@ class Package:
     compare: dict[str, Any] | None = None
     # The exit code of an input validator that accepts (testlib's validators: 0).
     valid_input_exit: int = 42
+    # Tests to be made in the sandbox before judging (Polygon's generated tests and answers).
+    missing: tuple[Missing, ...] = ()
 
 
 def read_package(root: Path) -> Package:

@@ -1,19 +1,19 @@
 """Codeforces Polygon packages: problem.xml read into the same :class:`Package` as the
 ICPC/Kattis format's, so that judging and verifying are the same.
 
-What is read: the name, the ``tests`` testset (its time and memory limits, its
-tests from the files the package carries, their points and groups, the groups'
-points policy and dependencies), the checker (a testlib checker compiled with
-the package's ``testlib.h``, or a standard checker by name, compared by the
-engine itself where one of its modes is equivalent), the interactor, the
-validators (testlib's: exit 0 on a valid input) and the solutions with their
-tags, as the expectations of ``code-engine verify``.
+What is read: the name, the ``tests`` testset (its time and memory limits; its
+tests, groups and points: :mod:`.polygon_tests`), the checker (a testlib
+checker compiled with the package's ``testlib.h`` and header resources, or a
+standard checker by name, compared by the engine itself where one of its modes
+is equivalent), the interactor, the validators (testlib's: exit 0 on a valid
+input), the generators (``files/executables``, run in the sandbox for the
+generated tests the package does not carry) and the solutions with their tags,
+as the expectations of ``code-engine verify``.
 
-What is refused, with the file named: a test whose input is not in the package
-(a generated test: generators are not run here), a missing answer, named input
-or output files (:func:`refuse_named_files`), a checker that is neither a
-testlib program nor a standard checker the engine compares itself.
-"""
+What is refused, with the file named: named input or output files
+(:func:`refuse_named_files`), a checker that is neither a testlib program nor
+a standard checker the engine compares itself, a missing manual test, a
+generated one whose executable is not listed."""
 
 from __future__ import annotations
 
@@ -27,11 +27,10 @@ from .errors import MalformedPackage
 from .expectations import ALL, Rule, Submission
 from .metadata import Metadata
 from .package import Package
-from .polygon_xml import child, integer, number, read_xml
-from .programs import MAX_PROGRAM_BYTES, Program
-from .testdata import Group, Test, TestData
+from .polygon_tests import TESTSET, Testset, read_testset
+from .polygon_xml import child, inside, integer, read_xml
+from .programs import MAX_PROGRAM_BYTES, Program, load_program
 
-TESTSET = "tests"
 # Standard checkers by name, where one of the engine's compare modes judges alike.
 STANDARD_CHECKERS: dict[str, dict[str, object]] = {
     "wcmp": {"compare": "tokens"},  # tokens, compared exactly
@@ -58,7 +57,6 @@ TAG_RULES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
         frozenset({"TLE", "RTE"}),
     ),
 }
-_PATTERN = re.compile(r"[^%]*%0?[1-9]?d[^%]*")
 _HEADERS = (".h", ".hpp")
 
 
@@ -98,7 +96,24 @@ def read_polygon(root: Path) -> Package:
     interactor_element = assets.find("interactor")
     interactive = interactor_element is not None
     headers = _headers(root, problem)
-    data, scoring = _testdata(root, testset, interactive)
+    solutions = _solutions(root, assets, warnings)
+    # The main solution makes the answers the package does not carry.
+    main = min(
+        (s for s in solutions if s.folder in ("main", "accepted")),
+        key=lambda s: s.folder != "main",
+    )
+    executables = {
+        Path(str(source.get("path", ""))).stem: source
+        for source in problem.findall("files/executables/executable/source")
+    }
+
+    def generator(name: str) -> Program | None:
+        source = executables.get(name)
+        return None if source is None else _tool(root, source, headers, "generator")
+
+    data, scoring, missing = read_testset(
+        testset, Testset(root, interactive, load_program(main.path), generator)
+    )
     checker, compare = _checker(root, assets, headers, interactive, warnings)
     if interactor_element is not None:
         checker = _tool(root, child(interactor_element, "source", xml), headers, "interactor")
@@ -129,10 +144,11 @@ def read_polygon(root: Path) -> Package:
         data=data,
         output_validator=checker,
         input_validators=tuple(validators),
-        submissions=tuple(_solutions(root, assets, warnings)),
+        submissions=tuple(solutions),
         warnings=tuple(warnings),
         compare=compare,
         valid_input_exit=0,
+        missing=missing,
     )
 
 
@@ -145,20 +161,12 @@ def _name(problem: Element, root: Path) -> str:
     return problem.get("short-name") or root.name
 
 
-def _inside(root: Path, relative: str, where: Path) -> Path:
-    """``root/relative``, refused when it leads outside the package."""
-    path = root / relative
-    if not relative or not path.resolve().is_relative_to(root.resolve()):
-        raise MalformedPackage(where, f"path {relative[:80]!r} leads outside the package")
-    return path
-
-
 def _headers(root: Path, problem: Element) -> tuple[tuple[str, bytes], ...]:
     """The headers a checker, interactor or validator is compiled with: testlib.h and the
     package's other header resources, each under its own name."""
     xml = root / "problem.xml"
     paths = [
-        _inside(root, str(f.get("path", "")), xml) for f in problem.findall("files/resources/file")
+        inside(root, str(f.get("path", "")), xml) for f in problem.findall("files/resources/file")
     ]
     found: dict[str, Path] = {p.name: p for p in paths if p.suffix in _HEADERS}
     if "testlib.h" not in found and (root / "files" / "testlib.h").is_file():
@@ -174,7 +182,7 @@ def _tool(
 ) -> Program:
     """A checker, interactor or validator: its source and, compiled with it, the headers."""
     xml = root / "problem.xml"
-    path = _inside(root, str(source.get("path", "")), xml)
+    path = inside(root, str(source.get("path", "")), xml)
     if not path.is_file():
         raise MalformedPackage(path, f"missing: the {what}'s source")
     language = guess_from_filename(path.name)
@@ -226,123 +234,13 @@ def _checker(
     return _tool(root, source, headers, "checker"), None
 
 
-def _file_name(pattern: str, index: int, xml: Path, tag: str) -> str:
-    if not _PATTERN.fullmatch(pattern):
-        raise MalformedPackage(xml, f"<{tag}> must hold one %d or %0Nd, got {pattern[:80]!r}")
-    return pattern % index
-
-
-def _testdata(root: Path, testset: Element, interactive: bool) -> tuple[TestData, bool]:
-    """The testset's tests and groups, and whether the problem is scored (any points)."""
-    xml = root / "problem.xml"
-    count = integer(testset, "test-count", xml)
-    inputs = (child(testset, "input-path-pattern", xml).text or "").strip()
-    answers = (child(testset, "answer-path-pattern", xml).text or "").strip()
-    entries = testset.findall("tests/test")
-    if len(entries) != count:
-        raise MalformedPackage(xml, f"test-count is {count} but <tests> lists {len(entries)}")
-    groups = _groups(testset, entries, xml)
-    scoring = any(e.get("points") for e in entries) or any(
-        e.get("points") for e in testset.findall("groups/group")
-    )
-    tests = []
-    for index, entry in enumerate(entries, 1):
-        input_name = _file_name(inputs, index, xml, "input-path-pattern")
-        input_path = _inside(root, input_name, xml)
-        answer_path = _inside(root, _file_name(answers, index, xml, "answer-path-pattern"), xml)
-        if not input_path.is_file():
-            if entry.get("method") == "generated":
-                raise MalformedPackage(
-                    input_path,
-                    f"test {index} is generated ({entry.get('cmd', '')!r}) and its file is not "
-                    "in the package: generators are not run; export the full package, "
-                    "which carries the generated tests",
-                )
-            raise MalformedPackage(input_path, f"missing: test {index}'s input")
-        if answer_path.is_file():
-            answer = answer_path.read_bytes()
-        elif interactive:
-            answer = b""
-        else:
-            raise MalformedPackage(
-                answer_path,
-                f"missing: test {index}'s answer (answers are not generated from the main "
-                "solution here; export the full package, which carries them)",
-            )
-        group = entry.get("group")
-        points = number(entry, "points", xml)
-        tests.append(
-            Test(
-                name=input_name,
-                group=f"{TESTSET}/{group}" if group else TESTSET,
-                input=input_path.read_bytes(),
-                answer=answer,
-                points=points if points is not None or not scoring else 0.0,
-            )
-        )
-    return TestData(tuple(groups.values()), tuple(_shared(testset, tests, xml)), ()), scoring
-
-
-def _groups(testset: Element, entries: list[Element], xml: Path) -> dict[str, Group]:
-    """The testset as the top group, holding every Polygon group: complete-group ones
-    pass-fail (and stopping at a rejected test), each-test ones summed."""
-    top = Group(TESTSET, None, "sum", False, None, 1.0, (), ())
-    groups = {TESTSET: top}
-    declared = {g.get("name", ""): g for g in testset.findall("groups/group")}
-    named = [e.get("group", "") for e in entries if e.get("group")]
-    for name in [*declared, *named]:
-        if f"{TESTSET}/{name}" in groups:
-            continue
-        element = declared.get(name)
-        policy = element.get("points-policy", "complete-group") if element is not None else None
-        if policy not in (None, "complete-group", "each-test"):
-            raise MalformedPackage(xml, f"group {name!r}: unknown points-policy {policy!r}")
-        whole = policy in (None, "complete-group")
-        requires = [
-            d.get("group", "")
-            for d in (element.findall("dependencies/dependency") if element is not None else [])
-        ]
-        for needed in requires:
-            if needed not in declared and needed not in named:
-                raise MalformedPackage(xml, f"group {name!r} depends on unknown group {needed!r}")
-        groups[f"{TESTSET}/{name}"] = Group(
-            name=f"{TESTSET}/{name}",
-            parent=TESTSET,
-            aggregation="pass-fail" if whole else "sum",
-            on_reject_break=whole,
-            max_score=None,
-            accept_score=1.0,
-            output_validator_args=(),
-            input_validator_args=(),
-            requires=tuple(f"{TESTSET}/{n}" for n in requires),
-        )
-    return groups
-
-
-def _shared(testset: Element, tests: list[Test], xml: Path) -> list[Test]:
-    """Tests of a group that gives points as a whole and none to its tests: its points
-    shared among them."""
-    whole = {
-        f"{TESTSET}/{g.get('name', '')}": number(g, "points", xml)
-        for g in testset.findall("groups/group")
-    }
-    shared = []
-    for test in tests:
-        members = [t for t in tests if t.group == test.group]
-        given = whole.get(test.group)
-        if given is not None and all(not t.points for t in members):
-            test = Test(test.name, test.group, test.input, test.answer, given / len(members))
-        shared.append(test)
-    return shared
-
-
 def _solutions(root: Path, assets: Element, warnings: list[str]) -> list[Submission]:
     xml = root / "problem.xml"
     found = []
     for element in assets.findall("solutions/solution"):
         source = child(element, "source", xml)
         relative = str(source.get("path", ""))
-        path = _inside(root, relative, xml)
+        path = inside(root, relative, xml)
         if not path.is_file():
             raise MalformedPackage(path, "missing: a solution problem.xml lists")
         tag = element.get("tag", "")

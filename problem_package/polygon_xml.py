@@ -112,3 +112,11 @@ def number(element: Element, attribute: str, path: Path) -> float | None:
             path, f"<{element.tag}> {attribute} must be a number from 0, got {raw[:40]!r}"
         )
     return value
+
+
+def inside(root: Path, relative: str, where: Path) -> Path:
+    """``root/relative``, refused when it leads outside the package."""
+    path = root / relative
+    if not relative or not path.resolve().is_relative_to(root.resolve()):
+        raise MalformedPackage(where, f"path {relative[:80]!r} leads outside the package")
+    return path
