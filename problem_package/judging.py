@@ -118,7 +118,7 @@ def _validation(package: Package, group: Group) -> dict[str, Any]:
         return dict(package.compare)
     if validator is None:
         return default_validator_fields(group.output_validator_args, where)
-    tool = {**validator.wire(), "convention": convention(validator)}
+    tool = {**validator.wire(), "convention": package.convention or convention(validator)}
     if group.output_validator_args and tool["convention"] == "kattis":
         tool["args"] = list(group.output_validator_args)
     if package.meta.multi_pass:

@@ -34,6 +34,8 @@ class Package:
     compare: dict[str, Any] | None = None
     # The exit code of an input validator that accepts (testlib's validators: 0).
     valid_input_exit: int = 42
+    # How the checker or interactor is called; None: told from its files (judging.convention).
+    convention: str | None = None
     # Tests to be made in the sandbox before judging (Polygon's generated tests and answers).
     missing: tuple[Missing, ...] = ()
 

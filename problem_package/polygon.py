@@ -149,6 +149,7 @@ def read_polygon(root: Path) -> Package:
         compare=compare,
         valid_input_exit=0,
         missing=missing,
+        convention="testlib",
     )
 
 
@@ -188,7 +189,7 @@ def _tool(
     language = guess_from_filename(path.name)
     if language is None:
         raise MalformedPackage(path, f"cannot tell the {what}'s language from the extension")
-    if language.name in ("cpp", "c") and "testlib.h" not in dict(headers):
+    if language.name == "cpp" and "testlib.h" not in dict(headers):
         raise MalformedPackage(root / "files" / "testlib.h", f"missing: the {what} needs it")
     files = tuple((n, c) for n, c in headers if n != path.name) if language.name == "cpp" else ()
     program = Program(path, language.name, path.read_bytes(), files)

@@ -327,3 +327,22 @@ def test_size_and_depth_are_capped(tmp_path):
     assert "larger than" in refusal(package)
     with pytest.raises(MalformedPackage, match="nested deeper"):
         parse_xml(b"<a>" * 100 + b"</a>" * 100, "problem.xml")
+
+
+def test_a_checker_in_another_language_is_still_called_testlibs_way(tmp_path):
+    package = copy("polygon_standard", tmp_path)
+    (package / "files").mkdir()
+    (package / "files/check.py").write_text("import sys\nsys.exit(0)\n")
+    edit(
+        package,
+        '<checker name="std::rcmp6.cpp" type="testlib"/>',
+        '<checker type="testlib"><source path="files/check.py" type="python.3"/></checker>',
+    )
+    read = read_package(package)
+    program = load_program(package / "solutions/divide.py")
+    ((_, request),) = requests_for(read, program, 1.0, 10_000)
+    assert (request["checker"]["language"], request["checker"]["convention"]) == (
+        "python",
+        "testlib",
+    )
+    assert "files" not in request["checker"]
