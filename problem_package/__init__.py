@@ -10,7 +10,8 @@ together; ``judging`` sends the work to the engine over NATS and adds it up;
 packages (problem.xml): ``polygon`` reads one into the same :class:`Package`,
 ``polygon_tests`` its testset, ``polygon_xml`` the XML without DTDs or
 entities; ``generation`` makes in the sandbox the tests a package does not
-carry. Errors:
+carry, ``replay`` has an interactive problem's checker judge what its
+interactor wrote. Errors:
 ``errors`` (one root, :class:`PackageError`).
 """
 

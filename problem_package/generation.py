@@ -6,7 +6,9 @@ main solution prints. Such a test is a :class:`Missing` until
 :func:`complete_tests` makes it: the generator (a program of the package,
 compiled with its headers) runs through the engine with the command's
 arguments, its stdout the test's input; then the main solution runs on that
-input under the problem's limits, its stdout the answer. Both are ordinary
+input under the problem's limits, its stdout the answer (an interactive
+problem's: what the interactor wrote while the main solution talked to it).
+Both are ordinary
 jobs on the problems subject, so they run sandboxed like any submission, and
 an identical generator is compiled once (the compile cache). A generator or
 solution that fails, or an output past the engine's output limit, stops the
@@ -85,8 +87,27 @@ async def _make(engine: Engine, package: Package, missing: Missing, wall_max_ms:
         if package.meta.memory_mb:
             request["memory_mb"] = package.meta.memory_mb
         what = f"{test.name}: the main solution {missing.solution.path.name}, for its answer,"
-        test = replace(test, answer=await _output(engine, request, what))
+        if package.meta.interactive and package.output_validator is not None:
+            # The answer is what the interactor wrote while the main solution talked to it.
+            request["interactor"] = {**package.output_validator.wire(), "convention": "testlib"}
+            request["tests"] = [{"id": test.name, "stdin": request.pop("stdin")}]
+            test = replace(test, answer=await _interacted(engine, request, what))
+        else:
+            test = replace(test, answer=await _output(engine, request, what))
     return test
+
+
+async def _interacted(engine: Engine, request: dict[str, Any], what: str) -> bytes:
+    reply = await engine.send(request)
+    tests = reply.get("tests") or []
+    if reply.get("status") != "accepted" or len(tests) != 1:
+        reason = (reply.get("error") or "").strip()[:300]
+        if tests:
+            reason = (tests[0].get("checker_output") or tests[0].get("error") or "")[:300]
+        raise GenerationFailed(f"{what} ended with {reply.get('status')}: {reason}")
+    if tests[0].get("truncated"):
+        raise GenerationFailed(f"{what}: the interactor wrote more than the engine keeps")
+    return str(tests[0].get("output", "")).encode()
 
 
 async def _output(engine: Engine, request: dict[str, Any], what: str) -> bytes:

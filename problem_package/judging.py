@@ -31,6 +31,7 @@ from .errors import EngineUnreachable
 from .expectations import code
 from .package import Package, default_validator_fields
 from .programs import Program
+from .replay import check_interactions
 from .testdata import Group, Test
 
 MAX_TESTS_PER_REQUEST = 100
@@ -186,6 +187,10 @@ async def judge(
     for (tests, _), reply in zip(pieces, replies, strict=True):
         judgement.tests += tests
         judgement.reports += _reports(tests, reply, judgement)
+    if package.interaction_check is not None:
+        judgement.reports = await check_interactions(
+            engine, package, judgement.tests, judgement.reports, package.interaction_check
+        )
     judgement.status = next(
         (r.status for r in judgement.reports if r.status not in (Status.ACCEPTED, Status.SKIPPED)),
         judgement.status,

@@ -34,6 +34,9 @@ class Package:
     compare: dict[str, Any] | None = None
     # The exit code of an input validator that accepts (testlib's validators: 0).
     valid_input_exit: int = 42
+    # Polygon's interactive problems: what judges the interactor's output once it accepted
+    # (a checker, or a comparison), as request fields (replay.check_interactions).
+    interaction_check: dict[str, Any] | None = None
     # How the checker or interactor is called; None: told from its files (judging.convention).
     convention: str | None = None
     # Tests to be made in the sandbox before judging (Polygon's generated tests and answers).

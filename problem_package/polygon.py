@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 from xml.etree.ElementTree import Element
 
 from service.languages import guess_from_filename
@@ -32,7 +33,7 @@ from .polygon_xml import child, inside, integer, read_xml
 from .programs import MAX_PROGRAM_BYTES, Program, load_program
 
 # Standard checkers by name, where one of the engine's compare modes judges alike.
-STANDARD_CHECKERS: dict[str, dict[str, object]] = {
+STANDARD_CHECKERS: dict[str, dict[str, Any]] = {
     "wcmp": {"compare": "tokens"},  # tokens, compared exactly
     "ncmp": {"compare": "tokens"},  # signed integers, token by token
     "hcmp": {"compare": "tokens"},  # huge integers, token by token
@@ -112,11 +113,17 @@ def read_polygon(root: Path) -> Package:
         return None if source is None else _tool(root, source, headers, "generator")
 
     data, scoring, missing = read_testset(
-        testset, Testset(root, interactive, load_program(main.path), generator)
+        testset, Testset(root, load_program(main.path), generator)
     )
-    checker, compare = _checker(root, assets, headers, interactive, warnings)
+    checker, compare = _checker(root, assets, headers)
+    after: dict[str, Any] | None = None
     if interactor_element is not None:
-        checker = _tool(root, child(interactor_element, "source", xml), headers, "interactor")
+        # The checker judges what the interactor wrote, once it accepted.
+        after = {"checker": {**checker.wire(), "convention": "testlib"}} if checker else compare
+        checker, compare = (
+            _tool(root, child(interactor_element, "source", xml), headers, "interactor"),
+            None,
+        )
     validators = [
         _tool(root, child(element, "source", xml), headers, "validator")
         for element in (*assets.findall("validators/validator"), *assets.findall("validator"))
@@ -150,6 +157,7 @@ def read_polygon(root: Path) -> Package:
         valid_input_exit=0,
         missing=missing,
         convention="testlib",
+        interaction_check=after,
     )
 
 
@@ -199,22 +207,11 @@ def _tool(
 
 
 def _checker(
-    root: Path,
-    assets: Element,
-    headers: tuple[tuple[str, bytes], ...],
-    interactive: bool,
-    warnings: list[str],
-) -> tuple[Program | None, dict[str, object] | None]:
+    root: Path, assets: Element, headers: tuple[tuple[str, bytes], ...]
+) -> tuple[Program | None, dict[str, Any] | None]:
     """The checker as a program, or a standard one as the engine's comparison."""
     xml = root / "problem.xml"
     element = assets.find("checker")
-    if interactive:
-        if element is not None:
-            warnings.append(
-                f"{xml}: the checker is not run on an interactive problem: "
-                "the interactor's verdict is final"
-            )
-        return None, None
     if element is None:
         raise MalformedPackage(xml, "<assets> has no <checker>")
     name = element.get("name", "")

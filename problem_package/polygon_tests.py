@@ -4,7 +4,8 @@ in the sandbox (:mod:`.generation`), and its groups with their points.
 Test ``i`` reads ``input-path-pattern % i`` and ``answer-path-pattern % i``. A
 generated test whose input is absent is made by its ``cmd``: the executable the
 command names (``gen`` for ``files/gen.cpp``), with the command's arguments. An
-absent answer is the main solution's output (an interactive problem's: empty).
+absent answer is the main solution's output (an interactive problem's: what
+the interactor wrote while the main solution talked to it).
 Groups: the testset is the top group, summing; a ``complete-group`` group is
 pass-fail and stops at a rejected test, an ``each-test`` group sums its tests;
 a group's dependencies are kept for the score. A test's points are its own;
@@ -38,7 +39,6 @@ class Testset:
     """What reading a testset needs besides its element."""
 
     root: Path
-    interactive: bool
     main: Program | None  # the main solution, for absent answers
     generator: Callable[[str], Program | None]  # an executable by its command name
 
@@ -79,9 +79,7 @@ def read_testset(testset: Element, context: Testset) -> tuple[TestData, bool, tu
         args: list[str] = []
         if not input_path.is_file():
             generator, args = _generator(entry, index, input_path, context)
-        solution = None
-        if not answer_path.is_file() and not context.interactive:
-            solution = context.main
+        solution = None if answer_path.is_file() else context.main
         if generator is not None or solution is not None:
             command = entry.get("cmd", "")
             missing.append(Missing(test, command, generator, tuple(args), solution))

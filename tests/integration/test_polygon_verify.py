@@ -54,11 +54,15 @@ def test_points_follow_the_groups_policies_and_dependencies(daemon):
     assert main["tests"][3]["status"] == "accepted"
 
 
-def test_an_interactive_solution_that_exits_early_is_a_wrong_answer(daemon):
+def test_an_interactive_problem_has_its_interactor_then_its_checker(daemon):
     report = verified(daemon, PACKAGES / "polygon_interactive")
     early = next(s for s in report["submissions"] if s["submission"].endswith("early_exit.py"))
     assert early["status"] == "wrong_answer"
     assert "more than 7 guesses" in early["tests"][0]["message"]
+    # The interactor accepts it; the checker, judging what the interactor wrote, does not.
+    upper = next(s for s in report["submissions"] if s["submission"].endswith("upper_mid.py"))
+    assert upper["status"] == "wrong_answer"
+    assert "7 guesses, the main solution needs 6" in upper["tests"][0]["message"]
 
 
 def test_judge_a_zipped_polygon_package(daemon, tmp_path):

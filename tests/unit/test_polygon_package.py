@@ -4,10 +4,13 @@ where it could do harm; malformed packages named."""
 
 import asyncio
 import base64
+import io
 import shutil
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 
@@ -138,7 +141,74 @@ def test_an_interactive_package():
     ((_, request),) = requests_for(package, program, 1.0, 10_000)
     assert request["interactor"]["convention"] == "testlib"
     assert "checker" not in request and "compare" not in request
-    assert any("interactor's verdict is final" in w for w in package.warnings)
+    check = package.interaction_check
+    assert check is not None and check["checker"]["convention"] == "testlib"
+    assert [name for name in check["checker"].get("files", [])] != []
+    # tests/03.a is absent: the main solution, talking to the interactor, makes it.
+    (missing,) = package.missing
+    assert (missing.test.name, missing.generator) == ("tests/03", None)
+    assert missing.solution is not None and missing.solution.path.name == "bisect.py"
+
+
+def replayed(code: bytes, stdin: bytes) -> str:
+    """What the replay program prints for ``stdin``."""
+    out = io.TextIOWrapper(io.BytesIO())
+    with (
+        patch.object(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin))),
+        patch.object(sys, "stdout", out),
+    ):
+        exec(code, {})
+        out.flush()
+    return out.buffer.getvalue().decode()  # type: ignore[attr-defined]
+
+
+class ReplayEngine:
+    """The interactive run: every test accepted, the interactor having written its id;
+    the check: the replay run for real, the checker's part faked (wrong on tests/02)."""
+
+    def __init__(self) -> None:
+        self.checks: list[dict[str, Any]] = []
+
+    async def send(self, request: dict[str, Any]) -> dict[str, Any]:
+        reports = []
+        for test in request["tests"]:
+            if "interactor" in request:
+                output, status = f"{test['id']}\n", "accepted"
+            else:
+                self.checks.append(request)
+                code = base64.b64decode(request["code"])
+                stdin = base64.b64decode(test["stdin"])
+                output = replayed(code, stdin)
+                status = "wrong_answer" if output == "tests/02\n" else "accepted"
+            ok = status == "accepted"
+            reports.append(
+                {
+                    "id": test["id"],
+                    "status": status,
+                    "passed": ok,
+                    "output": output,
+                    "score": ok * test.get("points", 1),
+                    "cpu_time_ms": 5.0 if "interactor" in request else 99.0,
+                }
+            )
+        return {
+            "id": "x",
+            "language": "python",
+            "success": True,
+            "status": "accepted",
+            "tests": reports,
+        }
+
+
+def test_the_checker_judges_what_the_interactor_wrote():
+    package = read_package(PACKAGES / "polygon_interactive")
+    program = load_program(package.root / "solutions/bisect.py")
+    engine = ReplayEngine()
+    judged = asyncio.run(judge(engine, package, program, 1.0, 10_000))  # type: ignore[arg-type]
+    assert [r.status for r in judged.reports] == ["accepted", "wrong_answer", "accepted"]
+    assert {r.cpu_time_ms for r in judged.reports} == {5.0}  # the solution's own measures
+    assert {c["checker"]["convention"] for c in engine.checks} == {"testlib"}
+    assert judged.status == "wrong_answer"
 
 
 def test_solutions_tags_are_expectations():
@@ -346,3 +416,26 @@ def test_a_checker_in_another_language_is_still_called_testlibs_way(tmp_path):
         "testlib",
     )
     assert "files" not in request["checker"]
+
+
+class InteractingEngine:
+    """The main solution's run against the interactor: the interactor wrote 7."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+
+    async def send(self, request: dict[str, Any]) -> dict[str, Any]:
+        self.requests.append(request)
+        (test,) = request["tests"]
+        report = {"id": test["id"], "status": "accepted", "passed": True, "output": "7\n"}
+        return {"status": "accepted", "tests": [report]}
+
+
+def test_an_interactive_answer_is_what_the_interactor_wrote_for_the_main_solution():
+    package = read_package(PACKAGES / "polygon_interactive")
+    engine = InteractingEngine()
+    done = asyncio.run(complete_tests(engine, package, 10_000, lambda _: None))  # type: ignore[arg-type]
+    assert next(t.answer for t in done.data.tests if t.name == "tests/03") == b"7\n"
+    (request,) = engine.requests
+    assert request["interactor"]["convention"] == "testlib"
+    assert base64.b64decode(request["tests"][0]["stdin"]) == b"100\n"
