@@ -86,6 +86,8 @@ def read_polygon(root: Path) -> Package:
     warnings: list[str] = []
     judging = child(problem, "judging", xml)
     refuse_named_files(root, judging)
+    if judging.get("treat-points-from-checker-as-percent") == "true":
+        warnings.append(f"{xml}: points from the checker are taken as points, not as a percentage")
     testsets = judging.findall("testset")
     testset = next((t for t in testsets if t.get("name") == TESTSET), None)
     if testset is None:

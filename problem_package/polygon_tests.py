@@ -123,7 +123,9 @@ def _generator(
 def _groups(testset: Element, entries: list[Element], xml: Path) -> dict[str, Group]:
     """The testset as the top group, holding every Polygon group: complete-group ones
     pass-fail (and stopping at a rejected test), each-test ones summed."""
-    top = Group(TESTSET, None, "sum", False, None, 1.0, (), ())
+    # Validators are told the testset and group, as Polygon calls them (testlib's
+    # validator.group() reads them).
+    top = Group(TESTSET, None, "sum", False, None, 1.0, (), ("--testset", TESTSET))
     groups = {TESTSET: top}
     declared = {g.get("name", ""): g for g in testset.findall("groups/group")}
     named = [e.get("group", "") for e in entries if e.get("group")]
@@ -150,7 +152,7 @@ def _groups(testset: Element, entries: list[Element], xml: Path) -> dict[str, Gr
             max_score=None,
             accept_score=1.0,
             output_validator_args=(),
-            input_validator_args=(),
+            input_validator_args=("--testset", TESTSET, "--group", name),
             requires=tuple(f"{TESTSET}/{n}" for n in requires),
         )
     return groups

@@ -61,6 +61,12 @@ def test_a_scored_package_with_groups_and_a_testlib_checker():
         "tests/1": ("tests", "pass-fail", True, ()),
         "tests/2": ("tests", "sum", False, ("tests/1",)),
     }
+    assert package.data.group("tests/2").input_validator_args == (
+        "--testset",
+        "tests",
+        "--group",
+        "2",
+    )
     assert [(t.name, t.group, points(package, t)) for t in package.data.tests] == [
         ("tests/01", "tests/0", 0.0),
         ("tests/02", "tests/1", 20.0),
