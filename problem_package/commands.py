@@ -34,12 +34,17 @@ def add_commands(commands: Any, nats_help: str) -> None:
     """The subcommands, on the CLI's subparsers."""
     for name, text in (
         ("judge", "judge submissions against a problem package"),
-        ("verify", "run a package's submissions and check each against its folder"),
+        ("verify", "run a package's submissions and check each against its folder or tag"),
         ("serve-packages", "verify packages sent on packages.verify.request"),
     ):
         parser = commands.add_parser(name, help=text, description=text + ".")
         if name != "serve-packages":
-            parser.add_argument("package", type=Path, help="the package: a directory or a .zip")
+            parser.add_argument(
+                "package",
+                type=Path,
+                help="the package (ICPC/Kattis problem.yaml or Polygon problem.xml): "
+                "a directory or a .zip",
+            )
         if name == "judge":
             parser.add_argument("submissions", type=Path, nargs="+", help="files or directories")
             parser.add_argument("--time-limit", type=float, help="seconds (default: the package's)")

@@ -24,13 +24,14 @@ from service.jobs.scoring import score
 from service.requests import TestCase
 from service.requests.request import Aggregation, GroupRule
 from wire import Status
-from wire.replies import ProblemReply, TestReport
+from wire.replies import GroupReport, ProblemReply, TestReport
 from wire.subjects import PROBLEMS_SUBJECT
 
 from .errors import EngineUnreachable
 from .expectations import code
 from .package import Package, default_validator_fields
 from .programs import Program
+from .replay import check_interactions
 from .testdata import Group, Test
 
 MAX_TESTS_PER_REQUEST = 100
@@ -85,6 +86,8 @@ def points(package: Package, test: Test) -> float:
     """What ``test`` scores when accepted (pass-fail problems: 1 each)."""
     if not package.meta.scoring:
         return 1.0
+    if test.points is not None:
+        return test.points
     if test.group == "sample":
         return 0.0
     group = package.data.group(test.group)
@@ -112,20 +115,16 @@ def _limits(package: Package, time_limit_s: float, wall_max_ms: int) -> dict[str
 def _validation(package: Package, group: Group) -> dict[str, Any]:
     validator = package.output_validator
     where = str(package.root / "data" / group.name)
+    if validator is None and package.compare is not None:
+        return dict(package.compare)
     if validator is None:
         return default_validator_fields(group.output_validator_args, where)
-    tool = {**validator.wire(), "convention": convention(validator)}
+    tool = {**validator.wire(), "convention": package.convention or convention(validator)}
     if group.output_validator_args and tool["convention"] == "kattis":
         tool["args"] = list(group.output_validator_args)
     if package.meta.multi_pass:
         tool["passes"] = package.meta.validation_passes
     return {"interactor" if package.meta.interactive else "checker": tool}
-
-
-def file_task_fields(package: Package) -> dict[str, str]:
-    """The request fields of a file task: the files the package's programs read and write."""
-    names = {"input_file": package.meta.input_file, "output_file": package.meta.output_file}
-    return {field: name for field, name in names.items() if name is not None}
 
 
 def convention(validator: Program) -> str:
@@ -155,7 +154,7 @@ def requests_for(
                 **program.wire(),
                 **_limits(package, time_limit_s, wall_max_ms),
                 **_validation(package, group),
-                **file_task_fields(package),
+                **package.meta.file_task_fields(),
                 "stop_on_first_failure": not package.meta.scoring,
                 "tests": [
                     {
@@ -189,6 +188,10 @@ async def judge(
     for (tests, _), reply in zip(pieces, replies, strict=True):
         judgement.tests += tests
         judgement.reports += _reports(tests, reply, judgement)
+    if package.interaction_check is not None:
+        judgement.reports = await check_interactions(
+            engine, package, judgement.tests, judgement.reports, package.interaction_check
+        )
     judgement.status = next(
         (r.status for r in judgement.reports if r.status not in (Status.ACCEPTED, Status.SKIPPED)),
         judgement.status,
@@ -200,8 +203,21 @@ async def judge(
             Status.SKIPPED,
             _rules(package),
         )
-        judgement.score, judgement.max_score = scores.score, scores.max_score
+        judgement.score = round(scores.score - _unmet(package, scores.groups), 9)
+        judgement.max_score = scores.max_score
     return judgement
+
+
+def _unmet(package: Package, groups: list[GroupReport] | None) -> float:
+    """What the groups whose required groups are not all accepted scored: they score 0
+    (Polygon's group dependencies)."""
+    by_id = {group.id: group for group in groups or ()}
+    lost = 0.0
+    for group in package.data.groups:
+        needed = [by_id[name] for name in group.requires if name in by_id]
+        if group.name in by_id and any(g.status != Status.ACCEPTED for g in needed):
+            lost += by_id[group.name].score
+    return lost
 
 
 def _reports(tests: list[Test], reply: dict[str, Any], judgement: Judgement) -> list[TestReport]:
@@ -257,7 +273,7 @@ async def validate_inputs(
         )
         request = {**validator.wire(), "stdin": _b64(test.input), "args": list(args)}
         reply = await engine.send(request)
-        valid = reply.get("exit_code") == 42
+        valid = reply.get("exit_code") == package.valid_input_exit
         message = (reply.get("error") or reply.get("output") or "").strip()[:200]
         progress(".")
         return InputCheck(test.name, validator.path.name, valid, message)

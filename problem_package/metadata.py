@@ -65,6 +65,11 @@ class Metadata:
     def legacy(self) -> bool:
         return self.version.startswith(LEGACY)
 
+    def file_task_fields(self) -> dict[str, str]:
+        """The request fields of a file task: the files the package's programs read and write."""
+        names = {"input_file": self.input_file, "output_file": self.output_file}
+        return {field: name for field, name in names.items() if name is not None}
+
 
 def read_metadata(root: Path, warnings: list[str]) -> Metadata:
     """Read ``root/problem.yaml``; unknown keys become ``warnings``."""

@@ -8,6 +8,7 @@ from typing import Any
 
 from .errors import MalformedPackage
 from .expectations import Submission, read_submissions
+from .generation import Missing
 from .metadata import Metadata, read_metadata
 from .programs import Program, load_program
 from .testdata import TestData, read_testdata
@@ -29,14 +30,30 @@ class Package:
     input_validators: tuple[Program, ...]
     submissions: tuple[Submission, ...]
     warnings: tuple[str, ...]
+    # The request's comparison instead of the default validator (Polygon's standard checkers).
+    compare: dict[str, Any] | None = None
+    # The exit code of an input validator that accepts (testlib's validators: 0).
+    valid_input_exit: int = 42
+    # Polygon's interactive problems: what judges the interactor's output once it accepted
+    # (a checker, or a comparison), as request fields (replay.check_interactions).
+    interaction_check: dict[str, Any] | None = None
+    # How the checker or interactor is called; None: told from its files (judging.convention).
+    convention: str | None = None
+    # Tests to be made in the sandbox before judging (Polygon's generated tests and answers).
+    missing: tuple[Missing, ...] = ()
 
 
 def read_package(root: Path) -> Package:
-    """Read the package at ``root`` (a directory).
+    """Read the package at ``root`` (a directory): a Polygon package when it has a
+    ``problem.xml`` and no ``problem.yaml``, else the ICPC/Kattis format.
 
     Raises:
         MalformedPackage: naming the file that breaks the format.
     """
+    if is_polygon(root):
+        from .polygon import read_polygon
+
+        return read_polygon(root)
     warnings: list[str] = []
     meta = read_metadata(root, warnings)
     data = read_testdata(root, meta, warnings)
@@ -62,6 +79,11 @@ def read_package(root: Path) -> Package:
     return Package(
         root, meta, data, output_validator, tuple(inputs), tuple(submissions), tuple(warnings)
     )
+
+
+def is_polygon(root: Path) -> bool:
+    """A Polygon package: its description is problem.xml, not problem.yaml."""
+    return (root / "problem.xml").is_file() and not (root / "problem.yaml").exists()
 
 
 def _output_validator(root: Path, meta: Metadata) -> Program | None:

@@ -18,7 +18,8 @@ from .errors import MalformedPackage, PackageError
 def opened(path: Path) -> Iterator[Path]:
     """The package's root directory; a .zip is extracted to a temporary one meanwhile.
 
-    A zip holds the package's directory, or the package's files at its top.
+    A zip holds the package's directory, or the package's files at its top
+    (problem.yaml, or a Polygon package's problem.xml).
     """
     if path.is_dir():
         yield path
@@ -36,7 +37,8 @@ def opened(path: Path) -> Iterator[Path]:
                     raise MalformedPackage(path, f"{member.filename!r} points outside the archive")
             archive.extractall(root)
         entries = [entry for entry in root.iterdir() if not entry.name.startswith(".")]
-        if not (root / "problem.yaml").exists() and len(entries) == 1 and entries[0].is_dir():
+        described = (root / "problem.yaml").exists() or (root / "problem.xml").exists()
+        if not described and len(entries) == 1 and entries[0].is_dir():
             root = entries[0]
         yield root
 

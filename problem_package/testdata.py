@@ -42,6 +42,7 @@ class Group:
     accept_score: float  # legacy: what an accepted test scores
     output_validator_args: tuple[str, ...]
     input_validator_args: tuple[str, ...]
+    requires: tuple[str, ...] = ()  # Polygon: groups that must be all accepted for it to score
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,7 @@ class Test:
     group: str
     input: bytes
     answer: bytes
+    points: float | None = None  # Polygon: the test's own points; None: from its group
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 from wire.packages import InputsOutcome, PackageReport, SubmissionOutcome, TestOutcome
 
 from .expectations import Submission
+from .generation import complete_tests
 from .judging import Engine, InputCheck, Judgement, judge, time_limit, validate_inputs
 from .package import Package
 from .programs import load_program
@@ -27,6 +28,7 @@ async def verify(
 ) -> PackageReport:
     """Validate the inputs and judge every submission against its folder."""
     started = time.monotonic()
+    package = await complete_tests(engine, package, wall_max_ms, progress)
     checks = await validate_inputs(engine, package, progress)
     if checks:
         progress("")
@@ -46,6 +48,7 @@ async def judge_files(
 ) -> PackageReport:
     """Judge submissions of one's own against ``package``."""
     started = time.monotonic()
+    package = await complete_tests(engine, package, wall_max_ms, progress)
     entries = [Submission(path, str(path), "") for path in paths]
     limit, results = await judge_all(
         engine, package, entries, wall_max_ms, given_limit, progress, keep_setters=False
