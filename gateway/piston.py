@@ -8,9 +8,12 @@
 The first file is the main one (its name is the engine's, whatever the request
 calls it); the others are extra files by their names. ``run_timeout``,
 ``run_cpu_time`` and ``run_memory_limit`` (bytes; -1 none) are the run's
-limits; ``compile_*`` are accepted and not applied (the compile step has the
-operator's limits). The reply has Piston's ``run`` stage, and a ``compile``
-stage for a compiled language (without ``run`` when the compile failed).
+limits; ``compile_timeout`` is the compile step's wall limit (at most the
+operator's). ``compile_cpu_time`` and ``compile_memory_limit`` are checked and
+not applied: a compile's memory is the run's limit raised to the compiler's
+measured floor, and its CPU time is bounded by its wall limit. The reply has
+Piston's ``run`` stage, and a ``compile`` stage for a compiled language (without
+``run`` when the compile failed).
 A runtime's version is the daemons' when they report one, else ``latest``;
 a request's version must then be that one, a prefix of it, ``*`` or ``latest``.
 """
@@ -102,6 +105,8 @@ def to_wire(request: PistonRequest, info: LanguageInfo) -> WireRequest:
     """The engine request for a Piston request. Raises: Refused (400): no files, bad limits."""
     if not request.files:
         raise Refused("files: at least one file is required")
+    _positive(request.compile_cpu_time, "compile_cpu_time")  # checked, not applied
+    _memory_mb(request.compile_memory_limit, "compile_memory_limit")
     main, *extra = request.files
     files = []
     for index, file in enumerate(extra, start=1):
@@ -115,7 +120,8 @@ def to_wire(request: PistonRequest, info: LanguageInfo) -> WireRequest:
         args=list(request.args) or None,
         timeout_ms=_positive(request.run_timeout, "run_timeout"),
         cpu_time_limit_ms=_positive(request.run_cpu_time, "run_cpu_time"),
-        memory_mb=_memory_mb(request.run_memory_limit),
+        memory_mb=_memory_mb(request.run_memory_limit, "run_memory_limit"),
+        compile_timeout_ms=_positive(request.compile_timeout, "compile_timeout"),
         files=files or None,
     )
 
@@ -132,11 +138,11 @@ def _positive(value: int | None, name: str) -> int | None:
     return value
 
 
-def _memory_mb(value: int | None) -> int | None:
+def _memory_mb(value: int | None, name: str) -> int | None:
     if value is None or value == -1:
         return None
     if value <= 0:
-        raise Refused("run_memory_limit must be a positive number of bytes (or -1)")
+        raise Refused(f"{name} must be a positive number of bytes (or -1)")
     return math.ceil(value / (1 << 20))
 
 

@@ -169,6 +169,14 @@ class WireRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             "CODE_ENGINE_MAX_CPU_TIME_MS; default: the wall limit"
         ),
     ] = None
+    compile_timeout_ms: Annotated[
+        int | None,
+        Meta(
+            description="wall-clock limit of the compile step, clamped to "
+            "CODE_ENGINE_COMPILE_TIMEOUT_MS (the default too); an interpreted language "
+            "has no compile step"
+        ),
+    ] = None
     files: Annotated[
         list[WireFile] | None,
         Meta(description="extra source files beside the main file, at most 32"),

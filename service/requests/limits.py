@@ -33,6 +33,7 @@ class RunLimits:
     memory_mb: int  # the container's memory while the request runs
     output_limit: int  # bytes of stdout, and of stderr, per run
     file_size_limit: int  # the largest file a run may write (the server's own)
+    compile_timeout_ms: int  # wall-clock time of the compile step, where there is one
 
     def step(self) -> StepLimits:
         """The limits of one run of the program, as the agent enforces them."""
@@ -57,6 +58,7 @@ class Limits:
     output_limit: int
     max_cpu_time_ms: int
     file_size_limit: int
+    max_compile_timeout_ms: int
     max_tests: int = 0  # problems requests only
 
     def defaults(self) -> RunLimits:
@@ -67,6 +69,7 @@ class Limits:
             memory_mb=self.max_memory_mb,
             output_limit=self.output_limit,
             file_size_limit=self.file_size_limit,
+            compile_timeout_ms=self.max_compile_timeout_ms,
         )
 
 
@@ -85,6 +88,7 @@ def limits_for(kind: Kind, settings: Settings) -> Limits:
         output_limit=settings.problems_output_limit if problems else settings.output_limit,
         max_cpu_time_ms=settings.cpu_time_ceiling_ms,
         file_size_limit=settings.file_size_limit,
+        max_compile_timeout_ms=settings.compile_timeout_ms,
         max_tests=settings.problems_max_tests if problems else 0,
     )
 
@@ -107,6 +111,9 @@ def run_limits(wire: WireRequest, language: Language, limits: Limits) -> RunLimi
         memory_mb=_memory_mb(wire, language, limits),
         output_limit=limits.output_limit,
         file_size_limit=limits.file_size_limit,
+        compile_timeout_ms=clamp(
+            "compile_timeout_ms", wire.compile_timeout_ms, limits.max_compile_timeout_ms
+        ),
     )
 
 

@@ -105,9 +105,15 @@ def _run(
 
 
 def compile_step(
-    language: Language, settings: Settings, extra_files: tuple[str, ...] = ()
+    language: Language,
+    settings: Settings,
+    extra_files: tuple[str, ...] = (),
+    wall_ms: int | None = None,
 ) -> Step | None:
-    """The compile step of ``language`` (with ``extra_files``), or None for an interpreted one."""
+    """The compile step of ``language`` (with ``extra_files``), or None for an interpreted one.
+
+    ``wall_ms``: the request's compile time limit; None: the server's (a checker's build).
+    """
     argv = language.compile_command(extra_files)
     if argv is None:
         return None
@@ -115,7 +121,7 @@ def compile_step(
         argv=list(argv),
         env=language.compile_environment(),
         limits=StepLimits(
-            wall_ms=settings.compile_timeout_ms,
+            wall_ms=wall_ms or settings.compile_timeout_ms,
             output_bytes=settings.compile_output_limit,
             file_size_bytes=max(settings.file_size_limit, MIN_COMPILE_FILE_SIZE),
         ),
@@ -158,7 +164,12 @@ def one_shot_job(request: ExecuteRequest, settings: Settings) -> Job:
     return Job(
         id=request.id,
         files=request.source_files(),
-        compile=compile_step(request.language, settings, _extra_names(request)),
+        compile=compile_step(
+            request.language,
+            settings,
+            _extra_names(request),
+            request.limits.compile_timeout_ms,
+        ),
         runs=[run_step(request, settings, request.stdin)],
         finish=True,
         early_result=True,
@@ -172,7 +183,12 @@ def prepare_job(request: ExecuteRequest, settings: Settings) -> Job:
     return Job(
         id=request.id,
         files=request.source_files(),
-        compile=compile_step(request.language, settings, _extra_names(request)),
+        compile=compile_step(
+            request.language,
+            settings,
+            _extra_names(request),
+            request.limits.compile_timeout_ms,
+        ),
         runs=[],
         finish=False,
         tool=tool(checker, settings) if checker else None,

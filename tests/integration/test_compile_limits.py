@@ -99,3 +99,17 @@ def test_a_jobs_code_runs_at_the_runs_share_after_a_cleanup_at_the_compile_share
         reply = run_code(daemon.nats_url, "python", SPIN)
         assert reply["status"] == "ok", reply
         assert float(reply["output"]) < (settings.cpus + settings.compile_cpus) / 2, reply
+
+
+@pytest.mark.parametrize("subject", ["compiler.execute.request", "problems.execute.request"])
+def test_a_requests_compile_time_limit_ends_its_compile(daemon, subject):
+    slow = SLOW_TO_BUILD.replace("1200", "200000").replace("500", "200000")  # minutes of g++
+    built = {"stdin": "", "expected_output": "YnVpbHQ="}  # base64 of "built"
+    fields = {"tests": [built]} if "problems" in subject else {}
+    reply = run_code(
+        daemon.nats_url, "cpp", slow, compile_timeout_ms=300, subject=subject, **fields
+    )
+    assert reply["status"] == "compile_error", reply
+    said = reply.get("compile_output") or reply["error"]
+    assert "compilation exceeded its time limit" in said, reply
+    assert reply["compile_time_ms"] < daemon.settings.compile_timeout_ms, reply

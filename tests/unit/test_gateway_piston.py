@@ -60,7 +60,14 @@ def test_files_limits_and_encodings():
         ("util.py", b"X=1")
     ]
     assert (wire.timeout_ms, wire.cpu_time_limit_ms, wire.memory_mb) == (3000, 2000, 64)
+    assert wire.compile_timeout_ms == 10000
     assert wire.args == ["a"]
+
+
+@pytest.mark.parametrize("limit", ["compile_timeout", "compile_cpu_time", "compile_memory_limit"])
+def test_a_compile_limit_below_one_is_refused_by_name(limit):
+    with pytest.raises(Refused, match=limit):
+        to_wire(request(**{limit: 0}), PYTHON)
 
 
 def test_an_extra_file_needs_a_name():

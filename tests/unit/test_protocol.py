@@ -8,6 +8,7 @@ import pytest
 from service.config import Settings
 from service.errors import InvalidRequest
 from service.requests import limits_for, parse_request, salvage_id
+from service.sandbox.job_messages import one_shot_job
 from wire import Kind, Status
 from wire.replies import Reply
 from wire.replies import encode as encode_reply
@@ -74,6 +75,19 @@ def test_limits_are_clamped_to_server_maxima():
     assert request.limits.memory_mb == SETTINGS.memory_mb
     small = parse_request(req(timeout_ms=500, memory_mb=64), Kind.COMPILER, LIMITS)
     assert (small.limits.timeout_ms, small.limits.memory_mb) == (500, 64)
+
+
+def test_the_compile_time_limit_is_the_requests_within_the_servers():
+    assert parse_request(req(), Kind.COMPILER, LIMITS).limits.compile_timeout_ms == (
+        SETTINGS.compile_timeout_ms
+    )
+    huge = parse_request(req(compile_timeout_ms=10**9), Kind.COMPILER, LIMITS)
+    assert huge.limits.compile_timeout_ms == SETTINGS.compile_timeout_ms
+    request = parse_request(req(language="cpp", compile_timeout_ms=700), Kind.COMPILER, LIMITS)
+    job = one_shot_job(request, SETTINGS)
+    assert job.compile is not None and job.compile.limits.wall_ms == 700
+    with pytest.raises(InvalidRequest, match="compile_timeout_ms must be at least 1"):
+        parse_request(req(compile_timeout_ms=0), Kind.COMPILER, LIMITS)
 
 
 @pytest.mark.parametrize(
