@@ -208,8 +208,7 @@ class Session:
         Raises:
             AgentTimeout, AgentError: as :meth:`job`.
         """
-        step = job_messages.check_step(self.request, self._settings)
-        if step is None:
+        if (step := job_messages.check_step(self.request, self._settings)) is None:
             return None
         if self._settings.live_updates and not self.container.sized:  # after a cleanup
             await self._limits.fit(self.request.limits.memory_mb, self._settings.cpus)
