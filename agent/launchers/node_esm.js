@@ -16,12 +16,19 @@
 // Run as a program, `node --experimental-vm-modules node_esm.js <file>`, it is
 // JavaScript's syntax check: <file> parsed the same way, nothing of it run,
 // exit status 1 and the parser's message when it does not parse.
+//
+// What a CommonJS program's cold start pays for it is kept to reading its
+// source: the source is read through the fs binding, as node's own loader does
+// (a public require("fs") would load fs/promises and the streams with it, some
+// 5 ms of a cold start), and compiled only when it holds a word a module's
+// syntax needs.
+// The module system's class without require("module"), whose facade a cold
+// start would pay for too.
 "use strict";
-const fs = require("fs");
-const path = require("path");
-const vm = require("vm");
-const Module = require("module");
-const { pathToFileURL } = require("url");
+const Module = module.constructor;
+
+const MAY_BE_MODULE = /\b(?:import|export|await)\b/;
+const CHUNK = 65536;
 
 // What V8 says of a module's syntax in a CommonJS function body.
 const MODULE_ONLY = [
@@ -32,9 +39,28 @@ const MODULE_ONLY = [
 ];
 const WRAPPER = ["exports", "require", "module", "__filename", "__dirname"];
 
+function readSource(filename) {
+  const binding = process.binding("fs");
+  const context = {};
+  const fd = binding.open(filename, 0, 0o666, undefined, context);
+  if (context.errno !== undefined) return null; // node says why, as it would
+  const chunks = [];
+  try {
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(CHUNK);
+      const n = binding.read(fd, chunk, 0, CHUNK, -1, undefined, context);
+      if (!(n > 0)) break;
+      chunks.push(chunk.subarray(0, n));
+    }
+  } finally {
+    binding.close(fd, undefined, {});
+  }
+  return context.errno === undefined ? Buffer.concat(chunks).toString("utf8") : null;
+}
+
 function commonJsError(source, filename) {
   try {
-    vm.compileFunction(source, WRAPPER, { filename });
+    require("vm").compileFunction(source, WRAPPER, { filename });
     return null;
   } catch (error) {
     return error;
@@ -46,23 +72,27 @@ function moduleOnly(error) {
 }
 
 function isModule(filename) {
-  let source;
+  let source = null;
   try {
-    source = fs.readFileSync(filename, "utf8");
+    source = readSource(filename);
   } catch {
-    return false; // node says why, as it would
+    try {
+      source = require("fs").readFileSync(filename, "utf8"); // a binding of another shape
+    } catch {
+      return false; // node says why, as it would
+    }
   }
-  return moduleOnly(commonJsError(source, filename));
+  return source !== null && MAY_BE_MODULE.test(source) && moduleOnly(commonJsError(source, filename));
 }
 
 function runAsModule(filename) {
-  const url = pathToFileURL(filename).href;
+  const url = require("url").pathToFileURL(filename).href;
   const hooks = `const main = ${JSON.stringify(url)};
 export async function load(url, context, next) {
   if (url !== main) return next(url, context);
   return { ...(await next(url, { ...context, format: "module" })), format: "module" };
 }`;
-  Module.register(`data:text/javascript,${encodeURIComponent(hooks)}`);
+  require("module").register(`data:text/javascript,${encodeURIComponent(hooks)}`);
   import(url);
 }
 
@@ -76,7 +106,7 @@ function prepare(filename) {
 }
 
 function check(filename) {
-  const source = fs.readFileSync(filename, "utf8");
+  const source = require("fs").readFileSync(filename, "utf8");
   const error = commonJsError(source, filename);
   if (error === null) return 0;
   if (!moduleOnly(error)) {
@@ -84,7 +114,8 @@ function check(filename) {
     return 1;
   }
   try {
-    new vm.SourceTextModule(source, { identifier: pathToFileURL(filename).href });
+    const identifier = require("url").pathToFileURL(filename).href;
+    new (require("vm").SourceTextModule)(source, { identifier });
     return 0;
   } catch {
     // Parsed again by node itself, for its message with the line and a caret.
@@ -99,12 +130,20 @@ function check(filename) {
   }
 }
 
-const launched = process.argv[1] && path.dirname(process.argv[1]) === __dirname;
+const main = process.argv[1] || ""; // absolute: node resolved it before any --require
+const launched = main.slice(0, main.lastIndexOf("/")) === __dirname;
 if (require.main === module) {
   process.exitCode = check(process.argv[2]);
-} else if (!launched && process.argv[1]) {
+} else if (launched) {
+  // A warm start: what decides a program's kind, compiled ahead of any program.
+  try {
+    commonJsError(readSource(__filename) || "0", __filename);
+  } catch {
+    // then the first program pays for it
+  }
+} else if (main) {
   // A cold run: the program is process.argv[1]; nothing of this file stays in sight.
-  prepare(path.resolve(process.argv[1]));
+  prepare(main);
   delete require.cache[__filename];
   for (const [key, found] of Object.entries(Module._pathCache)) {
     if (found === __filename) delete Module._pathCache[key];
