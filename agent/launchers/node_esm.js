@@ -29,6 +29,9 @@ const Module = module.constructor;
 
 const MAY_BE_MODULE = /\b(?:import|export|await)\b/;
 const CHUNK = 65536;
+// The binding's calls as Node 18 (the worker image's) takes them: another
+// version's may differ, and a call of the wrong shape aborts the process.
+const KNOWN_BINDING = process.versions.node.split(".")[0] === "18";
 
 // What V8 says of a module's syntax in a CommonJS function body.
 const MODULE_ONLY = [
@@ -40,6 +43,7 @@ const MODULE_ONLY = [
 const WRAPPER = ["exports", "require", "module", "__filename", "__dirname"];
 
 function readSource(filename) {
+  if (!KNOWN_BINDING) return require("fs").readFileSync(filename, "utf8");
   const binding = process.binding("fs");
   const context = {};
   const fd = binding.open(filename, 0, 0o666, undefined, context);
@@ -77,7 +81,7 @@ function isModule(filename) {
     source = readSource(filename);
   } catch {
     try {
-      source = require("fs").readFileSync(filename, "utf8"); // a binding of another shape
+      source = require("fs").readFileSync(filename, "utf8");
     } catch {
       return false; // node says why, as it would
     }
