@@ -13,6 +13,7 @@ import shlex
 import shutil
 from dataclasses import dataclass
 
+import agent
 from agent.layout import BUILD_DIR, RUN_DIR
 from service.config import Settings
 from service.languages import Language, lookup
@@ -20,6 +21,8 @@ from service.languages import Language, lookup
 HOST_PATH = "/usr/local/bin:/usr/bin:/bin"
 # The host's Debian interpreter, not whatever python3 comes first on PATH.
 HOST_PYTHON = "/usr/bin/python3"
+IMAGE_AGENT_DIR = "/opt/code-engine/agent/"  # worker/Dockerfile
+HOST_AGENT_DIR = os.path.join(os.path.dirname(os.path.abspath(agent.__file__)), "")
 FIB_N = 27
 FIB_RESULT = "196418"
 
@@ -170,6 +173,8 @@ def commands(program: Program, directory: str, *, host: bool) -> Commands:
         if "--snapshot-blob" in run:
             at = run.index("--snapshot-blob")
             del run[at : at + 2]
+        # The image's agent files (Node's node_esm.js) are this checkout's on the host.
+        run = [arg.replace(IMAGE_AGENT_DIR, HOST_AGENT_DIR) for arg in run]
         if run[0] == "python3":
             run[0] = HOST_PYTHON
         elif not compile_argv:

@@ -170,6 +170,8 @@ def _language_row(lang: Language) -> tuple[str, ...]:
     data = lang.data
     assert data is not None
     compile = _command(data.compile.argv) if data.compile else "(interpreted)"
+    if data.check:
+        compile = f"(interpreted; checked by {_command(data.check.argv[:1])})"
     program, *rest = data.run.argv
     run = _command((program, *data.memory.argv, *rest))
     notes = [data.note] if data.note else []

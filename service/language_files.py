@@ -116,6 +116,20 @@ class CompileSpec(_Strict, kw_only=True, frozen=True):
     keep: bool = True
 
 
+class CheckSpec(_Strict, kw_only=True, frozen=True):
+    """An interpreted language's syntax check: argv that parses the main file, runs none of it.
+
+    Run only after a run that ended the way ``after`` describes (how the
+    interpreter exits on a syntax error), so a program that parses pays
+    nothing; a check that fails makes the verdict ``compile_error`` with what
+    it said. It runs as any run step: the job user, the job's limits.
+    """
+
+    argv: tuple[str, ...]
+    env: dict[str, str] = {}
+    after: LastWords
+
+
 class RunSpec(_Strict, kw_only=True, frozen=True):
     argv: tuple[str, ...]
     env: dict[str, str] = {}
@@ -175,6 +189,7 @@ class LanguageFile(_Strict, kw_only=True, frozen=True):
     version: tuple[str, ...]  # argv whose first line of output is the version
     run: RunSpec
     compile: CompileSpec | None = None
+    check: CheckSpec | None = None
     memory: MemorySpec = MemorySpec()
     files: FilesSpec = FilesSpec()
     warm: WarmSpec | None = None
@@ -258,6 +273,15 @@ def _check(path: Path, lang: LanguageFile) -> None:
     _words(fail, "memory.env", tuple(lang.memory.env.values()), RUN_WORDS)
     if lang.memory.at_memory:
         _words(fail, "memory.at_memory.argv", lang.memory.at_memory.argv, RUN_WORDS)
+    if lang.check:
+        if lang.compile:
+            fail("check", "a compiled language's compile is its check")
+        if not lang.check.argv:
+            fail("check.argv", "the check's argv may not be empty")
+        if not (lang.check.after.exit_codes or lang.check.after.signals):
+            fail("check.after", "name the exit codes of a run that did not parse")
+        _words(fail, "check.argv", lang.check.argv, RUN_WORDS)
+        _words(fail, "check.env", tuple(lang.check.env.values()), RUN_WORDS)
     if lang.compile:
         if not lang.compile.argv:
             fail("compile.argv", "the compile's argv may not be empty")
@@ -265,8 +289,12 @@ def _check(path: Path, lang: LanguageFile) -> None:
         _words(fail, "compile.env", tuple(lang.compile.env.values()), COMPILE_WORDS)
         if lang.compile.memory_floor_mb <= 0:
             fail("compile.memory_floor_mb", "a compiled language needs its measured floor")
-    for index, rules in enumerate((lang.memory.out_of_memory, lang.memory.process_limit)):
-        field = ("memory.out_of_memory", "memory.process_limit")[index]
+    said = {
+        "memory.out_of_memory": lang.memory.out_of_memory,
+        "memory.process_limit": lang.memory.process_limit,
+        "check.after": (lang.check.after,) if lang.check else (),
+    }
+    for field, rules in said.items():
         for words in rules:
             for name in words.signals:
                 if not hasattr(signal, name) or not name.startswith("SIG"):

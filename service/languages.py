@@ -137,6 +137,11 @@ class Language:
     min_memory_mb_gvisor: int = 64
     # The run's RLIMIT_STACK in MB (0: the container's default).
     stack_mb: int = 0
+    # An interpreted language's syntax check, run after a run that ended as
+    # ``check_after`` says (the interpreter's syntax-error exit): see checked_after.
+    check_argv: tuple[str, ...] | None = None
+    check_env: dict[str, str] = field(default_factory=dict)
+    check_after: LastWords | None = None
     # Everything its file says, for what the rest does not need (docs, image, self-tests).
     data: LanguageFile | None = None
 
@@ -154,6 +159,28 @@ class Language:
             if name.endswith(self.source_suffixes) and not name.endswith(self.not_source_suffixes)
         ]
         return (*self.compile_argv, *sources) if self.source_suffixes else self.compile_argv
+
+    def checked_after(self, run: StepResult) -> bool:
+        """Whether ``run`` ended as this language's interpreter does on a syntax error.
+
+        Only a hint of when to check (a program may say anything on stderr):
+        the check, of the source alone, decides. A run stopped by a limit is
+        never checked.
+        """
+        if self.check_after is None or self.check_argv is None:
+            return False
+        stopped = run.timed_out or run.cpu_exceeded or run.output_exceeded or run.oom_killed
+        return not stopped and said(self.check_after, run)
+
+    def check_command(self, memory_mb: int) -> list[str] | None:
+        """The syntax check's argv under a memory limit of ``memory_mb`` (heap flags as a run's)."""
+        if self.check_argv is None:
+            return None
+        program, *rest = self.check_argv
+        return [program, *self.memory.argv(memory_mb), *rest]
+
+    def check_environment(self, memory_mb: int) -> dict[str, str]:
+        return {**_BASE_ENV, **self.check_env, **self.memory.env(memory_mb)}
 
     def moved_to(self, build_dir: str, home: str) -> Language:
         """This language building in ``build_dir`` and running with ``home`` (a problem's tool)."""
@@ -208,6 +235,7 @@ def from_file(data: LanguageFile) -> Language:
         return {name: value.replace("{build}", BUILD_DIR) for name, value in env.items()}
 
     compiled = data.compile
+    check = data.check
     return Language(
         name=data.name,
         aliases=data.aliases,
@@ -228,6 +256,9 @@ def from_file(data: LanguageFile) -> Language:
         min_memory_mb=data.memory.min_mb,
         min_memory_mb_gvisor=data.memory.min_mb_gvisor,
         stack_mb=data.run.stack_mb,
+        check_argv=build(check.argv) if check else None,
+        check_env=build_env(check.env) if check else {},
+        check_after=check.after if check else None,
         data=data,
     )
 

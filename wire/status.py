@@ -18,7 +18,7 @@ class Status(enum.StrEnum):
 
     # How a program run ended (compiler replies; a test's verdict when it did not pass).
     OK = "ok"  # the program exited 0
-    COMPILE_ERROR = "compile_error"  # the compiler refused the source; diagnostics in the reply
+    COMPILE_ERROR = "compile_error"  # the source did not compile or parse; diagnostics in the reply
     RUNTIME_ERROR = "runtime_error"  # a non-zero exit or a signal
     TIMEOUT = "timeout"  # the wall-clock or the CPU time limit was reached
     MEMORY_LIMIT = "memory_limit"  # the program ran out of memory, whoever noticed

@@ -6,4 +6,8 @@ holds for the program's argv (NUL-separated), then runs the program as the plain
 command would. They import nothing of the agent's. The one exception is
 ``python_forkserver.py`` (agent.forkserver): run as root, it imports the jail,
 and each process it forks enters the jail and becomes ``python_launcher.py``.
+
+``node_esm.js`` is no launcher but runs beside them, in every Node run (warm or
+cold, by ``--require``): a main file written as an ES module runs as one; run
+as a program, it is JavaScript's syntax check.
 """

@@ -14,7 +14,8 @@
 // 12.6 ms to about half. The program then sees the same objects it would have
 // made itself; the launcher's own module leaves require.cache before it runs,
 // and the process's age (process.uptime(), performance.now() and timeOrigin)
-// counts from the program's arrival.
+// counts from the program's arrival. A main file written as an ES module runs
+// as one (node_esm.js).
 "use strict";
 // What a cold start's program would read at its first line: the process's age.
 const bootUptime = process.uptime();
@@ -30,8 +31,12 @@ require("util").format("%s %d %j", "", 0, {});
 const warmup = path.join(__dirname, "node_warmup.js");
 require(warmup);
 delete require.cache[warmup];
+// Loaded already by the run's --require: an ES module's main file runs as one.
+const esm = path.join(__dirname, "node_esm.js");
+const { prepare } = require(esm);
+delete require.cache[esm];
 for (const [key, found] of Object.entries(Module._pathCache)) {
-  if (found === warmup || found === __filename) delete Module._pathCache[key];
+  if (found === warmup || found === esm || found === __filename) delete Module._pathCache[key];
 }
 
 const fd = Number(process.argv[2]);
@@ -75,5 +80,6 @@ Object.defineProperty(performance, "now", {
 });
 Object.defineProperty(performance, "timeOrigin", { get: () => timeOrigin, configurable: true });
 delete require.cache[__filename];
+prepare(process.argv[1]);
 // From a fresh tick, and passed itself: no frame of this file under the program's own.
 process.nextTick(Module.runMain);

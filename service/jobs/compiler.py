@@ -14,6 +14,7 @@ costs the request nothing: it runs again on a fresh container, up to
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from functools import partial
@@ -33,6 +34,7 @@ from .offload import offload, threads
 from .outcome import (
     compile_failure,
     compile_out_of_memory,
+    did_not_parse,
     memory_exceeded,
     run_reply,
     time_limit_reason,
@@ -120,6 +122,8 @@ class Executor:
                     await session.kill()
                     raise
                 reply, whole = await self._reply_from(request, result)
+                if whole and result.runs and request.language.checked_after(result.runs[0]):
+                    reply, result = await self._syntax(session, result, reply)
                 if result.cleanup is Cleanup.OWED:
                     # The agent answers before it cleans up: reply now, then wait
                     # for its word that the container is clean.
@@ -163,6 +167,31 @@ class Executor:
             return prepared  # the agent wiped the failed build already
         result = await session.run(session.request.stdin, finish=True)
         return with_compile(result, prepared.compile)
+
+    @staticmethod
+    async def _syntax(session: Session, result: Result, reply: Reply) -> tuple[Reply, Result]:
+        """After a run that ended as a syntax error does: its source checked (the language's check).
+
+        ``compile_error`` with what the check said when the source does not
+        parse; else ``reply`` stands. The check runs once the run's cleanup is
+        verified, on the source alone: nothing the run did can reach it. The
+        result returned is the one whose cleanup is still owed.
+        """
+        request = session.request
+        if not await session.fit(result):
+            return reply, dataclasses.replace(result, cleanup=Cleanup.DIRTY)
+        try:
+            checked = await session.check(kept=False)
+        except AgentError as exc:
+            log.warning("job %s: the syntax check failed: %s", request.id, exc)
+            return reply, dataclasses.replace(result, cleanup=Cleanup.DIRTY)
+        if checked is None:
+            return reply, dataclasses.replace(result, cleanup=Cleanup.CLEAN)
+        if not checked.runs:
+            return reply, checked
+        if did_not_parse(checked.runs[0]):
+            reply = compile_failure(request, checked.runs[0])
+        return reply, checked
 
     async def _reply_from(self, request: ExecuteRequest, result: Result) -> tuple[Reply, bool]:
         """The reply, and whether the result was whole (a result without its run is not).

@@ -23,7 +23,7 @@ from functools import partial
 
 import trio
 
-from agent.protocol import StepResult
+from agent.protocol import Result, StepResult
 from docker_api import DockerError
 from wire import Status
 from wire.replies import ProblemReply, TestReport
@@ -39,6 +39,7 @@ from .offload import offload, threads
 from .outcome import (
     compile_diagnostics,
     compile_out_of_memory,
+    did_not_parse,
     memory_exceeded,
     time_limit_reason,
 )
@@ -159,6 +160,7 @@ class Judge:
             await session.settle(prepared)
             raise _ToolFailed(prepared.tool_compile, compile_result)
         checked = problem.tool is not None
+        syntax_checked = False  # the program's syntax check ran (once, after a run that asked)
         while pending:
             test = pending[0]
             if skips(test, problem.tests, reports, problem.groups):
@@ -184,6 +186,12 @@ class Judge:
                 )
                 return compile_result, self._stopping(problem, reports)
             step = result.runs[0]
+            fit: bool | None = None  # not yet known: the cleanup the run owes is waited for below
+            if not syntax_checked and request.language.checked_after(step):
+                syntax_checked = True
+                check, fit = await self._syntax(session, result)
+                if check is not None:
+                    return check, True
             graded = partial(
                 grade,
                 step,
@@ -205,13 +213,39 @@ class Judge:
             # The wipe after a test has a deadline of its own: a test that left
             # work for it keeps its verdict, and only the container is replaced.
             # So is one the OOM killer struck in (Session.settle).
-            if not await session.fit(result):
+            if fit is None:
+                fit = await session.fit(result)
+            if not fit:
                 await session.kill()
                 return compile_result, self._stopping(problem, reports)
             if self._stopping(problem, reports):
                 break
         await session.finish()
         return compile_result, self._stopping(problem, reports)
+
+    @staticmethod
+    async def _syntax(session: Session, result: Result) -> tuple[StepResult | None, bool]:
+        """After a test's run that ended as a syntax error does: the kept source checked.
+
+        Returns the check when the source does not parse (the build wiped: a
+        compile error, no test graded), else None; and whether the container
+        is fit to go on (the run's cleanup, then the check's, verified).
+        """
+        if not await session.fit(result):
+            return None, False
+        try:
+            checked = await session.check(kept=True)
+        except AgentError as exc:
+            log.warning("problem %s: the syntax check failed: %s", session.request.id, exc)
+            return None, False
+        if checked is None:
+            return None, True
+        fit = await session.fit(checked)
+        if checked.runs and did_not_parse(checked.runs[0]):
+            if fit:
+                await session.finish()
+            return checked.runs[0], fit
+        return None, fit
 
     @staticmethod
     async def _lost(session: Session, test: TestCase, exc: AgentError) -> TestReport:

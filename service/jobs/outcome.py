@@ -120,6 +120,12 @@ def compile_out_of_memory() -> StepResult:
     )
 
 
+def did_not_parse(check: StepResult) -> bool:
+    """A syntax check's own answer was no: a failure of its own, not a limit's."""
+    stopped = check.timed_out or check.cpu_exceeded or check.oom_killed or check.output_exceeded
+    return check.failed and not stopped
+
+
 def compile_failure(request: ExecuteRequest, step: StepResult) -> Reply:
     diagnostics = compile_diagnostics(step)
     return Reply(

@@ -128,6 +128,37 @@ def compile_step(
     )
 
 
+def check_step(request: ExecuteRequest, settings: Settings) -> Step | None:
+    """The syntax check of ``request``'s program, as the job with the job's limits, or None.
+
+    As any run step: a check may run code of the job's own (``perl -c`` runs
+    BEGIN blocks), so it gets nothing a run would not.
+    """
+    language = request.language
+    heap_mb = heap_memory_mb(settings, request.limits.memory_mb)
+    argv = language.check_command(heap_mb)
+    if argv is None:
+        return None
+    return Step(argv=argv, env=language.check_environment(heap_mb), limits=request.limits.step())
+
+
+def check_job(request: ExecuteRequest, step: Step) -> Job:
+    """The source again and its check alone, answered before the cleanup (after a one-shot run)."""
+    return Job(
+        id=request.id,
+        files=request.source_files(),
+        compile=None,
+        runs=[step],
+        finish=True,
+        early_result=True,
+    )
+
+
+def check_run(request: ExecuteRequest, step: Step) -> Run:
+    """The check of the kept build (a problems request's), answered before the wipe after it."""
+    return Run(id=request.id, runs=[step], finish=False, early_result=True)
+
+
 def tool_language(program: Program) -> Language:
     return program.language.moved_to(TOOL_DIR, CHECK_DIR)
 

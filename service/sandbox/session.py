@@ -15,6 +15,7 @@ exchange                  host deadline
 :meth:`Session.job`       compile limit (compiled languages) + run limit + grace
 :meth:`Session.compile`   compile limit + grace
 :meth:`Session.run`       run limit + grace
+:meth:`Session.check`     run limit + grace
 :meth:`Session.finish`    ``FINISH_TIMEOUT_S``
 :meth:`Session.cleaned`   ``CLEANUP_TIMEOUT_S``
 ========================  ==============================================
@@ -53,6 +54,7 @@ from docker_api import DockerClient, DockerError
 from ..config import Settings
 from ..errors import AgentError, AgentTimeout, ContainerLost
 from ..requests import ExecuteRequest
+from . import job_messages
 from .compile_cache import CompileCache, Compiled, cache_key, keeps
 from .container import WorkerContainer
 from .job_messages import checker_timeout_ms, compile_step, one_shot_job, prepare_job, run_message
@@ -199,6 +201,19 @@ class Session:
         checked = message.checks is not None
         limit = run_deadline_s(self.request, self._settings, checked=checked)
         return await self._exchange(message, limit)
+
+    async def check(self, *, kept: bool) -> Result | None:
+        """The syntax check of the kept build (``kept``) or of the source sent again; None if none.
+
+        Raises:
+            AgentTimeout, AgentError: as :meth:`job`.
+        """
+        if (step := job_messages.check_step(self.request, self._settings)) is None:
+            return None
+        if self._settings.live_updates and not self.container.sized:  # after a cleanup
+            await self._limits.fit(self.request.limits.memory_mb, self._settings.cpus)
+        message = (job_messages.check_run if kept else job_messages.check_job)(self.request, step)
+        return await self._exchange(message, run_deadline_s(self.request, self._settings))
 
     async def fit(self, result: Result) -> bool:
         """Whether the container is fit for another job after ``result``: the one place that says.

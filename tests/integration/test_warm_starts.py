@@ -32,8 +32,10 @@ f()
 """
 
 JS_IDENTITY = """
-console.log(require("fs").readFileSync("/proc/self/cmdline", "latin1").includes("/launchers/"));
+console.log(require("fs").readFileSync("/proc/self/cmdline", "latin1").includes("node_launcher"));
 console.log(process.argv.slice(1), require.main === module, __filename, process.cwd());
+const esm = process.execArgv.filter((a) => a.includes("node_esm")).length;
+console.log(Object.keys(require.cache), module.children.length, esm);
 let input = "";
 process.stdin.on("data", (d) => (input += d));
 process.stdin.on("end", () => { console.log(JSON.stringify(input)); process.exitCode = 3; });
@@ -76,7 +78,8 @@ def test_a_warm_python_shows_what_a_cold_one_does(daemon, stdin):
 def test_a_warm_node_shows_what_a_cold_one_does(daemon):
     warm, cold = _warm_and_cold(daemon, "js", JS_IDENTITY, args=["x"], stdin="in")
     assert warm["output"] == (
-        "[ '/work/build/main.js', 'x' ] true /work/build/main.js /work/run\n\"in\"\n"
+        "[ '/work/build/main.js', 'x' ] true /work/build/main.js /work/run\n"
+        "[ '/work/build/main.js' ] 0 1\n\"in\"\n"
     )
     assert warm["exit_code"] == 3
     _same(warm, cold)

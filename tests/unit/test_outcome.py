@@ -122,14 +122,15 @@ def test_no_memory_limit_without_the_runtimes_own_report(language, fields, statu
 
 def test_each_runtime_heap_is_sized_to_the_jobs_limit():
     snapshot = "/opt/code-engine/node-snapshots/heap-{}.blob".format
+    main = ["--require", "/opt/code-engine/agent/launchers/node_esm.js", "/work/build/main.js"]
     assert NODE.run_command(400) == [
-        "node", "--max-old-space-size=272", "--snapshot-blob", snapshot(272), "/work/build/main.js"
+        "node", "--max-old-space-size=272", "--snapshot-blob", snapshot(272), *main
     ]  # fmt: skip
     assert NODE.run_command(128) == [
-        "node", "--max-old-space-size=64", "--snapshot-blob", snapshot(64), "/work/build/main.js"
+        "node", "--max-old-space-size=64", "--snapshot-blob", snapshot(64), *main
     ]  # fmt: skip
     # A limit the image made no snapshot for starts Node as it is.
-    assert NODE.run_command(300) == ["node", "--max-old-space-size=172", "/work/build/main.js"]
+    assert NODE.run_command(300) == ["node", "--max-old-space-size=172", *main]
     assert GO.run_environment(400)["GOMEMLIMIT"] == "360MiB"
     assert PYTHON.run_command(400) == ["python3", "-E", "-s", "-B", "/work/build/main.py"]
     assert "GOMEMLIMIT" not in CPP.run_environment(400)
