@@ -159,7 +159,7 @@ class WireRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         int | None,
         Meta(
             description="memory limit, clamped to CODE_ENGINE_MEMORY_MB (the default too); "
-            "below the language's minimum (service/languages.py) the request is refused"
+            "below the language's minimum (memory.min_mb in its file) the request is refused"
         ),
     ] = None
     cpu_time_limit_ms: Annotated[
