@@ -16,7 +16,7 @@ import pytest
 import trio
 
 from docker_api import DockerClient
-from service.testing.harness import Daemon, instance_containers
+from service.testing.harness import Daemon, instance_containers, next_snapshot
 from service.testing.nats_servers import NatsServer
 
 from .hostile_support import RUNSC, HostileBench
@@ -33,6 +33,7 @@ WARM_UP = {
 class Baseline:
     daemon_rss_kb: int
     disk_used: int
+    compile_cache_bytes: int  # the programs the daemon keeps, by design, up to its budget
 
 
 def rss_kb(pid: int) -> int:
@@ -93,4 +94,13 @@ def sandbox(hostile_daemon: Daemon) -> HostileBench:
 @pytest.fixture(scope="package")
 def baseline(sandbox: HostileBench) -> Baseline:
     """Measured once, after the warm-up and before the first hostile program."""
-    return Baseline(daemon_rss_kb=rss_kb(sandbox.daemon.process.pid), disk_used=disk_used())
+    return Baseline(
+        daemon_rss_kb=rss_kb(sandbox.daemon.process.pid),
+        disk_used=disk_used(),
+        compile_cache_bytes=compile_cache_bytes(sandbox.daemon),
+    )
+
+
+def compile_cache_bytes(daemon: Daemon) -> int:
+    """What the daemon's compile cache holds, from its next stats snapshot."""
+    return int(next_snapshot(daemon)["compile_cache"]["bytes"])
