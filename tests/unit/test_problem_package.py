@@ -2,6 +2,7 @@
 groups, programs, what each folder expects, the time limit; malformed ones named."""
 
 import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,38 @@ def test_a_zip_is_read_like_its_directory(tmp_path):
     archive = shutil.make_archive(str(tmp_path / "pkg"), "zip", PACKAGES, "custom_kattis")
     with opened(Path(archive)) as root:
         assert read_package(root).meta.name == "Split a number"
+
+
+def test_a_zip_that_unpacks_past_the_bound_is_refused_before_anything_is_written(tmp_path):
+    archive = tmp_path / "zeros.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
+        out.writestr("problem.yaml", "name: zeros\n")
+        out.writestr("data/secret/big.in", b"\0" * (4 << 20))  # 4 MiB from a few kB
+    assert archive.stat().st_size < 64 << 10
+    with pytest.raises(MalformedPackage, match="more than the 1048576 allowed"):
+        with opened(archive, max_bytes=1 << 20):
+            pass
+    with pytest.raises(MalformedPackage, match="more than 1 entries"):
+        with opened(archive, max_members=1):
+            pass
+    with opened(archive) as root:  # within the default bounds
+        assert (root / "data/secret/big.in").stat().st_size == 4 << 20
+
+
+def test_a_corrupt_zip_is_a_malformed_package(tmp_path):
+    archive = tmp_path / "broken.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
+        out.writestr("problem.yaml", "name: broken\n" * 1000)
+    data = bytearray(archive.read_bytes())
+    data[60:80] = b"\xff" * 20  # inside the member's compressed bytes
+    archive.write_bytes(bytes(data))
+    with pytest.raises(MalformedPackage, match="broken zip"):
+        with opened(archive):
+            pass
+
+
+def test_an_oversized_problem_yaml_is_refused(tmp_path):
+    package = copy(tmp_path, "case_insensitive")
+    (package / "problem.yaml").write_text("name: x\n" + "# padding\n" * 200_000)
+    with pytest.raises(MalformedPackage, match="larger than"):
+        read_package(package)
