@@ -7,8 +7,8 @@ a program linked by fpc, an interpreter's own process spawning).
 After each, the probe (HostileBench.assert_clean) must find the container as
 new: no process, no file, no IPC object, no socket; and the container is kept.
 Process and thread bombs are attacked in depth in Python, C++, Go and JavaScript
-(test_processes.py); of the other languages' files, Java's and Bash's self-tests
-carry one.
+(test_processes.py); every other language's file carries one among its
+self-tests (tests/integration/test_language_selftests.py).
 """
 
 from __future__ import annotations
