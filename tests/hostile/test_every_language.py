@@ -8,7 +8,8 @@ After each, the probe (HostileBench.assert_clean) must find the container as
 new: no process, no file, no IPC object, no socket; and the container is kept.
 Process and thread bombs are attacked in depth in Python, C++, Go and JavaScript
 (test_processes.py); every other language's file carries one among its
-self-tests (tests/integration/test_language_selftests.py).
+self-tests (tests/integration/test_language_selftests.py) but SQL's, whose shell
+starts processes only through `.system`, a shell: Bash's bomb.
 """
 
 from __future__ import annotations
