@@ -89,43 +89,46 @@ async def _make(engine: Engine, package: Package, missing: Missing, wall_max_ms:
         what = f"{test.name}: the main solution {missing.solution.path.name}, for its answer,"
         files = package.meta.file_task_fields()
         if files:
-            # A file task: the main solution reads and writes its named files.
-            request.update(files, tests=[{"id": test.name, "stdin": request.pop("stdin")}])
-            test = replace(test, answer=await _file_task_output(engine, request, what))
+            # A file task: the main solution reads and writes its named files. No
+            # answer to compare with: a test it ran to its end (either verdict) will do.
+            request.update(files)
+            answer = await _one_test_output(
+                engine, request, test.name, what, ("accepted", "wrong_answer"), "it wrote"
+            )
+            test = replace(test, answer=answer)
         elif package.meta.interactive and package.output_validator is not None:
             # The answer is what the interactor wrote while the main solution talked to it.
             request["interactor"] = {**package.output_validator.wire(), "convention": "testlib"}
-            request["tests"] = [{"id": test.name, "stdin": request.pop("stdin")}]
-            test = replace(test, answer=await _interacted(engine, request, what))
+            answer = await _one_test_output(
+                engine, request, test.name, what, ("accepted",), "the interactor wrote"
+            )
+            test = replace(test, answer=answer)
         else:
             test = replace(test, answer=await _output(engine, request, what))
     return test
 
 
-async def _interacted(engine: Engine, request: dict[str, Any], what: str) -> bytes:
-    reply = await engine.send(request)
+async def _one_test_output(
+    engine: Engine,
+    request: dict[str, Any],
+    test_id: str,
+    what: str,
+    ended_well: tuple[str, ...],
+    writer: str,
+) -> bytes:
+    """The output of ``request`` sent as a problems request of one test (its ``stdin``),
+    once that test's verdict is one of ``ended_well``; ``writer`` names who wrote it."""
+    fields = dict(request)
+    one_test = [{"id": test_id, "stdin": fields.pop("stdin")}]
+    reply = await engine.send({**fields, "tests": one_test})
     tests = reply.get("tests") or []
-    if reply.get("status") != "accepted" or len(tests) != 1:
-        reason = (reply.get("error") or "").strip()[:300]
-        if tests:
-            reason = (tests[0].get("checker_output") or tests[0].get("error") or "")[:300]
-        raise GenerationFailed(f"{what} ended with {reply.get('status')}: {reason}")
-    if tests[0].get("truncated"):
-        raise GenerationFailed(f"{what}: the interactor wrote more than the engine keeps")
-    return str(tests[0].get("output", "")).encode()
-
-
-async def _file_task_output(engine: Engine, request: dict[str, Any], what: str) -> bytes:
-    """What a file task's program left in its output file (no answer to compare with:
-    any test verdict of a program that ran to its end will do)."""
-    reply = await engine.send(request)
-    tests = reply.get("tests") or []
-    if len(tests) != 1 or tests[0].get("status") not in ("accepted", "wrong_answer"):
+    if len(tests) != 1 or tests[0].get("status") not in ended_well:
         status = tests[0].get("status") if tests else reply.get("status")
-        reason = (tests[0].get("error") if tests else reply.get("error")) or ""
-        raise GenerationFailed(f"{what} ended with {status}: {reason.strip()[:300]}")
+        found = tests[0] if tests else reply
+        reason = (found.get("checker_output") or found.get("error") or "").strip()[:300]
+        raise GenerationFailed(f"{what} ended with {status}: {reason}")
     if tests[0].get("truncated"):
-        raise GenerationFailed(f"{what} wrote more than the engine's output limit")
+        raise GenerationFailed(f"{what}: {writer} more than the engine keeps")
     return str(tests[0].get("output", "")).encode()
 
 
