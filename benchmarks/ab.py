@@ -19,13 +19,12 @@ import asyncio
 import contextlib
 import os
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from benchmarks.figures import ms, percentile, table
-from benchmarks.programs import Program, find
+from benchmarks.programs import Program, find, timed_run
 from benchmarks.services import engine
 from engine_client import EngineClient
 from service.testing import harness
@@ -58,13 +57,7 @@ async def _measure(
             samples: list[tuple[list[float], list[float]]] = [([], []) for _ in clients]
             for n in range(WARMUP + requests):
                 for index, client in enumerate(clients):
-                    started = time.monotonic()
-                    reply = await client.execute(
-                        program.language, program.source, timeout=120, **fields
-                    )
-                    elapsed = (time.monotonic() - started) * 1000
-                    if reply["status"] != "ok" or reply["output"].strip() != program.expected:
-                        raise RuntimeError(f"{program.label}: {reply['status']} {reply['error']}")
+                    elapsed, reply = await timed_run(client, program, **fields)
                     if n >= WARMUP:
                         samples[index][0].append(elapsed)
                         samples[index][1].append(float(reply["execution_time_ms"]))

@@ -21,12 +21,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import tempfile
-import time
 from pathlib import Path
 
 from benchmarks import host
 from benchmarks.figures import ms, percentile, ratio, table
-from benchmarks.programs import Program, missing_host_tool
+from benchmarks.programs import Program, missing_host_tool, timed_run
 from benchmarks.services import engine
 from engine_client import EngineClient
 from service.languages import ALL, Language, select, serve
@@ -59,11 +58,7 @@ async def _measure(
             samples = []
             for n in range(requests + WARM_UPS):
                 source = unique(program.source, n) if new_sources else program.source
-                started = time.monotonic()
-                reply = await client.execute(program.language, source, timeout=300)
-                elapsed = (time.monotonic() - started) * 1000
-                if reply["status"] != "ok" or reply["output"].strip() != program.expected:
-                    raise RuntimeError(f"{program.label}: {reply['status']} {reply['error']}")
+                elapsed, _ = await timed_run(client, program, source, wait_s=300)
                 if n >= WARM_UPS:
                     samples.append(elapsed)
             found[program.language] = samples

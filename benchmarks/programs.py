@@ -11,10 +11,13 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import time
 from dataclasses import dataclass
+from typing import Any
 
 import agent
 from agent.layout import BUILD_DIR, RUN_DIR
+from engine_client import EngineClient
 from service.config import Settings
 from service.languages import Language, lookup
 
@@ -135,6 +138,30 @@ PROGRAMS: tuple[Program, ...] = (
 
 # Not one of the side-by-side programs: benchmarks.warm times it against the host's g++.
 BITS_STDCPP = Program("cpp", "bits/stdc++.h", _STDCPP, "508251")
+
+
+async def timed_run(
+    client: EngineClient,
+    program: Program,
+    source: str | None = None,
+    *,
+    wait_s: float = 120.0,
+    **fields: Any,
+) -> tuple[float, dict[str, Any]]:
+    """Milliseconds end to end and the reply of ``program`` (or ``source`` in its
+    language) sent through ``client``, waiting ``wait_s`` for its reply.
+
+    Raises:
+        RuntimeError: the reply is not ``ok`` with the program's expected output.
+    """
+    started = time.monotonic()
+    reply = await client.execute(
+        program.language, program.source if source is None else source, timeout=wait_s, **fields
+    )
+    elapsed = (time.monotonic() - started) * 1000
+    if reply["status"] != "ok" or reply["output"].strip() != program.expected:
+        raise RuntimeError(f"{program.label}: {reply['status']} {reply['error']}")
+    return elapsed, reply
 
 
 def find(language: str, kind: str) -> Program:

@@ -19,13 +19,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
 from benchmarks import host
 from benchmarks.figures import ms, percentile, ratio, table
-from benchmarks.programs import BITS_STDCPP, Program, find
+from benchmarks.programs import BITS_STDCPP, Program, find, timed_run
 from benchmarks.services import engine
 from engine_client import EngineClient
 
@@ -53,12 +52,9 @@ async def _measure(
                 source = program.source
                 if unique_compiles and program.compiled:
                     source += f"\n// {uuid.uuid4()}\n"
-                started = time.monotonic()
-                reply = await client.execute(program.language, source, timeout=120)
-                if reply["status"] != "ok" or reply["output"].strip() != program.expected:
-                    raise RuntimeError(f"{program.label}: {reply['status']} {reply['error']}")
+                elapsed, reply = await timed_run(client, program, source)
                 if n >= 2:  # two warm-ups: the pool's containers settle into their language
-                    e2e.append((time.monotonic() - started) * 1000)
+                    e2e.append(elapsed)
                     run.append(reply["execution_time_ms"])
             found[program.label] = (e2e, run)
     return found
