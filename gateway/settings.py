@@ -11,13 +11,13 @@ and for docs/reference/configuration.md.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from service.config import Settings as EngineSettings
 from service.config import describe as describe_settings
-from service.config import values_from_env
+from service.config import env_of, values_from_env
 from service.errors import ConfigError
 
 from .errors import SettingsError
@@ -143,7 +143,7 @@ class GatewaySettings:
         self.listen  # noqa: B018  (validates the address)
         for name in ("submission_ttl_s", "replicas", "reply_timeout_s", "max_batch", "burst"):
             if getattr(self, name) <= 0:
-                raise SettingsError(f"{_env_of(name)} must be positive")
+                raise SettingsError(f"{env_of(name, GatewaySettings)} must be positive")
         if self.rate < 0 or self.concurrency < 0:
             raise SettingsError("the gateway's rate and concurrency must be 0 or positive")
         self.token_set()
@@ -159,14 +159,6 @@ def engine_settings(nats_url: str | None = None) -> EngineSettings:
         return EngineSettings.from_env(nats_url=nats_url)
     except ConfigError as exc:
         raise SettingsError(str(exc)) from None
-
-
-def _variables() -> list[Any]:
-    return [f for f in fields(GatewaySettings) if "env" in f.metadata]
-
-
-def _env_of(name: str) -> str:
-    return next(f.metadata["env"] for f in _variables() if f.name == name)
 
 
 def describe() -> list[tuple[str, str, str]]:

@@ -352,7 +352,7 @@ class Settings:
         ).split()
         for name in positive:
             if getattr(self, name) <= 0:
-                raise ConfigError(f"{_env_of(name)} must be positive, got {getattr(self, name)}")
+                raise ConfigError(f"{env_of(name)} must be positive, got {getattr(self, name)}")
         if self.max_cpu_time_ms < 0:
             raise ConfigError(
                 f"CODE_ENGINE_MAX_CPU_TIME_MS must be 0 or positive, got {self.max_cpu_time_ms}"
@@ -409,8 +409,9 @@ def _variables(cls: type = Settings) -> list[Any]:
     return [f for f in fields(cls) if "env" in f.metadata]
 
 
-def _env_of(name: str) -> str:
-    return next(f.metadata["env"] for f in _variables() if f.name == name)
+def env_of(name: str, cls: type = Settings) -> str:
+    """The environment variable of field ``name`` of settings class ``cls``."""
+    return next(f.metadata["env"] for f in _variables(cls) if f.name == name)
 
 
 def parse_setting(env: str, raw: str, default: Any) -> Any:
