@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .encoding import expect_object
+from .errors import ProtocolError
 
 if TYPE_CHECKING:
     from .client import DockerClient
@@ -60,3 +63,33 @@ class System:
             volumes=_sizes(df.get("Volumes"), lambda v: (v.get("UsageData") or {}).get("Size")),
             build_cache=_sizes(df.get("BuildCache"), lambda b: b.get("Size")),
         )
+
+    async def events(
+        self, since: float, until: float, filters: Mapping[str, Sequence[str]]
+    ) -> AsyncGenerator[dict[str, Any]]:
+        """Yield ``GET /events`` between two Unix times, past ones first, then live ones.
+
+        Docker keeps its recent events and streams new ones until ``until``; the
+        stream ends then (or when the caller stops iterating). ``filters`` is the
+        Engine's: ``{"container": [id], "event": ["oom"]}``, say. There is no
+        read timeout while live events are awaited: bound it with a cancel scope.
+
+        Raises:
+            ProtocolError: A line of the stream is not a JSON object.
+        """
+        params = {
+            "since": f"{since:.9f}",
+            "until": f"{until:.9f}",
+            "filters": json.dumps({key: list(values) for key, values in filters.items()}),
+        }
+        async with self._client.stream(
+            "GET", "/events", params=params, read_timeout=None
+        ) as response:
+            async for line in response.aiter_lines():
+                if not line.strip():
+                    continue
+                try:
+                    event = json.loads(line)
+                except ValueError as exc:
+                    raise ProtocolError("GET /events: a line is not JSON") from exc
+                yield expect_object(event, "event")

@@ -74,6 +74,9 @@ class FakeDockerEngine:
         stats_tick: When set, a one-shot ``/stats`` answers at the next multiple
             of it on the Trio clock, as Docker 20.10 does (its collector runs
             once a second and a one-shot request waits for the next run).
+        events: What ``/events`` answers, filtered by its ``container`` and
+            ``event`` filters: the fake logs nothing itself, tests append
+            (:meth:`log_event`), and it streams no live events.
     """
 
     def __init__(self, images: Iterable[str] = ()) -> None:
@@ -85,6 +88,7 @@ class FakeDockerEngine:
         self.on_attach: Callable[[FakeAttachPeer], None] | None = None
         self.build_output: list[dict[str, Any]] | None = None
         self.stats_tick: float | None = None
+        self.events: list[dict[str, Any]] = []
         self._failures: list[_Failure] = []
         self._counter = 0
         self._attach_send, self._attach_receive = trio.open_memory_channel[FakeAttachPeer](math.inf)
@@ -97,6 +101,7 @@ class FakeDockerEngine:
                 ("GET", r"/version", self._version),
                 ("GET", r"/info", self._info),
                 ("GET", r"/system/df", self._disk_usage),
+                ("GET", r"/events", self._events),
                 ("POST", r"/containers/create", self._create),
                 ("GET", r"/containers/json", self._list),
                 ("POST", r"/containers/(?P<ref>[^/]+)/start", self._start),
@@ -157,6 +162,19 @@ class FakeDockerEngine:
         Its attach streams reach end of stream and waiters wake up.
         """
         await self._stop(self.container(ref), exit_code)
+
+    def log_event(self, ref: str, action: str) -> None:
+        """Add a container event (``"oom"``, ``"die"``, ...) to what ``/events`` answers."""
+        container = self.container(ref)
+        self.events.append(
+            {
+                "Type": "container",
+                "Action": action,
+                "status": action,
+                "id": container.id,
+                "Actor": {"ID": container.id, "Attributes": {}},
+            }
+        )
 
     def fail_next(
         self,
@@ -268,6 +286,17 @@ class FakeDockerEngine:
         )
 
     # Containers.
+
+    async def _events(self, request: httpx.Request, match: re.Match[str]) -> httpx.Response:
+        filters = json.loads(request.url.params.get("filters") or "{}")
+        fields = {"container": lambda e: e["Actor"]["ID"], "event": lambda e: e["Action"]}
+        fields["type"] = lambda e: e["Type"]
+        wanted = [
+            event
+            for event in self.events
+            if all(fields[key](event) in values for key, values in filters.items())
+        ]
+        return httpx.Response(200, content=_json_lines(wanted))
 
     async def _create(self, request: httpx.Request, match: re.Match[str]) -> httpx.Response:
         config = json.loads(request.content or b"{}")

@@ -66,6 +66,11 @@ CLEANUP_TIMEOUT_S = 10.0
 FINISH_TIMEOUT_S = 10.0
 INSPECT_TIMEOUT_S = 5.0
 EXIT_WAIT_S = 3.0
+# A container killed by SIGKILL (exit status 128 + 9) whose OOM event Docker has
+# not handled yet: how long its event log is watched for one (it came 10 to 20 ms
+# after the exit where it was late).
+SIGKILL_EXIT = 137
+OOM_EVENT_WAIT_S = 2.0
 KILL_TIMEOUT_S = 10.0
 # The attach stream can end a moment before Docker records the exit: how long a
 # session waits for that record when it must know whether its job was delivered.
@@ -298,7 +303,11 @@ class Session:
         """After the agent went away: did the OOM killer take the whole container?
 
         Docker's flag covers the container's whole life; it speaks of this job
-        because a container is never reused after an OOM kill (:meth:`fit`).
+        because a container is never reused after an OOM kill (:meth:`fit`). The
+        flag alone misses some: Docker sets it when it handles the exit, and the
+        shim's OOM event can come a few milliseconds after the exit (seen in one
+        gVisor sandbox in twelve, memory bombs on a loaded host), so a container
+        that died by SIGKILL without it is asked about in Docker's event log.
         """
         self.container.dead = True
         with trio.CancelScope(shield=True):
@@ -309,15 +318,36 @@ class Session:
                     await self._docker.containers.wait(self.container.id)
                 except DockerError:
                     pass
-        with trio.CancelScope(shield=True), trio.move_on_after(INSPECT_TIMEOUT_S):
-            try:
-                info = await self._docker.containers.inspect(self.container.id)
-            except DockerError:
-                return False
-            state = info.get("State") or {}
+            info: dict = {}
+            with trio.move_on_after(INSPECT_TIMEOUT_S):
+                try:
+                    info = await self._docker.containers.inspect(self.container.id)
+                except DockerError:
+                    return False
+            state = info.get("State") or {"Running": True}  # unknown: not the job's doing
             if state.get("Running"):
                 return False  # the stream broke, not the container
-            return bool(state.get("OOMKilled"))
+            if state.get("OOMKilled"):
+                return True
+            if state.get("ExitCode") != SIGKILL_EXIT:
+                return False  # no OOM kill ends a container otherwise
+            started = docker_time(str(state.get("StartedAt", "")))
+            return started is not None and await self._oom_event_since(started)
+        return False  # not reached: the shielded scope swallows nothing
+
+    async def _oom_event_since(self, started: float) -> bool:
+        """Docker logged an OOM event of this container since ``started`` (or does soon)."""
+        filters = {"container": [self.container.id], "event": ["oom"]}
+        until = time.time() + OOM_EVENT_WAIT_S
+        with trio.move_on_after(OOM_EVENT_WAIT_S + INSPECT_TIMEOUT_S):
+            try:
+                async with contextlib.aclosing(
+                    self._docker.system.events(started, until, filters)
+                ) as events:
+                    async for _ in events:
+                        return True
+            except DockerError:
+                pass
         return False
 
     async def fit_first_step(self) -> None:

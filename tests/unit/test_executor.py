@@ -423,9 +423,12 @@ async def test_cleanup_that_never_ends_kills_the_container(nursery, autojump_clo
     assert pool.replaced == 1
 
 
-async def oom_kill_mid_job(nursery, settings: Settings, request) -> tuple[Reply, bool]:
+async def oom_kill_mid_job(
+    nursery, settings: Settings, request, *, flagged: bool = True, logged: bool = False
+) -> tuple[Reply, bool]:
     """The reply to ``request`` whose container the OOM killer takes, agent and all,
-    a second in; and whether that container left the pool."""
+    a second in; and whether that container left the pool. ``flagged``: Docker's
+    ``State.OOMKilled`` says so; ``logged``: its event log has the OOM event."""
     fake, docker, pool = await start_pool(nursery, FakeAgent(answer(after=5)), settings)
     executor = Executor(Lender(docker, pool, settings))
     replies: list[Reply] = []
@@ -436,7 +439,9 @@ async def oom_kill_mid_job(nursery, settings: Settings, request) -> tuple[Reply,
     nursery.start_soon(run_one)
     await trio.testing.wait_all_tasks_blocked()
     busy = next(c for c in pool.containers if c.current is not None)
-    fake.container(busy.id).oom_killed = True
+    fake.container(busy.id).oom_killed = flagged
+    if logged:
+        fake.log_event(busy.id, "oom")
     await fake.exit_container(busy.id, exit_code=137)
     await trio.testing.wait_all_tasks_blocked()
     return replies[0], busy.id not in {c.id for c in pool.containers}
@@ -446,6 +451,24 @@ async def test_container_oom_killed_with_its_agent_is_memory_limit(nursery, auto
     reply, gone = await oom_kill_mid_job(nursery, SETTINGS, make_request(memory_mb=128))
     assert reply.status is Status.MEMORY_LIMIT
     assert "128 MB" in reply.error
+    assert gone
+
+
+async def test_an_oom_kill_docker_logged_after_the_exit_is_memory_limit(nursery, autojump_clock):
+    # Docker sets State.OOMKilled when it handles the exit, and the OOM event
+    # can come after it: its event log still has it.
+    reply, gone = await oom_kill_mid_job(
+        nursery, SETTINGS, make_request(memory_mb=128), flagged=False, logged=True
+    )
+    assert reply.status is Status.MEMORY_LIMIT
+    assert gone
+
+
+async def test_a_sigkill_with_no_oom_anywhere_is_the_engines_failure(nursery, autojump_clock):
+    reply, gone = await oom_kill_mid_job(
+        nursery, SETTINGS, make_request(memory_mb=128), flagged=False, logged=False
+    )
+    assert reply.status is Status.INTERNAL_ERROR
     assert gone
 
 
