@@ -3,6 +3,7 @@
 import base64
 import json
 import os
+import shutil
 import time
 
 import pytest
@@ -154,3 +155,38 @@ def test_the_cpu_ceiling_comes_from_the_host():
     assert cputime._cpu_ceiling({"CODE_ENGINE_JOB_CPUS": "junk"}) is None
     assert cputime._cpu_ceiling({"CODE_ENGINE_JOB_CPUS": "0"}) is None
     assert cputime._cpu_ceiling({}) is None
+
+
+def test_a_child_reaped_in_the_middle_of_a_scan_is_not_lost(tmp_path, monkeypatch):
+    # The interactor (pid 4242) is read, then its helper (4243) exits and is reaped
+    # before its own entry is read: that scan lacks the helper's 60 ticks, and the
+    # one taken again finds them in the interactor's cutime.
+    line = "{pid} (python3) S 1 1 1 0 -1 0 0 0 0 0 {utime} 0 {cutime} 0 20 0 1 0 5 0 0\n"
+    for pid, utime in ((4242, 5), (4243, 60)):
+        (tmp_path / str(pid)).mkdir()
+        (tmp_path / str(pid) / "stat").write_text(line.format(pid=pid, utime=utime, cutime=0))
+    read = cputime._ticks
+
+    def reaped_while_read(proc: str, pid: str) -> int:
+        ticks = read(proc, pid)
+        if pid == "4242" and (tmp_path / "4243").exists():
+            shutil.rmtree(tmp_path / "4243")
+            (tmp_path / "4242" / "stat").write_text(line.format(pid=4242, utime=5, cutime=60))
+        return ticks
+
+    monkeypatch.setattr(cputime, "_ticks", reaped_while_read)
+    assert cputime._scan(str(tmp_path), lambda pid: True) == 65
+
+
+def test_a_scan_that_keeps_losing_processes_keeps_its_largest_count(tmp_path, monkeypatch):
+    (tmp_path / "4242").mkdir()
+    counts = iter([30, 50, 40])
+
+    def churning(proc: str, pid: str) -> int:
+        if pid == "4243":
+            raise FileNotFoundError(pid)
+        return next(counts)
+
+    (tmp_path / "4243").mkdir()
+    monkeypatch.setattr(cputime, "_ticks", churning)
+    assert cputime._scan(str(tmp_path), lambda pid: True) == 50
