@@ -32,7 +32,7 @@ from agent.file_io import place_input, take_output
 from agent.jail import JOB_GID, JOB_UID, Jail, spawn
 from agent.processes import KILL_SECONDS, read_limit_hits, read_oom_kills, signal_everyone
 from agent.protocol import Step, StepResult
-from agent.warm import JobProcess, WarmProcess
+from agent.warm import READY_WAIT_S, JobProcess, WarmProcess
 
 READ_CHUNK = 64 * 1024
 # After the main process exits, how long leftover output may take to arrive.
@@ -128,6 +128,8 @@ class StepRunner:
                 be executed is a result, exit code 126 or 127, not an error).
         """
         place_input(self.step, self.cwd, self.user)
+        if self.warm is not None and not self.warm.wait_ready(READY_WAIT_S):
+            self.warm = None
         drain(self.wake_fd)
         oom_before = read_oom_kills()
         limit_hits_before = read_limit_hits()

@@ -8,7 +8,9 @@ launcher that takes each one's place until the program is known
 starts those interpreters as it would start the run itself: a fresh process,
 the job user, the step's rlimits, Landlock and seccomp filter, in a fresh run
 directory; each then waits, before it has read anything of any job, for the
-program's argv on a pipe only the agent holds.
+program's argv on a pipe only the agent holds, having said on another that it
+does (a step waits for that before its clocks start: what a launcher still had
+to prepare is never the job's time).
 
 A run step that matches one (same argv up to the program, environment, CPU and
 file-size limits, user) takes it: the agent sends the argv, and from then on it
@@ -37,6 +39,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
 from dataclasses import dataclass, field
@@ -48,6 +51,11 @@ from agent.protocol import Step
 from agent.protocol.fields import ProtocolError
 
 LAUNCHER_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "launchers")
+# What a launcher writes down its ready pipe once it waits for its program.
+READY = b"r"
+# How long a step waits for a warm process still preparing (a JVM under gVisor on
+# a loaded host, say) before it starts cold.
+READY_WAIT_S = 2.0
 # A warm process: started by the agent, or forked by a fork server.
 JobProcess = subprocess.Popen[bytes] | ForkedProcess
 
@@ -103,6 +111,28 @@ class WarmProcess:
     template: Template
     proc: JobProcess
     control: int  # the pipe the argv goes down
+    # The pipe down which the launcher says it is waiting for its program, its
+    # preparations done; -1: ready as soon as made (a fork server's).
+    ready_fd: int = -1
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait until it waits for its program; False, and discarded, when it died or is late.
+
+        Before a step's clocks start: what a launcher still had to prepare when its
+        request came is the engine's time, never the job's (a JVM's start and
+        warm-up are some 100 ms of CPU), as it is when the request comes later.
+        """
+        if self.ready_fd < 0:
+            return True
+        readable, _, _ = select.select([self.ready_fd], [], [], timeout)
+        said = os.read(self.ready_fd, 1) if readable else b""
+        os.close(self.ready_fd)
+        self.ready_fd = -1
+        if said != READY:
+            log(f"warm start of {self.template.step.argv[0]} not ready: started cold")
+            self.discard()
+            return False
+        return True
 
     def start(self, step: Step) -> bool:
         """Send the program's argv; False when the process is gone (then it is reaped)."""
@@ -121,9 +151,10 @@ class WarmProcess:
 
     def discard(self) -> None:
         """Kill and reap it."""
-        if self.control >= 0:
-            os.close(self.control)
-            self.control = -1
+        for fd in (self.control, self.ready_fd):
+            if fd >= 0:
+                os.close(fd)
+        self.control = self.ready_fd = -1
         try:
             os.kill(self.proc.pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -202,9 +233,12 @@ class WarmStarts:
 
 
 def _spawn(template: Template, cwd: str) -> WarmProcess:
+    """A launcher: ``<the run's argv but its program> <launcher> <argv fd> <ready fd>``."""
     step = template.step
     read_end, write_end = os.pipe2(os.O_CLOEXEC)
-    argv = [*step.argv[:-1], os.path.join(LAUNCHER_DIR, template.launcher), str(read_end)]
+    ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
+    launcher = os.path.join(LAUNCHER_DIR, template.launcher)
+    argv = [*step.argv[:-1], launcher, str(read_end), str(ready_w)]
     try:
         proc = spawn(
             argv,
@@ -214,11 +248,13 @@ def _spawn(template: Template, cwd: str) -> WarmProcess:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            pass_fds=(read_end,),
+            pass_fds=(read_end, ready_w),
         )
     except BaseException:
         os.close(write_end)
+        os.close(ready_r)
         raise
     finally:
         os.close(read_end)
-    return WarmProcess(template, proc, write_end)
+        os.close(ready_w)
+    return WarmProcess(template, proc, write_end, ready_r)

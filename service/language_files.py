@@ -25,7 +25,12 @@ from pathlib import Path
 
 import msgspec
 
+import agent
+
 from .errors import EngineError
+
+# The agent's launchers, warm.source's directory (agent/warm.py).
+LAUNCHERS = Path(agent.__file__).resolve().parent / "launchers"
 
 # A checkout has languages/ beside the packages; the daemon's image points
 # CODE_ENGINE_LANGUAGES_DIR at its copy.
@@ -149,8 +154,13 @@ class FilesSpec(_Strict, kw_only=True, frozen=True):
 
 
 class WarmSpec(_Strict, kw_only=True, frozen=True):
-    launcher: str  # in agent/launchers/
+    launcher: str  # in agent/launchers/ (made at the image's build when ``source`` is named)
     forks: bool = False  # forked from one interpreter (agent/forkserver.py)
+    # A launcher a runtime cannot run as a source file (a JVM's jar) is built with
+    # the image: ``build`` (shell, as root, no job data) makes $LAUNCHER from
+    # $LAUNCHER_SOURCE, the file ``source`` of agent/launchers/.
+    source: str = ""
+    build: tuple[str, ...] = ()
 
 
 class ImageSpec(_Strict, kw_only=True, frozen=True):
@@ -305,8 +315,17 @@ def _check(path: Path, lang: LanguageFile) -> None:
                 fail(field, f"last_line: {exc}")
     if lang.memory.min_mb < 16 or lang.memory.min_mb_gvisor < lang.memory.min_mb:
         fail("memory.min_mb_gvisor", "at least min_mb, which is at least 16")
-    if lang.warm and not lang.warm.launcher.replace("_", "").replace(".", "").isalnum():
-        fail("warm.launcher", f"{lang.warm.launcher!r}: a file name in agent/launchers/")
+    if lang.warm:
+        for field, name in (
+            ("warm.launcher", lang.warm.launcher),
+            ("warm.source", lang.warm.source),
+        ):
+            if name and not name.replace("_", "").replace(".", "").isalnum():
+                fail(field, f"{name!r}: a file name in agent/launchers/")
+    if lang.warm and bool(lang.warm.source) != bool(lang.warm.build):
+        fail("warm.build", "a launcher built with the image needs both its source and build")
+    if lang.warm and lang.warm.source and not (LAUNCHERS / lang.warm.source).is_file():
+        fail("warm.source", f"{lang.warm.source!r} is not a file of agent/launchers/")
     for spec in lang.image.npm:
         if spec.rfind("@") <= 0:
             fail("image.npm", f"{spec!r}: name@version, pinned")

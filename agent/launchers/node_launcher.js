@@ -1,6 +1,8 @@
 // A warm Node.js: started ahead of its job, it runs main.js once told to.
 //
-// Run as `node [heap flags] node_launcher.js <fd>`. It reads the program's argv
+// Run as `node [heap flags] node_launcher.js <fd> <ready fd>`. Its preparations
+// done, it writes a byte down <ready fd> (the agent's sign that it waits); it
+// reads the program's argv
 // (/work/build/main.js and the request's args, NUL-separated) from <fd> until
 // EOF, then runs the script as the entry point, as `node [heap flags]
 // /work/build/main.js` would: process.argv, require.main === module,
@@ -40,6 +42,12 @@ for (const [key, found] of Object.entries(Module._pathCache)) {
 }
 
 const fd = Number(process.argv[2]);
+if (process.argv.length > 3) {
+  // The agent is told this one waits for its program now, its preparations done.
+  const ready = Number(process.argv[3]);
+  fs.writeSync(ready, "r");
+  fs.closeSync(ready);
+}
 const chunks = [];
 const buffer = Buffer.alloc(65536);
 for (;;) {

@@ -1,6 +1,7 @@
 """A warm Python: started ahead of its job, it runs ``main.py`` once told to.
 
-Run as ``python3 -E -s -B python_launcher.py <fd>``. It reads the program's argv
+Run as ``python3 -E -s -B python_launcher.py <fd> <ready fd>``; it writes a byte
+down ``<ready fd>`` (the agent's sign that it waits) and reads the program's argv
 (``/work/build/main.py`` and the request's args, NUL-separated) from ``<fd>``
 until EOF, then runs the script in ``__main__`` as ``python3 -E -s -B
 /work/build/main.py`` does: ``sys.argv``, ``sys.orig_argv``, ``sys.path[0]`` and
@@ -206,4 +207,7 @@ def serve(fd: int) -> None:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 2:  # started by the agent: it is told when this one waits
+        os.write(int(sys.argv[2]), b"r")
+        os.close(int(sys.argv[2]))
     serve(int(sys.argv[1]))

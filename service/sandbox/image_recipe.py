@@ -24,7 +24,9 @@ import json
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+from ..language_files import LAUNCHERS
 from ..languages import Language
 from . import npm_packs
 
@@ -32,6 +34,10 @@ MARKER = "# @LANGUAGES@"
 VERSION_MARK = "code-engine-language-version "
 VERSIONS_FILE = "/opt/code-engine/languages.json"
 NPM_DIR = "/tmp/npm"
+# Launchers built with the image (warm.source): their sources in the repository,
+# and where the agent finds them in the image (agent/warm.py's LAUNCHER_DIR).
+LAUNCHER_SOURCES = LAUNCHERS
+IMAGE_LAUNCHERS = "/opt/code-engine/agent/launchers"
 _INSTALL = """\
 RUN set -eu; \\
     mirror="$(awk '$1 == "deb" { print $2; exit }' /etc/apt/sources.list)"; \\
@@ -56,7 +62,9 @@ class Recipe:
 
 
 def recipe(
-    languages: tuple[Language, ...], fetch: Callable[[str], bytes] = npm_packs.pack
+    languages: tuple[Language, ...],
+    fetch: Callable[[str], bytes] = npm_packs.pack,
+    launchers: Path = LAUNCHER_SOURCES,
 ) -> Recipe:
     """The language layers of an image holding ``languages``; ``fetch`` gets an npm tarball."""
     data = [lang.data for lang in languages if lang.data is not None]
@@ -79,6 +87,18 @@ def recipe(
         lines.append(
             f"COPY {name} /tmp/code-engine-build.sh\n"
             "RUN sh -eu /tmp/code-engine-build.sh && rm /tmp/code-engine-build.sh\n"
+        )
+    for lang in languages:
+        warm = lang.data.warm if lang.data is not None else None
+        if warm is None or not warm.source:
+            continue
+        source, script = f"launchers/{warm.source}", f"languages/launcher-{lang.name}.sh"
+        files[source] = (launchers / warm.source).read_bytes()
+        files[script] = launcher_script(lang).encode()
+        lines.append(
+            f"COPY {source} /tmp/code-engine-launcher/{warm.source}\n"
+            f"COPY {script} /tmp/code-engine-launcher/build.sh\n"
+            "RUN sh -eu /tmp/code-engine-launcher/build.sh && rm -rf /tmp/code-engine-launcher\n"
         )
     files["languages/versions.sh"] = versions_script(languages).encode()
     lines.append(
@@ -113,6 +133,21 @@ def build_script(lang: Language) -> str:
     lines += list(image.build)
     if image.npm:
         lines.append(f"rm -rf {NPM_DIR}")
+    return "\n".join(lines) + "\n"
+
+
+def launcher_script(lang: Language) -> str:
+    """The build of a language's warm launcher (warm.build), as one shell script."""
+    assert lang.data is not None and lang.data.warm is not None
+    warm = lang.data.warm
+    env = {
+        "LAUNCHER_SOURCE": f"/tmp/code-engine-launcher/{warm.source}",
+        "LAUNCHER": f"{IMAGE_LAUNCHERS}/{warm.launcher}",
+    }
+    lines = [f"# {lang.name}: warm.build of languages/{lang.name}.toml", "set -eu"]
+    lines += [f"export {name}={shlex.quote(value)}" for name, value in sorted(env.items())]
+    lines += [f"mkdir -p {IMAGE_LAUNCHERS}", "cd /tmp/code-engine-launcher", *warm.build]
+    lines.append('chmod 0444 "$LAUNCHER"')
     return "\n".join(lines) + "\n"
 
 

@@ -18,7 +18,7 @@ import pytest
 from agent import processes
 from agent.jail import JOB_GID, JOB_UID
 from agent.protocol import Step
-from agent.warm import LAUNCHER_DIR, Template, WarmProcess, templates_from
+from agent.warm import LAUNCHER_DIR, READY, Template, WarmProcess, templates_from
 from service.config import Settings
 from service.requests import limits_for, parse_request
 from service.sandbox.job_messages import run_step
@@ -35,10 +35,15 @@ def templates(settings: Settings = SETTINGS, memory_mb: int | None = None) -> li
     return templates_from({"CODE_ENGINE_WARM": warm})
 
 
+def by_launcher(found: list[Template]) -> dict[str, Template]:
+    named = {template.launcher: template for template in found}
+    assert len(named) == len(found)
+    return named
+
+
 def python_and_node(found: list[Template]) -> tuple[Template, Template]:
-    by_launcher = {template.launcher: template for template in found}
-    assert len(by_launcher) == len(found) == 2
-    return by_launcher["python_launcher.py"], by_launcher["node_launcher.js"]
+    named = by_launcher(found)
+    return named["python_launcher.py"], named["node_launcher.js"]
 
 
 def run_of(language: str, settings: Settings = SETTINGS, **fields: object) -> Step:
@@ -50,11 +55,20 @@ def run_of(language: str, settings: Settings = SETTINGS, **fields: object) -> St
 
 
 def test_each_interpreted_language_has_a_template_at_the_default_limits():
+    named = by_launcher(templates())
+    assert set(named) == {"python_launcher.py", "node_launcher.js", "java_launcher.jar"}
     python, node = python_and_node(templates())
-    assert (python.launcher, node.launcher) == ("python_launcher.py", "node_launcher.js")
+    java = named["java_launcher.jar"]
     for template in (python, node):
         assert (Path(LAUNCHER_DIR) / template.launcher).is_file()
+    # The JVM's is built with the image from its source (languages/java.toml).
+    assert (Path(LAUNCHER_DIR) / "JavaLauncher.java").is_file()
     job = (JOB_UID, JOB_GID)
+    assert java.matches(run_of("java"), job) and java.step.argv[-2:] == [
+        "-jar",
+        "/work/build/main.jar",
+    ]
+    assert not java.matches(run_of("java", memory_mb=256), job)  # -Xmx is fixed at start
     assert python.matches(run_of("python"), job)
     assert python.matches(run_of("python", args=["a", "b"], stdin="eA=="), job)
     assert node.matches(run_of("javascript"), job) and not python.matches(run_of("js"), job)
@@ -68,10 +82,10 @@ def test_each_interpreted_language_has_a_template_at_the_default_limits():
 
 
 def test_python_alone_forks_from_a_server_unless_turned_off():
-    python, node = python_and_node(templates())
-    assert (python.fork_server, node.fork_server) == (True, False)
+    named = by_launcher(templates())
+    assert {name for name, t in named.items() if t.fork_server} == {"python_launcher.py"}
     off = Settings.from_env({"CODE_ENGINE_FORK_SERVER": "0"}, instance_id="unit")
-    assert [t.fork_server for t in templates(off)] == [False, False]
+    assert not any(t.fork_server for t in templates(off))
     # A server runs the Python launcher only: a template asking otherwise is refused.
     entry = json.loads(
         next(
@@ -109,15 +123,22 @@ def test_no_templates_when_turned_off_or_unreadable():
 
 
 def _warm(argv: list[str], launcher: str, program: list[str], stdin: bytes = b"") -> tuple:
+    """As the agent starts a launcher: it says it is ready before it gets its program."""
     read_end, write_end = os.pipe()
+    ready_r, ready_w = os.pipe()
+    if "/" not in launcher:
+        launcher = os.path.join(LAUNCHER_DIR, launcher)
     proc = subprocess.Popen(
-        [*argv, os.path.join(LAUNCHER_DIR, launcher), str(read_end)],
-        pass_fds=(read_end,),
+        [*argv, launcher, str(read_end), str(ready_w)],
+        pass_fds=(read_end, ready_w),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
     os.close(read_end)
+    os.close(ready_w)
+    with os.fdopen(ready_r, "rb") as ready:
+        assert ready.read() == READY  # a byte, then the end: it closed its end
     os.write(write_end, b"\0".join(p.encode() for p in program))
     os.close(write_end)
     out, err = proc.communicate(stdin, timeout=30)
@@ -232,3 +253,89 @@ def test_a_warm_process_that_died_waiting_is_reaped_and_says_so():
     assert warm.control == -1 and proc.returncode == -1
     with pytest.raises(ChildProcessError):
         os.waitpid(proc.pid, os.WNOHANG)  # reaped already
+
+
+# Each a class of its own, compiled together; each jar runs one (its Main-Class).
+JAVA_PROGRAMS = {
+    "Identity": (
+        "public class Identity { public static void main(String[] args) throws Exception {"
+        ' System.out.println(String.join("|", args) + " " + System.getProperty("java.class.path")'
+        ' + " " + System.getProperty("sun.java.command"));'
+        ' System.out.println(new String(System.in.readAllBytes()) + " "'
+        " + (Thread.currentThread().getContextClassLoader()"
+        " == Identity.class.getClassLoader())); } }"
+    ),
+    "Throws": (
+        'public class Throws { static void f() { throw new IllegalStateException("boom",'
+        ' new RuntimeException("inner")); }'
+        " public static void main(String[] args) { f(); } }"
+    ),
+    "Exits": "public class Exits { public static void main(String[] args) { System.exit(3); } }",
+    "StaticInit": (
+        'public class StaticInit { static int x = Integer.parseInt("nope");'
+        " public static void main(String[] args) { System.out.println(x); } }"
+    ),
+    "NoMain": "public class NoMain { public static void helper(String[] args) {} }",
+    "Lingers": (
+        "public class Lingers { public static void main(String[] args) {"
+        " new Thread(() -> { try { Thread.sleep(200); } catch (InterruptedException e) {}"
+        ' System.out.println("after main"); }).start(); System.out.println("main done"); } }'
+    ),
+    "Invisible": (
+        "public class Invisible { public static void main(String[] args) {"
+        ' try { Class.forName("JavaLauncher"); System.out.println("seen"); }'
+        ' catch (ClassNotFoundException e) { System.out.println("not seen"); } } }'
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def java_jars(tmp_path_factory) -> dict[str, Path]:
+    """The launcher built by languages/java.toml's own warm.build, and a jar per program."""
+    if shutil.which("javac") is None or shutil.which("java") is None:
+        pytest.skip("no JDK on this machine")
+    from service.languages import lookup
+
+    java = lookup("java")
+    assert java is not None and java.data is not None and java.data.warm is not None
+    tmp = tmp_path_factory.mktemp("java")
+    env = {
+        **os.environ,
+        "LAUNCHER_SOURCE": os.path.join(LAUNCHER_DIR, java.data.warm.source),
+        "LAUNCHER": str(tmp / java.data.warm.launcher),
+    }
+    for step in java.data.warm.build:
+        subprocess.run(["sh", "-eu", "-c", step], env=env, cwd=tmp, check=True, timeout=120)
+    for name, code in JAVA_PROGRAMS.items():
+        (tmp / f"{name}.java").write_text(code)
+    classes = tmp / "classes"
+    sources = [str(tmp / f"{name}.java") for name in JAVA_PROGRAMS]
+    subprocess.run(["javac", "-d", str(classes), *sources], check=True, timeout=120)
+    jars = {"launcher": Path(env["LAUNCHER"])}
+    for name in JAVA_PROGRAMS:
+        jars[name] = tmp / f"{name}.jar"
+        subprocess.run(
+            [
+                "jar",
+                "--create",
+                "--file",
+                str(jars[name]),
+                "--main-class",
+                name,
+                "-C",
+                str(classes),
+                ".",
+            ],
+            check=True,
+            timeout=120,
+        )
+    return jars
+
+
+@pytest.mark.parametrize("name", JAVA_PROGRAMS)
+def test_a_warm_jvm_shows_the_program_what_java_dash_jar_would(java_jars, name):
+    flags = ["java", "-Xmx128m", "-XX:+UseSerialGC", "-XX:-UsePerfData", "-jar"]
+    jar = str(java_jars[name])
+    cold = _cold([*flags, jar, "a", "b c"], b"typed")
+    warm = _warm(flags, str(java_jars["launcher"]), [jar, "a", "b c"], b"typed")
+    assert warm == cold
