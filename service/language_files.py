@@ -124,6 +124,10 @@ class CompileSpec(_Strict, kw_only=True, frozen=True):
 class CheckSpec(_Strict, kw_only=True, frozen=True):
     """An interpreted language's syntax check: argv that parses the main file, runs none of it.
 
+    The request's extra files whose names end in ``modules`` follow the main
+    file in argv, each checked too (a module that does not parse is the
+    program's compile error as much as its main file).
+
     Run only after a run that ended the way ``after`` describes (how the
     interpreter exits on a syntax error), so a program that parses pays
     nothing; a check that fails makes the verdict ``compile_error`` with what
@@ -133,6 +137,7 @@ class CheckSpec(_Strict, kw_only=True, frozen=True):
     argv: tuple[str, ...]
     env: dict[str, str] = {}
     after: LastWords
+    modules: tuple[str, ...] = ()  # endings of extra files checked after the main file
 
 
 class RunSpec(_Strict, kw_only=True, frozen=True):

@@ -142,6 +142,7 @@ class Language:
     check_argv: tuple[str, ...] | None = None
     check_env: dict[str, str] = field(default_factory=dict)
     check_after: LastWords | None = None
+    check_modules: tuple[str, ...] = ()  # endings of extra files the check parses too
     # Everything its file says, for what the rest does not need (docs, image, self-tests).
     data: LanguageFile | None = None
 
@@ -172,12 +173,21 @@ class Language:
         stopped = run.timed_out or run.cpu_exceeded or run.output_exceeded or run.oom_killed
         return not stopped and said(self.check_after, run)
 
-    def check_command(self, memory_mb: int) -> list[str] | None:
-        """The syntax check's argv under a memory limit of ``memory_mb`` (heap flags as a run's)."""
+    def check_command(self, memory_mb: int, extra_files: tuple[str, ...] = ()) -> list[str] | None:
+        """The syntax check's argv under a memory limit of ``memory_mb`` (heap flags as a run's).
+
+        ``extra_files`` (names in the build dir) that are modules of the language
+        follow the main file, in their order.
+        """
         if self.check_argv is None:
             return None
         program, *rest = self.check_argv
-        return [program, *self.memory.argv(memory_mb), *rest]
+        modules = [
+            f"{self.build_dir}/{name}"
+            for name in extra_files
+            if self.check_modules and name.endswith(self.check_modules)
+        ]
+        return [program, *self.memory.argv(memory_mb), *rest, *modules]
 
     def check_environment(self, memory_mb: int) -> dict[str, str]:
         return {**_BASE_ENV, **self.check_env, **self.memory.env(memory_mb)}
@@ -259,6 +269,7 @@ def from_file(data: LanguageFile) -> Language:
         check_argv=build(check.argv) if check else None,
         check_env=build_env(check.env) if check else {},
         check_after=check.after if check else None,
+        check_modules=check.modules if check else (),
         data=data,
     )
 

@@ -13,9 +13,9 @@
 // one as CommonJS, as it would from a .mjs main). A main file that compiles as
 // CommonJS, or does not compile either way, is left to node as it is.
 //
-// Run as a program, `node --experimental-vm-modules node_esm.js <file>`, it is
-// JavaScript's syntax check: <file> parsed the same way, nothing of it run,
-// exit status 1 and the parser's message when it does not parse.
+// Run as a program, `node --experimental-vm-modules node_esm.js <file>...`, it
+// is JavaScript's syntax check: each <file> parsed the same way, nothing of it
+// run, exit status 1 and the parser's message for the first that does not parse.
 //
 // What a CommonJS program's cold start pays for it is kept to reading its
 // source: the source is read through the fs binding, as node's own loader does
@@ -137,7 +137,13 @@ function check(filename) {
 const main = process.argv[1] || ""; // absolute: node resolved it before any --require
 const launched = main.slice(0, main.lastIndexOf("/")) === __dirname;
 if (require.main === module) {
-  process.exitCode = check(process.argv[2]);
+  // The main file, then the modules the engine names after it: the first that
+  // does not parse is the one reported.
+  process.exitCode = 0;
+  for (const file of process.argv.slice(2)) {
+    process.exitCode = check(file);
+    if (process.exitCode !== 0) break;
+  }
 } else if (launched) {
   // A warm start: what decides a program's kind, compiled ahead of any program.
   try {

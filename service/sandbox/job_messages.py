@@ -136,7 +136,7 @@ def check_step(request: ExecuteRequest, settings: Settings) -> Step | None:
     """
     language = request.language
     heap_mb = heap_memory_mb(settings, request.limits.memory_mb)
-    argv = language.check_command(heap_mb)
+    argv = language.check_command(heap_mb, _extra_names(request))
     if argv is None:
         return None
     return Step(argv=argv, env=language.check_environment(heap_mb), limits=request.limits.step())

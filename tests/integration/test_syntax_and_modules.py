@@ -89,3 +89,58 @@ def test_an_es_module_in_a_problem(daemon):
     request = build_request("javascript", code, tests=[case("7\n", "7\n"), case("8\n", "8\n")])
     reply = send(daemon.nats_url, request, subject=PROBLEMS, timeout=120)
     assert [test["status"] for test in reply["tests"]] == ["accepted"] * 2, reply
+
+
+# A main file that parses and loads a module that does not: the module's words.
+BROKEN_MODULES = {
+    "python": ("import helper\nprint(helper.x)\n", "helper.py", "x = (1,\n", "helper.py"),
+    "javascript": (
+        "const { x } = require('./helper.js');\nconsole.log(x);\n",
+        "helper.js",
+        "module.exports = { x: ( };\n",
+        "helper.js",
+    ),
+    "lua": (
+        "local h = require('helper')\nprint(h.x)\n",
+        "helper.lua",
+        "return { x = }\n",
+        "helper.lua",
+    ),
+    "ruby": ("require_relative 'helper'\nputs X\n", "helper.rb", "X = (1\n", "helper.rb"),
+    "perl": (
+        "use Helper;\nprint $Helper::x;\n",
+        "Helper.pm",
+        "package Helper;\nour $x = (;\n1;\n",
+        "Helper.pm",
+    ),
+    # Bash goes on after a sourced file that does not parse, unless told not to.
+    "bash": (
+        "set -e\n. /work/build/helper.sh\necho $x\n",
+        "helper.sh",
+        "if then fi\n",
+        "helper.sh",
+    ),
+}
+
+
+@pytest.mark.parametrize("language", sorted(BROKEN_MODULES))
+def test_a_module_that_does_not_parse_is_the_programs_compile_error(daemon, language):
+    code, name, module, named = BROKEN_MODULES[language]
+    files = [{"name": name, "content": b64(module)}]
+    reply = run_code(daemon.nats_url, language, code, files=files)
+    assert reply["status"] == "compile_error", reply
+    assert named in reply["error"], reply
+
+
+def test_a_problem_whose_module_does_not_parse_is_one_compile_error(daemon):
+    code, name, module, _ = BROKEN_MODULES["python"]
+    files = [{"name": name, "content": b64(module)}]
+    request = build_request("python", code, files=files, tests=[case("", "1\n")] * 3)
+    reply = send(daemon.nats_url, request, subject=PROBLEMS, timeout=120)
+    assert reply["status"] == "compile_error" and reply["tests"] == [], reply
+
+
+def test_a_lua_module_beside_main_lua_is_found(daemon):
+    files = [{"name": "helper.lua", "content": b64("return { x = 5 }\n")}]
+    reply = run_code(daemon.nats_url, "lua", "print(require('helper').x)\n", files=files)
+    assert (reply["status"], reply["output"]) == ("ok", "5\n"), reply

@@ -41,6 +41,22 @@ process.stdin.on("data", (d) => (input += d));
 process.stdin.on("end", () => { console.log(JSON.stringify(input)); process.exitCode = 3; });
 """
 
+JAVA_IDENTITY = """
+import java.nio.file.*;
+public class Main {
+    static void fail() { throw new IllegalStateException("boom", new RuntimeException("inner")); }
+    public static void main(String[] args) throws Exception {
+        System.out.println(Files.readString(Path.of("/proc/self/cmdline")).contains("java_launcher"));
+        System.out.println(String.join("|", args) + " " + System.getProperty("java.class.path")
+            + " " + System.getProperty("sun.java.command") + " " + Paths.get("").toAbsolutePath());
+        String in = new String(System.in.readAllBytes());
+        System.out.println(in + " " + Runtime.getRuntime().maxMemory());
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> System.out.println("hook")));
+        fail();
+    }
+}
+"""
+
 
 def _warm_and_cold(daemon, language: str, code: str, **fields) -> tuple[dict, dict]:
     """The same request started warm, then cold; each reply without its first line."""
@@ -82,6 +98,17 @@ def test_a_warm_node_shows_what_a_cold_one_does(daemon):
         "[ '/work/build/main.js' ] 0 1\n\"in\"\n"
     )
     assert warm["exit_code"] == 3
+    _same(warm, cold)
+
+
+@pytest.mark.smoke
+def test_a_warm_jvm_shows_what_a_cold_one_does(daemon):
+    warm, cold = _warm_and_cold(daemon, "java", JAVA_IDENTITY, args=["a b", "c"], stdin="in")
+    assert warm["output"].startswith(
+        "a b|c /work/build/main.jar /work/build/main.jar a b c /work/run\nin "
+    ), warm
+    assert warm["output"].endswith("hook\n") and warm["exit_code"] == 1, warm
+    assert warm["error"].startswith('Exception in thread "main" java.lang.IllegalStateException')
     _same(warm, cold)
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import configparser
+import fnmatch
 import re
+import tomllib
 
 from service.config import Settings, describe
 from service.sandbox.image import context_files
@@ -78,3 +80,19 @@ def test_the_worker_dockerfile_gets_every_served_languages_layers():
     assert "golang-1.23-go" in dockerfile and "g++" in dockerfile
     for name in re.findall(r"^COPY (languages/\S+) ", dockerfile, flags=re.M):
         assert name in files
+
+
+def test_every_file_of_the_packages_is_in_the_wheel():
+    # The daemon's image installs the wheel, which holds a package's Python
+    # files and what package-data names: a launcher left out would be missing
+    # from every worker image the daemon builds.
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    named = config["package-data"]
+    for package in config["packages"]["find"]["include"]:
+        directory = ROOT / package.rstrip("*")
+        for path in directory.rglob("*"):
+            if not path.is_file() or path.suffix in (".py", ".pyc"):
+                continue
+            relative = path.relative_to(directory).as_posix()
+            patterns = named.get(package.rstrip("*"), [])
+            assert any(fnmatch.fnmatch(relative, p) for p in patterns), path

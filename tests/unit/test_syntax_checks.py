@@ -29,8 +29,12 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def compiler_request(language: str = "python"):
-    body = {"language": language, "code": b64(b"print(1")}
+def compiler_request(language: str = "python", files: tuple[str, ...] = ()):
+    body = {
+        "language": language,
+        "code": b64(b"print(1"),
+        "files": [{"name": name, "content": b64(b"x = 1\n")} for name in files],
+    }
     return parse_request(
         json.dumps(body).encode(), Kind.COMPILER, limits_for(Kind.COMPILER, SETTINGS)
     )
@@ -97,6 +101,16 @@ def test_the_check_runs_as_the_job_with_the_jobs_limits():
     assert step.limits == request.limits.step()
     assert step.stdin == b""
     assert check_step(compiler_request("cpp"), SETTINGS) is None
+
+
+def test_the_modules_among_the_extra_files_are_checked_after_the_main_file():
+    request = compiler_request("python", ("lib/b.py", "data.txt", "a.py"))
+    step = check_step(request, SETTINGS)
+    assert step is not None
+    assert step.argv[-3:] == ["/work/build/main.py", "/work/build/lib/b.py", "/work/build/a.py"]
+    # A language whose check takes no modules checks its main file alone.
+    php = check_step(compiler_request("php", ("lib.php",)), SETTINGS)
+    assert php is not None and php.argv[-1] == "/work/build/main.php"
 
 
 def test_a_check_needs_an_interpreted_language_and_exit_codes(tmp_path: Path):
