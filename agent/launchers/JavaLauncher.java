@@ -72,6 +72,11 @@ public final class JavaLauncher {
         }
         String jar = argv[0];
         String[] args = Arrays.copyOfRange(argv, 1, argv.length);
+        if (mainClass(jar) == null) {
+            // What `java -jar` says of a jar that names no class to run, and its status.
+            System.err.println("no main manifest attribute, in " + jar);
+            System.exit(1);
+        }
         MethodHandle main;
         try {
             main = programMain(jar);

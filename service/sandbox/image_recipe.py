@@ -88,10 +88,12 @@ def recipe(
             f"COPY {name} /tmp/code-engine-build.sh\n"
             "RUN sh -eu /tmp/code-engine-build.sh && rm /tmp/code-engine-build.sh\n"
         )
+    built: set[str] = set()
     for lang in languages:
         warm = lang.data.warm if lang.data is not None else None
-        if warm is None or not warm.source:
-            continue
+        if warm is None or not warm.source or warm.launcher in built:
+            continue  # one build of a launcher two languages share (Java's, Kotlin's)
+        built.add(warm.launcher)
         source, script = f"launchers/{warm.source}", f"languages/launcher-{lang.name}.sh"
         files[source] = (launchers / warm.source).read_bytes()
         files[script] = launcher_script(lang).encode()

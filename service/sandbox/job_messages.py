@@ -270,19 +270,20 @@ def default_run_step(language: Language, settings: Settings, memory_mb: int) -> 
 def warm_templates(settings: Settings, memory_mb: int | None = None) -> str:
     """The agent's ``CODE_ENGINE_WARM``: each interpreted language's default run, and launcher."""
     memory = memory_mb or settings.memory_mb
-    return json.dumps(
-        [
-            {
-                "launcher": language.warm_launcher,
-                "step": default_run_step(language, settings, memory).to_wire(),
-                # Not under gVisor, whose procfs shows any uid a root process's
-                # environment, descriptors and maps (tests/hostile: /proc/1).
-                "fork_server": language.warm_forks
-                and settings.fork_server
-                and settings.tier.fork_server,
-            }
-            for language in served()
-            if language.warm_launcher
-        ],
-        separators=(",", ":"),
-    )
+    templates: list[dict] = []
+    for language in served():
+        if not language.warm_launcher:
+            continue
+        template = {
+            "launcher": language.warm_launcher,
+            "step": default_run_step(language, settings, memory).to_wire(),
+            # Not under gVisor, whose procfs shows any uid a root process's
+            # environment, descriptors and maps (tests/hostile: /proc/1).
+            "fork_server": language.warm_forks
+            and settings.fork_server
+            and settings.tier.fork_server,
+        }
+        # One per distinct start: Java's and Kotlin's runs are the same JVM's.
+        if template not in templates:
+            templates.append(template)
+    return json.dumps(templates, separators=(",", ":"))

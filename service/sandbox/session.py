@@ -67,10 +67,11 @@ FINISH_TIMEOUT_S = 10.0
 INSPECT_TIMEOUT_S = 5.0
 EXIT_WAIT_S = 3.0
 # A container killed by SIGKILL (exit status 128 + 9) whose OOM event Docker has
-# not handled yet: how long its event log is watched for one (it came 10 to 20 ms
-# after the exit where it was late).
+# not handled yet: how long its event log is watched for one. It came 10 to 20 ms
+# after the exit where it was late; a container killed otherwise (`docker kill`)
+# gets its reply this much later.
 SIGKILL_EXIT = 137
-OOM_EVENT_WAIT_S = 2.0
+OOM_EVENT_WAIT_S = 0.5
 KILL_TIMEOUT_S = 10.0
 # The attach stream can end a moment before Docker records the exit: how long a
 # session waits for that record when it must know whether its job was delivered.

@@ -311,7 +311,12 @@ def java_jars(tmp_path_factory) -> dict[str, Path]:
     classes = tmp / "classes"
     sources = [str(tmp / f"{name}.java") for name in JAVA_PROGRAMS]
     subprocess.run(["javac", "-d", str(classes), *sources], check=True, timeout=120)
-    jars = {"launcher": Path(env["LAUNCHER"])}
+    jars = {"launcher": Path(env["LAUNCHER"]), "no Main-Class": tmp / "none.jar"}
+    subprocess.run(
+        ["jar", "--create", "--file", str(jars["no Main-Class"]), "-C", str(classes), "."],
+        check=True,
+        timeout=120,
+    )
     for name in JAVA_PROGRAMS:
         jars[name] = tmp / f"{name}.jar"
         subprocess.run(
@@ -332,10 +337,21 @@ def java_jars(tmp_path_factory) -> dict[str, Path]:
     return jars
 
 
-@pytest.mark.parametrize("name", JAVA_PROGRAMS)
+@pytest.mark.parametrize("name", [*JAVA_PROGRAMS, "no Main-Class"])
 def test_a_warm_jvm_shows_the_program_what_java_dash_jar_would(java_jars, name):
     flags = ["java", "-Xmx128m", "-XX:+UseSerialGC", "-XX:-UsePerfData", "-jar"]
     jar = str(java_jars[name])
     cold = _cold([*flags, jar, "a", "b c"], b"typed")
     warm = _warm(flags, str(java_jars["launcher"]), [jar, "a", "b c"], b"typed")
     assert warm == cold
+
+
+def test_languages_run_by_one_jvm_share_one_warm_start(monkeypatch):
+    from service import languages
+
+    monkeypatch.setattr(languages, "_served", languages.select("java,kotlin,python"))
+    named = [template.launcher for template in templates()]
+    assert sorted(named) == ["java_launcher.jar", "python_launcher.py"]
+    (java,) = [t for t in templates() if t.launcher == "java_launcher.jar"]
+    job = (JOB_UID, JOB_GID)
+    assert java.matches(run_of("java"), job) and java.matches(run_of("kotlin"), job)
