@@ -53,10 +53,11 @@ from agent.protocol.fields import ProtocolError
 LAUNCHER_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "launchers")
 # What a launcher writes down its ready pipe once it waits for its program.
 READY = b"r"
-# How long a step waits for a warm process still preparing before it starts cold:
-# well beyond the slowest start seen (a JVM under gVisor on a loaded host, about a
-# second), since a cold start would take longer than the rest of a warm one.
-READY_WAIT_S = 5.0
+# How long a step waits for a warm process still preparing before it starts cold.
+# The wait is outside the job's clocks but inside the host's deadline for the run,
+# which allows CODE_ENGINE_GRACE_MS (2 s by default) past the job's limits: half
+# of that. A JVM's start and preparations took about a second under gVisor.
+READY_WAIT_S = 1.0
 # A warm process: started by the agent, or forked by a fork server.
 JobProcess = subprocess.Popen[bytes] | ForkedProcess
 
