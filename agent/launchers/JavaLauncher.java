@@ -40,6 +40,7 @@ import java.util.List;
 import java.util.function.IntUnaryOperator;
 import java.util.jar.Attributes;
 import java.util.jar.JarFile;
+import java.util.jar.Manifest;
 
 public final class JavaLauncher {
     // What a program's first lines commonly use: loaded and initialised here.
@@ -72,17 +73,24 @@ public final class JavaLauncher {
         }
         String jar = argv[0];
         String[] args = Arrays.copyOfRange(argv, 1, argv.length);
-        if (mainClass(jar) == null) {
+        Manifest manifest = manifest(jar);
+        if (manifest == null) {
+            // What `java -jar` says of a jar without a manifest, and its status.
+            System.err.println("Error: Invalid or corrupt jarfile " + jar);
+            System.exit(1);
+        }
+        String mainClass = manifest.getMainAttributes().getValue(Attributes.Name.MAIN_CLASS);
+        if (mainClass == null) {
             // What `java -jar` says of a jar that names no class to run, and its status.
             System.err.println("no main manifest attribute, in " + jar);
             System.exit(1);
         }
         MethodHandle main;
         try {
-            main = programMain(jar);
+            main = programMain(jar, mainClass);
         } catch (NoSuchMethodException | IllegalAccessException notRunnable) {
             // What `java -jar` says of a class it cannot run, and its status.
-            System.err.println("Error: Main method not found in class " + mainClass(jar)
+            System.err.println("Error: Main method not found in class " + mainClass
                     + ", please define the main method as:\n   public static void main(String[] args)\n"
                     + "or a JavaFX application class must extend javafx.application.Application");
             System.exit(1);
@@ -153,19 +161,19 @@ public final class JavaLauncher {
         return message.toString(StandardCharsets.UTF_8).split("\0", -1);
     }
 
-    private static String mainClass(String jar) throws IOException {
+    private static Manifest manifest(String jar) throws IOException {
         try (JarFile file = new JarFile(jar)) {
-            return file.getManifest().getMainAttributes().getValue(Attributes.Name.MAIN_CLASS);
+            return file.getManifest();
         }
     }
 
-    private static MethodHandle programMain(String jar) throws Exception {
+    private static MethodHandle programMain(String jar, String mainClass) throws Exception {
         URL url = Path.of(jar).toUri().toURL();
         ClassLoader loader = new URLClassLoader(new URL[] {url}, ClassLoader.getPlatformClassLoader());
         Thread.currentThread().setContextClassLoader(loader);
         // Not initialised here: its static initialiser runs as part of main's call,
         // so what it throws is reported as the program's.
-        Class<?> program = Class.forName(mainClass(jar), false, loader);
+        Class<?> program = Class.forName(mainClass, false, loader);
         return MethodHandles.publicLookup()
                 .findStatic(program, "main", MethodType.methodType(void.class, String[].class));
     }

@@ -268,11 +268,17 @@ def default_run_step(language: Language, settings: Settings, memory_mb: int) -> 
 
 
 def warm_templates(settings: Settings, memory_mb: int | None = None) -> str:
-    """The agent's ``CODE_ENGINE_WARM``: each interpreted language's default run, and launcher."""
+    """The agent's ``CODE_ENGINE_WARM``: each warm-started language's default run, and launcher.
+
+    Only the languages that can run at all in ``memory_mb`` (their minimum on this tier).
+    """
     memory = memory_mb or settings.memory_mb
     templates: list[dict] = []
     for language in served():
-        if not language.warm_launcher:
+        if not language.warm_launcher or memory < settings.tier.min_memory_mb(language):
+            # No warm start where the language's hello world would not fit: a
+            # container made to measure for a small request would lose its memory
+            # (under gVisor the whole sandbox) to a JVM it could never use.
             continue
         template = {
             "launcher": language.warm_launcher,

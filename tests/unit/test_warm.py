@@ -112,6 +112,16 @@ def test_a_container_made_to_measure_warms_at_its_own_memory():
     assert node.matches(run_of("js", memory_mb=128), (JOB_UID, JOB_GID))
 
 
+def test_a_container_too_small_for_a_language_starts_none_of_it():
+    # Python's hello world fits in 32 MB; Node's needs 64 and a JVM 160: a container
+    # made to measure for a small Python request starts no Node or JVM it cannot use.
+    assert [t.launcher for t in templates(memory_mb=32)] == ["python_launcher.py"]
+    assert sorted(by_launcher(templates(memory_mb=64))) == [
+        "node_launcher.js",
+        "python_launcher.py",
+    ]
+
+
 def test_no_templates_when_turned_off_or_unreadable():
     off = Settings.from_env({"CODE_ENGINE_WARM_STARTS": "0"}, instance_id="unit")
     assert not [e for e in container_config(off)["Env"] if e.startswith("CODE_ENGINE_WARM=")]
@@ -311,12 +321,17 @@ def java_jars(tmp_path_factory) -> dict[str, Path]:
     classes = tmp / "classes"
     sources = [str(tmp / f"{name}.java") for name in JAVA_PROGRAMS]
     subprocess.run(["javac", "-d", str(classes), *sources], check=True, timeout=120)
-    jars = {"launcher": Path(env["LAUNCHER"]), "no Main-Class": tmp / "none.jar"}
-    subprocess.run(
-        ["jar", "--create", "--file", str(jars["no Main-Class"]), "-C", str(classes), "."],
-        check=True,
-        timeout=120,
-    )
+    jars = {
+        "launcher": Path(env["LAUNCHER"]),
+        "no Main-Class": tmp / "none.jar",
+        "no manifest": tmp / "bare.jar",
+    }
+    for name, flags in (("no Main-Class", []), ("no manifest", ["--no-manifest"])):
+        subprocess.run(
+            ["jar", "--create", *flags, "--file", str(jars[name]), "-C", str(classes), "."],
+            check=True,
+            timeout=120,
+        )
     for name in JAVA_PROGRAMS:
         jars[name] = tmp / f"{name}.jar"
         subprocess.run(
@@ -337,7 +352,7 @@ def java_jars(tmp_path_factory) -> dict[str, Path]:
     return jars
 
 
-@pytest.mark.parametrize("name", [*JAVA_PROGRAMS, "no Main-Class"])
+@pytest.mark.parametrize("name", [*JAVA_PROGRAMS, "no Main-Class", "no manifest"])
 def test_a_warm_jvm_shows_the_program_what_java_dash_jar_would(java_jars, name):
     flags = ["java", "-Xmx128m", "-XX:+UseSerialGC", "-XX:-UsePerfData", "-jar"]
     jar = str(java_jars[name])
