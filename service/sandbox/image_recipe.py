@@ -9,7 +9,10 @@ instructions and files of the build context:
 2. one layer per language with its build steps (``image.build``, as root, at
    build time only: nothing of any job exists then), so that changing one
    language's steps rebuilds that layer and those after it only;
-3. a last layer that runs each language's version probe and prints what it
+3. one layer per warm launcher built with the image (``warm.source`` and
+   ``warm.build``: Java's jar), into the agent's launcher directory, once
+   however many languages name it;
+4. a last layer that runs each language's version probe and prints what it
    said on a line :data:`VERSION_MARK` starts, which the build reads into the
    image's label (:mod:`service.sandbox.image`); it is made again at every
    build (``PROBE_NONCE``), so the words are always in the stream.
@@ -34,9 +37,7 @@ MARKER = "# @LANGUAGES@"
 VERSION_MARK = "code-engine-language-version "
 VERSIONS_FILE = "/opt/code-engine/languages.json"
 NPM_DIR = "/tmp/npm"
-# Launchers built with the image (warm.source): their sources in the repository,
-# and where the agent finds them in the image (agent/warm.py's LAUNCHER_DIR).
-LAUNCHER_SOURCES = LAUNCHERS
+# Where the agent finds a launcher built with the image (agent/warm.py's LAUNCHER_DIR).
 IMAGE_LAUNCHERS = "/opt/code-engine/agent/launchers"
 _INSTALL = """\
 RUN set -eu; \\
@@ -64,9 +65,10 @@ class Recipe:
 def recipe(
     languages: tuple[Language, ...],
     fetch: Callable[[str], bytes] = npm_packs.pack,
-    launchers: Path = LAUNCHER_SOURCES,
+    launchers: Path = LAUNCHERS,
 ) -> Recipe:
-    """The language layers of an image holding ``languages``; ``fetch`` gets an npm tarball."""
+    """The language layers of an image holding ``languages``; ``fetch`` gets an npm tarball,
+    ``launchers`` holds the launchers' sources."""
     data = [lang.data for lang in languages if lang.data is not None]
     packages = sorted({name for d in data for name in d.image.packages})
     backports = sorted({name for d in data for name in d.image.backports})
