@@ -106,6 +106,12 @@ BROKEN_MODULES = {
         "return { x = }\n",
         "helper.lua",
     ),
+    "php": (
+        "<?php\ninclude __DIR__ . '/helper.php';\necho $x;\n",
+        "helper.php",
+        "<?php $x = (;\n",
+        "helper.php",
+    ),
     "ruby": ("require_relative 'helper'\nputs X\n", "helper.rb", "X = (1\n", "helper.rb"),
     "perl": (
         "use Helper;\nprint $Helper::x;\n",

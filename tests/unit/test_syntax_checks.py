@@ -108,9 +108,9 @@ def test_the_modules_among_the_extra_files_are_checked_after_the_main_file():
     step = check_step(request, SETTINGS)
     assert step is not None
     assert step.argv[-3:] == ["/work/build/main.py", "/work/build/lib/b.py", "/work/build/a.py"]
-    # A language whose check takes no modules checks its main file alone.
-    php = check_step(compiler_request("php", ("lib.php",)), SETTINGS)
-    assert php is not None and php.argv[-1] == "/work/build/main.php"
+    # Each language names its own modules' endings.
+    php = check_step(compiler_request("php", ("lib.inc", "helper.py")), SETTINGS)
+    assert php is not None and php.argv[-2:] == ["/work/build/main.php", "/work/build/lib.inc"]
 
 
 def test_a_check_needs_an_interpreted_language_and_exit_codes(tmp_path: Path):
