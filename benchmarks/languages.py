@@ -139,8 +139,6 @@ def main(argv: list[str] | None = None) -> int:
         name = program.language
         base, base_run, warm_e2e = _p50(bare.get(name)), _p50(bare_runs.get(name)), _p50(warm[name])
         idle_e2e = _p50(idle.get(name))
-        # A compiled program's warm run is compared with its run alone on the host.
-        run_base = base_run if program.compiled else base
         cold_e2e = None if program.compiled else _p50(cold[name])
         new_e2e = _p50(new.get(name))
         rows.append(
@@ -152,8 +150,9 @@ def main(argv: list[str] | None = None) -> int:
                 ms(idle_e2e) if idle_e2e is not None else "",
                 ms(cold_e2e) if cold_e2e is not None else "",
                 ms(new_e2e) if new_e2e is not None else "",
-                ratio(warm_e2e, run_base),
-                ratio(idle_e2e, run_base) if idle_e2e is not None else "",
+                # The host's run alone: an interpreted program's is its whole host figure.
+                ratio(warm_e2e, base_run),
+                ratio(idle_e2e, base_run) if idle_e2e is not None else "",
                 ratio(new_e2e if program.compiled else cold_e2e, base),
             ]
         )
